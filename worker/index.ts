@@ -1,8 +1,14 @@
-// Worker entry: the HTTP API (Hono) and, later in this file, the Brain entrypoint and the Durable Objects.
+// Worker entry: the HTTP API, the Brain entrypoint (woken by session alarms), and the Durable Object classes.
+import { createApp } from './api/app.ts';
+import type { Env } from './env.ts';
+
+export { Brain } from './brain/brain.ts';
+export { SessionLog } from '../durable-objects/session-log.ts';
+export { WorkspaceStore } from '../durable-objects/workspace-store.ts';
+export { Directory } from '../durable-objects/directory.ts';
+
+const app = createApp();
+
 export default {
-  async fetch(request: Request): Promise<Response> {
-    const url = new URL(request.url);
-    if (url.pathname === '/healthz') return Response.json({ ok: true });
-    return new Response('not found', { status: 404 });
-  },
-} satisfies ExportedHandler;
+  fetch: (request, env, ctx) => app.fetch(request, env, ctx),
+} satisfies ExportedHandler<Env>;

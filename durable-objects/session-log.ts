@@ -1,0 +1,647 @@
+// SessionLog: one Durable Object per session. The append-only event log (the only state of a session), the
+// brain's lease with its fencing epoch, the wake/watchdog alarm, and live fan-out to SSE and WebSocket readers.
+import { DurableObject } from 'cloudflare:workers';
+import type { Env } from '../worker/env.ts';
+import { newId } from '../worker/api/ids.ts';
+import type { EventParams, NewEvent, SessionEvent } from '../worker/api/schema/event.ts';
+import { emptyUsage, type SessionAgent, type SessionRuntime, type SessionStatus, type SessionUsage } from '../worker/api/schema/session.ts';
+
+/** SQLite rows are capped at 2 MB; payloads above this many bytes are split into chunk rows. */
+const INLINE_LIMIT = 1_000_000;
+const DEFAULT_LEASE_MS = 30_000;
+/** Upper bound on the bytes one positional read returns, so a page of large events stays within RPC limits. */
+const READ_BYTE_BUDGET = 16_000_000;
+const SSE_PING_MS = 15_000;
+
+export interface LogState {
+  sessionId: string;
+  workspaceId: string;
+  agent: SessionAgent;
+  environmentId: string;
+  createdAt: string;
+  status: SessionStatus;
+  epoch: number;
+  /** Set while a brain holds the lease; `until` is when the watchdog may hand it to another brain. */
+  lease: { epoch: number; until: number } | null;
+  /** seq of the newest user input that asks for a turn, and of the newest one a completed step answered. */
+  inputSeq: number;
+  consumedSeq: number;
+  usage: SessionUsage;
+  activeMs: number;
+  runningSince: number | null;
+  faults: string[];
+}
+
+export type Refusal = { ok: false; error: { type: 'invalid_request_error' | 'stale_epoch' | 'not_found_error'; message: string } };
+
+export interface StepView {
+  ok: true;
+  sessionId: string;
+  agent: SessionAgent;
+  status: SessionStatus;
+  inputSeq: number;
+  pending: boolean;
+  events: SessionEvent[];
+  /** Test-only crash points for this step (see EDGEHARNESS_FAULT_INJECTION). */
+  faults: string[];
+}
+
+export interface EmitOptions {
+  /** The step is over: release the lease (and wake again if input arrived meanwhile). */
+  release?: boolean;
+  /** Highest input seq this emit answers; input newer than it keeps the session pending. */
+  consumedSeq?: number;
+  usage?: Partial<Pick<SessionUsage, 'input_tokens' | 'output_tokens' | 'cache_read_input_tokens'>> & {
+    cache_creation_input_tokens?: number;
+  };
+}
+
+export interface LiveDelta {
+  type: 'event_start' | 'event_delta';
+  [field: string]: unknown;
+}
+
+interface SseSubscriber {
+  writer: WritableStreamDefaultWriter<Uint8Array>;
+  deltas: boolean;
+}
+
+interface Stored {
+  seq: number;
+  event: SessionEvent;
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export class SessionLog extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+  private state: LogState | null;
+  private readonly sse = new Set<SseSubscriber>();
+  private pingTimer: ReturnType<typeof setInterval> | null = null;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS events (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        type TEXT NOT NULL,
+        body TEXT,
+        chunks INTEGER NOT NULL DEFAULT 0,
+        size INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS events_by_type ON events(type, seq);
+      CREATE TABLE IF NOT EXISTS event_chunks (
+        seq INTEGER NOT NULL,
+        idx INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (seq, idx)
+      );
+      CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
+    `);
+    const row = this.sql.exec<{ v: string }>(`SELECT v FROM meta WHERE k = 'state'`).toArray()[0];
+    this.state = row ? (JSON.parse(row.v) as LogState) : null;
+  }
+
+  // ---------- lifecycle ----------
+
+  /** Creates the log for a new session. Idempotent: a second call with the same id changes nothing. */
+  async init(args: { sessionId: string; workspaceId: string; agent: SessionAgent; environmentId: string; createdAt: string }): Promise<void> {
+    if (this.state) return;
+    this.state = {
+      ...args,
+      status: 'idle',
+      epoch: 0,
+      lease: null,
+      inputSeq: 0,
+      consumedSeq: 0,
+      usage: emptyUsage(),
+      activeMs: 0,
+      runningSince: null,
+      faults: [],
+    };
+    this.save();
+  }
+
+  runtime(): SessionRuntime | null {
+    return this.state ? this.runtimeOf(this.state) : null;
+  }
+
+  /** Session update changed the agent's tools or MCP servers: later steps use the new definition. */
+  async setAgent(agent: SessionAgent): Promise<void> {
+    const st = this.requireState();
+    st.agent = agent;
+    this.save();
+  }
+
+  /** Session deletion: tell live readers, close them, drop every row. */
+  async destroy(): Promise<void> {
+    if (this.state) {
+      const bye: SessionEvent = { id: newId('sevt'), type: 'session.deleted', processed_at: new Date().toISOString() };
+      this.broadcast(bye);
+    }
+    for (const sub of this.sse) void sub.writer.close().catch(() => {});
+    this.sse.clear();
+    for (const ws of this.ctx.getWebSockets()) ws.close(1000, 'session deleted');
+    await this.ctx.storage.deleteAlarm();
+    await this.ctx.storage.deleteAll();
+    this.state = null;
+  }
+
+  // ---------- client input ----------
+
+  /**
+   * Appends client events (already schema-checked by the API). All-or-nothing: if any event is refused,
+   * nothing is appended. A `user.message` asks for a turn and wakes the brain.
+   */
+  async appendInput(input: EventParams[]): Promise<{ ok: true; events: SessionEvent[] } | Refusal> {
+    const st = this.state;
+    if (!st) return refuse('not_found_error', 'session not found');
+    if (st.status === 'terminated') return refuse('invalid_request_error', 'session is terminated and accepts no events');
+    for (const [i, ev] of input.entries()) {
+      const problem = this.checkInput(ev);
+      if (problem) return refuse('invalid_request_error', `events[${i}]${problem}`);
+    }
+    const now = new Date().toISOString();
+    const stored: Stored[] = [];
+    let wantsTurn = false;
+    let interrupted = false;
+    this.ctx.storage.transactionSync(() => {
+      for (const ev of input) {
+        const s = this.insert({ ...ev, id: newId('sevt'), processed_at: now });
+        stored.push(s);
+        if (ev.type === 'user.message') {
+          st.inputSeq = s.seq;
+          wantsTurn = true;
+        }
+        if (ev.type === 'user.interrupt') interrupted = true;
+      }
+      if (interrupted) this.interrupt(st, stored);
+      this.save();
+    });
+    await this.afterAppend(stored, interrupted);
+    if (wantsTurn && !interrupted) await this.wakeSoon();
+    return { ok: true, events: stored.slice(0, input.length).map((s) => s.event) };
+  }
+
+  private checkInput(ev: EventParams): string | null {
+    switch (ev.type) {
+      case 'user.message':
+      case 'user.interrupt':
+      case 'system.message':
+        return null;
+      case 'user.tool_confirmation':
+      case 'user.tool_result':
+        return this.findEvent(ev.tool_use_id, ['agent.tool_use', 'agent.mcp_tool_use'])
+          ? null
+          : `.tool_use_id: no tool use '${ev.tool_use_id}' in this session`;
+      case 'user.custom_tool_result':
+        return this.findEvent(ev.custom_tool_use_id, ['agent.custom_tool_use'])
+          ? null
+          : `.custom_tool_use_id: no custom tool use '${ev.custom_tool_use_id}' in this session`;
+      case 'user.define_outcome':
+        return '.type: user.define_outcome is not supported by this runtime yet';
+    }
+  }
+
+  /**
+   * An interrupt ends the running turn now: the epoch moves on, so the brain that was working can no longer
+   * append anything (its late answer never lands), and the session goes idle.
+   */
+  private interrupt(st: LogState, stored: Stored[]): void {
+    st.consumedSeq = st.inputSeq;
+    if (st.status !== 'running') return;
+    st.epoch += 1;
+    st.lease = null;
+    const idle = this.insert({
+      id: newId('sevt'),
+      type: 'session.status_idle',
+      processed_at: new Date().toISOString(),
+      stop_reason: { type: 'end_turn' },
+      stop_details: null,
+    });
+    stored.push(idle);
+    this.applyStatus(st, 'idle');
+  }
+
+  // ---------- the brain's side: lease, fenced reads and appends ----------
+
+  /** Alarm: hand the lease to a fresh brain when there is work and no live lease (wake and watchdog in one). */
+  override async alarm(): Promise<void> {
+    const st = this.state;
+    if (!st || st.status === 'terminated') return;
+    const now = Date.now();
+    if (st.lease && st.lease.until > now) {
+      await this.ctx.storage.setAlarm(st.lease.until);
+      return;
+    }
+    if (st.inputSeq <= st.consumedSeq) {
+      if (st.lease) {
+        st.lease = null;
+        this.save();
+      }
+      return;
+    }
+    st.epoch += 1;
+    const epoch = st.epoch;
+    st.lease = { epoch, until: now + this.leaseMs() };
+    this.save();
+    // Watchdog: if this brain dies, the alarm fires again at lease expiry and a new epoch takes over.
+    await this.ctx.storage.setAlarm(st.lease.until);
+    try {
+      await this.env.BRAIN.step(st.sessionId, epoch);
+    } catch (err) {
+      console.error(`brain step failed for ${st.sessionId} at epoch ${epoch}:`, err);
+    }
+  }
+
+  /** What a brain needs to run one step: the agent, the status, and the events of the given types. */
+  async readForStep(epoch: number, types: string[]): Promise<StepView | Refusal> {
+    const st = this.state;
+    if (!st) return refuse('not_found_error', 'session not found');
+    if (!this.holds(st, epoch)) return refuse('stale_epoch', `epoch ${epoch} is stale (current ${st.epoch})`);
+    this.extendLease(st);
+    const faults = st.faults;
+    if (faults.length) {
+      st.faults = [];
+      this.save();
+    }
+    const placeholders = types.map(() => '?').join(',');
+    const rows = this.sql.exec<Row>(`SELECT * FROM events WHERE type IN (${placeholders}) ORDER BY seq`, ...types).toArray();
+    return {
+      ok: true,
+      sessionId: st.sessionId,
+      agent: st.agent,
+      status: st.status,
+      inputSeq: st.inputSeq,
+      pending: st.inputSeq > st.consumedSeq,
+      events: rows.map((r) => this.decode(r)),
+      faults,
+    };
+  }
+
+  /**
+   * Fenced append: refused unless `epoch` holds the lease. Status events move the session's status;
+   * `opts.release` ends the step and, if input arrived meanwhile, schedules the next one.
+   */
+  async emit(epoch: number, events: NewEvent[], opts: EmitOptions = {}): Promise<{ ok: true; events: SessionEvent[] } | Refusal> {
+    const st = this.state;
+    if (!st) return refuse('not_found_error', 'session not found');
+    // fenced: a stale brain must not append
+    if (!this.holds(st, epoch)) return refuse('stale_epoch', `epoch ${epoch} is stale (current ${st.epoch})`);
+    const now = new Date().toISOString();
+    const stored: Stored[] = [];
+    try {
+      this.ctx.storage.transactionSync(() => {
+        for (const ev of events) {
+          const s = this.insert({ ...ev, id: ev.id ?? newId('sevt'), processed_at: now });
+          stored.push(s);
+          if (ev.type === 'session.status_running') this.applyStatus(st, 'running');
+          if (ev.type === 'session.status_idle') this.applyStatus(st, 'idle');
+          if (ev.type === 'session.status_terminated') this.applyStatus(st, 'terminated');
+        }
+        if (opts.usage) addUsage(st.usage, opts.usage);
+        if (opts.consumedSeq !== undefined) st.consumedSeq = Math.max(st.consumedSeq, opts.consumedSeq);
+        if (opts.release) st.lease = null;
+        else this.extendLease(st);
+        this.save();
+      });
+    } catch (err) {
+      // e.g. a duplicate event id: nothing was appended.
+      return refuse('invalid_request_error', `append refused: ${(err as Error).message}`);
+    }
+    await this.afterAppend(stored, true);
+    if (opts.release) await this.afterRelease(st);
+    return { ok: true, events: stored.map((s) => s.event) };
+  }
+
+  /** Ends a step that has nothing (more) to append. */
+  async release(epoch: number): Promise<boolean> {
+    const st = this.state;
+    if (!st || !this.holds(st, epoch)) return false;
+    st.lease = null;
+    this.save();
+    await this.afterRelease(st);
+    return true;
+  }
+
+  /** Live-only output (model text as it streams): broadcast to readers that asked for deltas, never stored. */
+  async broadcastDelta(epoch: number, delta: LiveDelta): Promise<boolean> {
+    const st = this.state;
+    if (!st || !this.holds(st, epoch)) return false;
+    this.extendLease(st);
+    const frame = sseFrame(delta.type, delta, null);
+    for (const sub of this.sse) if (sub.deltas) this.write(sub, frame);
+    const json = JSON.stringify(delta);
+    for (const ws of this.ctx.getWebSockets()) {
+      const att = ws.deserializeAttachment() as { deltas?: boolean } | null;
+      if (att?.deltas) trySend(ws, json);
+    }
+    return true;
+  }
+
+  /** Test-only: make the next step(s) crash at the named points. */
+  async injectFaults(points: string[]): Promise<void> {
+    if (this.env.EDGEHARNESS_FAULT_INJECTION !== '1') throw new Error('fault injection is disabled');
+    const st = this.requireState();
+    st.faults.push(...points);
+    this.save();
+  }
+
+  /** Test and operator view of the lease, for asserting fencing. */
+  leaseInfo(): { epoch: number; lease: LogState['lease'] } | null {
+    return this.state ? { epoch: this.state.epoch, lease: this.state.lease } : null;
+  }
+
+  // ---------- positional reads ----------
+
+  /** Events after `afterSeq` (asc) or before `beforeSeq` (desc), optionally of some types; stops at a byte budget. */
+  async getEvents(q: { afterSeq?: number; beforeSeq?: number; limit: number; order: 'asc' | 'desc'; types?: string[] }): Promise<{
+    events: Array<{ seq: number; event: SessionEvent }>;
+    hasMore: boolean;
+  }> {
+    const where: string[] = [];
+    const args: Array<string | number> = [];
+    if (q.afterSeq !== undefined) {
+      where.push('seq > ?');
+      args.push(q.afterSeq);
+    }
+    if (q.beforeSeq !== undefined) {
+      where.push('seq < ?');
+      args.push(q.beforeSeq);
+    }
+    if (q.types?.length) {
+      where.push(`type IN (${q.types.map(() => '?').join(',')})`);
+      args.push(...q.types);
+    }
+    const sql = `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${q.order === 'asc' ? 'ASC' : 'DESC'} LIMIT ?`;
+    const rows = this.sql.exec<Row>(sql, ...args, q.limit + 1).toArray();
+    const out: Array<{ seq: number; event: SessionEvent }> = [];
+    let bytes = 0;
+    for (const row of rows.slice(0, q.limit)) {
+      if (out.length > 0 && bytes + row.size > READ_BYTE_BUDGET) return { events: out, hasMore: true };
+      bytes += row.size;
+      out.push({ seq: row.seq, event: this.decode(row) });
+    }
+    return { events: out, hasMore: rows.length > q.limit };
+  }
+
+  async getEventSeq(id: string): Promise<number | null> {
+    const row = this.sql.exec<{ seq: number }>(`SELECT seq FROM events WHERE id = ?`, id).toArray()[0];
+    return row ? row.seq : null;
+  }
+
+  async countEvents(): Promise<number> {
+    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM events`).one().n;
+  }
+
+  // ---------- live streams ----------
+
+  /**
+   * `GET /stream?after_seq=N&deltas=1` (forwarded by the API after auth): SSE, or a hibernatable WebSocket when
+   * upgraded. Replays the events after `after_seq`, then streams live ones. The backlog is read and the reader
+   * registered in the same synchronous turn, so no append can fall between them: no gap, no duplicate.
+   */
+  override async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url);
+    const afterParam = url.searchParams.get('after_seq');
+    const afterSeq = afterParam === null ? null : Number(afterParam);
+    const deltas = url.searchParams.get('deltas') === '1';
+    const st = this.state;
+    if (!st) return new Response('session not found', { status: 404 });
+
+    const backlog = afterSeq === null ? [] : this.readAllAfter(afterSeq);
+
+    if (request.headers.get('upgrade')?.toLowerCase() === 'websocket') {
+      const pair = new WebSocketPair();
+      const [client, server] = [pair[0], pair[1]];
+      this.ctx.acceptWebSocket(server);
+      server.serializeAttachment({ deltas });
+      for (const ev of backlog) trySend(server, JSON.stringify(ev));
+      return new Response(null, { status: 101, webSocket: client });
+    }
+
+    const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+    const sub: SseSubscriber = { writer: writable.getWriter(), deltas };
+    this.sse.add(sub);
+    this.ensurePing();
+    // A comment line first: proxies flush headers and the client knows the stream is open.
+    this.write(sub, encoder.encode(': connected\n\n'));
+    for (const ev of backlog) this.write(sub, sseFrame(ev.type, ev, ev.id));
+    return new Response(readable, {
+      headers: {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-cache, no-transform',
+        'x-accel-buffering': 'no',
+      },
+    });
+  }
+
+  override async webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): Promise<void> {
+    if (typeof message === 'string' && message.includes('"ping"')) trySend(ws, JSON.stringify({ type: 'pong' }));
+  }
+
+  override async webSocketClose(ws: WebSocket, code: number): Promise<void> {
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, 'closing');
+    } catch {
+      /* already closed */
+    }
+  }
+
+  // ---------- internals ----------
+
+  private holds(st: LogState, epoch: number): boolean {
+    return st.lease !== null && st.lease.epoch === epoch && st.epoch === epoch;
+  }
+
+  private leaseMs(): number {
+    const n = Number(this.env.EDGEHARNESS_LEASE_MS);
+    return Number.isFinite(n) && n > 0 ? n : DEFAULT_LEASE_MS;
+  }
+
+  private extendLease(st: LogState): void {
+    if (!st.lease) return;
+    st.lease.until = Date.now() + this.leaseMs();
+    this.save();
+    // The watchdog follows the lease; not awaited: storage ordering keeps it consistent.
+    void this.ctx.storage.setAlarm(st.lease.until);
+  }
+
+  private async afterRelease(st: LogState): Promise<void> {
+    if (st.status !== 'terminated' && st.inputSeq > st.consumedSeq) await this.ctx.storage.setAlarm(Date.now());
+    else await this.ctx.storage.deleteAlarm();
+  }
+
+  private async wakeSoon(): Promise<void> {
+    const st = this.requireState();
+    // A brain holding the lease picks new input up when it releases; otherwise wake one now.
+    if (!st.lease || st.lease.until <= Date.now()) await this.ctx.storage.setAlarm(Date.now());
+  }
+
+  private applyStatus(st: LogState, status: SessionStatus): void {
+    const now = Date.now();
+    if (st.status === 'running' && st.runningSince !== null) {
+      st.activeMs += now - st.runningSince;
+      st.runningSince = null;
+    }
+    if (status === 'running') st.runningSince = now;
+    st.status = status;
+  }
+
+  private runtimeOf(st: LogState): SessionRuntime {
+    const now = Date.now();
+    const active = st.activeMs + (st.runningSince !== null ? now - st.runningSince : 0);
+    return {
+      status: st.status,
+      usage: structuredClone(st.usage),
+      stats: {
+        active_seconds: Math.round(active / 100) / 10,
+        duration_seconds: Math.round((now - Date.parse(st.createdAt)) / 100) / 10,
+      },
+      updated_at: new Date().toISOString(),
+    };
+  }
+
+  /** After events land: the workspace's session index learns the new status/usage, then live readers see them. */
+  private async afterAppend(stored: Stored[], pushRuntime: boolean): Promise<void> {
+    const st = this.state;
+    if (!st) return;
+    if (pushRuntime || stored.some((s) => s.event.type.startsWith('session.status'))) {
+      const ws = this.env.WORKSPACE.get(this.env.WORKSPACE.idFromName(st.workspaceId));
+      try {
+        await ws.applySessionRuntime(st.sessionId, this.runtimeOf(st));
+      } catch (err) {
+        // The log stays the source of truth; the index catches up on the next change.
+        console.error('session index update failed', err);
+      }
+    }
+    for (const s of stored) this.broadcast(s.event);
+  }
+
+  private broadcast(ev: SessionEvent): void {
+    if (this.sse.size) {
+      const frame = sseFrame(ev.type, ev, ev.id);
+      for (const sub of this.sse) this.write(sub, frame);
+    }
+    const sockets = this.ctx.getWebSockets();
+    if (sockets.length) {
+      const json = JSON.stringify(ev);
+      for (const ws of sockets) trySend(ws, json);
+    }
+  }
+
+  private write(sub: SseSubscriber, bytes: Uint8Array): void {
+    sub.writer.write(bytes).catch(() => {
+      this.sse.delete(sub);
+      this.stopPingIfIdle();
+    });
+  }
+
+  private ensurePing(): void {
+    if (this.pingTimer) return;
+    const ping = encoder.encode('event: ping\ndata: {"type":"ping"}\n\n');
+    this.pingTimer = setInterval(() => {
+      for (const sub of this.sse) this.write(sub, ping);
+      this.stopPingIfIdle();
+    }, SSE_PING_MS);
+  }
+
+  private stopPingIfIdle(): void {
+    if (this.sse.size === 0 && this.pingTimer) {
+      clearInterval(this.pingTimer);
+      this.pingTimer = null;
+    }
+  }
+
+  private readAllAfter(afterSeq: number): SessionEvent[] {
+    return this.sql.exec<Row>(`SELECT * FROM events WHERE seq > ? ORDER BY seq`, afterSeq).toArray().map((r) => this.decode(r));
+  }
+
+  private findEvent(id: string, types: string[]): boolean {
+    const row = this.sql
+      .exec<{ type: string }>(`SELECT type FROM events WHERE id = ?`, id)
+      .toArray()[0];
+    return row !== undefined && types.includes(row.type);
+  }
+
+  /** Appends one event; a body over the row limit is split into chunk rows, never truncated. */
+  private insert(event: SessionEvent): Stored {
+    const json = JSON.stringify(event);
+    const bytes = encoder.encode(json);
+    const seq = this.nextSeq();
+    if (bytes.byteLength <= INLINE_LIMIT) {
+      this.sql.exec(`INSERT INTO events (seq, id, type, body, chunks, size) VALUES (?, ?, ?, ?, 0, ?)`, seq, event.id, event.type, json, bytes.byteLength);
+    } else {
+      let idx = 0;
+      for (let off = 0; off < bytes.byteLength; off += INLINE_LIMIT, idx++) {
+        this.sql.exec(`INSERT INTO event_chunks (seq, idx, data) VALUES (?, ?, ?)`, seq, idx, bytes.slice(off, off + INLINE_LIMIT).buffer);
+      }
+      this.sql.exec(`INSERT INTO events (seq, id, type, body, chunks, size) VALUES (?, ?, ?, NULL, ?, ?)`, seq, event.id, event.type, idx, bytes.byteLength);
+    }
+    return { seq, event };
+  }
+
+  private nextSeq(): number {
+    const row = this.sql.exec<{ m: number | null }>(`SELECT MAX(seq) AS m FROM events`).one();
+    return (row.m ?? 0) + 1;
+  }
+
+  private decode(row: Row): SessionEvent {
+    if (row.body !== null) return JSON.parse(row.body) as SessionEvent;
+    const parts = this.sql
+      .exec<{ data: ArrayBuffer }>(`SELECT data FROM event_chunks WHERE seq = ? ORDER BY idx`, row.seq)
+      .toArray();
+    const all = new Uint8Array(row.size);
+    let off = 0;
+    for (const p of parts) {
+      all.set(new Uint8Array(p.data), off);
+      off += p.data.byteLength;
+    }
+    return JSON.parse(decoder.decode(all)) as SessionEvent;
+  }
+
+  private requireState(): LogState {
+    if (!this.state) throw new Error('session log is not initialised');
+    return this.state;
+  }
+
+  private save(): void {
+    if (!this.state) return;
+    this.sql.exec(`INSERT OR REPLACE INTO meta (k, v) VALUES ('state', ?)`, JSON.stringify(this.state));
+  }
+}
+
+interface Row extends Record<string, SqlStorageValue> {
+  seq: number;
+  id: string;
+  type: string;
+  body: string | null;
+  chunks: number;
+  size: number;
+}
+
+function refuse(type: Refusal['error']['type'], message: string): Refusal {
+  return { ok: false, error: { type, message } };
+}
+
+function addUsage(u: SessionUsage, d: NonNullable<EmitOptions['usage']>): void {
+  u.input_tokens += d.input_tokens ?? 0;
+  u.output_tokens += d.output_tokens ?? 0;
+  u.cache_read_input_tokens += d.cache_read_input_tokens ?? 0;
+  u.cache_creation.ephemeral_5m_input_tokens += d.cache_creation_input_tokens ?? 0;
+}
+
+function sseFrame(event: string, data: unknown, id: string | null): Uint8Array {
+  return encoder.encode(`${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+}
+
+function trySend(ws: WebSocket, data: string): void {
+  try {
+    ws.send(data);
+  } catch {
+    /* the socket closed; the hibernation API forgets it */
+  }
+}

@@ -1,0 +1,520 @@
+// WorkspaceStore: one Durable Object per workspace (tenant). Holds that workspace's agents (every version),
+// environments and the session index. Tenancy is structural: another workspace's objects are simply not here.
+import { DurableObject } from 'cloudflare:workers';
+import type { Env } from '../worker/env.ts';
+import { newId } from '../worker/api/ids.ts';
+import {
+  applyAgentUpdate,
+  buildDefinition,
+  checkAgentDefinition,
+  normalizeModel,
+  normalizeTools,
+  type Agent,
+  type AgentCreateParams,
+  type AgentDefinition,
+  type AgentUpdateParams,
+} from '../worker/api/schema/agent.ts';
+import { applyMetadataPatch, decodeCursor, encodeCursor, type Page } from '../worker/api/schema/common.ts';
+import {
+  normalizeConfig,
+  type Environment,
+  type EnvironmentCreateParams,
+  type EnvironmentUpdateParams,
+} from '../worker/api/schema/environment.ts';
+import {
+  emptyUsage,
+  type Session,
+  type SessionAgent,
+  type SessionCreateParams,
+  type SessionListQuery,
+  type SessionRuntime,
+  type SessionUpdateParams,
+} from '../worker/api/schema/session.ts';
+
+export type StoreError = { type: 'invalid_request_error' | 'not_found_error' | 'conflict_error'; message: string; code?: string };
+export type Result<T> = { ok: true; value: T } | { ok: false; error: StoreError };
+
+export interface ListArgs {
+  limit: number;
+  page?: string | undefined;
+  includeArchived?: boolean | undefined;
+  createdGte?: string | undefined;
+  createdLte?: string | undefined;
+  createdGt?: string | undefined;
+  createdLt?: string | undefined;
+}
+
+const ok = <T>(value: T): Result<T> => ({ ok: true, value });
+const fail = (type: StoreError['type'], message: string, code?: string): Result<never> => ({
+  ok: false,
+  error: code ? { type, message, code } : { type, message },
+});
+
+export class WorkspaceStore extends DurableObject<Env> {
+  private readonly sql: SqlStorage;
+
+  constructor(ctx: DurableObjectState, env: Env) {
+    super(ctx, env);
+    this.sql = ctx.storage.sql;
+    this.sql.exec(`
+      CREATE TABLE IF NOT EXISTS agents (
+        n INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        version INTEGER NOT NULL,
+        created_at TEXT NOT NULL,
+        archived_at TEXT
+      );
+      CREATE TABLE IF NOT EXISTS agent_versions (
+        agent_id TEXT NOT NULL,
+        version INTEGER NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (agent_id, version)
+      );
+      CREATE TABLE IF NOT EXISTS environments (
+        n INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        archived_at TEXT,
+        body TEXT NOT NULL
+      );
+      CREATE TABLE IF NOT EXISTS sessions (
+        n INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        archived_at TEXT,
+        agent_id TEXT NOT NULL,
+        agent_version INTEGER NOT NULL,
+        status TEXT NOT NULL,
+        body TEXT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS sessions_by_agent ON sessions(agent_id, agent_version);
+    `);
+  }
+
+  // ---------- agents ----------
+
+  async createAgent(p: AgentCreateParams): Promise<Result<Agent>> {
+    const def = buildDefinition(p);
+    const problem = checkAgentDefinition(def);
+    if (problem) return fail('invalid_request_error', problem);
+    const now = new Date().toISOString();
+    const agent: Agent = {
+      type: 'agent',
+      id: newId('agent'),
+      version: 1,
+      ...def,
+      metadata: p.metadata ?? {},
+      created_at: now,
+      updated_at: now,
+      archived_at: null,
+    };
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(`INSERT INTO agents (id, version, created_at) VALUES (?, 1, ?)`, agent.id, now);
+      this.sql.exec(`INSERT INTO agent_versions (agent_id, version, body) VALUES (?, 1, ?)`, agent.id, JSON.stringify(agent));
+    });
+    return ok(agent);
+  }
+
+  async getAgent(id: string, version?: number): Promise<Result<Agent>> {
+    const head = this.agentHead(id);
+    if (!head) return fail('not_found_error', `agent '${id}' not found`);
+    const v = version ?? head.version;
+    const agent = this.agentVersion(id, v);
+    if (!agent) return fail('not_found_error', `agent '${id}' has no version ${v} (latest is ${head.version})`);
+    return ok({ ...agent, archived_at: head.archived_at });
+  }
+
+  /** A change makes a new version; `version`, when given, must be the current one (optimistic concurrency). */
+  async updateAgent(id: string, p: AgentUpdateParams): Promise<Result<Agent>> {
+    const head = this.agentHead(id);
+    if (!head) return fail('not_found_error', `agent '${id}' not found`);
+    if (head.archived_at) return fail('invalid_request_error', `agent '${id}' is archived and cannot be updated`);
+    if (p.version !== undefined && p.version !== head.version)
+      return fail('conflict_error', `version: agent '${id}' is at version ${head.version}, not ${p.version}; retrieve it and retry`);
+    const current = this.agentVersion(id, head.version);
+    if (!current) return fail('not_found_error', `agent '${id}' not found`);
+    const def = applyAgentUpdate(current, p);
+    const problem = checkAgentDefinition(def);
+    if (problem) return fail('invalid_request_error', problem);
+    const metadata = applyMetadataPatch(current.metadata, p.metadata);
+    if (typeof metadata === 'string') return fail('invalid_request_error', metadata);
+    const next: Agent = { ...current, ...def, metadata };
+    // Nothing changed: no new version.
+    if (JSON.stringify(next) === JSON.stringify(current)) return ok({ ...current, archived_at: head.archived_at });
+    next.version = head.version + 1;
+    next.updated_at = new Date().toISOString();
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(`UPDATE agents SET version = ? WHERE id = ?`, next.version, id);
+      this.sql.exec(`INSERT INTO agent_versions (agent_id, version, body) VALUES (?, ?, ?)`, id, next.version, JSON.stringify(next));
+    });
+    return ok(next);
+  }
+
+  async listAgents(args: ListArgs): Promise<Result<Page<Agent>>> {
+    const page = this.listRows<{ id: string; version: number; archived_at: string | null }>('agents', args, 'id, version, archived_at');
+    if (!page.ok) return page;
+    const data = page.value.rows.map((r) => ({ ...this.agentVersion(r.id, r.version)!, archived_at: r.archived_at }));
+    return ok({ data, next_page: page.value.next });
+  }
+
+  async archiveAgent(id: string): Promise<Result<Agent>> {
+    const head = this.agentHead(id);
+    if (!head) return fail('not_found_error', `agent '${id}' not found`);
+    if (!head.archived_at) this.sql.exec(`UPDATE agents SET archived_at = ? WHERE id = ?`, new Date().toISOString(), id);
+    return this.getAgent(id);
+  }
+
+  async listAgentVersions(id: string, args: { limit: number; page?: string | undefined }): Promise<Result<Page<Agent>>> {
+    const head = this.agentHead(id);
+    if (!head) return fail('not_found_error', `agent '${id}' not found`);
+    let before = Number.MAX_SAFE_INTEGER;
+    if (args.page) {
+      const c = decodeCursor(args.page);
+      if (!c || typeof c.v !== 'number') return fail('invalid_request_error', 'page: not a cursor returned by this API');
+      before = c.v;
+    }
+    const rows = this.sql
+      .exec<{ body: string; version: number }>(
+        `SELECT body, version FROM agent_versions WHERE agent_id = ? AND version < ? ORDER BY version DESC LIMIT ?`,
+        id,
+        before,
+        args.limit + 1,
+      )
+      .toArray();
+    const data = rows.slice(0, args.limit).map((r) => ({ ...(JSON.parse(r.body) as Agent), archived_at: head.archived_at }));
+    const last = data[data.length - 1];
+    return ok({ data, next_page: rows.length > args.limit && last ? encodeCursor({ v: last.version }) : null });
+  }
+
+  // ---------- environments ----------
+
+  async createEnvironment(p: EnvironmentCreateParams): Promise<Result<Environment>> {
+    const now = new Date().toISOString();
+    const env: Environment = {
+      type: 'environment',
+      id: newId('env'),
+      name: p.name,
+      description: p.description ?? null,
+      config: normalizeConfig(p.config),
+      metadata: p.metadata ?? {},
+      scope: p.scope ?? 'organization',
+      created_at: now,
+      updated_at: now,
+      archived_at: null,
+    };
+    this.sql.exec(`INSERT INTO environments (id, created_at, body) VALUES (?, ?, ?)`, env.id, now, JSON.stringify(env));
+    return ok(env);
+  }
+
+  async getEnvironment(id: string): Promise<Result<Environment>> {
+    const env = this.environment(id);
+    return env ? ok(env) : fail('not_found_error', `environment '${id}' not found`, 'environment_not_found');
+  }
+
+  async updateEnvironment(id: string, p: EnvironmentUpdateParams): Promise<Result<Environment>> {
+    const env = this.environment(id);
+    if (!env) return fail('not_found_error', `environment '${id}' not found`, 'environment_not_found');
+    if (env.archived_at) return fail('invalid_request_error', `environment '${id}' is archived`, 'environment_archived');
+    const next: Environment = { ...env };
+    if (p.name !== undefined && p.name !== null) next.name = p.name;
+    if (p.description !== undefined) next.description = p.description || null;
+    if (p.scope !== undefined && p.scope !== null) next.scope = p.scope;
+    if (p.config !== undefined && p.config !== null) {
+      if (p.config.type !== env.config.type)
+        return fail('invalid_request_error', `config.type: cannot change from '${env.config.type}' to '${p.config.type}'`, 'invalid_config_type_change');
+      next.config = normalizeConfig(p.config);
+    }
+    const metadata = applyMetadataPatch(env.metadata, p.metadata);
+    if (typeof metadata === 'string') return fail('invalid_request_error', metadata, 'invalid_metadata');
+    next.metadata = metadata;
+    next.updated_at = new Date().toISOString();
+    this.sql.exec(`UPDATE environments SET body = ? WHERE id = ?`, JSON.stringify(next), id);
+    return ok(next);
+  }
+
+  async listEnvironments(args: ListArgs): Promise<Result<Page<Environment>>> {
+    const page = this.listRows<{ body: string }>('environments', args, 'body');
+    if (!page.ok) return page;
+    return ok({ data: page.value.rows.map((r) => JSON.parse(r.body) as Environment), next_page: page.value.next });
+  }
+
+  async deleteEnvironment(id: string): Promise<Result<{ id: string; type: 'environment_deleted' }>> {
+    if (!this.environment(id)) return fail('not_found_error', `environment '${id}' not found`, 'environment_not_found');
+    this.sql.exec(`DELETE FROM environments WHERE id = ?`, id);
+    return ok({ id, type: 'environment_deleted' });
+  }
+
+  async archiveEnvironment(id: string): Promise<Result<Environment>> {
+    const env = this.environment(id);
+    if (!env) return fail('not_found_error', `environment '${id}' not found`, 'environment_not_found');
+    if (env.archived_at) return ok(env);
+    const now = new Date().toISOString();
+    const next = { ...env, archived_at: now, updated_at: now };
+    this.sql.exec(`UPDATE environments SET archived_at = ?, body = ? WHERE id = ?`, now, JSON.stringify(next), id);
+    return ok(next);
+  }
+
+  // ---------- sessions (index; the SessionLog owns status and usage and pushes them here) ----------
+
+  /** Resolves the agent (pinned version, optional overrides) and environment, and records the session. */
+  async createSession(p: SessionCreateParams): Promise<Result<Session>> {
+    const ref = typeof p.agent === 'string' ? { type: 'agent' as const, id: p.agent } : p.agent;
+    const head = this.agentHead(ref.id);
+    if (!head) return fail('not_found_error', `agent: agent '${ref.id}' not found`);
+    if (head.archived_at) return fail('invalid_request_error', `agent: agent '${ref.id}' is archived`);
+    const version = ref.version ?? head.version;
+    const agent = this.agentVersion(ref.id, version);
+    if (!agent) return fail('not_found_error', `agent.version: agent '${ref.id}' has no version ${version}`);
+    let def: AgentDefinition = pickDefinition(agent);
+    if (ref.type === 'agent_with_overrides') {
+      def = { ...def };
+      if (ref.model !== undefined) def.model = normalizeModel(ref.model);
+      if (ref.system !== undefined) def.system = ref.system || null;
+      if (ref.tools !== undefined) def.tools = normalizeTools(ref.tools);
+      if (ref.mcp_servers !== undefined) def.mcp_servers = ref.mcp_servers;
+      if (ref.skills !== undefined)
+        def.skills = ref.skills.map((s) => ({ type: s.type, skill_id: s.skill_id, version: s.version ?? 'latest' }));
+      const problem = checkAgentDefinition(def);
+      if (problem) return fail('invalid_request_error', `agent.${problem}`);
+    }
+    const env = this.environment(p.environment_id);
+    if (!env) return fail('not_found_error', `environment_id: environment '${p.environment_id}' not found`, 'environment_not_found');
+    if (env.archived_at) return fail('invalid_request_error', `environment_id: environment '${p.environment_id}' is archived`, 'environment_archived');
+
+    const now = new Date().toISOString();
+    const sessionAgent: SessionAgent = { type: 'agent', id: agent.id, version, ...def };
+    const session: Session = {
+      type: 'session',
+      id: newId('sesn'),
+      agent: sessionAgent,
+      environment_id: env.id,
+      title: p.title ?? null,
+      metadata: p.metadata ?? {},
+      budget: p.budget ?? null,
+      resources: p.resources ?? [],
+      vault_ids: p.vault_ids ?? [],
+      outcome_evaluations: [],
+      status: 'idle',
+      usage: emptyUsage(),
+      stats: { active_seconds: 0, duration_seconds: 0 },
+      created_at: now,
+      updated_at: now,
+      archived_at: null,
+    };
+    this.sql.exec(
+      `INSERT INTO sessions (id, created_at, agent_id, agent_version, status, body) VALUES (?, ?, ?, ?, ?, ?)`,
+      session.id,
+      now,
+      agent.id,
+      version,
+      session.status,
+      JSON.stringify(session),
+    );
+    return ok(session);
+  }
+
+  async getSession(id: string): Promise<Result<Session>> {
+    const s = this.session(id);
+    return s ? ok(s) : fail('not_found_error', `session '${id}' not found`);
+  }
+
+  async updateSession(id: string, p: SessionUpdateParams): Promise<Result<Session>> {
+    const s = this.session(id);
+    if (!s) return fail('not_found_error', `session '${id}' not found`);
+    const next: Session = { ...s };
+    if (p.title !== undefined) next.title = p.title || null;
+    if (p.budget !== undefined) next.budget = p.budget;
+    if (p.vault_ids !== undefined) next.vault_ids = p.vault_ids;
+    if (p.agent) {
+      const agent = { ...s.agent };
+      if (p.agent.tools !== undefined) agent.tools = normalizeTools(p.agent.tools);
+      if (p.agent.mcp_servers !== undefined) agent.mcp_servers = p.agent.mcp_servers;
+      const problem = checkAgentDefinition(agent);
+      if (problem) return fail('invalid_request_error', `agent.${problem}`);
+      next.agent = agent;
+    }
+    const metadata = applyMetadataPatch(s.metadata, p.metadata);
+    if (typeof metadata === 'string') return fail('invalid_request_error', metadata);
+    next.metadata = metadata;
+    next.updated_at = new Date().toISOString();
+    this.sql.exec(`UPDATE sessions SET body = ? WHERE id = ?`, JSON.stringify(next), id);
+    return ok(next);
+  }
+
+  async listSessions(q: SessionListQuery): Promise<Result<Page<Session>>> {
+    const where: string[] = [];
+    const args: Array<string | number> = [];
+    if (!q.include_archived) where.push('archived_at IS NULL');
+    if (q.agent_id) {
+      where.push('agent_id = ?');
+      args.push(q.agent_id);
+    }
+    if (q.agent_version !== undefined) {
+      where.push('agent_version = ?');
+      args.push(q.agent_version);
+    }
+    const statuses = q['statuses[]'];
+    if (statuses?.length) {
+      where.push(`status IN (${statuses.map(() => '?').join(',')})`);
+      args.push(...statuses);
+    }
+    const range = dateFilters({
+      createdGt: q['created_at[gt]'],
+      createdGte: q['created_at[gte]'],
+      createdLt: q['created_at[lt]'],
+      createdLte: q['created_at[lte]'],
+    });
+    if (!range.ok) return range;
+    where.push(...range.value.where);
+    args.push(...range.value.args);
+    // Memory stores and deployments do not exist in this runtime: such filters match nothing.
+    if (q.memory_store_id || q.deployment_id) where.push('0');
+    const desc = q.order === 'desc';
+    const cursor = parsePosition(q.page);
+    if (cursor === false) return fail('invalid_request_error', 'page: not a cursor returned by this API');
+    if (cursor !== null) {
+      where.push(desc ? 'n < ?' : 'n > ?');
+      args.push(cursor);
+    }
+    const rows = this.sql
+      .exec<{ n: number; body: string }>(
+        `SELECT n, body FROM sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY n ${desc ? 'DESC' : 'ASC'} LIMIT ?`,
+        ...args,
+        q.limit + 1,
+      )
+      .toArray();
+    const pageRows = rows.slice(0, q.limit);
+    const last = pageRows[pageRows.length - 1];
+    const first = pageRows[0];
+    return ok({
+      data: pageRows.map((r) => JSON.parse(r.body) as Session),
+      next_page: rows.length > q.limit && last ? encodeCursor({ n: last.n }) : null,
+      prev_page: cursor !== null && first ? encodeCursor({ n: first.n, back: 1 }) : null,
+    });
+  }
+
+  async archiveSession(id: string): Promise<Result<Session>> {
+    const s = this.session(id);
+    if (!s) return fail('not_found_error', `session '${id}' not found`);
+    if (s.archived_at) return ok(s);
+    const now = new Date().toISOString();
+    const next = { ...s, archived_at: now, updated_at: now };
+    this.sql.exec(`UPDATE sessions SET archived_at = ?, body = ? WHERE id = ?`, now, JSON.stringify(next), id);
+    return ok(next);
+  }
+
+  async deleteSession(id: string): Promise<Result<{ id: string; type: 'session_deleted' }>> {
+    if (!this.session(id)) return fail('not_found_error', `session '${id}' not found`);
+    this.sql.exec(`DELETE FROM sessions WHERE id = ?`, id);
+    return ok({ id, type: 'session_deleted' });
+  }
+
+  /** Called by the session's log whenever status or usage changes. */
+  async applySessionRuntime(id: string, rt: SessionRuntime): Promise<void> {
+    const s = this.session(id);
+    if (!s) return;
+    const next: Session = { ...s, ...rt };
+    this.sql.exec(`UPDATE sessions SET status = ?, body = ? WHERE id = ?`, rt.status, JSON.stringify(next), id);
+  }
+
+  // ---------- internals ----------
+
+  private agentHead(id: string): { version: number; archived_at: string | null } | undefined {
+    return this.sql
+      .exec<{ version: number; archived_at: string | null }>(`SELECT version, archived_at FROM agents WHERE id = ?`, id)
+      .toArray()[0];
+  }
+
+  private agentVersion(id: string, version: number): Agent | undefined {
+    const row = this.sql
+      .exec<{ body: string }>(`SELECT body FROM agent_versions WHERE agent_id = ? AND version = ?`, id, version)
+      .toArray()[0];
+    return row ? (JSON.parse(row.body) as Agent) : undefined;
+  }
+
+  private environment(id: string): Environment | undefined {
+    const row = this.sql.exec<{ body: string }>(`SELECT body FROM environments WHERE id = ?`, id).toArray()[0];
+    return row ? (JSON.parse(row.body) as Environment) : undefined;
+  }
+
+  private session(id: string): Session | undefined {
+    const row = this.sql.exec<{ body: string }>(`SELECT body FROM sessions WHERE id = ?`, id).toArray()[0];
+    return row ? (JSON.parse(row.body) as Session) : undefined;
+  }
+
+  /** Newest first, cursor = the row's insertion number. */
+  private listRows<R extends Record<string, SqlStorageValue>>(
+    table: 'agents' | 'environments',
+    args: ListArgs,
+    columns: string,
+  ): Result<{ rows: R[]; next: string | null }> {
+    const where: string[] = [];
+    const params: Array<string | number> = [];
+    if (!args.includeArchived) where.push('archived_at IS NULL');
+    const range = dateFilters(args);
+    if (!range.ok) return range;
+    where.push(...range.value.where);
+    params.push(...range.value.args);
+    const cursor = parsePosition(args.page);
+    if (cursor === false) return fail('invalid_request_error', 'page: not a cursor returned by this API');
+    if (cursor !== null) {
+      where.push('n < ?');
+      params.push(cursor);
+    }
+    const rows = this.sql
+      .exec<R & { n: number }>(
+        `SELECT n, ${columns} FROM ${table} ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY n DESC LIMIT ?`,
+        ...params,
+        args.limit + 1,
+      )
+      .toArray();
+    const pageRows = rows.slice(0, args.limit);
+    const last = pageRows[pageRows.length - 1];
+    return ok({ rows: pageRows, next: rows.length > args.limit && last ? encodeCursor({ n: last.n }) : null });
+  }
+}
+
+function pickDefinition(a: Agent): AgentDefinition {
+  return {
+    name: a.name,
+    description: a.description,
+    model: a.model,
+    system: a.system,
+    tools: a.tools,
+    mcp_servers: a.mcp_servers,
+    skills: a.skills,
+    execution_identity: a.execution_identity,
+    multiagent: a.multiagent,
+  };
+}
+
+/** null: no cursor; false: a cursor we did not issue. */
+function parsePosition(page: string | undefined): number | null | false {
+  if (!page) return null;
+  const c = decodeCursor(page);
+  return c && typeof c.n === 'number' ? c.n : false;
+}
+
+function dateFilters(a: {
+  createdGte?: string | undefined;
+  createdLte?: string | undefined;
+  createdGt?: string | undefined;
+  createdLt?: string | undefined;
+}): Result<{ where: string[]; args: string[] }> {
+  const where: string[] = [];
+  const args: string[] = [];
+  const pairs: Array<[string | undefined, string, string]> = [
+    [a.createdGte, '>=', 'created_at[gte]'],
+    [a.createdLte, '<=', 'created_at[lte]'],
+    [a.createdGt, '>', 'created_at[gt]'],
+    [a.createdLt, '<', 'created_at[lt]'],
+  ];
+  for (const [value, op, name] of pairs) {
+    if (value === undefined) continue;
+    const t = Date.parse(value);
+    if (Number.isNaN(t)) return fail('invalid_request_error', `${name}: expected an RFC 3339 timestamp`);
+    where.push(`created_at ${op} ?`);
+    args.push(new Date(t).toISOString());
+  }
+  return ok({ where, args });
+}

@@ -1,0 +1,7 @@
+// The Hono context every route sees: bindings plus the caller's workspace and request id.
+import type { Env } from '../env.ts';
+
+export interface AppEnv {
+  Bindings: Env;
+  Variables: { workspaceId: string; requestId: string };
+}

@@ -1,0 +1,88 @@
+// Who is calling: an API key (`x-api-key`, or `Authorization: Bearer`) resolves to a workspace; browsers,
+// which cannot set headers on EventSource/WebSocket, use a short-lived stream token minted by the API instead.
+import type { Context, Next } from 'hono';
+import { sha256Hex } from '../../durable-objects/directory.ts';
+import { DEFAULT_WORKSPACE_ID, type Env } from '../env.ts';
+import { forbidden, unauthenticated } from './errors.ts';
+import type { AppEnv } from './app-env.ts';
+
+export async function authenticate(c: Context<AppEnv>, next: Next): Promise<void> {
+  const token = c.req.query('token');
+  const streamPath = /^\/v1\/sessions\/([^/]+)\/events\/stream$/.exec(c.req.path);
+  const key = c.req.header('x-api-key') ?? bearer(c.req.header('authorization'));
+  let workspaceId: string | null = null;
+  if (key) workspaceId = await workspaceForKey(c.env, key);
+  else if (token && streamPath) workspaceId = await verifyStreamToken(c.env, token, decodeURIComponent(streamPath[1]!));
+  if (!workspaceId) {
+    throw unauthenticated(
+      key ? 'invalid x-api-key' : token ? 'invalid or expired stream token' : 'missing x-api-key header (or ?token= stream token)',
+    );
+  }
+  const asked = c.req.header('anthropic-workspace-id');
+  if (asked && asked !== workspaceId) throw forbidden(`anthropic-workspace-id: this key belongs to a different workspace`);
+  c.set('workspaceId', workspaceId);
+  await next();
+}
+
+function bearer(header: string | undefined): string | undefined {
+  const m = header ? /^Bearer\s+(.+)$/i.exec(header) : null;
+  return m?.[1];
+}
+
+async function workspaceForKey(env: Env, key: string): Promise<string | null> {
+  if (env.EDGEHARNESS_API_KEY && (await timingSafeEqual(key, env.EDGEHARNESS_API_KEY))) return DEFAULT_WORKSPACE_ID;
+  const directory = env.DIRECTORY.get(env.DIRECTORY.idFromName('directory'));
+  return directory.workspaceForKey(await sha256Hex(key));
+}
+
+async function timingSafeEqual(a: string, b: string): Promise<boolean> {
+  // Compare digests so the comparison time does not depend on where the strings differ.
+  const [da, db] = await Promise.all([sha256Hex(a), sha256Hex(b)]);
+  let diff = 0;
+  for (let i = 0; i < da.length; i++) diff |= da.charCodeAt(i) ^ db.charCodeAt(i);
+  return diff === 0;
+}
+
+// ---------- stream tokens: `<base64url(payload)>.<base64url(hmac)>`, bound to one session ----------
+
+interface TokenPayload {
+  s: string; // session id
+  w: string; // workspace id
+  e: number; // expiry, unix seconds
+}
+
+export async function mintStreamToken(env: Env, sessionId: string, workspaceId: string, ttlSeconds: number): Promise<{ token: string; expiresAt: Date }> {
+  const exp = Math.floor(Date.now() / 1000) + ttlSeconds;
+  const payload = b64url(new TextEncoder().encode(JSON.stringify({ s: sessionId, w: workspaceId, e: exp } satisfies TokenPayload)));
+  const sig = await hmac(env, payload);
+  return { token: `${payload}.${sig}`, expiresAt: new Date(exp * 1000) };
+}
+
+async function verifyStreamToken(env: Env, token: string, sessionId: string): Promise<string | null> {
+  const [payload, sig] = token.split('.');
+  if (!payload || !sig) return null;
+  if (!(await timingSafeEqual(sig, await hmac(env, payload)))) return null;
+  try {
+    const p = JSON.parse(new TextDecoder().decode(fromB64url(payload))) as TokenPayload;
+    if (p.s !== sessionId || p.e < Date.now() / 1000) return null;
+    return p.w;
+  } catch {
+    return null;
+  }
+}
+
+async function hmac(env: Env, data: string): Promise<string> {
+  const secret = env.EDGEHARNESS_STREAM_TOKEN_SECRET ?? `stream-token:${env.EDGEHARNESS_API_KEY ?? ''}`;
+  const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
+  return b64url(new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(data))));
+}
+
+function b64url(bytes: Uint8Array): string {
+  let bin = '';
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+function fromB64url(s: string): Uint8Array {
+  return Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (ch) => ch.charCodeAt(0));
+}

@@ -1,0 +1,91 @@
+// API errors as values: one class per official error type, mapped to status + envelope here and only here.
+import { ZodError, type z } from 'zod';
+
+export type ApiErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'conflict_error'
+  | 'request_too_large'
+  | 'rate_limit_error'
+  | 'api_error'
+  | 'overloaded_error';
+
+const STATUS: Record<ApiErrorType, number> = {
+  invalid_request_error: 400,
+  authentication_error: 401,
+  permission_error: 403,
+  not_found_error: 404,
+  conflict_error: 409,
+  request_too_large: 413,
+  rate_limit_error: 429,
+  api_error: 500,
+  overloaded_error: 529,
+};
+
+export class ApiError extends Error {
+  readonly type: ApiErrorType;
+  readonly status: number;
+  /** Machine-readable detail, surfaced by the SDK as `err.errorCode` / `err.details`. */
+  readonly errorCode: string | undefined;
+  constructor(type: ApiErrorType, message: string, errorCode?: string) {
+    super(message);
+    this.type = type;
+    this.status = STATUS[type];
+    this.errorCode = errorCode;
+  }
+
+  toResponse(requestId: string): Response {
+    const error: Record<string, unknown> = { type: this.type, message: this.message };
+    if (this.errorCode) error.details = { error_code: this.errorCode };
+    const headers: Record<string, string> = { 'content-type': 'application/json', 'request-id': requestId };
+    // The SDK retries 409 and 5xx by default; a client error will not go away by retrying it.
+    if (this.status < 500 && this.status !== 429) headers['x-should-retry'] = 'false';
+    return new Response(JSON.stringify({ type: 'error', error, request_id: requestId }), {
+      status: this.status,
+      headers,
+    });
+  }
+}
+
+export const invalidRequest = (message: string, errorCode?: string) =>
+  new ApiError('invalid_request_error', message, errorCode);
+export const notFound = (message: string, errorCode?: string) => new ApiError('not_found_error', message, errorCode);
+export const conflict = (message: string) => new ApiError('conflict_error', message);
+export const unauthenticated = (message: string) => new ApiError('authentication_error', message);
+export const forbidden = (message: string) => new ApiError('permission_error', message);
+export const tooLarge = (message: string) => new ApiError('request_too_large', message);
+
+/** `events[0].content: expected array, received string` — names the field so the caller can fix the call. */
+export function fromZodError(err: ZodError, root?: string): ApiError {
+  const issue = err.issues[0];
+  if (!issue) return invalidRequest('invalid request');
+  return invalidRequest(`${formatPath(issue.path, root)}: ${describeIssue(issue)}`);
+}
+
+function formatPath(path: readonly PropertyKey[], root?: string): string {
+  let out = root ?? '';
+  for (const part of path) {
+    if (typeof part === 'number') out += `[${part}]`;
+    else out += out ? `.${String(part)}` : String(part);
+  }
+  return out || '(body)';
+}
+
+function describeIssue(issue: z.core.$ZodIssue): string {
+  switch (issue.code) {
+    case 'invalid_type':
+      return issue.input === undefined ? `required field is missing (expected ${issue.expected})` : issue.message;
+    case 'unrecognized_keys':
+      return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+    case 'invalid_union':
+      return issue.message === 'Invalid input' ? 'does not match any accepted shape' : issue.message;
+    default:
+      return issue.message;
+  }
+}
+
+export function isZodError(err: unknown): err is ZodError {
+  return err instanceof ZodError;
+}

@@ -1,0 +1,82 @@
+// Request plumbing shared by the routes: bounded JSON bodies, query strings, and store results → ApiError.
+import type { Context } from 'hono';
+import type { z } from 'zod';
+import { ApiError, fromZodError, invalidRequest, tooLarge } from './errors.ts';
+import type { Result } from '../../durable-objects/workspace-store.ts';
+
+/** Largest request body accepted (32 MB, as the Messages API); a 5 MB user message fits comfortably. */
+export const MAX_BODY_BYTES = 32 * 1024 * 1024;
+
+export async function readJson<S extends z.ZodType>(c: Context, schema: S, opts: { optional?: boolean } = {}): Promise<z.infer<S>> {
+  const declared = Number(c.req.header('content-length') ?? '0');
+  if (declared > MAX_BODY_BYTES) throw tooLarge(`request body is ${declared} bytes; the limit is ${MAX_BODY_BYTES}`);
+  const text = await readBounded(c.req.raw);
+  if (text.trim() === '') {
+    if (opts.optional) return parseWith(schema, {});
+    throw invalidRequest('request body: expected a JSON object, got an empty body');
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (err) {
+    throw invalidRequest(`request body: malformed JSON (${(err as Error).message})`);
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw invalidRequest('request body: expected a JSON object');
+  return parseWith(schema, value);
+}
+
+async function readBounded(req: Request): Promise<string> {
+  if (!req.body) return '';
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > MAX_BODY_BYTES) {
+      await reader.cancel();
+      throw tooLarge(`request body exceeds the limit of ${MAX_BODY_BYTES} bytes`);
+    }
+    chunks.push(value);
+  }
+  const all = new Uint8Array(total);
+  let off = 0;
+  for (const ch of chunks) {
+    all.set(ch, off);
+    off += ch.byteLength;
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(all);
+  } catch {
+    throw invalidRequest('request body: not valid UTF-8');
+  }
+}
+
+export function parseWith<S extends z.ZodType>(schema: S, value: unknown, root?: string): z.infer<S> {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw fromZodError(parsed.error, root);
+  return parsed.data;
+}
+
+/** Query string → object: `k[]` keys (the SDK's array format) become arrays, others single values. */
+export function parseQuery<S extends z.ZodType>(c: Context, schema: S): z.infer<S> {
+  const url = new URL(c.req.url);
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of url.searchParams) {
+    if (k.endsWith('[]')) ((out[k] ??= []) as string[]).push(v);
+    else out[k] = v;
+  }
+  return parseWith(schema, out, '');
+}
+
+export function unwrap<T>(result: Result<T>): T {
+  if (result.ok) return result.value;
+  throw new ApiError(result.error.type, result.error.message, result.error.code);
+}
+
+/** Refusals from the session log become the matching API error. */
+export function refusalError(error: { type: string; message: string }): ApiError {
+  return new ApiError(error.type === 'not_found_error' ? 'not_found_error' : 'invalid_request_error', error.message);
+}

@@ -1,0 +1,24 @@
+// /v1/environments: create, retrieve, update, list, delete, archive.
+import { Hono } from 'hono';
+import type { AppEnv } from '../app-env.ts';
+import { parseQuery, readJson, unwrap } from '../http.ts';
+import { ListQuery } from '../schema/common.ts';
+import { EnvironmentCreateParams, EnvironmentUpdateParams } from '../schema/environment.ts';
+import { workspace } from './stubs.ts';
+
+export const environments = new Hono<AppEnv>()
+  .post('/', async (c) => {
+    const body = await readJson(c, EnvironmentCreateParams);
+    return c.json(unwrap(await workspace(c).createEnvironment(body)));
+  })
+  .get('/', async (c) => {
+    const q = parseQuery(c, ListQuery);
+    return c.json(unwrap(await workspace(c).listEnvironments({ limit: q.limit, page: q.page, includeArchived: q.include_archived })));
+  })
+  .get('/:id', async (c) => c.json(unwrap(await workspace(c).getEnvironment(c.req.param('id')))))
+  .post('/:id', async (c) => {
+    const body = await readJson(c, EnvironmentUpdateParams);
+    return c.json(unwrap(await workspace(c).updateEnvironment(c.req.param('id'), body)));
+  })
+  .delete('/:id', async (c) => c.json(unwrap(await workspace(c).deleteEnvironment(c.req.param('id')))))
+  .post('/:id/archive', async (c) => c.json(unwrap(await workspace(c).archiveEnvironment(c.req.param('id')))));

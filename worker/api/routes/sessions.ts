@@ -1,0 +1,68 @@
+// /v1/sessions: create (agent by id, pinned version, or with overrides), retrieve, update, list, delete, archive,
+// plus the stream-token extension for browsers.
+import { Hono } from 'hono';
+import { z } from 'zod';
+import type { AppEnv } from '../app-env.ts';
+import { mintStreamToken } from '../auth.ts';
+import { invalidRequest, notFound } from '../errors.ts';
+import { parseQuery, readJson, refusalError, unwrap } from '../http.ts';
+import { SessionCreateParams, SessionListQuery, SessionUpdateParams } from '../schema/session.ts';
+import { sessionLog, workspace } from './stubs.ts';
+
+const StreamTokenParams = z.strictObject({ ttl_seconds: z.number().int().min(10).max(3600).optional() });
+
+export const sessions = new Hono<AppEnv>()
+  .post('/', async (c) => {
+    const body = await readJson(c, SessionCreateParams);
+    // Checked before anything is written, so a refused create leaves no trace.
+    if (body.vault_ids?.length) throw notFound(`vault_ids[0]: vault '${body.vault_ids[0]}' not found`);
+    if (body.resources?.length)
+      throw invalidRequest(`resources[0].type: session resources are not supported by this runtime yet`);
+    const ws = workspace(c);
+    const session = unwrap(await ws.createSession(body));
+    const log = sessionLog(c.env, session.id);
+    try {
+      await log.init({
+        sessionId: session.id,
+        workspaceId: c.get('workspaceId'),
+        agent: session.agent,
+        environmentId: session.environment_id,
+        createdAt: session.created_at,
+      });
+      if (body.initial_events?.length) {
+        const appended = await log.appendInput(body.initial_events);
+        if (!appended.ok) throw refusalError({ ...appended.error, message: `initial_${appended.error.message}` });
+      }
+    } catch (err) {
+      // Half-created sessions must not linger: undo the index row and the log.
+      await ws.deleteSession(session.id);
+      await log.destroy().catch(() => {});
+      throw err;
+    }
+    return c.json(unwrap(await ws.getSession(session.id)));
+  })
+  .get('/', async (c) => c.json(unwrap(await workspace(c).listSessions(parseQuery(c, SessionListQuery)))))
+  .get('/:id', async (c) => c.json(unwrap(await workspace(c).getSession(c.req.param('id')))))
+  .post('/:id', async (c) => {
+    const body = await readJson(c, SessionUpdateParams);
+    if (body.vault_ids?.length) throw notFound(`vault_ids[0]: vault '${body.vault_ids[0]}' not found`);
+    const session = unwrap(await workspace(c).updateSession(c.req.param('id'), body));
+    if (body.agent) await sessionLog(c.env, session.id).setAgent(session.agent);
+    return c.json(session);
+  })
+  .delete('/:id', async (c) => {
+    const id = c.req.param('id');
+    const ws = workspace(c);
+    unwrap(await ws.getSession(id));
+    await sessionLog(c.env, id).destroy();
+    return c.json(unwrap(await ws.deleteSession(id)));
+  })
+  .post('/:id/archive', async (c) => c.json(unwrap(await workspace(c).archiveSession(c.req.param('id')))))
+  // Extension: a token that lets a browser open this session's stream (EventSource/WebSocket cannot send headers).
+  .post('/:id/stream_tokens', async (c) => {
+    const id = c.req.param('id');
+    const body = await readJson(c, StreamTokenParams, { optional: true });
+    unwrap(await workspace(c).getSession(id));
+    const { token, expiresAt } = await mintStreamToken(c.env, id, c.get('workspaceId'), body.ttl_seconds ?? 300);
+    return c.json({ type: 'stream_token', session_id: id, token, expires_at: expiresAt.toISOString() });
+  });

@@ -1,0 +1,286 @@
+// Agents: request schemas (create/update) and the stored resource, mirroring the SDK's agents.d.ts.
+import { z } from 'zod';
+import { Metadata, MetadataPatch } from './common.ts';
+
+const PermissionPolicy = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('always_allow') }),
+  z.strictObject({ type: z.literal('always_ask') }),
+  z.strictObject({ type: z.literal('auto') }),
+]);
+export type PermissionPolicy = z.infer<typeof PermissionPolicy>;
+
+export const AGENT_TOOL_NAMES = ['bash', 'edit', 'read', 'write', 'glob', 'grep', 'web_fetch', 'web_search'] as const;
+
+const AgentToolConfigParams = z
+  .object({
+    name: z.enum(AGENT_TOOL_NAMES),
+    type: z.enum(AGENT_TOOL_NAMES).optional(),
+    enabled: z.boolean().nullable().optional(),
+    permission_policy: PermissionPolicy.nullable().optional(),
+    // web_fetch / web_search carry extra options; kept verbatim.
+    allowed_domains: z.array(z.string()).optional(),
+    blocked_domains: z.array(z.string()).optional(),
+    max_content_tokens: z.number().int().positive().nullable().optional(),
+    url_sources: z.unknown().optional(),
+    user_location: z.unknown().optional(),
+  })
+  .strict();
+
+const ToolsetDefaultConfigParams = z.strictObject({
+  enabled: z.boolean().nullable().optional(),
+  permission_policy: PermissionPolicy.nullable().optional(),
+});
+
+const AgentToolsetParams = z.strictObject({
+  type: z.literal('agent_toolset_20260401'),
+  configs: z.array(AgentToolConfigParams).optional(),
+  default_config: ToolsetDefaultConfigParams.nullable().optional(),
+});
+
+const McpToolsetParams = z.strictObject({
+  type: z.literal('mcp_toolset'),
+  mcp_server_name: z.string().min(1),
+  configs: z
+    .array(
+      z.strictObject({
+        name: z.string().min(1),
+        enabled: z.boolean().nullable().optional(),
+        permission_policy: PermissionPolicy.nullable().optional(),
+      }),
+    )
+    .optional(),
+  default_config: ToolsetDefaultConfigParams.nullable().optional(),
+});
+
+const CustomToolParams = z.strictObject({
+  type: z.literal('custom'),
+  name: z
+    .string()
+    .min(1)
+    .max(128)
+    .regex(/^[a-zA-Z0-9_-]+$/, 'letters, digits, _ and - only'),
+  description: z.string(),
+  input_schema: z.looseObject({
+    type: z.literal('object'),
+    properties: z.record(z.string(), z.unknown()).nullable().optional(),
+    required: z.array(z.string()).nullable().optional(),
+  }),
+});
+
+export const ToolParams = z.discriminatedUnion('type', [AgentToolsetParams, McpToolsetParams, CustomToolParams]);
+export type ToolParams = z.infer<typeof ToolParams>;
+
+const EFFORTS = ['low', 'medium', 'high', 'xhigh', 'max'] as const;
+export const ModelParams = z.union([
+  z.string().min(1),
+  z.strictObject({
+    id: z.string().min(1),
+    effort: z
+      .union([z.enum(EFFORTS), z.strictObject({ type: z.enum(EFFORTS) })])
+      .nullable()
+      .optional(),
+    inference_geo: z.string().nullable().optional(),
+    speed: z.enum(['standard', 'fast']).nullable().optional(),
+  }),
+]);
+export type ModelParams = z.infer<typeof ModelParams>;
+
+export const McpServerParams = z.strictObject({ type: z.literal('url'), name: z.string().min(1), url: z.url() });
+export const SkillParams = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('anthropic'), skill_id: z.string().min(1), version: z.string().nullable().optional() }),
+  z.strictObject({ type: z.literal('custom'), skill_id: z.string().min(1), version: z.string().nullable().optional() }),
+]);
+const ExecutionIdentityParams = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('aws_role'), role_arn: z.string().min(1) }),
+  z.strictObject({ type: z.literal('service_account') }),
+]);
+// Multiagent orchestration is accepted and stored as given; the runtime does not orchestrate yet.
+const MultiagentParams = z.looseObject({ type: z.enum(['coordinator', 'multiagent_20261001']) });
+
+const limits = {
+  tools: z.array(ToolParams).max(256),
+  mcp_servers: z.array(McpServerParams).max(20),
+};
+
+export const AgentCreateParams = z.strictObject({
+  model: ModelParams,
+  name: z.string().min(1).max(256),
+  description: z.string().max(2048).nullable().optional(),
+  execution_identity: ExecutionIdentityParams.nullable().optional(),
+  mcp_servers: limits.mcp_servers.optional(),
+  metadata: Metadata.optional(),
+  multiagent: MultiagentParams.nullable().optional(),
+  skills: z.array(SkillParams).optional(),
+  system: z.string().nullable().optional(),
+  tools: limits.tools.optional(),
+});
+export type AgentCreateParams = z.infer<typeof AgentCreateParams>;
+
+export const AgentUpdateParams = z.strictObject({
+  description: z.string().max(2048).nullable().optional(),
+  execution_identity: ExecutionIdentityParams.nullable().optional(),
+  mcp_servers: limits.mcp_servers.nullable().optional(),
+  metadata: MetadataPatch.nullable().optional(),
+  model: ModelParams.optional(),
+  multiagent: MultiagentParams.nullable().optional(),
+  name: z.string().min(1).max(256).optional(),
+  skills: z.array(SkillParams).nullable().optional(),
+  system: z.string().nullable().optional(),
+  tools: limits.tools.nullable().optional(),
+  version: z.number().int().min(1).optional(),
+});
+export type AgentUpdateParams = z.infer<typeof AgentUpdateParams>;
+
+// ---- the stored resource (BetaManagedAgentsAgent) ----
+
+export interface ModelConfig {
+  id: string;
+  effort?: { type: (typeof EFFORTS)[number] };
+  inference_geo?: string;
+  speed?: 'standard' | 'fast';
+}
+
+export type ToolResource =
+  | {
+      type: 'agent_toolset_20260401';
+      configs: Array<Record<string, unknown> & { name: string; type: string; enabled: boolean; permission_policy: PermissionPolicy }>;
+      default_config: { enabled: boolean; permission_policy: PermissionPolicy };
+    }
+  | {
+      type: 'mcp_toolset';
+      mcp_server_name: string;
+      configs: Array<{ name: string; enabled: boolean; permission_policy: PermissionPolicy }>;
+      default_config: { enabled: boolean; permission_policy: PermissionPolicy };
+    }
+  | { type: 'custom'; name: string; description: string; input_schema: Record<string, unknown> };
+
+/** The agent definition a session runs: everything but identity and bookkeeping. */
+export interface AgentDefinition {
+  name: string;
+  description: string | null;
+  model: ModelConfig;
+  system: string | null;
+  tools: ToolResource[];
+  mcp_servers: Array<{ type: 'url'; name: string; url: string }>;
+  skills: Array<{ type: 'anthropic' | 'custom'; skill_id: string; version: string }>;
+  execution_identity: { type: 'service_account' } | { type: 'aws_role'; role_arn: string };
+  multiagent: Record<string, unknown> | null;
+}
+
+export interface Agent extends AgentDefinition {
+  type: 'agent';
+  id: string;
+  version: number;
+  metadata: Metadata;
+  created_at: string;
+  updated_at: string;
+  archived_at: string | null;
+}
+
+export function normalizeModel(model: ModelParams): ModelConfig {
+  if (typeof model === 'string') return { id: model };
+  const out: ModelConfig = { id: model.id };
+  if (model.effort) out.effort = typeof model.effort === 'string' ? { type: model.effort } : model.effort;
+  if (model.inference_geo) out.inference_geo = model.inference_geo;
+  if (model.speed) out.speed = model.speed;
+  return out;
+}
+
+// Agent toolset tools run unattended unless configured otherwise; MCP tools ask first (third-party code).
+const ALWAYS_ALLOW: PermissionPolicy = { type: 'always_allow' };
+const ALWAYS_ASK: PermissionPolicy = { type: 'always_ask' };
+
+export function normalizeTools(tools: ToolParams[]): ToolResource[] {
+  return tools.map((tool): ToolResource => {
+    switch (tool.type) {
+      case 'agent_toolset_20260401': {
+        const default_config = {
+          enabled: tool.default_config?.enabled ?? true,
+          permission_policy: tool.default_config?.permission_policy ?? ALWAYS_ALLOW,
+        };
+        const configs = (tool.configs ?? []).map((c) => {
+          const { name, enabled, permission_policy, type: _type, ...extra } = c;
+          const cleaned = Object.fromEntries(Object.entries(extra).filter(([, v]) => v !== undefined));
+          return {
+            ...cleaned,
+            name,
+            type: name,
+            enabled: enabled ?? default_config.enabled,
+            permission_policy: permission_policy ?? default_config.permission_policy,
+          };
+        });
+        return { type: tool.type, configs, default_config };
+      }
+      case 'mcp_toolset': {
+        const default_config = {
+          enabled: tool.default_config?.enabled ?? true,
+          permission_policy: tool.default_config?.permission_policy ?? ALWAYS_ASK,
+        };
+        const configs = (tool.configs ?? []).map((c) => ({
+          name: c.name,
+          enabled: c.enabled ?? default_config.enabled,
+          permission_policy: c.permission_policy ?? default_config.permission_policy,
+        }));
+        return { type: tool.type, mcp_server_name: tool.mcp_server_name, configs, default_config };
+      }
+      case 'custom':
+        return { type: 'custom', name: tool.name, description: tool.description, input_schema: tool.input_schema };
+    }
+  });
+}
+
+/** Cross-field rules the schema cannot express; returns a message naming the field, or null. */
+export function checkAgentDefinition(def: Pick<AgentDefinition, 'tools' | 'mcp_servers'>): string | null {
+  const serverNames = new Set<string>();
+  for (const [i, s] of def.mcp_servers.entries()) {
+    if (serverNames.has(s.name)) return `mcp_servers[${i}].name: duplicate server name '${s.name}'`;
+    serverNames.add(s.name);
+  }
+  const referenced = new Set<string>();
+  const toolNames = new Set<string>();
+  for (const [i, t] of def.tools.entries()) {
+    if (t.type === 'mcp_toolset') {
+      if (!serverNames.has(t.mcp_server_name))
+        return `tools[${i}].mcp_server_name: no server named '${t.mcp_server_name}' in mcp_servers`;
+      referenced.add(t.mcp_server_name);
+    }
+    if (t.type === 'custom') {
+      if (toolNames.has(t.name)) return `tools[${i}].name: duplicate tool name '${t.name}'`;
+      toolNames.add(t.name);
+    }
+  }
+  for (const [i, s] of def.mcp_servers.entries()) {
+    if (!referenced.has(s.name)) return `mcp_servers[${i}]: server '${s.name}' is not referenced by any mcp_toolset in tools`;
+  }
+  return null;
+}
+
+export function buildDefinition(p: AgentCreateParams): AgentDefinition {
+  return {
+    name: p.name,
+    description: p.description ?? null,
+    model: normalizeModel(p.model),
+    system: p.system ?? null,
+    tools: normalizeTools(p.tools ?? []),
+    mcp_servers: p.mcp_servers ?? [],
+    skills: (p.skills ?? []).map((s) => ({ type: s.type, skill_id: s.skill_id, version: s.version ?? 'latest' })),
+    execution_identity: p.execution_identity ?? { type: 'service_account' },
+    multiagent: p.multiagent ?? null,
+  };
+}
+
+/** Applies an update's "omit to preserve, null/empty to clear" rules to a definition. */
+export function applyAgentUpdate(def: AgentDefinition, p: AgentUpdateParams): AgentDefinition {
+  const next: AgentDefinition = { ...def };
+  if (p.name !== undefined) next.name = p.name;
+  if (p.description !== undefined) next.description = p.description || null;
+  if (p.system !== undefined) next.system = p.system || null;
+  if (p.model !== undefined) next.model = normalizeModel(p.model);
+  if (p.tools !== undefined) next.tools = normalizeTools(p.tools ?? []);
+  if (p.mcp_servers !== undefined) next.mcp_servers = p.mcp_servers ?? [];
+  if (p.skills !== undefined)
+    next.skills = (p.skills ?? []).map((s) => ({ type: s.type, skill_id: s.skill_id, version: s.version ?? 'latest' }));
+  if (p.execution_identity !== undefined) next.execution_identity = p.execution_identity ?? { type: 'service_account' };
+  if (p.multiagent !== undefined) next.multiagent = p.multiagent ?? null;
+  return next;
+}

@@ -1,0 +1,77 @@
+// Shapes shared by every resource: metadata bags, list queries, timestamps.
+import { z } from 'zod';
+
+export const MAX_METADATA_PAIRS = 16;
+
+export const Metadata = z
+  .record(z.string().min(1).max(64), z.string().max(512))
+  .refine((m) => Object.keys(m).length <= MAX_METADATA_PAIRS, {
+    message: `at most ${MAX_METADATA_PAIRS} key-value pairs`,
+  });
+export type Metadata = z.infer<typeof Metadata>;
+
+/** Update semantics: a string upserts the key, null deletes it. */
+export const MetadataPatch = z.record(z.string().min(1).max(64), z.string().max(512).nullable());
+export type MetadataPatch = z.infer<typeof MetadataPatch>;
+
+export function applyMetadataPatch(current: Metadata, patch: MetadataPatch | null | undefined): Metadata | string {
+  if (patch === undefined) return current;
+  if (patch === null) return {};
+  const next: Metadata = { ...current };
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === null) delete next[k];
+    else next[k] = v;
+  }
+  if (Object.keys(next).length > MAX_METADATA_PAIRS) return `metadata: at most ${MAX_METADATA_PAIRS} key-value pairs`;
+  return next;
+}
+
+const boolish = z
+  .enum(['true', 'false'])
+  .transform((v) => v === 'true');
+
+export const Limit = (max: number, dflt: number) =>
+  z.coerce.number().int().min(1).max(max).default(dflt);
+
+const isoDate = z.string().refine((s) => !Number.isNaN(Date.parse(s)), { message: 'expected an RFC 3339 timestamp' });
+
+export const ListQuery = z.object({
+  limit: Limit(100, 20),
+  page: z.string().min(1).optional(),
+  include_archived: boolish.optional(),
+  'created_at[gte]': isoDate.optional(),
+  'created_at[lte]': isoDate.optional(),
+  'created_at[gt]': isoDate.optional(),
+  'created_at[lt]': isoDate.optional(),
+});
+export type ListQuery = z.infer<typeof ListQuery>;
+
+export function nowIso(): string {
+  return new Date().toISOString();
+}
+
+/** One page of a cursor-paginated list, as the SDK's PageCursor reads it. */
+export interface Page<T> {
+  data: T[];
+  next_page: string | null;
+  prev_page?: string | null;
+}
+
+/** Opaque page cursors: base64url of a small JSON position. */
+export function encodeCursor(position: Record<string, string | number>): string {
+  const bytes = new TextEncoder().encode(JSON.stringify(position));
+  let bin = '';
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+export function decodeCursor(cursor: string): Record<string, unknown> | null {
+  try {
+    const bin = atob(cursor.replace(/-/g, '+').replace(/_/g, '/'));
+    const bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
+    const value: unknown = JSON.parse(new TextDecoder().decode(bytes));
+    return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
+  } catch {
+    return null;
+  }
+}

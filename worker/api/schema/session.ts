@@ -1,0 +1,121 @@
+// Sessions: create/update/list params and the session resource, mirroring sessions.d.ts.
+import { z } from 'zod';
+import { McpServerParams, ModelParams, SkillParams, ToolParams, type AgentDefinition } from './agent.ts';
+import { Metadata, MetadataPatch } from './common.ts';
+import { UserDefineOutcomeParams, UserMessageParams } from './event.ts';
+
+const AgentRef = z.union([
+  z.string().min(1),
+  z.strictObject({ type: z.literal('agent'), id: z.string().min(1), version: z.number().int().min(1).optional() }),
+  z.strictObject({
+    type: z.literal('agent_with_overrides'),
+    id: z.string().min(1),
+    version: z.number().int().min(1).optional(),
+    model: ModelParams.optional(),
+    system: z.string().nullable().optional(),
+    tools: z.array(ToolParams).max(256).optional(),
+    mcp_servers: z.array(McpServerParams).max(20).optional(),
+    skills: z.array(SkillParams).optional(),
+  }),
+]);
+export type AgentRef = z.infer<typeof AgentRef>;
+
+const MonetaryAmount = z.strictObject({ amount: z.string().regex(/^\d+(\.\d+)?$/, 'expected a decimal string'), currency: z.literal('USD') });
+const Budget = z.strictObject({ type: z.literal('limit'), max_list_cost: MonetaryAmount });
+
+const ResourceParams = z.discriminatedUnion('type', [
+  z.looseObject({ type: z.literal('github_repository'), url: z.string().min(1) }),
+  z.looseObject({ type: z.literal('file'), file_id: z.string().min(1) }),
+  z.looseObject({ type: z.literal('memory_store'), memory_store_id: z.string().min(1) }),
+]);
+
+export const SessionCreateParams = z.strictObject({
+  agent: AgentRef,
+  environment_id: z.string().min(1),
+  budget: Budget.optional(),
+  initial_events: z.array(z.discriminatedUnion('type', [UserMessageParams, UserDefineOutcomeParams])).max(100).optional(),
+  metadata: Metadata.optional(),
+  resources: z.array(ResourceParams).optional(),
+  title: z.string().max(512).nullable().optional(),
+  vault_ids: z.array(z.string().min(1)).optional(),
+});
+export type SessionCreateParams = z.infer<typeof SessionCreateParams>;
+
+export const SessionUpdateParams = z.strictObject({
+  agent: z
+    .strictObject({
+      tools: z.array(ToolParams).max(256).optional(),
+      mcp_servers: z.array(McpServerParams).max(20).optional(),
+    })
+    .optional(),
+  budget: Budget.nullable().optional(),
+  metadata: MetadataPatch.nullable().optional(),
+  title: z.string().max(512).nullable().optional(),
+  vault_ids: z.array(z.string().min(1)).optional(),
+});
+export type SessionUpdateParams = z.infer<typeof SessionUpdateParams>;
+
+export const SESSION_STATUSES = ['rescheduling', 'running', 'idle', 'terminated'] as const;
+export type SessionStatus = (typeof SESSION_STATUSES)[number];
+
+export const SessionListQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(100).default(20),
+  page: z.string().min(1).optional(),
+  order: z.enum(['asc', 'desc']).default('desc'),
+  agent_id: z.string().optional(),
+  agent_version: z.coerce.number().int().min(1).optional(),
+  include_archived: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
+  'statuses[]': z.array(z.enum(SESSION_STATUSES)).optional(),
+  'created_at[gt]': z.string().optional(),
+  'created_at[gte]': z.string().optional(),
+  'created_at[lt]': z.string().optional(),
+  'created_at[lte]': z.string().optional(),
+  deployment_id: z.string().optional(),
+  memory_store_id: z.string().optional(),
+});
+export type SessionListQuery = z.infer<typeof SessionListQuery>;
+
+export interface SessionAgent extends AgentDefinition {
+  type: 'agent';
+  id: string;
+  version: number;
+}
+
+export interface SessionUsage {
+  input_tokens: number;
+  output_tokens: number;
+  cache_read_input_tokens: number;
+  cache_creation: { ephemeral_5m_input_tokens: number; ephemeral_1h_input_tokens: number };
+}
+
+/** What the session log owns and reports back: status and accounting. */
+export interface SessionRuntime {
+  status: SessionStatus;
+  usage: SessionUsage;
+  stats: { active_seconds: number; duration_seconds: number };
+  updated_at: string;
+}
+
+export interface Session extends SessionRuntime {
+  type: 'session';
+  id: string;
+  agent: SessionAgent;
+  environment_id: string;
+  title: string | null;
+  metadata: Metadata;
+  budget: z.infer<typeof Budget> | null;
+  resources: Array<Record<string, unknown>>;
+  vault_ids: string[];
+  outcome_evaluations: unknown[];
+  created_at: string;
+  archived_at: string | null;
+}
+
+export function emptyUsage(): SessionUsage {
+  return {
+    input_tokens: 0,
+    output_tokens: 0,
+    cache_read_input_tokens: 0,
+    cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 },
+  };
+}

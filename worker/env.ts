@@ -1,0 +1,24 @@
+// The bindings and variables the Worker and its Durable Objects receive (see wrangler.toml and the README).
+import type { Brain } from './brain/brain.ts';
+import type { Directory } from '../durable-objects/directory.ts';
+import type { SessionLog } from '../durable-objects/session-log.ts';
+import type { WorkspaceStore } from '../durable-objects/workspace-store.ts';
+
+export interface Env {
+  SESSION_LOG: DurableObjectNamespace<SessionLog>;
+  WORKSPACE: DurableObjectNamespace<WorkspaceStore>;
+  DIRECTORY: DurableObjectNamespace<Directory>;
+  BRAIN: Service<Brain>;
+  /** API key of the default workspace. */
+  EDGEHARNESS_API_KEY?: string;
+  /** HMAC key for short-lived browser stream tokens; falls back to a key derived from EDGEHARNESS_API_KEY. */
+  EDGEHARNESS_STREAM_TOKEN_SECRET?: string;
+  ANTHROPIC_API_KEY?: string;
+  ANTHROPIC_BASE_URL?: string;
+  /** Brain lease length in ms (default 30000); a crashed brain's session is re-woken after it. */
+  EDGEHARNESS_LEASE_MS?: string;
+  /** "1" enables test-only crash injection in the brain (never set in production). */
+  EDGEHARNESS_FAULT_INJECTION?: string;
+}
+
+export const DEFAULT_WORKSPACE_ID = 'wrkspc_default';

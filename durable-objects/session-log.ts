@@ -170,7 +170,7 @@ export class SessionLog extends DurableObject<Env> {
     let interrupted = false;
     this.ctx.storage.transactionSync(() => {
       for (const ev of input) {
-        const s = this.insert({ ...ev, id: newId('sevt'), processed_at: now });
+        const s = this.insert(stamp(ev, newId('sevt'), now));
         stored.push(s);
         if (ev.type === 'user.message') {
           st.inputSeq = s.seq;
@@ -215,13 +215,9 @@ export class SessionLog extends DurableObject<Env> {
     if (st.status !== 'running') return;
     st.epoch += 1;
     st.lease = null;
-    const idle = this.insert({
-      id: newId('sevt'),
-      type: 'session.status_idle',
-      processed_at: new Date().toISOString(),
-      stop_reason: { type: 'end_turn' },
-      stop_details: null,
-    });
+    const idle = this.insert(
+      stamp({ type: 'session.status_idle', stop_reason: { type: 'end_turn' }, stop_details: null }, newId('sevt'), new Date().toISOString()),
+    );
     stored.push(idle);
     this.applyStatus(st, 'idle');
   }
@@ -296,7 +292,7 @@ export class SessionLog extends DurableObject<Env> {
     try {
       this.ctx.storage.transactionSync(() => {
         for (const ev of events) {
-          const s = this.insert({ ...ev, id: ev.id ?? newId('sevt'), processed_at: now });
+          const s = this.insert(stamp(ev, ev.id ?? newId('sevt'), now));
           stored.push(s);
           if (ev.type === 'session.status_running') this.applyStatus(st, 'running');
           if (ev.type === 'session.status_idle') this.applyStatus(st, 'idle');
@@ -621,6 +617,12 @@ interface Row extends Record<string, SqlStorageValue> {
   body: string | null;
   chunks: number;
   size: number;
+}
+
+/** The official field order: id and type first, processed_at last. */
+function stamp(ev: { type: string; id?: string; [k: string]: unknown }, id: string, processedAt: string): SessionEvent {
+  const { id: _ignored, type, ...rest } = ev;
+  return { id, type, ...rest, processed_at: processedAt };
 }
 
 function refuse(type: Refusal['error']['type'], message: string): Refusal {

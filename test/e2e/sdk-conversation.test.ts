@@ -1,0 +1,137 @@
+// End to end: the official SDK, pointed at a real runtime (wrangler dev + Durable Objects + brain) backed by
+// the scripted model, runs agents → environment → session → two turns → stream → list, and the state
+// survives a restart.
+import Anthropic from '@anthropic-ai/sdk';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRuntime, type Runtime } from '../../scripts/runtime.ts';
+import { startScriptedModel } from '../../scripted-model/server.ts';
+
+type Started = Awaited<ReturnType<typeof startScriptedModel>>;
+
+describe('the official SDK against a running edgeharness', () => {
+  let model: Started;
+  let runtime: Runtime;
+  let client: Anthropic;
+  let stateDir: string;
+  const env = () => ({ ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'scripted', EDGEHARNESS_API_KEY: 'e2e-key', PATH: process.env.PATH, HOME: process.env.HOME });
+
+  beforeAll(async () => {
+    model = await startScriptedModel({ port: 0 });
+    stateDir = mkdtempSync(path.join(tmpdir(), 'eh-e2e-'));
+    runtime = await startRuntime({ port: 0, stateDir, env: env() });
+    client = new Anthropic({ baseURL: runtime.url, apiKey: runtime.apiKey, maxRetries: 0 });
+  });
+
+  afterAll(async () => {
+    await runtime?.stop();
+    await model?.close();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  let agentId: string;
+  let environmentId: string;
+  let sessionId: string;
+
+  it('creates, retrieves, versions, lists and guards agents', async () => {
+    const agent = await client.beta.agents.create({ name: 'e2e agent', model: 'claude-sonnet-4-5', system: 'You are the first prompt.' });
+    agentId = agent.id;
+    expect(agent).toMatchObject({ type: 'agent', version: 1, name: 'e2e agent', system: 'You are the first prompt.', model: { id: 'claude-sonnet-4-5' } });
+    expect(await client.beta.agents.retrieve(agent.id)).toEqual(agent);
+
+    const v2 = await client.beta.agents.update(agent.id, { version: 1, system: 'You are concise and kind.' });
+    expect(v2.version).toBe(2);
+    expect((await client.beta.agents.retrieve(agent.id, { version: 1 })).system).toBe('You are the first prompt.');
+
+    const conflict = await client.beta.agents.update(agent.id, { version: 1, system: 'lost update' }).catch((e: unknown) => e);
+    expect(conflict).toBeInstanceOf(Anthropic.ConflictError);
+    expect((conflict as InstanceType<typeof Anthropic.ConflictError>).status).toBe(409);
+
+    const listed = [];
+    for await (const a of client.beta.agents.list({ limit: 1 })) listed.push(a.id);
+    expect(listed).toContain(agent.id);
+
+    const versions = [];
+    for await (const v of client.beta.agents.versions.list(agent.id)) versions.push(v.version);
+    expect(versions).toEqual([2, 1]);
+  });
+
+  it('creates and retrieves an environment', async () => {
+    const environment = await client.beta.environments.create({ name: 'e2e env', config: { type: 'cloud', networking: { type: 'unrestricted' } } });
+    environmentId = environment.id;
+    expect(await client.beta.environments.retrieve(environment.id)).toEqual(environment);
+  });
+
+  it('creates, retrieves and lists a session', async () => {
+    const session = await client.beta.sessions.create({ agent: agentId, environment_id: environmentId, title: 'e2e' });
+    sessionId = session.id;
+    expect(session).toMatchObject({ type: 'session', status: 'idle', title: 'e2e', agent: { id: agentId, version: 2, system: 'You are concise and kind.' } });
+    expect((await client.beta.sessions.retrieve(session.id)).id).toBe(session.id);
+    const ids = [];
+    for await (const s of client.beta.sessions.list()) ids.push(s.id);
+    expect(ids).toContain(session.id);
+  });
+
+  it('streams a turn until idle with end_turn and shows the model’s text', async () => {
+    const stream = await client.beta.sessions.events.stream(sessionId);
+    await client.beta.sessions.events.send(sessionId, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'What is 6 * 7?' }] }] });
+    const seen: string[] = [];
+    let text = '';
+    for await (const event of stream) {
+      seen.push(event.type);
+      if (event.type === 'agent.message') text = event.content.map((b) => ('text' in b ? b.text : '')).join('');
+      if (event.type === 'session.status_idle') {
+        expect(event.stop_reason.type).toBe('end_turn');
+        break;
+      }
+    }
+    expect(seen).toEqual(['user.message', 'session.status_running', 'span.model_request_start', 'agent.message', 'span.model_request_end', 'session.status_idle']);
+    expect(text).toContain('42');
+  });
+
+  it('runs a second turn whose model request contains the first', async () => {
+    const stream = await client.beta.sessions.events.stream(sessionId);
+    await client.beta.sessions.events.send(sessionId, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'And what did I ask before?' }] }] });
+    for await (const event of stream) if (event.type === 'session.status_idle') break;
+    const last = model.model.requests.at(-1)!;
+    const body = last.body as { system?: string; messages: Array<{ role: string; content: unknown }> };
+    expect(body.system).toBe('You are concise and kind.');
+    const transcript = JSON.stringify(body.messages);
+    expect(transcript).toContain('What is 6 * 7?');
+    expect(body.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user']);
+    expect(transcript).toContain('And what did I ask before?');
+  });
+
+  it('lists all events in order, also page by page with limit=1', async () => {
+    const all = [];
+    for await (const e of client.beta.sessions.events.list(sessionId, { limit: 100 })) all.push(e);
+    expect(all.map((e) => e.type)).toEqual([
+      'user.message', 'session.status_running', 'span.model_request_start', 'agent.message', 'span.model_request_end', 'session.status_idle',
+      'user.message', 'session.status_running', 'span.model_request_start', 'agent.message', 'span.model_request_end', 'session.status_idle',
+    ]);
+    const first = await client.beta.sessions.events.list(sessionId, { limit: 1 });
+    expect(first.data).toHaveLength(1);
+    expect(first.hasNextPage()).toBe(true);
+    const paged = [];
+    for await (const e of client.beta.sessions.events.list(sessionId, { limit: 1 })) paged.push(e.id);
+    expect(paged).toEqual(all.map((e) => e.id));
+    const session = await client.beta.sessions.retrieve(sessionId);
+    expect(session.status).toBe('idle');
+    expect(session.usage.output_tokens).toBeGreaterThan(0);
+  });
+
+  it('keeps every agent, session and event across a restart', async () => {
+    const before = [];
+    for await (const e of client.beta.sessions.events.list(sessionId)) before.push(e.id);
+    await runtime.stop();
+    runtime = await startRuntime({ port: 0, stateDir, env: env() });
+    client = new Anthropic({ baseURL: runtime.url, apiKey: runtime.apiKey, maxRetries: 0 });
+    expect((await client.beta.agents.retrieve(agentId)).version).toBe(2);
+    expect((await client.beta.sessions.retrieve(sessionId)).status).toBe('idle');
+    const after = [];
+    for await (const e of client.beta.sessions.events.list(sessionId)) after.push(e.id);
+    expect(after).toEqual(before);
+  });
+});

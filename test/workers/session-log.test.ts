@@ -1,0 +1,68 @@
+// The session log: large payloads survive the SQLite row limit, positional reads page in order, multi-turn
+// context reaches the model.
+import { env } from 'cloudflare:test';
+import { describe, expect, it } from 'vitest';
+import { allEvents, call, makeSession, say, settle } from './api.ts';
+
+function log(sessionId: string) {
+  return env.SESSION_LOG.get(env.SESSION_LOG.idFromName(sessionId));
+}
+
+describe('session log', () => {
+  it('stores a 5 MB user message intact and keeps working', async () => {
+    const { sessionId } = await makeSession();
+    // Multi-byte characters make chunk boundaries fall inside characters, the case that corrupts naive splits.
+    const unit = 'edge-harness ✓ λ 🚀 ';
+    const big = unit.repeat(Math.ceil((5 * 1024 * 1024) / unit.length));
+    const sent = await say(sessionId, big);
+    expect(sent.status).toBe(200);
+    await settle(sessionId);
+    const events = await allEvents(sessionId);
+    const msg = events.find((e) => e.type === 'user.message');
+    expect(msg.content[0].text.length).toBe(big.length);
+    expect(msg.content[0].text === big).toBe(true);
+    expect(events.at(-1).stop_reason).toEqual({ type: 'end_turn' });
+
+    await say(sessionId, 'still there?');
+    const after = await settle(sessionId);
+    expect(after.filter((e) => e.type === 'agent.message')).toHaveLength(2);
+  });
+
+  it('reads positionally: pages of one event walk the log in order without gaps', async () => {
+    const { sessionId } = await makeSession();
+    await say(sessionId, 'one');
+    await settle(sessionId);
+    await say(sessionId, 'two');
+    const all = await settle(sessionId);
+    const paged: any[] = [];
+    let page: string | null = null;
+    do {
+      const r: any = await call('GET', `/v1/sessions/${sessionId}/events?limit=1${page ? `&page=${page}` : ''}`);
+      expect(r.body.data.length).toBeLessThanOrEqual(1);
+      paged.push(...r.body.data);
+      page = r.body.next_page;
+    } while (page);
+    expect(paged.map((e) => e.id)).toEqual(all.map((e) => e.id));
+
+    const desc = await call('GET', `/v1/sessions/${sessionId}/events?order=desc&limit=3`);
+    expect(desc.body.data.map((e: any) => e.id)).toEqual(all.slice(-3).reverse().map((e) => e.id));
+
+    const typed = await call('GET', `/v1/sessions/${sessionId}/events?types[]=agent.message`);
+    expect(typed.body.data.map((e: any) => e.type)).toEqual(['agent.message', 'agent.message']);
+
+    const direct: any = await log(sessionId).getEvents({ afterSeq: 2, limit: 2, order: 'asc' });
+    expect(direct.events.map((e: any) => e.event.id)).toEqual(all.slice(2, 4).map((e) => e.id));
+    expect(direct.hasMore).toBe(true);
+  });
+
+  it('records usage from the model on the session', async () => {
+    const { sessionId } = await makeSession();
+    await say(sessionId, 'count my tokens');
+    const events = await settle(sessionId);
+    const end = events.find((e) => e.type === 'span.model_request_end');
+    expect(end.model_usage.output_tokens).toBeGreaterThan(0);
+    const s = await call('GET', `/v1/sessions/${sessionId}`);
+    expect(s.body.usage.output_tokens).toBe(end.model_usage.output_tokens);
+    expect(s.body.usage.input_tokens).toBe(end.model_usage.input_tokens);
+  });
+});

@@ -1,0 +1,46 @@
+// Two test projects: `workers` runs inside workerd (Durable Objects, routes, the brain) via
+// @cloudflare/vitest-plugin; `node` runs the scripted model's tests and the end-to-end tests that start the
+// real runtime and drive it with the official SDK.
+import { cloudflareTest } from '@cloudflare/vitest-plugin';
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: './wrangler.toml' },
+            miniflare: {
+              bindings: {
+                EDGEHARNESS_API_KEY: 'test-key-default',
+                EDGEHARNESS_STREAM_TOKEN_SECRET: 'test-stream-secret',
+                ANTHROPIC_API_KEY: 'scripted',
+                ANTHROPIC_BASE_URL: inject<string>('scriptedModelUrl'),
+                EDGEHARNESS_FAULT_INJECTION: '1',
+                EDGEHARNESS_LEASE_MS: '400',
+              },
+            },
+          })),
+        ],
+        test: {
+          name: 'workers',
+          include: ['test/workers/**/*.test.ts'],
+          globalSetup: ['test/support/scripted-model-setup.ts'],
+          testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
+          name: 'node',
+          include: ['test/scripted-model/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 120_000,
+          hookTimeout: 180_000,
+          // The end-to-end suites each start a runtime; one at a time keeps a 2-core machine responsive.
+          fileParallelism: false,
+        },
+      },
+    ],
+  },
+});

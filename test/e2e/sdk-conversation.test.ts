@@ -36,9 +36,9 @@ describe('the official SDK against a running edgeharness', () => {
   let sessionId: string;
 
   it('creates, retrieves, versions, lists and guards agents', async () => {
-    const agent = await client.beta.agents.create({ name: 'e2e agent', model: 'claude-sonnet-4-5', system: 'You are the first prompt.' });
+    const agent = await client.beta.agents.create({ name: 'e2e agent', model: 'claude-sonnet-5-5', system: 'You are the first prompt.' });
     agentId = agent.id;
-    expect(agent).toMatchObject({ type: 'agent', version: 1, name: 'e2e agent', system: 'You are the first prompt.', model: { id: 'claude-sonnet-4-5' } });
+    expect(agent).toMatchObject({ type: 'agent', version: 1, name: 'e2e agent', system: 'You are the first prompt.', model: { id: 'claude-sonnet-5-5' } });
     expect(await client.beta.agents.retrieve(agent.id)).toEqual(agent);
 
     const v2 = await client.beta.agents.update(agent.id, { version: 1, system: 'You are concise and kind.' });

@@ -20,7 +20,7 @@ describe('API errors', () => {
 
   it('names the field of a wrongly typed body and creates nothing', async () => {
     const before = (await call('GET', '/v1/agents?limit=100')).body.data.length;
-    expectEnvelope(await call('POST', '/v1/agents', { name: 123, model: 'claude-sonnet-4-5' }), 400, 'invalid_request_error', 'name');
+    expectEnvelope(await call('POST', '/v1/agents', { name: 123, model: 'claude-sonnet-5-5' }), 400, 'invalid_request_error', 'name');
     expectEnvelope(await call('POST', '/v1/agents', { name: 'x' }), 400, 'invalid_request_error', 'model');
     expectEnvelope(await call('POST', '/v1/agents', { name: 'x', model: 'm', bogus: 1 }), 400, 'invalid_request_error', 'bogus');
     expectEnvelope(await call('POST', '/v1/environments', { name: 'x', config: { type: 'cloud', networking: { type: 'sideways' } } }), 400, 'invalid_request_error', 'config.networking');
@@ -71,7 +71,7 @@ describe('API errors', () => {
   });
 
   it('refuses a stale agent version with a 409 the SDK will not retry', async () => {
-    const a = await call('POST', '/v1/agents', { name: 'v', model: 'claude-sonnet-4-5' });
+    const a = await call('POST', '/v1/agents', { name: 'v', model: 'claude-sonnet-5-5' });
     const ok = await call('POST', `/v1/agents/${a.body.id}`, { version: 1, system: 'new prompt' });
     expect(ok.body.version).toBe(2);
     const stale = await call('POST', `/v1/agents/${a.body.id}`, { version: 1, system: 'other prompt' });

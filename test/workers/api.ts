@@ -22,7 +22,7 @@ export async function call<T = any>(method: string, path: string, body?: unknown
 }
 
 export async function makeSession(key = KEY, agent: Record<string, unknown> = {}) {
-  const a = await call('POST', '/v1/agents', { name: 'tester', model: 'claude-sonnet-4-5', system: 'You are terse.', ...agent }, key);
+  const a = await call('POST', '/v1/agents', { name: 'tester', model: 'claude-sonnet-5-5', system: 'You are terse.', ...agent }, key);
   if (a.status !== 200) throw new Error(`agent create failed: ${JSON.stringify(a.body)}`);
   const e = await call('POST', '/v1/environments', { name: 'env' }, key);
   const s = await call('POST', '/v1/sessions', { agent: a.body.id, environment_id: e.body.id }, key);

@@ -1,0 +1,43 @@
+// Shared setup for the scripted model's tests: a model served over real HTTP and the official
+// SDK pointed at it, retries off so every fault reaches the test.
+import Anthropic, { APIError } from "@anthropic-ai/sdk";
+import { startScriptedModel } from "../../scripted-model/server.ts";
+import type { StartOptions, StartedScriptedModel } from "../../scripted-model/server.ts";
+
+export interface Bench {
+  server: StartedScriptedModel;
+  client: Anthropic;
+}
+
+export async function startBench(options: StartOptions = {}): Promise<Bench> {
+  const server = await startScriptedModel(options);
+  return { server, client: new Anthropic({ baseURL: server.url, apiKey: "x", maxRetries: 0 }) };
+}
+
+export const MODEL = "claude-scripted-test";
+
+/** A one-message request body. */
+export function ask(text: string, extra: Partial<Anthropic.MessageCreateParamsNonStreaming> = {}): Anthropic.MessageCreateParamsNonStreaming {
+  return { model: MODEL, max_tokens: 1024, messages: [{ role: "user", content: text }], ...extra };
+}
+
+export function textOf(message: Anthropic.Message): string {
+  return message.content.flatMap((b) => (b.type === "text" ? [b.text] : [])).join("");
+}
+
+/** Runs `fn` and returns what it threw; fails the test if it did not throw. */
+async function thrownBy(fn: () => Promise<unknown>): Promise<unknown> {
+  try {
+    await fn();
+  } catch (error) {
+    return error;
+  }
+  throw new Error("expected the call to throw");
+}
+
+/** Runs `fn` and returns the API error it threw; fails the test on success or any other error. */
+export async function apiErrorFrom(fn: () => Promise<unknown>): Promise<APIError> {
+  const error = await thrownBy(fn);
+  if (!(error instanceof APIError)) throw new Error(`expected an APIError, got ${String(error)}`);
+  return error;
+}

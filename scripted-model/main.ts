@@ -1,0 +1,35 @@
+// CLI: `node scripted-model/main.ts [--port N] [--host H]` serves the scripted model until
+// SIGINT/SIGTERM, announcing itself with one line that scripts/runtime.ts waits for.
+import { parseArgs } from "node:util";
+import { startScriptedModel } from "./server.ts";
+
+const { values } = parseArgs({
+  options: {
+    port: { type: "string", default: "0" },
+    host: { type: "string", default: "127.0.0.1" },
+  },
+});
+
+const port = Number(values.port);
+if (!Number.isInteger(port) || port < 0 || port > 65535) {
+  console.error(`scripted-model: --port must be an integer from 0 to 65535, got ${values.port}`);
+  process.exit(2);
+}
+
+const server = await startScriptedModel({ port, host: values.host });
+console.log(`scripted-model listening on ${server.url}`);
+
+let stopping = false;
+const stop = (): void => {
+  if (stopping) return;
+  stopping = true;
+  server.close().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      console.error("scripted-model: error while closing", error);
+      process.exit(1);
+    },
+  );
+};
+process.on("SIGINT", stop);
+process.on("SIGTERM", stop);

@@ -122,6 +122,37 @@ describe('the official SDK against a running edgeharness', () => {
     expect(session.usage.output_tokens).toBeGreaterThan(0);
   });
 
+  it('lets a browser-style client replay and follow the session over a WebSocket with a stream token', async () => {
+    const all = [];
+    for await (const e of client.beta.sessions.events.list(sessionId)) all.push(e);
+    const minted = await fetch(`${runtime.url}/v1/sessions/${sessionId}/stream_tokens`, {
+      method: 'POST',
+      headers: { 'x-api-key': runtime.apiKey, 'content-type': 'application/json' },
+      body: '{}',
+    });
+    const { token } = (await minted.json()) as { token: string };
+    const wsUrl = `${runtime.url.replace(/^http/, 'ws')}/v1/sessions/${sessionId}/events/stream?after=${all[5]!.id}&token=${encodeURIComponent(token)}`;
+    const ws = new WebSocket(wsUrl);
+    const got: Array<{ id: string; type: string }> = [];
+    const idle = new Promise<void>((resolve, reject) => {
+      ws.onmessage = (m) => {
+        got.push(JSON.parse(String(m.data)));
+        if (got.filter((e) => e.type === 'session.status_idle').length === 2) resolve();
+      };
+      ws.onerror = () => reject(new Error('websocket error'));
+    });
+    await new Promise<void>((resolve, reject) => {
+      ws.onopen = () => resolve();
+      ws.onerror = () => reject(new Error('websocket did not open'));
+    });
+    await client.beta.sessions.events.send(sessionId, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'third turn, live' }] }] });
+    await idle;
+    ws.close();
+    const now = [];
+    for await (const e of client.beta.sessions.events.list(sessionId)) now.push(e.id);
+    expect(got.map((e) => e.id)).toEqual(now.slice(6));
+  });
+
   it('keeps every agent, session and event across a restart', async () => {
     const before = [];
     for await (const e of client.beta.sessions.events.list(sessionId)) before.push(e.id);

@@ -370,26 +370,32 @@ export class WorkspaceStore extends DurableObject<Env> {
     // Memory stores and deployments do not exist in this runtime: such filters match nothing.
     if (q.memory_store_id || q.deployment_id) where.push('0');
     const desc = q.order === 'desc';
-    const cursor = parsePosition(q.page);
+    const cursor = decodeSessionCursor(q.page);
     if (cursor === false) return fail('invalid_request_error', 'page: not a cursor returned by this API');
-    if (cursor !== null) {
-      where.push(desc ? 'n < ?' : 'n > ?');
-      args.push(cursor);
+    // A backward cursor (prev_page) walks the other way from its row, then the page is put back in order.
+    const walkDesc = cursor?.back ? !desc : desc;
+    if (cursor) {
+      where.push(walkDesc ? 'n < ?' : 'n > ?');
+      args.push(cursor.n);
     }
     const rows = this.sql
       .exec<{ n: number; body: string }>(
-        `SELECT n, body FROM sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY n ${desc ? 'DESC' : 'ASC'} LIMIT ?`,
+        `SELECT n, body FROM sessions ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY n ${walkDesc ? 'DESC' : 'ASC'} LIMIT ?`,
         ...args,
         q.limit + 1,
       )
       .toArray();
+    const more = rows.length > q.limit;
     const pageRows = rows.slice(0, q.limit);
-    const last = pageRows[pageRows.length - 1];
+    if (cursor?.back) pageRows.reverse();
     const first = pageRows[0];
+    const last = pageRows[pageRows.length - 1];
+    const hasNext = cursor?.back ? true : more;
+    const hasPrev = cursor?.back ? more : cursor !== null;
     return ok({
       data: pageRows.map((r) => JSON.parse(r.body) as Session),
-      next_page: rows.length > q.limit && last ? encodeCursor({ n: last.n }) : null,
-      prev_page: cursor !== null && first ? encodeCursor({ n: first.n, back: 1 }) : null,
+      next_page: hasNext && last ? encodeCursor({ n: last.n }) : null,
+      prev_page: hasPrev && first ? encodeCursor({ n: first.n, back: 1 }) : null,
     });
   }
 
@@ -486,6 +492,12 @@ function pickDefinition(a: Agent): AgentDefinition {
     execution_identity: a.execution_identity,
     multiagent: a.multiagent,
   };
+}
+
+function decodeSessionCursor(page: string | undefined): { n: number; back: boolean } | null | false {
+  if (!page) return null;
+  const c = decodeCursor(page);
+  return c && typeof c.n === 'number' ? { n: c.n, back: c.back === 1 } : false;
 }
 
 /** null: no cursor; false: a cursor we did not issue. */

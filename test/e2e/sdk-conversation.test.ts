@@ -135,15 +135,15 @@ describe('the official SDK against a running edgeharness', () => {
     const ws = new WebSocket(wsUrl);
     const got: Array<{ id: string; type: string }> = [];
     const idle = new Promise<void>((resolve, reject) => {
-      ws.onmessage = (m) => {
+      ws.addEventListener('message', (m: MessageEvent) => {
         got.push(JSON.parse(String(m.data)));
         if (got.filter((e) => e.type === 'session.status_idle').length === 2) resolve();
-      };
-      ws.onerror = () => reject(new Error('websocket error'));
+      });
+      ws.addEventListener('error', () => reject(new Error('websocket error')));
     });
     await new Promise<void>((resolve, reject) => {
-      ws.onopen = () => resolve();
-      ws.onerror = () => reject(new Error('websocket did not open'));
+      ws.addEventListener('open', () => resolve());
+      ws.addEventListener('error', () => reject(new Error('websocket did not open')));
     });
     await client.beta.sessions.events.send(sessionId, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'third turn, live' }] }] });
     await idle;

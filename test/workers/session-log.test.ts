@@ -66,3 +66,22 @@ describe('session log', () => {
     expect(s.body.usage.input_tokens).toBe(end.model_usage.input_tokens);
   });
 });
+
+describe('session list', () => {
+  it('pages forward with next_page and back with prev_page', async () => {
+    const created: string[] = [];
+    const { agentId, environmentId } = await makeSession();
+    for (let i = 0; i < 5; i++) created.push((await call('POST', '/v1/sessions', { agent: agentId, environment_id: environmentId })).body.id);
+    const mine = (r: any) => r.body.data.map((s: any) => s.id).filter((id: string) => created.includes(id));
+    const p1 = await call('GET', `/v1/sessions?agent_id=${agentId}&limit=2`);
+    expect(mine(p1)).toEqual([created[4], created[3]]);
+    const p2 = await call('GET', `/v1/sessions?agent_id=${agentId}&limit=2&page=${p1.body.next_page}`);
+    expect(mine(p2)).toEqual([created[2], created[1]]);
+    const back = await call('GET', `/v1/sessions?agent_id=${agentId}&limit=2&page=${p2.body.prev_page}`);
+    expect(mine(back)).toEqual([created[4], created[3]]);
+    const asc = await call('GET', `/v1/sessions?agent_id=${agentId}&order=asc&limit=10`);
+    expect(mine(asc).slice(-5)).toEqual(created);
+    const idle = await call('GET', `/v1/sessions?agent_id=${agentId}&statuses[]=running`);
+    expect(idle.body.data).toEqual([]);
+  });
+});

@@ -153,6 +153,39 @@ describe('the official SDK against a running edgeharness', () => {
     expect(got.map((e) => e.id)).toEqual(now.slice(6));
   });
 
+  it('covers the remaining endpoints: archive, update, delete', async () => {
+    const env2 = await client.beta.environments.create({ name: 'scratch', metadata: { team: 'a' } });
+    const updated = await client.beta.environments.update(env2.id, { description: 'renamed', metadata: { team: null, owner: 'b' } });
+    expect(updated).toMatchObject({ description: 'renamed', metadata: { owner: 'b' } });
+    const envIds = [];
+    for await (const e of client.beta.environments.list()) envIds.push(e.id);
+    expect(envIds).toEqual(expect.arrayContaining([environmentId, env2.id]));
+    expect((await client.beta.environments.archive(env2.id)).archived_at).not.toBeNull();
+    const blocked = await client.beta.sessions.create({ agent: agentId, environment_id: env2.id }).catch((e: unknown) => e);
+    expect(blocked).toBeInstanceOf(Anthropic.BadRequestError);
+    expect((blocked as InstanceType<typeof Anthropic.BadRequestError>).errorCode).toBe('environment_archived');
+    expect(await client.beta.environments.delete(env2.id)).toEqual({ id: env2.id, type: 'environment_deleted' });
+    expect(await client.beta.environments.retrieve(env2.id).catch((e: unknown) => e)).toBeInstanceOf(Anthropic.NotFoundError);
+
+    const pinned = await client.beta.sessions.create({ agent: { type: 'agent', id: agentId, version: 1 }, environment_id: environmentId });
+    expect(pinned.agent.version).toBe(1);
+    expect(pinned.agent.system).toBe('You are the first prompt.');
+    const renamed = await client.beta.sessions.update(pinned.id, { title: 'renamed', metadata: { k: 'v' } });
+    expect(renamed).toMatchObject({ title: 'renamed', metadata: { k: 'v' } });
+    expect((await client.beta.sessions.archive(pinned.id)).archived_at).not.toBeNull();
+    expect(await client.beta.sessions.delete(pinned.id)).toEqual({ id: pinned.id, type: 'session_deleted' });
+    expect(await client.beta.sessions.retrieve(pinned.id).catch((e: unknown) => e)).toBeInstanceOf(Anthropic.NotFoundError);
+
+    const spare = await client.beta.agents.create({ name: 'spare', model: 'claude-sonnet-5-5' });
+    expect((await client.beta.agents.archive(spare.id)).archived_at).not.toBeNull();
+    const listed = [];
+    for await (const a of client.beta.agents.list()) listed.push(a.id);
+    expect(listed).not.toContain(spare.id);
+    const withArchived = [];
+    for await (const a of client.beta.agents.list({ include_archived: true })) withArchived.push(a.id);
+    expect(withArchived).toContain(spare.id);
+  });
+
   it('keeps every agent, session and event across a restart', async () => {
     const before = [];
     for await (const e of client.beta.sessions.events.list(sessionId)) before.push(e.id);

@@ -1,0 +1,103 @@
+// `npm start` with nothing configured: generates and keeps an API key, runs the scripted model, answers
+// /healthz, the demo agent replies and says how to connect a real model, and one Ctrl-C stops everything.
+import Anthropic from '@anthropic-ai/sdk';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number };
+      srv.close(() => resolve(port));
+    });
+    srv.on('error', reject);
+  });
+}
+
+/** The user's shell, minus any model configuration: the embedded defaults must do. */
+function bareEnv(stateDir: string, port: number): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), EDGEHARNESS_STATE_DIR: stateDir, CI: 'true' };
+  for (const k of ['ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', 'EDGEHARNESS_API_KEY', 'EDGEHARNESS_STREAM_TOKEN_SECRET', 'EDGEHARNESS_VERBOSE']) delete env[k];
+  return env;
+}
+
+async function waitHealthy(url: string, child: ChildProcess, output: () => string): Promise<void> {
+  const deadline = Date.now() + 120_000;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`npm start exited early:\n${output()}`);
+    const ok = await fetch(`${url}/healthz`).then((r) => r.status === 200, () => false);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(`no /healthz within 120 s:\n${output()}`);
+}
+
+function leftovers(stateDir: string): string[] {
+  try {
+    return execFileSync('pgrep', ['-af', stateDir], { encoding: 'utf8' }).split('\n').filter((l) => l && !l.includes('pgrep'));
+  } catch {
+    return [];
+  }
+}
+
+describe('npm start', () => {
+  const stateDir = mkdtempSync(path.join(tmpdir(), 'eh-start-'));
+  afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
+
+  async function start(port: number) {
+    let out = '';
+    const child = spawn('npm', ['start'], { env: bareEnv(stateDir, port), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+    child.stdout!.on('data', (d) => (out += d));
+    child.stderr!.on('data', (d) => (out += d));
+    const url = `http://127.0.0.1:${port}`;
+    await waitHealthy(url, child, () => out);
+    return { child, url, output: () => out };
+  }
+
+  async function ctrlC(child: ChildProcess): Promise<number | null> {
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    // A terminal's Ctrl-C signals the whole foreground process group.
+    process.kill(-child.pid!, 'SIGINT');
+    return exited;
+  }
+
+  it('comes up with embedded defaults, answers with the demo model, and stops on one Ctrl-C', async () => {
+    const port = await freePort();
+    const { child, url, output } = await start(port);
+    const apiKey = readFileSync(path.join(stateDir, 'api-key'), 'utf8').trim();
+    // The banner follows the first healthy answer by a moment.
+    for (let i = 0; i < 100 && !output().includes('is running'); i++) await new Promise((r) => setTimeout(r, 100));
+    expect(output()).toContain(apiKey);
+
+    const client = new Anthropic({ baseURL: url, apiKey, maxRetries: 0 });
+    const agent = await client.beta.agents.create({ name: 'demo', model: 'claude-sonnet-5-5' });
+    const environment = await client.beta.environments.create({ name: 'local' });
+    const session = await client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
+    const stream = await client.beta.sessions.events.stream(session.id);
+    await client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'hello there' }] }] });
+    let reply = '';
+    for await (const ev of stream) {
+      if (ev.type === 'agent.message') reply = ev.content.map((b) => ('text' in b ? b.text : '')).join('');
+      if (ev.type === 'session.status_idle') break;
+    }
+    expect(reply).toContain('ANTHROPIC_API_KEY');
+
+    expect(await ctrlC(child)).toBe(0);
+    expect(await fetch(`${url}/healthz`).then(() => 'up', () => 'down')).toBe('down');
+    expect(leftovers(stateDir)).toEqual([]);
+
+    // Started again on the same state: same key, same session and its events.
+    const again = await start(port);
+    const client2 = new Anthropic({ baseURL: again.url, apiKey, maxRetries: 0 });
+    expect((await client2.beta.sessions.retrieve(session.id)).status).toBe('idle');
+    const events = [];
+    for await (const ev of client2.beta.sessions.events.list(session.id)) events.push(ev.type);
+    expect(events.at(-1)).toBe('session.status_idle');
+    expect(await ctrlC(again.child)).toBe(0);
+    expect(leftovers(stateDir)).toEqual([]);
+  });
+});

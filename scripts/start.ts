@@ -1,0 +1,91 @@
+// `npm start`: runs edgeharness on this machine with built-in defaults and prints how to connect.
+// One SIGINT/SIGTERM stops everything; state (credentials, sessions) survives in the state dir.
+import path from 'node:path';
+import { isTruthy, RuntimeStartError, startRuntime, type Runtime } from './runtime.ts';
+
+const say = (line: string): void => { process.stdout.write(`edgeharness: ${line}\n`); };
+const verbose = process.argv.includes('--verbose') || isTruthy(process.env.EDGEHARNESS_VERBOSE);
+// npm runs scripts from the project root; a relative path is meant from where the user typed `npm start`
+const userCwd = process.env.INIT_CWD ?? process.cwd();
+const stateDir = process.env.EDGEHARNESS_STATE_DIR ? path.resolve(userCwd, process.env.EDGEHARNESS_STATE_DIR) : undefined;
+
+const starting = new AbortController();
+let runtime: Runtime | undefined;
+let stopRequested = false;
+
+function requestStop(why: string): void {
+  // npm forwards the terminal's SIGINT to us as well, so one Ctrl-C can arrive twice: act once
+  if (stopRequested) return;
+  stopRequested = true;
+  say(`${why}: stopping…`);
+  if (runtime) void runtime.stop();
+  else starting.abort(new Error(why));
+}
+process.on('SIGINT', () => requestStop('SIGINT'));
+process.on('SIGTERM', () => requestStop('SIGTERM'));
+
+// if whoever started us is killed outright (kill -9 of npm), no signal comes: notice being orphaned
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) requestStop('parent process gone');
+}, 1_000).unref();
+
+try {
+  runtime = await startRuntime({ stateDir, verbose, onStatus: say, signal: starting.signal });
+} catch (error) {
+  if (stopRequested) {
+    say('stopped before it was ready');
+    process.exit(0);
+  }
+  say(`could not start: ${error instanceof Error ? error.message : String(error)}`);
+  if (error instanceof RuntimeStartError && error.logTail) process.stdout.write(`${error.logTail}\n`);
+  process.exit(1);
+}
+
+// a signal that arrived between the last check in startRuntime and here still has to stop it
+if (stopRequested) void runtime.stop();
+else printBanner(runtime);
+
+const exit = await runtime.exited;
+if (exit.ok) {
+  say('stopped');
+  process.exit(0);
+}
+say(`${exit.reason}; stopped the rest`);
+process.stdout.write(`${exit.logTail}\n`);
+process.exit(1);
+
+function printBanner(r: Runtime): void {
+  const shown = (p: string): string => {
+    const rel = path.relative(userCwd, p);
+    return rel && !rel.startsWith('..') ? rel : p;
+  };
+  const key = r.apiKeySource === 'env' ? '(from EDGEHARNESS_API_KEY)' : `${r.apiKey}   (saved in ${shown(path.join(r.stateDir, 'api-key'))})`;
+  const keyExpr = r.apiKeySource === 'env' ? 'process.env.EDGEHARNESS_API_KEY' : `'${r.apiKey}'`;
+  const model = r.model.kind === 'scripted'
+    ? [`scripted model at ${r.model.baseURL} (deterministic, offline; for tests and demos)`,
+       'for Claude: ANTHROPIC_API_KEY=sk-ant-… npm start   (or ANTHROPIC_BASE_URL=<gateway>)']
+    : [r.model.baseURL ? `Anthropic-compatible API at ${r.model.baseURL}` : 'Anthropic API (api.anthropic.com)'];
+  const rule = '─'.repeat(78);
+  const lines = [
+    rule,
+    ' edgeharness is running',
+    `   URL       ${r.url}`,
+    `   API key   ${key}`,
+    `   State     ${r.stateDir}`,
+    `   Model     ${model[0]}`,
+    ...model.slice(1).map((l) => `             ${l}`),
+    `   Logs      ${r.logDir}  (EDGEHARNESS_VERBOSE=1 to stream them here)`,
+    '',
+    ' Connect with the official SDK:',
+    "   import Anthropic from '@anthropic-ai/sdk';",
+    `   const client = new Anthropic({ baseURL: '${r.url}', apiKey: ${keyExpr} });`,
+    "   const agent = await client.beta.agents.create({ name: 'hello', model: 'claude-sonnet-4-5' });",
+    "   const environment = await client.beta.environments.create({ name: 'local' });",
+    '   const session = await client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });',
+    '',
+    ' Ctrl-C stops everything; sessions and the API key are kept for the next start.',
+    rule,
+  ];
+  process.stdout.write(`${lines.join('\n')}\n`);
+}

@@ -80,7 +80,7 @@ function printBanner(r: Runtime): void {
     ' Connect with the official SDK:',
     "   import Anthropic from '@anthropic-ai/sdk';",
     `   const client = new Anthropic({ baseURL: '${r.url}', apiKey: ${keyExpr} });`,
-    "   const agent = await client.beta.agents.create({ name: 'hello', model: 'claude-sonnet-4-5' });",
+    "   const agent = await client.beta.agents.create({ name: 'hello', model: 'claude-sonnet-5-5' });",
     "   const environment = await client.beta.environments.create({ name: 'local' });",
     '   const session = await client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });',
     '',

@@ -3,20 +3,10 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-    srv.on('error', reject);
-  });
-}
+import { findFreePort as freePort } from '../../scripts/runtime.ts';
 
 /** The user's shell, minus any model configuration: the embedded defaults must do. */
 function bareEnv(stateDir: string, port: number): NodeJS.ProcessEnv {

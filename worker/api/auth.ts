@@ -5,6 +5,7 @@ import { sha256Hex } from '../../durable-objects/directory.ts';
 import { DEFAULT_WORKSPACE_ID, type Env } from '../env.ts';
 import { forbidden, unauthenticated } from './errors.ts';
 import type { AppEnv } from './app-env.ts';
+import { fromBase64Url, toBase64Url } from './schema/common.ts';
 
 export async function authenticate(c: Context<AppEnv>, next: Next): Promise<void> {
   const token = c.req.query('token');
@@ -53,7 +54,7 @@ interface TokenPayload {
 
 export async function mintStreamToken(env: Env, sessionId: string, workspaceId: string, ttlSeconds: number): Promise<{ token: string; expiresAt: Date }> {
   const exp = Math.floor(Date.now() / 1000) + ttlSeconds;
-  const payload = b64url(new TextEncoder().encode(JSON.stringify({ s: sessionId, w: workspaceId, e: exp } satisfies TokenPayload)));
+  const payload = toBase64Url(new TextEncoder().encode(JSON.stringify({ s: sessionId, w: workspaceId, e: exp } satisfies TokenPayload)));
   const sig = await hmac(env, payload);
   return { token: `${payload}.${sig}`, expiresAt: new Date(exp * 1000) };
 }
@@ -63,7 +64,7 @@ async function verifyStreamToken(env: Env, token: string, sessionId: string): Pr
   if (!payload || !sig) return null;
   if (!(await timingSafeEqual(sig, await hmac(env, payload)))) return null;
   try {
-    const p = JSON.parse(new TextDecoder().decode(fromB64url(payload))) as TokenPayload;
+    const p = JSON.parse(new TextDecoder().decode(fromBase64Url(payload))) as TokenPayload;
     if (p.s !== sessionId || p.e < Date.now() / 1000) return null;
     return p.w;
   } catch {
@@ -74,15 +75,6 @@ async function verifyStreamToken(env: Env, token: string, sessionId: string): Pr
 async function hmac(env: Env, data: string): Promise<string> {
   const secret = env.EDGEHARNESS_STREAM_TOKEN_SECRET ?? `stream-token:${env.EDGEHARNESS_API_KEY ?? ''}`;
   const key = await crypto.subtle.importKey('raw', new TextEncoder().encode(secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign']);
-  return b64url(new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(data))));
+  return toBase64Url(new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(data))));
 }
 
-function b64url(bytes: Uint8Array): string {
-  let bin = '';
-  for (const b of bytes) bin += String.fromCharCode(b);
-  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
-}
-
-function fromB64url(s: string): Uint8Array {
-  return Uint8Array.from(atob(s.replace(/-/g, '+').replace(/_/g, '/')), (ch) => ch.charCodeAt(0));
-}

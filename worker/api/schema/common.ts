@@ -57,19 +57,25 @@ export interface Page<T> {
   prev_page?: string | null;
 }
 
-/** Opaque page cursors: base64url of a small JSON position. */
-export function encodeCursor(position: Record<string, string | number>): string {
-  const bytes = new TextEncoder().encode(JSON.stringify(position));
+export function toBase64Url(bytes: Uint8Array): string {
   let bin = '';
   for (const b of bytes) bin += String.fromCharCode(b);
   return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
+/** Throws on input that is not base64url. */
+export function fromBase64Url(text: string): Uint8Array {
+  return Uint8Array.from(atob(text.replace(/-/g, '+').replace(/_/g, '/')), (c) => c.charCodeAt(0));
+}
+
+/** Opaque page cursors: base64url of a small JSON position. */
+export function encodeCursor(position: Record<string, string | number>): string {
+  return toBase64Url(new TextEncoder().encode(JSON.stringify(position)));
+}
+
 export function decodeCursor(cursor: string): Record<string, unknown> | null {
   try {
-    const bin = atob(cursor.replace(/-/g, '+').replace(/_/g, '/'));
-    const bytes = Uint8Array.from(bin, (c) => c.charCodeAt(0));
-    const value: unknown = JSON.parse(new TextDecoder().decode(bytes));
+    const value: unknown = JSON.parse(new TextDecoder().decode(fromBase64Url(cursor)));
     return value && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : null;
   } catch {
     return null;

@@ -1,0 +1,52 @@
+// The hands: where a session's tools run. One interface for every provider (local bubblewrap host, Cloudflare
+// container); the brain sees only this. Sandboxes are cattle: provisioned on the first tool call, replaced when
+// they die, destroyed with the session.
+
+/** What a sandbox may reach. Mirrors the environment's `config.networking`. */
+export type Networking =
+  | { type: 'unrestricted' }
+  | { type: 'limited'; allowed_hosts: string[]; allow_package_managers: boolean; allow_mcp_servers: boolean };
+
+export interface SandboxSpec {
+  sessionId: string;
+  workspaceId: string;
+  environmentId: string;
+  networking: Networking;
+}
+
+export interface ToolOutcome {
+  /** Tool result blocks as the Messages API takes them (text only for the agent toolset). */
+  content: Array<{ type: 'text'; text: string }>;
+  isError: boolean;
+}
+
+export interface ToolCall {
+  /** One of the agent toolset's tools: bash, read, write, edit, glob, grep. */
+  name: string;
+  input: Record<string, unknown>;
+  /**
+   * The `agent.tool_use` event id. A call repeated with the same key (a brain that crashed and was re-woken)
+   * returns the recorded outcome instead of running the tool again; a call whose first run is still in flight
+   * waits for it.
+   */
+  idempotencyKey: string;
+  /** Per-call limit; providers default to 120 s. */
+  timeoutMs?: number;
+}
+
+export interface Hands {
+  /** Starts (or reattaches to) the session's sandbox. Idempotent; `execute` calls it when needed. */
+  provision(spec: SandboxSpec): Promise<void>;
+  /**
+   * Runs one tool call in the session's sandbox, provisioning it first if there is none. A sandbox that dies
+   * mid-call yields `isError: true` with a message saying so (never a thrown error); the next call gets a
+   * fresh sandbox. Output over 100,000 characters is truncated in the result and kept whole in a file in the
+   * workspace, and the result says where.
+   */
+  execute(spec: SandboxSpec, call: ToolCall): Promise<ToolOutcome>;
+  /** Stops the session's sandbox and frees what it holds. Idempotent. */
+  destroy(sessionId: string): Promise<void>;
+}
+
+export const DEFAULT_TOOL_TIMEOUT_MS = 120_000;
+export const MAX_RESULT_CHARS = 100_000;

@@ -4,6 +4,7 @@ import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../worker/env.ts';
 import { newId } from '../worker/api/ids.ts';
 import type { EventParams, NewEvent, SessionEvent } from '../worker/api/schema/event.ts';
+import type { Networking } from '../sandbox/hands.ts';
 import { emptyUsage, type SessionAgent, type SessionRuntime, type SessionStatus, type SessionUsage } from '../worker/api/schema/session.ts';
 
 /** SQLite rows are capped at 2 MB; payloads above this many bytes are split into chunk rows. */
@@ -18,6 +19,8 @@ export interface LogState {
   workspaceId: string;
   agent: SessionAgent;
   environmentId: string;
+  /** The environment's networking when the session was created: what its sandbox may reach. */
+  networking: Networking;
   createdAt: string;
   status: SessionStatus;
   epoch: number;
@@ -37,6 +40,9 @@ export type Refusal = { ok: false; error: { type: 'invalid_request_error' | 'sta
 export interface StepView {
   ok: true;
   sessionId: string;
+  workspaceId: string;
+  environmentId: string;
+  networking: Networking;
   agent: SessionAgent;
   status: SessionStatus;
   inputSeq: number;
@@ -93,6 +99,12 @@ export class SessionLog extends DurableObject<Env> {
         size INTEGER NOT NULL
       );
       CREATE INDEX IF NOT EXISTS events_by_type ON events(type, seq);
+      CREATE TABLE IF NOT EXISTS event_refs (
+        ref TEXT NOT NULL,
+        type TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (ref, type, seq)
+      );
       CREATE TABLE IF NOT EXISTS event_chunks (
         seq INTEGER NOT NULL,
         idx INTEGER NOT NULL,
@@ -108,7 +120,14 @@ export class SessionLog extends DurableObject<Env> {
   // ---------- lifecycle ----------
 
   /** Creates the log for a new session. Idempotent: a second call with the same id changes nothing. */
-  async init(args: { sessionId: string; workspaceId: string; agent: SessionAgent; environmentId: string; createdAt: string }): Promise<void> {
+  async init(args: {
+    sessionId: string;
+    workspaceId: string;
+    agent: SessionAgent;
+    environmentId: string;
+    networking: Networking;
+    createdAt: string;
+  }): Promise<void> {
     if (this.state) return;
     this.state = {
       ...args,
@@ -172,7 +191,8 @@ export class SessionLog extends DurableObject<Env> {
       for (const ev of input) {
         const s = this.insert(stamp(ev, newId('sevt'), now));
         stored.push(s);
-        if (ev.type === 'user.message') {
+        // A message, or an answer the session was waiting for, asks for a turn.
+        if (ev.type === 'user.message' || ev.type === 'user.tool_confirmation' || ev.type === 'user.custom_tool_result' || ev.type === 'user.tool_result') {
           st.inputSeq = s.seq;
           wantsTurn = true;
         }
@@ -194,13 +214,17 @@ export class SessionLog extends DurableObject<Env> {
         return null;
       case 'user.tool_confirmation':
       case 'user.tool_result':
-        return this.findEvent(ev.tool_use_id, ['agent.tool_use', 'agent.mcp_tool_use'])
-          ? null
-          : `.tool_use_id: no tool use '${ev.tool_use_id}' in this session`;
+        if (!this.findEvent(ev.tool_use_id, ['agent.tool_use', 'agent.mcp_tool_use']))
+          return `.tool_use_id: no tool use '${ev.tool_use_id}' in this session`;
+        if (this.answered(ev.tool_use_id)) return `.tool_use_id: tool use '${ev.tool_use_id}' already has a result`;
+        if (ev.type === 'user.tool_confirmation' && this.confirmed(ev.tool_use_id))
+          return `.tool_use_id: tool use '${ev.tool_use_id}' was already confirmed or denied`;
+        return null;
       case 'user.custom_tool_result':
-        return this.findEvent(ev.custom_tool_use_id, ['agent.custom_tool_use'])
-          ? null
-          : `.custom_tool_use_id: no custom tool use '${ev.custom_tool_use_id}' in this session`;
+        if (!this.findEvent(ev.custom_tool_use_id, ['agent.custom_tool_use']))
+          return `.custom_tool_use_id: no custom tool use '${ev.custom_tool_use_id}' in this session`;
+        if (this.answered(ev.custom_tool_use_id)) return `.custom_tool_use_id: custom tool use '${ev.custom_tool_use_id}' already has a result`;
+        return null;
       case 'user.define_outcome':
         return '.type: user.define_outcome is not supported by this runtime yet';
     }
@@ -259,16 +283,15 @@ export class SessionLog extends DurableObject<Env> {
     if (!st) return refuse('not_found_error', 'session not found');
     if (!this.holds(st, epoch)) return refuse('stale_epoch', `epoch ${epoch} is stale (current ${st.epoch})`);
     this.extendLease(st);
-    const faults = st.faults;
-    if (faults.length) {
-      st.faults = [];
-      this.save();
-    }
+    const faults = [...st.faults];
     const placeholders = types.map(() => '?').join(',');
     const rows = this.sql.exec<Row>(`SELECT * FROM events WHERE type IN (${placeholders}) ORDER BY seq`, ...types).toArray();
     return {
       ok: true,
       sessionId: st.sessionId,
+      workspaceId: st.workspaceId,
+      environmentId: st.environmentId,
+      networking: st.networking ?? { type: 'unrestricted' },
       agent: st.agent,
       status: st.status,
       inputSeq: st.inputSeq,
@@ -344,6 +367,16 @@ export class SessionLog extends DurableObject<Env> {
     const st = this.requireState();
     st.faults.push(...points);
     this.save();
+  }
+
+  /** Test-only: the brain is about to crash at `point`; crash there once only. */
+  async consumeFault(point: string): Promise<void> {
+    const st = this.requireState();
+    const i = st.faults.indexOf(point);
+    if (i >= 0) {
+      st.faults.splice(i, 1);
+      this.save();
+    }
   }
 
   /** Test and operator view of the lease, for asserting fencing. */
@@ -563,6 +596,17 @@ export class SessionLog extends DurableObject<Env> {
     return row !== undefined && types.includes(row.type);
   }
 
+  /** Whether a tool call already has a result, from the sandbox or from the client. */
+  private answered(toolUseId: string): boolean {
+    return this.sql
+      .exec(`SELECT 1 FROM event_refs WHERE ref = ? AND type IN ('agent.tool_result', 'user.tool_result', 'user.custom_tool_result') LIMIT 1`, toolUseId)
+      .toArray().length > 0;
+  }
+
+  private confirmed(toolUseId: string): boolean {
+    return this.sql.exec(`SELECT 1 FROM event_refs WHERE ref = ? AND type = 'user.tool_confirmation' LIMIT 1`, toolUseId).toArray().length > 0;
+  }
+
   /** Appends one event; a body over the row limit is split into chunk rows, never truncated. */
   private insert(event: SessionEvent): Stored {
     const json = JSON.stringify(event);
@@ -577,6 +621,9 @@ export class SessionLog extends DurableObject<Env> {
       }
       this.sql.exec(`INSERT INTO events (seq, id, type, body, chunks, size) VALUES (?, ?, ?, NULL, ?, ?)`, seq, event.id, event.type, idx, bytes.byteLength);
     }
+    // Events that answer a tool call are indexed by the call they answer (lookups must not parse bodies).
+    const ref = event.tool_use_id ?? event.custom_tool_use_id;
+    if (typeof ref === 'string') this.sql.exec(`INSERT OR IGNORE INTO event_refs (ref, type, seq) VALUES (?, ?, ?)`, ref, event.type, seq);
     return { seq, event };
   }
 

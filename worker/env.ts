@@ -15,6 +15,9 @@ export interface Env {
   EDGEHARNESS_STREAM_TOKEN_SECRET?: string;
   ANTHROPIC_API_KEY?: string;
   ANTHROPIC_BASE_URL?: string;
+  /** Local provider: the sandbox host started by `npm start`, and the secret the Worker authenticates with. */
+  SANDBOX_HOST_URL?: string;
+  EDGEHARNESS_SANDBOX_SECRET?: string;
   /** Brain lease length in ms (default 30000); a crashed brain's session is re-woken after it. */
   EDGEHARNESS_LEASE_MS?: string;
   /** "1" enables test-only crash injection in the brain (never set in production). */

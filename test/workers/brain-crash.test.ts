@@ -11,7 +11,8 @@ function log(sessionId: string) {
 }
 
 describe('brain crash recovery', () => {
-  for (const point of CRASH_POINTS) {
+  // The tool-execution points are exercised end to end with a real sandbox (test/e2e/tools.test.ts).
+  for (const point of CRASH_POINTS.filter((p) => !p.includes('tool'))) {
     it(`completes the turn with no duplicate event after a crash at ${point}`, async () => {
       const { sessionId } = await makeSession();
       await log(sessionId).injectFaults([point]);

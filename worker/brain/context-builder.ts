@@ -1,9 +1,18 @@
 // Context builder: turns the session's log (a view of it) into a Messages API request for the agent's model.
 import type { SessionAgent } from '../api/schema/session.ts';
 import type { SessionEvent } from '../api/schema/event.ts';
+import type { ToolDefinition } from './tools.ts';
 
 /** The event types the model's context is built from; the brain reads only these from the log. */
-export const CONTEXT_EVENT_TYPES = ['user.message', 'agent.message', 'system.message'] as const;
+export const CONTEXT_EVENT_TYPES = [
+  'user.message',
+  'agent.message',
+  'system.message',
+  'agent.tool_use',
+  'agent.tool_result',
+  'agent.custom_tool_use',
+  'user.custom_tool_result',
+] as const;
 
 export const DEFAULT_MAX_TOKENS = 8192;
 
@@ -16,10 +25,11 @@ export interface ModelRequest {
   model: string;
   max_tokens: number;
   system?: string;
+  tools?: ToolDefinition[];
   messages: ModelMessage[];
 }
 
-export function buildModelRequest(agent: SessionAgent, events: SessionEvent[]): ModelRequest {
+export function buildModelRequest(agent: SessionAgent, events: SessionEvent[], tools: ToolDefinition[] = []): ModelRequest {
   const messages: ModelMessage[] = [];
   const push = (role: ModelMessage['role'], blocks: Block[]) => {
     if (!blocks.length) return;
@@ -40,9 +50,31 @@ export function buildModelRequest(agent: SessionAgent, events: SessionEvent[]): 
       case 'system.message':
         push('user', content.map((b) => ({ type: 'text', text: `<system-message>${String(b.text ?? '')}</system-message>` })));
         break;
+      // The log's event id is the tool_use id the model sees: stable across brains and retries.
+      case 'agent.tool_use':
+      case 'agent.custom_tool_use':
+        push('assistant', [{ type: 'tool_use', id: ev.id, name: ev.name, input: ev.input ?? {} }]);
+        break;
+      case 'agent.tool_result':
+        push('user', [toolResult(String(ev.tool_use_id), content, ev.is_error === true)]);
+        break;
+      case 'user.custom_tool_result':
+        push('user', [toolResult(String(ev.custom_tool_use_id), content, ev.is_error === true)]);
+        break;
     }
+  }
+  // Tool results must open the user turn that follows the tool calls.
+  for (const m of messages) {
+    if (m.role === 'user') m.content.sort((a, b) => Number(b.type === 'tool_result') - Number(a.type === 'tool_result'));
   }
   const req: ModelRequest = { model: agent.model.id, max_tokens: DEFAULT_MAX_TOKENS, messages };
   if (agent.system) req.system = agent.system;
+  if (tools.length) req.tools = tools;
   return req;
+}
+
+function toolResult(toolUseId: string, content: Block[], isError: boolean): Block {
+  const block: Block = { type: 'tool_result', tool_use_id: toolUseId, content: content.length ? content : [{ type: 'text', text: '(no output)' }] };
+  if (isError) block.is_error = true;
+  return block;
 }

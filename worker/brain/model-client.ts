@@ -11,8 +11,10 @@ export interface ModelUsage {
   cache_creation_input_tokens: number;
 }
 
+export type ModelBlock = { type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> };
+
 export interface ModelTurn {
-  content: Array<{ type: 'text'; text: string }>;
+  content: ModelBlock[];
   stopReason: string | null;
   usage: ModelUsage;
 }
@@ -36,7 +38,11 @@ export function anthropicModel(env: Env): ModelPort {
       }
       const msg = await stream.finalMessage();
       return {
-        content: msg.content.flatMap((b) => (b.type === 'text' ? [{ type: 'text' as const, text: b.text }] : [])),
+        content: msg.content.flatMap((b): ModelBlock[] => {
+          if (b.type === 'text') return [{ type: 'text', text: b.text }];
+          if (b.type === 'tool_use') return [{ type: 'tool_use', id: b.id, name: b.name, input: (b.input ?? {}) as Record<string, unknown> }];
+          return [];
+        }),
         stopReason: msg.stop_reason,
         usage: {
           input_tokens: msg.usage.input_tokens,

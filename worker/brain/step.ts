@@ -1,11 +1,14 @@
-// One brain step, crash-only: read the log, call the model, append what was learned — fenced by the epoch.
-// The step holds nothing between calls; every decision is re-derived from the log, so a fresh brain woken after
-// a crash at any line continues the turn without duplicating an event.
+// One brain step, crash-only: read the log, settle the tool calls it left open, call the model once, append
+// what was learned — every append fenced by the epoch. The step holds nothing between calls; each decision is
+// re-derived from the log, so a fresh brain woken after a crash at any line continues the turn without
+// duplicating an event or running a tool twice (a tool call's idempotency key is its `agent.tool_use` id).
 import { newId } from '../api/ids.ts';
 import type { NewEvent, SessionEvent } from '../api/schema/event.ts';
 import type { EmitOptions, LiveDelta, Refusal, StepView } from '../../durable-objects/session-log.ts';
+import type { Hands, SandboxSpec } from '../../sandbox/hands.ts';
 import { buildModelRequest, CONTEXT_EVENT_TYPES } from './context-builder.ts';
 import { modelErrorType, type ModelPort } from './model-client.ts';
+import { checkToolInput, resolveTools, type ResolvedTool } from './tools.ts';
 
 /** The part of the SessionLog a brain may use: fenced reads, fenced appends, live deltas. */
 export interface LogPort {
@@ -13,12 +16,22 @@ export interface LogPort {
   emit(epoch: number, events: NewEvent[], opts?: EmitOptions): Promise<{ ok: true; events: SessionEvent[] } | Refusal>;
   release(epoch: number): Promise<boolean>;
   broadcastDelta(epoch: number, delta: LiveDelta): Promise<boolean>;
+  consumeFault(point: string): Promise<void>;
 }
 
-export type StepOutcome = 'end_turn' | 'model_error' | 'nothing_to_do' | 'stale';
+export type StepOutcome = 'end_turn' | 'tool_use' | 'requires_action' | 'model_error' | 'nothing_to_do' | 'stale';
 
 /** Named points where tests can make a step die (EDGEHARNESS_FAULT_INJECTION); see `SessionLog.injectFaults`. */
-export const CRASH_POINTS = ['before_running', 'after_running', 'after_model_request_start', 'mid_stream', 'after_model_response'] as const;
+export const CRASH_POINTS = [
+  'before_running',
+  'after_running',
+  'after_model_request_start',
+  'mid_stream',
+  'after_model_response',
+  'after_tool_use',
+  'after_tool_execution',
+] as const;
+export type CrashPoint = (typeof CRASH_POINTS)[number];
 
 export class InjectedCrash extends Error {
   constructor(point: string) {
@@ -28,18 +41,23 @@ export class InjectedCrash extends Error {
 
 class Stale extends Error {}
 
-const SPAN_TYPES = ['span.model_request_start', 'span.model_request_end'];
+const STEP_EVENT_TYPES = [...CONTEXT_EVENT_TYPES, 'span.model_request_start', 'span.model_request_end', 'user.tool_confirmation'];
 const DELTA_FLUSH_MS = 40;
 
-export async function runStep(epoch: number, log: LogPort, model: ModelPort): Promise<StepOutcome> {
-  const view = await log.readForStep(epoch, [...CONTEXT_EVENT_TYPES, ...SPAN_TYPES]);
+export async function runStep(epoch: number, log: LogPort, model: ModelPort, hands: Hands): Promise<StepOutcome> {
+  const view = await log.readForStep(epoch, STEP_EVENT_TYPES);
   if (!view.ok) return 'stale';
-  const crash = (point: (typeof CRASH_POINTS)[number]) => {
-    if (view.faults.includes(point)) throw new InjectedCrash(point);
+  const crash = async (point: CrashPoint) => {
+    if (!view.faults.includes(point)) return;
+    await log.consumeFault(point);
+    throw new InjectedCrash(point);
   };
+  // The step's picture of the log: what it read plus what it appended since.
+  const seen = [...view.events];
   const emit = async (events: NewEvent[], opts?: EmitOptions) => {
     const r = await log.emit(epoch, events, opts);
     if (!r.ok) throw new Stale(r.error.message);
+    seen.push(...r.events);
     return r.events;
   };
 
@@ -48,17 +66,35 @@ export async function runStep(epoch: number, log: LogPort, model: ModelPort): Pr
       await log.release(epoch);
       return 'nothing_to_do';
     }
-    crash('before_running');
+    await crash('before_running');
     if (view.status !== 'running') await emit([{ type: 'session.status_running' }]);
-    crash('after_running');
+    await crash('after_running');
 
-    // A model request opened by a brain that died is reused, not opened twice.
-    let startId = openModelRequest(view.events);
+    const tools = resolveTools(view.agent);
+    const spec: SandboxSpec = {
+      sessionId: view.sessionId,
+      workspaceId: view.workspaceId,
+      environmentId: view.environmentId,
+      networking: view.networking,
+    };
+
+    // 1. Tool calls the log left open: run, refuse, or wait for the client.
+    const waiting = await settleToolCalls(view.events, tools, hands, spec, emit, crash);
+    if (waiting.length) {
+      await emit([{ type: 'session.status_idle', stop_reason: { type: 'requires_action', event_ids: waiting }, stop_details: null }], {
+        release: true,
+        consumedSeq: view.inputSeq,
+      });
+      return 'requires_action';
+    }
+
+    // 2. One model request. One opened by a brain that died is reused, not opened twice.
+    let startId = openModelRequest(seen);
     if (!startId) startId = (await emit([{ type: 'span.model_request_start' }]))[0]!.id;
-    crash('after_model_request_start');
+    await crash('after_model_request_start');
 
-    const context = view.events.filter((e) => !SPAN_TYPES.includes(e.type));
-    const request = buildModelRequest(view.agent, context);
+    const context = seen.filter((e) => (CONTEXT_EVENT_TYPES as readonly string[]).includes(e.type));
+    const request = buildModelRequest(view.agent, context, [...tools.values()].map((t) => t.definition));
     const messageId = newId('sevt');
     const deltas = new DeltaPublisher(log, epoch, messageId);
 
@@ -66,7 +102,7 @@ export async function runStep(epoch: number, log: LogPort, model: ModelPort): Pr
     try {
       turn = await model.stream(request, async (text) => {
         await deltas.push(text);
-        crash('mid_stream');
+        await crash('mid_stream');
       });
     } catch (err) {
       if (err instanceof InjectedCrash || err instanceof Stale) throw err;
@@ -84,32 +120,111 @@ export async function runStep(epoch: number, log: LogPort, model: ModelPort): Pr
       return 'model_error';
     }
     await deltas.flush();
-    crash('after_model_response');
+    await crash('after_model_response');
 
+    const text = turn.content.filter((b) => b.type === 'text');
+    const out: NewEvent[] = [];
+    if (text.length) out.push({ id: messageId, type: 'agent.message', content: text });
+    for (const block of turn.content) {
+      if (block.type !== 'tool_use') continue;
+      const tool = tools.get(block.name);
+      if (tool?.kind === 'custom') out.push({ type: 'agent.custom_tool_use', name: block.name, input: block.input });
+      else
+        out.push({
+          type: 'agent.tool_use',
+          name: block.name,
+          input: block.input,
+          evaluated_permission: tool?.permission.type === 'always_ask' ? 'ask' : 'allow',
+        });
+    }
+    const span: NewEvent = {
+      type: 'span.model_request_end',
+      model_request_start_id: startId,
+      is_error: false,
+      model_usage: {
+        input_tokens: turn.usage.input_tokens,
+        output_tokens: turn.usage.output_tokens,
+        cache_read_input_tokens: turn.usage.cache_read_input_tokens,
+        cache_creation_input_tokens: turn.usage.cache_creation_input_tokens,
+      },
+    };
+    const calledTools = out.some((e) => e.type !== 'agent.message');
+    if (calledTools) {
+      // The calls are in the log before anything runs (at most once); the next step, woken because input is
+      // still unanswered, runs them.
+      await emit([...out, span], { release: true, usage: turn.usage });
+      return 'tool_use';
+    }
     // One fenced append ends the turn: either all of it lands or none of it does.
-    await emit(
-      [
-        { id: messageId, type: 'agent.message', content: turn.content },
-        {
-          type: 'span.model_request_end',
-          model_request_start_id: startId,
-          is_error: false,
-          model_usage: {
-            input_tokens: turn.usage.input_tokens,
-            output_tokens: turn.usage.output_tokens,
-            cache_read_input_tokens: turn.usage.cache_read_input_tokens,
-            cache_creation_input_tokens: turn.usage.cache_creation_input_tokens,
-          },
-        },
-        { type: 'session.status_idle', stop_reason: { type: 'end_turn' }, stop_details: null },
-      ],
-      { release: true, consumedSeq: view.inputSeq, usage: turn.usage },
-    );
+    await emit([...out, span, { type: 'session.status_idle', stop_reason: { type: 'end_turn' }, stop_details: null }], {
+      release: true,
+      consumedSeq: view.inputSeq,
+      usage: turn.usage,
+    });
     return 'end_turn';
   } catch (err) {
     if (err instanceof Stale) return 'stale';
     throw err;
   }
+}
+
+/**
+ * Settles every tool call without a result: agent toolset calls run in the sandbox (or are refused: denied by
+ * the user, unknown, or input that violates the schema); calls that need the client — custom tools, and
+ * `always_ask` tools not yet confirmed — are returned as the event ids the session waits for.
+ */
+async function settleToolCalls(
+  events: SessionEvent[],
+  tools: Map<string, ResolvedTool>,
+  hands: Hands,
+  spec: SandboxSpec,
+  emit: (events: NewEvent[]) => Promise<SessionEvent[]>,
+  crash: (point: CrashPoint) => Promise<void>,
+): Promise<string[]> {
+  const answered = new Set<string>();
+  const confirmations = new Map<string, SessionEvent>();
+  for (const e of events) {
+    if (e.type === 'agent.tool_result') answered.add(String(e.tool_use_id));
+    if (e.type === 'user.custom_tool_result') answered.add(String(e.custom_tool_use_id));
+    if (e.type === 'user.tool_confirmation') confirmations.set(String(e.tool_use_id), e);
+  }
+  const waiting: string[] = [];
+  for (const call of events) {
+    if ((call.type !== 'agent.tool_use' && call.type !== 'agent.custom_tool_use') || answered.has(call.id)) continue;
+    const name = String(call.name);
+    const input = (call.input ?? {}) as Record<string, unknown>;
+    const tool = tools.get(name);
+    const refuse = (text: string) => emit([{ type: 'agent.tool_result', tool_use_id: call.id, content: [{ type: 'text', text }], is_error: true }]);
+    if (!tool) {
+      await refuse(`Tool '${name}' is not available to this agent.`);
+      continue;
+    }
+    const problem = checkToolInput(tool.definition, input);
+    if (problem) {
+      await refuse(`Invalid input for tool '${name}': ${problem}`);
+      continue;
+    }
+    if (tool.kind === 'custom') {
+      waiting.push(call.id);
+      continue;
+    }
+    if (tool.permission.type === 'always_ask') {
+      const confirmation = confirmations.get(call.id);
+      if (!confirmation) {
+        waiting.push(call.id);
+        continue;
+      }
+      if (confirmation.result === 'deny') {
+        await refuse(typeof confirmation.deny_message === 'string' && confirmation.deny_message ? confirmation.deny_message : 'The user denied this tool call.');
+        continue;
+      }
+    }
+    await crash('after_tool_use');
+    const outcome = await hands.execute(spec, { name, input, idempotencyKey: call.id });
+    await crash('after_tool_execution');
+    await emit([{ type: 'agent.tool_result', tool_use_id: call.id, content: outcome.content, is_error: outcome.isError }]);
+  }
+  return waiting;
 }
 
 function openModelRequest(events: SessionEvent[]): string | null {

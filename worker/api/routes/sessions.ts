@@ -8,8 +8,11 @@ import { invalidRequest, notFound } from '../errors.ts';
 import { parseQuery, readJson, refusalError, unwrap } from '../http.ts';
 import { SessionCreateParams, SessionListQuery, SessionUpdateParams } from '../schema/session.ts';
 import { sessionLog, workspace } from './stubs.ts';
+import { destroySandbox, sandboxNetworking } from '../../brain/hands.ts';
+import { CRASH_POINTS } from '../../brain/step.ts';
 
 const StreamTokenParams = z.strictObject({ ttl_seconds: z.number().int().min(10).max(3600).optional() });
+const FaultParams = z.strictObject({ points: z.array(z.enum(CRASH_POINTS)).min(1) });
 
 export const sessions = new Hono<AppEnv>()
   .post('/', async (c) => {
@@ -22,11 +25,13 @@ export const sessions = new Hono<AppEnv>()
     const session = unwrap(await ws.createSession(body));
     const log = sessionLog(c.env, session.id);
     try {
+      const environment = unwrap(await ws.getEnvironment(session.environment_id));
       await log.init({
         sessionId: session.id,
         workspaceId: c.get('workspaceId'),
         agent: session.agent,
         environmentId: session.environment_id,
+        networking: sandboxNetworking(environment.config),
         createdAt: session.created_at,
       });
       if (body.initial_events?.length) {
@@ -55,6 +60,8 @@ export const sessions = new Hono<AppEnv>()
     const ws = workspace(c);
     unwrap(await ws.getSession(id));
     await sessionLog(c.env, id).destroy();
+    // The sandbox goes with the session (it may never have started; destroy is idempotent).
+    await destroySandbox(c.env, id);
     return c.json(unwrap(await ws.deleteSession(id)));
   })
   .post('/:id/archive', async (c) => c.json(unwrap(await workspace(c).archiveSession(c.req.param('id')))))
@@ -65,4 +72,13 @@ export const sessions = new Hono<AppEnv>()
     unwrap(await workspace(c).getSession(id));
     const { token, expiresAt } = await mintStreamToken(c.env, id, c.get('workspaceId'), body.ttl_seconds ?? 300);
     return c.json({ type: 'stream_token', session_id: id, token, expires_at: expiresAt.toISOString() });
+  })
+  // Test-only (EDGEHARNESS_FAULT_INJECTION=1): make the session's next brain step crash at the named points.
+  .post('/:id/_faults', async (c) => {
+    if (c.env.EDGEHARNESS_FAULT_INJECTION !== '1') throw notFound(`no route for POST ${c.req.path}`);
+    const body = await readJson(c, FaultParams);
+    const id = c.req.param('id');
+    unwrap(await workspace(c).getSession(id));
+    await sessionLog(c.env, id).injectFaults(body.points);
+    return c.json({ type: 'faults_injected', session_id: id, points: body.points });
   });

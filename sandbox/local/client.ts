@@ -1,0 +1,98 @@
+// The Worker's side of the local provider: `Hands` over plain fetch to the sandbox host that `npm start` runs,
+// authenticated with the shared secret. Runs inside workerd, so web APIs only (no node: imports).
+import type { Hands, SandboxSpec, ToolCall, ToolOutcome } from '../hands.ts';
+import { DEFAULT_TOOL_TIMEOUT_MS } from '../hands.ts';
+
+export interface LocalHandsEnv {
+  SANDBOX_HOST_URL?: string;
+  EDGEHARNESS_SANDBOX_SECRET?: string;
+}
+
+/** Slack beyond the tool's own timeout for starting a cold sandbox and the round trip. */
+const EXECUTE_SLACK_MS = 90_000;
+const CONTROL_TIMEOUT_MS = 90_000;
+
+/**
+ * `execute` never throws: an unreachable or failing host becomes an `isError` outcome the model can read.
+ * `provision` throws when the sandbox cannot be started; `destroy` never throws (a sandbox left behind is
+ * stopped by the host's idle timeout).
+ */
+export function localHands(env: LocalHandsEnv): Hands {
+  const base = env.SANDBOX_HOST_URL?.replace(/\/+$/, '');
+  const secret = env.EDGEHARNESS_SANDBOX_SECRET;
+  const notConfigured = 'no sandbox host is configured (SANDBOX_HOST_URL and EDGEHARNESS_SANDBOX_SECRET are unset; `npm start` sets them)';
+
+  async function call(method: string, path: string, body: unknown, timeoutMs: number): Promise<Response> {
+    if (!base || !secret) throw new Error(notConfigured);
+    return fetch(`${base}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${secret}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+  }
+
+  const sessionPath = (sessionId: string): string => `/v1/sandboxes/${encodeURIComponent(sessionId)}`;
+
+  return {
+    async provision(spec: SandboxSpec): Promise<void> {
+      const response = await call('POST', `${sessionPath(spec.sessionId)}/provision`, spec, CONTROL_TIMEOUT_MS);
+      if (!response.ok) throw new Error(`sandbox host: ${await errorText(response)}`);
+      await response.body?.cancel();
+    },
+
+    async execute(spec: SandboxSpec, toolCall: ToolCall): Promise<ToolOutcome> {
+      if (!base || !secret) return failure(notConfigured);
+      const timeoutMs = (toolCall.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS) + EXECUTE_SLACK_MS;
+      let response: Response;
+      try {
+        response = await call('POST', `${sessionPath(spec.sessionId)}/execute`, { spec, call: toolCall }, timeoutMs);
+      } catch (error) {
+        // asked again with the same key, the host returns the recorded outcome or waits for the call in flight
+        return failure(`sandbox host unreachable: ${describe(error)}`);
+      }
+      if (!response.ok) return failure(`sandbox host answered ${await errorText(response)}`);
+      try {
+        return toOutcome(await response.json());
+      } catch (error) {
+        return failure(`sandbox host sent an unreadable result: ${describe(error)}`);
+      }
+    },
+
+    async destroy(sessionId: string): Promise<void> {
+      try {
+        const response = await call('DELETE', sessionPath(sessionId), undefined, CONTROL_TIMEOUT_MS);
+        await response.body?.cancel();
+      } catch {
+        // never fails a session's deletion; the host stops an abandoned sandbox when it goes idle
+      }
+    },
+  };
+}
+
+function failure(text: string): ToolOutcome {
+  return { content: [{ type: 'text', text }], isError: true };
+}
+
+function toOutcome(value: unknown): ToolOutcome {
+  const v = value as Partial<ToolOutcome> | null;
+  if (!v || !Array.isArray(v.content) || typeof v.isError !== 'boolean') throw new Error('expected {content, isError}');
+  const content = v.content.map((block) => ({ type: 'text' as const, text: typeof block?.text === 'string' ? block.text : '' }));
+  return { content, isError: v.isError };
+}
+
+async function errorText(response: Response): Promise<string> {
+  const text = await response.text().catch(() => '');
+  try {
+    const parsed = JSON.parse(text) as { error?: { message?: string } };
+    if (parsed.error?.message) return `${response.status}: ${parsed.error.message}`;
+  } catch {
+    // not JSON: show it as it came
+  }
+  return `${response.status}: ${text.slice(0, 500)}`;
+}
+
+function describe(error: unknown): string {
+  if (error instanceof Error) return error.name === 'TimeoutError' ? `no answer within the time limit (${error.message})` : error.message;
+  return String(error);
+}

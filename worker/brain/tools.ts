@@ -1,0 +1,76 @@
+// The tools a session's agent may call: which are offered to the model, how each is permitted, and how its
+// input is checked against its schema before anything runs.
+import { z } from 'zod';
+import type { PermissionPolicy, ToolResource } from '../api/schema/agent.ts';
+import type { SessionAgent } from '../api/schema/session.ts';
+import { AGENT_TOOL_DEFINITIONS } from '../../sandbox/toolset/definitions.ts';
+
+export interface ToolDefinition {
+  name: string;
+  description: string;
+  input_schema: Record<string, unknown>;
+}
+
+/** Where a call goes: the sandbox (agent toolset) or back to the client (custom tools). */
+export interface ResolvedTool {
+  kind: 'agent' | 'custom';
+  definition: ToolDefinition;
+  permission: PermissionPolicy;
+}
+
+/** The sandbox runs these; web_fetch/web_search are server tools this runtime does not offer yet. */
+const SANDBOX_TOOLS = new Set(['bash', 'read', 'write', 'edit', 'glob', 'grep']);
+
+export function resolveTools(agent: SessionAgent): Map<string, ResolvedTool> {
+  const tools = new Map<string, ResolvedTool>();
+  for (const t of agent.tools as ToolResource[]) {
+    if (t.type === 'agent_toolset_20260401') {
+      for (const def of AGENT_TOOL_DEFINITIONS) {
+        if (!SANDBOX_TOOLS.has(def.name)) continue;
+        const config = t.configs.find((c) => c.name === def.name);
+        const enabled = config?.enabled ?? t.default_config.enabled;
+        if (!enabled) continue;
+        tools.set(def.name, {
+          kind: 'agent',
+          definition: def,
+          permission: config?.permission_policy ?? t.default_config.permission_policy,
+        });
+      }
+    } else if (t.type === 'custom') {
+      tools.set(t.name, {
+        kind: 'custom',
+        definition: { name: t.name, description: t.description, input_schema: t.input_schema },
+        permission: { type: 'always_allow' },
+      });
+    }
+    // mcp_toolset: MCP servers arrive in a later issue; their tools are not offered yet.
+  }
+  return tools;
+}
+
+const validators = new Map<string, z.ZodType | null>();
+
+/**
+ * Checks a call's input against the tool's JSON schema. Returns a message naming the field
+ * (`input.command: expected string, received number`), or null when the input is acceptable.
+ */
+export function checkToolInput(tool: ToolDefinition, input: unknown): string | null {
+  const key = `${tool.name}:${JSON.stringify(tool.input_schema)}`;
+  let schema = validators.get(key);
+  if (schema === undefined) {
+    try {
+      schema = z.fromJSONSchema(tool.input_schema as Parameters<typeof z.fromJSONSchema>[0]);
+    } catch {
+      // A schema zod cannot express is not checked here; the tool itself still rejects bad input.
+      schema = null;
+    }
+    validators.set(key, schema);
+  }
+  if (!schema) return null;
+  const parsed = schema.safeParse(input);
+  if (parsed.success) return null;
+  const issue = parsed.error.issues[0]!;
+  const where = issue.path.length ? `input.${issue.path.map(String).join('.')}` : 'input';
+  const what = issue.code === 'invalid_type' && issue.input === undefined ? 'required field is missing' : issue.message;
+  return `${where}: ${what}`;
+}

@@ -3,6 +3,7 @@ import type { Brain } from './brain/brain.ts';
 import type { Directory } from '../durable-objects/directory.ts';
 import type { SessionLog } from '../durable-objects/session-log.ts';
 import type { WorkspaceStore } from '../durable-objects/workspace-store.ts';
+import type { SessionSandbox } from '../sandbox/cloudflare/session-sandbox.ts';
 
 export interface Env {
   SESSION_LOG: DurableObjectNamespace<SessionLog>;
@@ -15,6 +16,10 @@ export interface Env {
   EDGEHARNESS_STREAM_TOKEN_SECRET?: string;
   ANTHROPIC_API_KEY?: string;
   ANTHROPIC_BASE_URL?: string;
+  /** Cloudflare provider only (`--env cloudflare`): one SessionSandbox (and container) per session. */
+  SANDBOX?: DurableObjectNamespace<SessionSandbox>;
+  /** "cloudflare" runs tools in containers (set by `--env cloudflare`); otherwise the local sandbox host. */
+  SANDBOX_PROVIDER?: string;
   /** Local provider: the sandbox host started by `npm start`, and the secret the Worker authenticates with. */
   SANDBOX_HOST_URL?: string;
   EDGEHARNESS_SANDBOX_SECRET?: string;

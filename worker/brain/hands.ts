@@ -3,10 +3,11 @@
 import type { Env } from '../env.ts';
 import type { EnvironmentConfig } from '../api/schema/environment.ts';
 import type { Hands, Networking } from '../../sandbox/hands.ts';
+import { cloudflareHands } from '../../sandbox/cloudflare/hands.ts';
 import { localHands } from '../../sandbox/local/client.ts';
 
 export function handsFor(env: Env): Hands {
-  return localHands(env);
+  return env.SANDBOX_PROVIDER === 'cloudflare' ? cloudflareHands(env) : localHands(env);
 }
 
 export function sandboxNetworking(config: EnvironmentConfig): Networking {

@@ -1,0 +1,260 @@
+// The Cloudflare provider's hands, written against `SandboxLike` (the few operations of a sandbox Durable Object
+// we use) so that everything but the SDK mapping is testable without containers. One sandbox per session.
+import {
+  DEFAULT_TOOL_TIMEOUT_MS,
+  MAX_RESULT_CHARS,
+  type Hands,
+  type Networking,
+  type SandboxSpec,
+  type ToolCall,
+  type ToolOutcome,
+} from '../hands.ts';
+import type { RunnerCall } from '../local/runner-protocol.ts';
+
+/**
+ * What the ledger says about an idempotency key when a call claims it: never seen (now claimed by this call),
+ * already finished (with its outcome), or started by an earlier call that has not recorded an outcome.
+ */
+export type ToolCallClaim =
+  | { state: 'claimed' }
+  | { state: 'done'; outcome: ToolOutcome }
+  | { state: 'started'; expiresAt: number };
+
+export interface ExecResult {
+  exitCode: number;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * One session's sandbox: a Durable Object that owns a container. The ledger lives in the object's storage, not
+ * in the container, because the container (and its filesystem) is cattle: a call must not run twice just
+ * because the container that ran it was replaced.
+ */
+export interface SandboxLike {
+  /** Applies the session's egress policy to the container's outbound traffic (kept across container restarts). */
+  setNetworking(networking: Networking): Promise<void>;
+  /** Runs a shell command in the container, starting one if none runs. Rejects if the container dies or cannot be reached. */
+  exec(command: string, options: { timeoutMs: number }): Promise<ExecResult>;
+  writeFile(path: string, content: string): Promise<void>;
+  /** Atomically: returns the key's record, or records it as started (until `expiresAt`) and returns `claimed`. */
+  claimToolCall(key: string, expiresAt: number): Promise<ToolCallClaim>;
+  /** Records the key's outcome unless one is already recorded (the first outcome wins). */
+  recordToolOutcome(key: string, outcome: ToolOutcome): Promise<void>;
+  /** Stops the container and forgets the ledger. */
+  destroy(): Promise<void>;
+}
+
+/** Returns the handle of a session's sandbox. Must not start anything: a container starts on the first exec. */
+export type OpenSandbox = (sessionId: string) => SandboxLike;
+
+/** Where things are inside the container image (see sandbox/Dockerfile). */
+export interface ContainerLayout {
+  workspaceDir: string;
+  /** A directory that always exists in the container: the call file of each call is written there. */
+  scratchDir: string;
+  nodeBinary: string;
+  /** `run-one-call.ts`: starts the tool runner, hands it one call, prints its result. */
+  oneCall: string;
+  /** The local provider's tool runner (`sandbox/local/tool-runner.ts`), run unchanged. */
+  toolRunner: string;
+}
+
+export const IMAGE_LAYOUT: ContainerLayout = {
+  workspaceDir: '/workspace',
+  scratchDir: '/tmp',
+  nodeBinary: 'node',
+  oneCall: '/opt/edgeharness/sandbox/cloudflare/run-one-call.ts',
+  toolRunner: '/opt/edgeharness/sandbox/local/tool-runner.ts',
+};
+
+export interface ContainerHandsOptions {
+  layout?: ContainerLayout;
+  /** Clock for the ledger's expiry; tests move it instead of waiting. */
+  now?: () => number;
+  /** How often a repeated call checks whether the first run of its key has finished. */
+  pollIntervalMs?: number;
+}
+
+// Time beyond a call's own timeout before a started call counts as interrupted: the runner's own timer fires
+// first, then the `timeout` wrapper's, then the transport's.
+const RUNNER_GRACE_MS = 30_000;
+const TRANSPORT_GRACE_MS = 60_000;
+
+export function createContainerHands(openSandbox: OpenSandbox, options: ContainerHandsOptions = {}): Hands {
+  const layout = options.layout ?? IMAGE_LAYOUT;
+  const now = options.now ?? Date.now;
+  const pollIntervalMs = options.pollIntervalMs ?? 1_000;
+  // Handles opened in this isolate (opening one starts nothing), and the egress policy applied to each. A Worker
+  // isolate is short-lived, so this only saves round trips; a container that died is forgotten here so that its
+  // successor is configured again.
+  const handles = new Map<string, SandboxLike>();
+  const configured = new Map<string, string>();
+  // Calls running in this isolate, so a repeat waits for the same promise.
+  const inFlight = new Map<string, Promise<ToolOutcome>>();
+
+  function handle(sessionId: string): SandboxLike {
+    let sandbox = handles.get(sessionId);
+    if (!sandbox) {
+      sandbox = openSandbox(sessionId);
+      handles.set(sessionId, sandbox);
+    }
+    return sandbox;
+  }
+
+  async function provision(spec: SandboxSpec): Promise<SandboxLike> {
+    const sandbox = handle(spec.sessionId);
+    const networking = JSON.stringify(spec.networking);
+    if (configured.get(spec.sessionId) === networking) return sandbox;
+    await sandbox.setNetworking(spec.networking);
+    await sandbox.exec(`mkdir -p ${shellQuote(layout.workspaceDir)}`, { timeoutMs: 60_000 });
+    configured.set(spec.sessionId, networking);
+    return sandbox;
+  }
+
+  async function run(spec: SandboxSpec, call: ToolCall, key: string): Promise<ToolOutcome> {
+    const sandbox = handle(spec.sessionId);
+    const timeoutMs = call.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
+    // Claimed before the container is touched: a repeat of a finished call starts nothing.
+    const claim = await sandbox.claimToolCall(key, now() + timeoutMs + RUNNER_GRACE_MS + TRANSPORT_GRACE_MS);
+    if (claim.state === 'done') return claim.outcome;
+    if (claim.state === 'started') return awaitEarlierRun(sandbox, key, claim.expiresAt);
+
+    const outcome = await runClaimed(spec, call, key, timeoutMs);
+    try {
+      await sandbox.recordToolOutcome(key, outcome);
+    } catch (error) {
+      // The tool ran; a repeat will say it was interrupted rather than run it again.
+      console.error(`could not record the outcome of tool call ${call.idempotencyKey}:`, error);
+    }
+    return outcome;
+  }
+
+  async function runClaimed(spec: SandboxSpec, call: ToolCall, key: string, timeoutMs: number): Promise<ToolOutcome> {
+    let sandbox: SandboxLike;
+    try {
+      sandbox = await provision(spec);
+    } catch (error) {
+      configured.delete(spec.sessionId);
+      return failure(`The sandbox could not be started (${describe(error)}); the tool did not run.`);
+    }
+    const callFile = `${layout.scratchDir}/edgeharness-call-${key}.json`;
+    const runnerCall: RunnerCall = { id: 1, name: call.name, input: call.input, key, timeoutMs };
+    const wrapperSeconds = Math.ceil((timeoutMs + RUNNER_GRACE_MS) / 1000);
+    // A subshell: the SDK runs commands in one long-lived shell, whose working directory must not move.
+    const command = [
+      '(cd', shellQuote(layout.workspaceDir), '&&',
+      // The runner enforces the call's timeout and reports it; `timeout` only catches a runner that hangs.
+      'timeout -k 5', String(wrapperSeconds),
+      shellQuote(layout.nodeBinary), shellQuote(layout.oneCall),
+      '--call', shellQuote(callFile),
+      '--runner', shellQuote(layout.toolRunner),
+      '--workdir', shellQuote(layout.workspaceDir),
+      '--max-chars', `${MAX_RESULT_CHARS})`,
+    ].join(' ');
+    let result: ExecResult;
+    try {
+      await sandbox.writeFile(callFile, JSON.stringify(runnerCall));
+      result = await sandbox.exec(command, { timeoutMs: timeoutMs + RUNNER_GRACE_MS + TRANSPORT_GRACE_MS });
+    } catch (error) {
+      configured.delete(spec.sessionId);
+      return failure(
+        `The sandbox stopped, or stopped answering, while running this ${call.name} call (${describe(error)}). ` +
+          'The call was not retried; the next tool call gets a fresh sandbox, whose workspace starts empty.',
+      );
+    }
+    return outcomeOf(result, call.name, timeoutMs);
+  }
+
+  async function awaitEarlierRun(sandbox: SandboxLike, key: string, expiresAt: number): Promise<ToolOutcome> {
+    while (now() < expiresAt) {
+      await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
+      const claim = await sandbox.claimToolCall(key, expiresAt);
+      if (claim.state === 'done') return claim.outcome;
+    }
+    const interrupted = failure(
+      'This tool call was started earlier and never finished: the sandbox or the step running it stopped mid-call. ' +
+        'It was not re-run, so that it runs at most once; check its effects before trying again.',
+    );
+    await sandbox.recordToolOutcome(key, interrupted);
+    const settled = await sandbox.claimToolCall(key, expiresAt);
+    return settled.state === 'done' ? settled.outcome : interrupted;
+  }
+
+  return {
+    async provision(spec) {
+      await provision(spec);
+    },
+
+    async execute(spec, call) {
+      const key = await fileSafeKey(call.idempotencyKey);
+      const flightKey = `${spec.sessionId}\u0000${key}`;
+      const running = inFlight.get(flightKey);
+      if (running) return running;
+      const outcome = run(spec, call, key).catch((error: unknown) =>
+        // Reaching the sandbox's Durable Object failed before the call was claimed, or while recording it.
+        failure(`The sandbox could not be reached (${describe(error)}); the tool call did not complete.`),
+      );
+      inFlight.set(flightKey, outcome);
+      try {
+        return await outcome;
+      } finally {
+        inFlight.delete(flightKey);
+      }
+    },
+
+    async destroy(sessionId) {
+      const sandbox = handle(sessionId);
+      handles.delete(sessionId);
+      configured.delete(sessionId);
+      await sandbox.destroy();
+    },
+  };
+}
+
+/** The runner's reply on stdout, or an error outcome saying why there is none. */
+function outcomeOf(result: ExecResult, toolName: string, timeoutMs: number): ToolOutcome {
+  const reply = lastJsonLine(result.stdout);
+  if (reply && reply.type === 'result' && typeof reply.text === 'string' && typeof reply.isError === 'boolean')
+    return { content: [{ type: 'text', text: reply.text }], isError: reply.isError };
+  // `timeout` exits 124 (137 if it had to SIGKILL) when the runner itself failed to stop the call in time.
+  if (result.exitCode === 124 || result.exitCode === 137)
+    return failure(`${toolName} did not finish within ${timeoutMs} ms and was stopped.`);
+  const stderr = result.stderr.trim().slice(-2_000);
+  return failure(`The tool runner exited (code ${result.exitCode}) without a result.${stderr ? `\n${stderr}` : ''}`);
+}
+
+function lastJsonLine(stdout: string): Record<string, unknown> | undefined {
+  const lines = stdout.split('\n').map((line) => line.trim()).filter((line) => line.startsWith('{'));
+  for (let i = lines.length - 1; i >= 0; i--) {
+    try {
+      const value: unknown = JSON.parse(lines[i] ?? '');
+      if (typeof value === 'object' && value !== null) return value as Record<string, unknown>;
+    } catch {
+      // not JSON: keep looking
+    }
+  }
+  return undefined;
+}
+
+function failure(text: string): ToolOutcome {
+  return { content: [{ type: 'text', text }], isError: true };
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+export function shellQuote(value: string): string {
+  return /^[A-Za-z0-9_./:=@%+-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`;
+}
+
+/**
+ * The idempotency key as a file name: event ids (`sevt_…`) pass unchanged; anything else becomes a digest, so
+ * distinct keys stay distinct and none can climb out of a directory.
+ */
+export async function fileSafeKey(idempotencyKey: string): Promise<string> {
+  if (/^[A-Za-z0-9_-]{1,100}$/.test(idempotencyKey)) return idempotencyKey;
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(idempotencyKey));
+  return `key-${[...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
+}

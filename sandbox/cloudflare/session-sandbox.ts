@@ -1,0 +1,85 @@
+// The one module that knows `@cloudflare/sandbox` (0.12, due to be replaced by 1.0): the sandbox Durable Object
+// class of a session, the wiring of its egress through the Worker, and `SandboxLike` mapped onto the SDK.
+import { ContainerProxy, Sandbox, getSandbox } from '@cloudflare/sandbox';
+import type { ToolOutcome } from '../hands.ts';
+import type { OpenSandbox, SandboxLike, ToolCallClaim } from './container-hands.ts';
+import { applyEgressPolicy, type EgressParams } from './outbound-handler.ts';
+
+// The Worker must export this entrypoint: the container's intercepted requests are delivered through it.
+export { ContainerProxy };
+
+const LEDGER_PREFIX = 'edgeharness:tool-call:';
+type LedgerEntry = { state: 'started'; expiresAt: number } | { state: 'done'; outcome: ToolOutcome };
+
+/** One per session (wrangler `class_name = "SessionSandbox"`): owns the session's container and its call ledger. */
+export class SessionSandbox extends Sandbox {
+  // Only intercepted HTTP and HTTPS leave the container: with internet access on, raw TCP would bypass the policy.
+  override enableInternet = false;
+  // HTTPS is decrypted with the platform's per-sandbox CA (trusted in the image), so the handler sees every host.
+  override interceptHttps = true;
+
+  // Durable Object input gates keep the read and the write below from interleaving with another request.
+  async claimToolCall(key: string, expiresAt: number): Promise<ToolCallClaim> {
+    const entry = await this.ctx.storage.get<LedgerEntry>(LEDGER_PREFIX + key);
+    if (entry?.state === 'done') return { state: 'done', outcome: entry.outcome };
+    if (entry?.state === 'started') return { state: 'started', expiresAt: entry.expiresAt };
+    await this.ctx.storage.put<LedgerEntry>(LEDGER_PREFIX + key, { state: 'started', expiresAt });
+    return { state: 'claimed' };
+  }
+
+  async recordToolOutcome(key: string, outcome: ToolOutcome): Promise<void> {
+    const entry = await this.ctx.storage.get<LedgerEntry>(LEDGER_PREFIX + key);
+    if (entry?.state === 'done') return;
+    await this.ctx.storage.put<LedgerEntry>(LEDGER_PREFIX + key, { state: 'done', outcome });
+  }
+
+  async forgetToolCalls(): Promise<void> {
+    const keys = [...(await this.ctx.storage.list({ prefix: LEDGER_PREFIX })).keys()];
+    for (let i = 0; i < keys.length; i += 128) await this.ctx.storage.delete(keys.slice(i, i + 128));
+  }
+}
+
+// Registered per class name by the SDK, at module load, so the ContainerProxy entrypoint finds it in any isolate.
+// `outbound` is the default (no params: refuses everything, and puts the container in intercept-all mode);
+// `setNetworking` switches to `egressPolicy` with the session's networking as params.
+function egressPolicy(request: Request, _env: unknown, ctx: { params?: unknown }): Promise<Response> {
+  return applyEgressPolicy(request, ctx.params);
+}
+SessionSandbox.outboundHandlers = { egressPolicy };
+SessionSandbox.outbound = egressPolicy;
+
+/** `SandboxLike` over the SDK: one `SessionSandbox` per session, reached by `getSandbox` (which starts nothing). */
+export function openSessionSandbox(namespace: DurableObjectNamespace<SessionSandbox>): OpenSandbox {
+  return (sessionId): SandboxLike => {
+    const sandbox = getSandbox(namespace, sandboxIdFor(sessionId));
+    return {
+      async setNetworking(networking) {
+        const params: EgressParams = { networking };
+        await sandbox.setOutboundHandler('egressPolicy', params);
+      },
+      async exec(command, { timeoutMs }) {
+        const result = await sandbox.exec(command, { timeout: timeoutMs });
+        return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
+      },
+      async writeFile(path, content) {
+        await sandbox.writeFile(path, content);
+      },
+      claimToolCall: (key, expiresAt) => sandbox.claimToolCall(key, expiresAt),
+      recordToolOutcome: (key, outcome) => sandbox.recordToolOutcome(key, outcome),
+      async destroy() {
+        await sandbox.destroy();
+        await sandbox.forgetToolCalls();
+      },
+    };
+  };
+}
+
+/**
+ * The sandbox id of a session: its UTF-8 bytes in hex. Session ids mix cases, and the SDK warns about (and will
+ * later lowercase) ids with capitals, which would merge `sesn_aB…` with `sesn_Ab…`; hex keeps them apart.
+ */
+export function sandboxIdFor(sessionId: string): string {
+  const hex = [...new TextEncoder().encode(sessionId)].map((b) => b.toString(16).padStart(2, '0')).join('');
+  if (hex.length === 0 || hex.length > 63) throw new Error(`session id ${JSON.stringify(sessionId)} cannot name a sandbox (1-31 bytes)`);
+  return hex;
+}

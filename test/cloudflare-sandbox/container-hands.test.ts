@@ -1,0 +1,212 @@
+// The Cloudflare provider's hands, against a fake sandbox Durable Object whose "container" runs the real tool
+// runner (the official agent toolset) in child processes on this machine. No container runtime is needed.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { createContainerHands, fileSafeKey } from '../../sandbox/cloudflare/container-hands.ts';
+import { DEFAULT_TOOL_TIMEOUT_MS, MAX_RESULT_CHARS, type SandboxSpec, type ToolOutcome } from '../../sandbox/hands.ts';
+import { FakeSandboxes } from './support/fake-sandbox.ts';
+
+const spec = (sessionId = 'sesn_A1'): SandboxSpec => ({
+  sessionId,
+  workspaceId: 'wrkspc_default',
+  environmentId: 'env_1',
+  networking: { type: 'limited', allowed_hosts: ['api.example.com'], allow_package_managers: false, allow_mcp_servers: false },
+});
+
+const text = (outcome: ToolOutcome): string => outcome.content.map((block) => block.text).join('');
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (condition()) return;
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+  throw new Error(`gave up waiting for ${what}`);
+}
+
+let root: string;
+let sandboxes: FakeSandboxes;
+
+beforeEach(() => {
+  root = mkdtempSync(path.join(tmpdir(), 'eh-cf-hands-'));
+  sandboxes = new FakeSandboxes(root);
+});
+
+afterEach(() => {
+  sandboxes.killAll();
+  rmSync(root, { recursive: true, force: true });
+});
+
+describe('cloudflare hands', () => {
+  it('opens no sandbox for a session until its first tool call', async () => {
+    const hands = createContainerHands(sandboxes.open, { layout: sandboxes.layout });
+    expect(sandboxes.opened).toEqual([]);
+
+    const outcome = await hands.execute(spec('sesn_A1'), { name: 'bash', input: { command: 'echo hello' }, idempotencyKey: 'sevt_1' });
+
+    expect(outcome).toEqual({ content: [{ type: 'text', text: 'hello' }], isError: false });
+    expect(new Set(sandboxes.opened)).toEqual(new Set(['sesn_A1']));
+    expect(sandboxes.session('sesn_A1').containersStarted).toBe(1);
+    expect(sandboxes.bySession.has('sesn_B2')).toBe(false);
+  });
+
+  it("applies the session's networking to the sandbox before running anything", async () => {
+    const hands = createContainerHands(sandboxes.open, { layout: sandboxes.layout });
+    await hands.execute(spec(), { name: 'bash', input: { command: 'true' }, idempotencyKey: 'sevt_1' });
+    expect(sandboxes.session('sesn_A1').networkingApplied).toEqual([spec().networking]);
+  });
+
+  it('runs the toolset in the workspace: a file bash writes is read back by a later call', async () => {
+    const hands = createContainerHands(sandboxes.open, { layout: sandboxes.layout });
+    const wrote = await hands.execute(spec(), { name: 'bash', input: { command: 'echo from-bash > notes.txt' }, idempotencyKey: 'sevt_1' });
+    expect(wrote.isError).toBe(false);
+
+    const read = await hands.execute(spec(), { name: 'read', input: { file_path: 'notes.txt' }, idempotencyKey: 'sevt_2' });
+
+    expect(read.isError).toBe(false);
+    expect(text(read)).toContain('from-bash');
+    expect(readFileSync(path.join(sandboxes.layout.workspaceDir, 'notes.txt'), 'utf8')).toBe('from-bash\n');
+  });
+
+  it('returns the recorded outcome for a repeated idempotency key without running the tool again', async () => {
+    const call = { name: 'bash', input: { command: 'echo run >> runs.txt; wc -l < runs.txt' }, idempotencyKey: 'sevt_once' };
+    const first = await createContainerHands(sandboxes.open, { layout: sandboxes.layout }).execute(spec(), call);
+    // a brain re-woken after a crash: a fresh isolate, so fresh hands, same Durable Object
+    const again = await createContainerHands(sandboxes.open, { layout: sandboxes.layout }).execute(spec(), call);
+
+    expect(first).toEqual({ content: [{ type: 'text', text: '1' }], isError: false });
+    expect(again).toEqual(first);
+    expect(sandboxes.session('sesn_A1').runnerCalls).toBe(1);
+    expect(readFileSync(path.join(sandboxes.layout.workspaceDir, 'runs.txt'), 'utf8')).toBe('run\n');
+  });
+
+  it('a repeat while the first run is still in flight waits for it and gets its outcome', async () => {
+    const first = createContainerHands(sandboxes.open, { layout: sandboxes.layout, pollIntervalMs: 10 });
+    const second = createContainerHands(sandboxes.open, { layout: sandboxes.layout, pollIntervalMs: 10 });
+    const call = { name: 'bash', input: { command: 'echo run >> runs.txt; echo done' }, idempotencyKey: 'sevt_slow' };
+    let release = (): void => {};
+    const held = new Promise<void>((resolve) => { release = resolve; });
+    let firstRunStarted = false;
+    sandboxes.open('sesn_A1'); // create the fake so that the test can hold its runner call back
+    sandboxes.session('sesn_A1').beforeExec = async (command) => {
+      if (command.includes('run-one-call.ts')) {
+        firstRunStarted = true;
+        await held;
+      }
+    };
+
+    const firstOutcome = first.execute(spec(), call);
+    await until(() => firstRunStarted, 'the first run to start');
+    const secondOutcome = second.execute(spec(), call);
+    release();
+
+    expect(await secondOutcome).toEqual(await firstOutcome);
+    expect(text(await firstOutcome)).toBe('done');
+    expect(sandboxes.session('sesn_A1').runnerCalls).toBe(1);
+  });
+
+  it('reports a call that was started and never finished as interrupted, and does not run it again', async () => {
+    let clock = 1_000_000;
+    const crashed = createContainerHands(sandboxes.open, { layout: sandboxes.layout, now: () => clock });
+    const call = { name: 'bash', input: { command: 'echo run >> runs.txt' }, idempotencyKey: 'sevt_lost' };
+    let runAttempts = 0;
+    sandboxes.open('sesn_A1');
+    // the step running the call dies mid-call: its command never completes (later commands run normally)
+    sandboxes.session('sesn_A1').beforeExec = async (command) => {
+      if (command.includes('run-one-call.ts') && ++runAttempts === 1) await new Promise<void>(() => {});
+    };
+    void crashed.execute(spec(), call);
+    await until(() => runAttempts === 1, 'the run to start');
+
+    clock += DEFAULT_TOOL_TIMEOUT_MS + 10 * 60_000; // past the call's timeout and every grace period
+    const successor = createContainerHands(sandboxes.open, { layout: sandboxes.layout, now: () => clock });
+    const outcome = await successor.execute(spec(), call);
+
+    expect(outcome.isError).toBe(true);
+    expect(text(outcome)).toMatch(/started earlier and never finished.*not re-run/s);
+    expect(runAttempts).toBe(1);
+    // and every later repeat gets the same answer straight from the ledger
+    expect(await successor.execute(spec(), call)).toEqual(outcome);
+  });
+
+  it('a container that dies mid-command is an error result, and the next call gets a fresh container', async () => {
+    const hands = createContainerHands(sandboxes.open, { layout: sandboxes.layout });
+    await hands.execute(spec(), { name: 'bash', input: { command: 'echo before > before.txt' }, idempotencyKey: 'sevt_0' });
+    const marker = path.join(sandboxes.layout.workspaceDir, 'started');
+
+    const dying = hands.execute(spec(), { name: 'bash', input: { command: 'touch started; sleep 60' }, idempotencyKey: 'sevt_1' });
+    await until(() => existsSync(marker), 'the command to start');
+    sandboxes.session('sesn_A1').killContainer();
+    const died = await dying;
+
+    expect(died.isError).toBe(true);
+    expect(text(died)).toMatch(/sandbox stopped, or stopped answering, while running this bash call/);
+
+    const next = await hands.execute(spec(), { name: 'bash', input: { command: 'echo alive; ls' }, idempotencyKey: 'sevt_2' });
+    expect(next.isError).toBe(false);
+    expect(text(next)).toBe('alive'); // and `ls` lists nothing: a fresh container's workspace starts empty
+    const sandbox = sandboxes.session('sesn_A1');
+    expect(sandbox.containersStarted).toBe(2);
+    expect(sandbox.networkingApplied).toHaveLength(2); // the fresh container was configured again
+    // the error is what a repeat of the interrupted call gets; it is not run again
+    expect(await hands.execute(spec(), { name: 'bash', input: { command: 'touch started; sleep 60' }, idempotencyKey: 'sevt_1' })).toEqual(died);
+  });
+
+  it('stops a call that runs past its timeout and says so', async () => {
+    const hands = createContainerHands(sandboxes.open, { layout: sandboxes.layout });
+    const outcome = await hands.execute(spec(), { name: 'bash', input: { command: 'sleep 30' }, idempotencyKey: 'sevt_1', timeoutMs: 300 });
+    expect(outcome.isError).toBe(true);
+    expect(text(outcome)).toContain('timed out after 300 ms');
+  });
+
+  it('gives a call without its own timeout the default of 120 s', async () => {
+    const hands = createContainerHands(sandboxes.open, { layout: sandboxes.layout });
+    await hands.execute(spec(), { name: 'bash', input: { command: 'true' }, idempotencyKey: 'sevt_1' });
+    const callFile = sandboxes.session('sesn_A1').writes.find((w) => w.path.includes('edgeharness-call-sevt_1'));
+    expect(JSON.parse(callFile?.content ?? '{}')).toMatchObject({ name: 'bash', key: 'sevt_1', timeoutMs: DEFAULT_TOOL_TIMEOUT_MS });
+  });
+
+  it('truncates an output over 100,000 characters and keeps the whole of it in the workspace', async () => {
+    const hands = createContainerHands(sandboxes.open, { layout: sandboxes.layout });
+    const outcome = await hands.execute(spec(), {
+      name: 'bash',
+      input: { command: "head -c 300000 /dev/zero | tr '\\0' x" },
+      idempotencyKey: 'sevt_big',
+    });
+
+    expect(outcome.isError).toBe(false);
+    expect(text(outcome).length).toBeLessThanOrEqual(MAX_RESULT_CHARS);
+    const saved = path.join(sandboxes.layout.workspaceDir, '.edgeharness', 'outputs', 'sevt_big.txt');
+    expect(text(outcome)).toContain(saved);
+    expect(readFileSync(saved, 'utf8')).toBe('x'.repeat(300_000));
+  });
+
+  it('turns a sandbox that cannot be reached into an error result, not a thrown error', async () => {
+    const hands = createContainerHands(() => {
+      throw new Error('the SANDBOX Durable Object binding is missing');
+    });
+    const outcome = await hands.execute(spec(), { name: 'bash', input: { command: 'true' }, idempotencyKey: 'sevt_1' });
+    expect(outcome.isError).toBe(true);
+    expect(text(outcome)).toContain('the SANDBOX Durable Object binding is missing');
+  });
+
+  it('destroy stops the container and forgets the session', async () => {
+    const hands = createContainerHands(sandboxes.open, { layout: sandboxes.layout });
+    await hands.execute(spec(), { name: 'bash', input: { command: 'true' }, idempotencyKey: 'sevt_1' });
+    await hands.destroy('sesn_A1');
+    await hands.destroy('sesn_A1');
+
+    const sandbox = sandboxes.session('sesn_A1');
+    expect(sandbox.destroyed).toBe(2);
+    expect(sandbox.ledger.size).toBe(0);
+  });
+
+  it('names call files by the idempotency key, and by a digest when the key is not a safe file name', async () => {
+    expect(await fileSafeKey('sevt_01ABCxyz')).toBe('sevt_01ABCxyz');
+    const unsafe = await fileSafeKey('../../etc/passwd');
+    expect(unsafe).toMatch(/^key-[0-9a-f]{64}$/);
+    expect(await fileSafeKey('../../etc/passwd')).toBe(unsafe);
+    expect(await fileSafeKey('../../etc/passwe')).not.toBe(unsafe);
+  });
+});

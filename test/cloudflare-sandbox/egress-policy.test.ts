@@ -1,0 +1,164 @@
+// The egress policy both providers apply, and the Worker-side handler that applies it to a container's requests.
+import { describe, expect, it } from 'vitest';
+import { EGRESS_REFUSED_HEADER, applyEgressPolicy } from '../../sandbox/cloudflare/outbound-handler.ts';
+import { decideEgress, hostMatches } from '../../sandbox/egress-policy.ts';
+import type { Networking } from '../../sandbox/hands.ts';
+
+const unrestricted: Networking = { type: 'unrestricted' };
+const limited = (allowed_hosts: string[], allow_package_managers = false): Networking => ({
+  type: 'limited',
+  allowed_hosts,
+  allow_package_managers,
+  allow_mcp_servers: false,
+});
+
+describe('decideEgress with unrestricted networking', () => {
+  it.each([
+    'https://api.anthropic.com/v1/messages',
+    'http://example.com:8080/x',
+    'http://93.184.216.34/',
+    'http://172.32.0.1/', // just past 172.16.0.0/12
+    'http://100.128.0.1/', // just past 100.64.0.0/10
+    'http://[2606:4700:4700::1111]/',
+    'http://[::ffff:8.8.8.8]/',
+  ])('allows the public host of %s', (url) => {
+    expect(decideEgress(unrestricted, url)).toEqual({ allow: true });
+  });
+
+  it.each([
+    ['http://localhost:8787/', 'localhost'],
+    ['http://LOCALHOST./', 'localhost'],
+    ['http://api.localhost/', 'localhost'],
+    ['http://127.0.0.1:9000/', 'loopback'],
+    ['http://127.8.9.10/', 'loopback'],
+    ['http://2130706433/', 'loopback'], // 127.0.0.1 as one number
+    ['http://0x7f.1/', 'loopback'],
+    ['http://0.0.0.0/', 'unspecified'],
+    ['http://10.1.2.3/', 'private range 10.0.0.0/8'],
+    ['http://172.16.0.1/', 'private range 172.16.0.0/12'],
+    ['http://172.31.255.255/', 'private range 172.16.0.0/12'],
+    ['http://192.168.1.1/', 'private range 192.168.0.0/16'],
+    ['http://169.254.169.254/latest/meta-data', 'link-local'],
+    ['http://100.64.0.1/', 'carrier-grade NAT'],
+    ['http://224.0.0.1/', 'multicast'],
+    ['http://[::1]:8787/', 'loopback address ::1'],
+    ['http://[::]/', 'unspecified address'],
+    ['http://[fe80::1]/', 'link-local range fe80::/10'],
+    ['http://[fc00::1]/', 'unique-local'],
+    ['http://[fd12:3456::1]/', 'unique-local'],
+    ['http://[::ffff:127.0.0.1]/', 'loopback range 127.0.0.0/8 (embedded in an IPv6 address)'],
+    ['http://[::ffff:10.0.0.1]/', 'private range 10.0.0.0/8 (embedded'],
+    ['http://[ff02::1]/', 'multicast'],
+  ])('refuses %s (%s)', (url, range) => {
+    const decision = decideEgress(unrestricted, url);
+    expect(decision.allow).toBe(false);
+    if (!decision.allow) {
+      expect(decision.reason).toContain(range);
+      expect(decision.reason).toContain('"unrestricted" allows public hosts only');
+    }
+  });
+
+  it('refuses a URL it cannot parse', () => {
+    const decision = decideEgress(unrestricted, 'not a url');
+    expect(decision).toEqual({ allow: false, reason: 'egress refused: not a url is not a valid URL' });
+  });
+});
+
+describe('decideEgress with limited networking', () => {
+  const networking = limited(['api.example.com', '*.githubusercontent.com', '10.0.0.5', '[::1]', 'Upload.Example.org:8443']);
+
+  it.each([
+    'https://api.example.com/v1',
+    'https://API.Example.COM./v1', // case and a trailing dot do not matter
+    'http://api.example.com:8080/', // nor does the port
+    'https://raw.githubusercontent.com/a/b',
+    'https://a.b.githubusercontent.com/',
+    'http://10.0.0.5/', // listed explicitly, so allowed although private
+    'http://[::1]:3000/',
+    'https://upload.example.org/',
+  ])('allows the listed host of %s', (url) => {
+    expect(decideEgress(networking, url)).toEqual({ allow: true });
+  });
+
+  it.each([
+    'https://example.com/', // the parent of a listed host
+    'https://evil-api.example.com/',
+    'https://api.example.com.evil.net/',
+    'https://githubusercontent.com/', // a wildcard does not match its own suffix
+    'https://notgithubusercontent.com/',
+    'http://10.0.0.6/',
+    'http://127.0.0.1/',
+  ])('refuses the unlisted host of %s, naming the host and the rule', (url) => {
+    const decision = decideEgress(networking, url);
+    expect(decision.allow).toBe(false);
+    if (!decision.allow) {
+      expect(decision.reason).toContain(`egress to ${new URL(url).hostname.replace(/^\[|\]$/g, '')} refused`);
+      expect(decision.reason).toContain('"limited"');
+      expect(decision.reason).toContain('api.example.com, *.githubusercontent.com');
+    }
+  });
+
+  it('refuses everything when allowed_hosts is empty', () => {
+    expect(decideEgress(limited([]), 'https://api.example.com/')).toEqual({
+      allow: false,
+      reason: 'egress to api.example.com refused: environment networking is "limited" and api.example.com is not in allowed_hosts (none)',
+    });
+  });
+
+  it('opens the package registries only with allow_package_managers', () => {
+    expect(decideEgress(limited([]), 'https://registry.npmjs.org/zod').allow).toBe(false);
+    expect(decideEgress(limited([], true), 'https://registry.npmjs.org/zod').allow).toBe(true);
+    expect(decideEgress(limited([], true), 'https://pypi.org/simple/').allow).toBe(true);
+    expect(decideEgress(limited([], true), 'https://example.com/').allow).toBe(false);
+    expect(decideEgress(limited([], true), 'https://mirror.internal/', { packageRegistryHosts: ['mirror.internal'] }).allow).toBe(true);
+  });
+
+  it('reads a rule written as a URL or host:port by its host only', () => {
+    expect(hostMatches('api.example.com', 'https://api.example.com/v1')).toBe(true);
+    expect(hostMatches('api.example.com', 'api.example.com:443')).toBe(true);
+    expect(hostMatches('2001:db8::1', '2001:db8::1')).toBe(true);
+    expect(hostMatches('api.example.com', '')).toBe(false);
+  });
+});
+
+describe('the outbound handler', () => {
+  const forwarded: Request[] = [];
+  const forward = async (request: Request): Promise<Response> => {
+    forwarded.push(request);
+    return new Response('upstream says hi', { status: 200 });
+  };
+
+  it('forwards an allowed request unchanged and returns the upstream response', async () => {
+    const request = new Request('https://api.example.com/v1/things', { method: 'POST', body: 'payload' });
+    const response = await applyEgressPolicy(request, { networking: limited(['api.example.com']) }, forward);
+    expect(response.status).toBe(200);
+    expect(await response.text()).toBe('upstream says hi');
+    expect(forwarded.at(-1)).toBe(request);
+  });
+
+  it('refuses a request with 403 and a body naming the host and the rule', async () => {
+    const before = forwarded.length;
+    const response = await applyEgressPolicy(new Request('https://evil.example.net/steal'), { networking: limited(['api.example.com']) }, forward);
+    expect(response.status).toBe(403);
+    expect(response.headers.get(EGRESS_REFUSED_HEADER)).toBe('refused');
+    expect(await response.text()).toBe(
+      'edgeharness: egress to evil.example.net refused: environment networking is "limited" and evil.example.net is not in allowed_hosts (api.example.com)\n',
+    );
+    expect(forwarded.length).toBe(before);
+  });
+
+  it('refuses loopback under unrestricted networking', async () => {
+    const response = await applyEgressPolicy(new Request('http://127.0.0.1:8787/v1/agents'), { networking: unrestricted }, forward);
+    expect(response.status).toBe(403);
+    expect(await response.text()).toContain('loopback range 127.0.0.0/8');
+  });
+
+  it('refuses everything while the sandbox has no egress policy, or a malformed one', async () => {
+    for (const params of [undefined, {}, { networking: { type: 'limited' } }, { networking: { type: 'open' } }]) {
+      const response = await applyEgressPolicy(new Request('https://api.example.com/'), params, forward);
+      expect(response.status).toBe(403);
+    }
+    const response = await applyEgressPolicy(new Request('https://api.example.com/'), undefined, forward);
+    expect(await response.text()).toBe('edgeharness: egress to api.example.com refused: this sandbox has no egress policy yet\n');
+  });
+});

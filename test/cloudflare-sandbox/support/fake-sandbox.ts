@@ -1,0 +1,204 @@
+// A stand-in for one session's SessionSandbox Durable Object and its container, on this machine: the ledger
+// lives in memory (like Durable Object storage, it outlives containers); the "container" is a workspace
+// directory plus real child processes, wiped when it dies, as a container's filesystem is.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import type { Networking, ToolOutcome } from '../../../sandbox/hands.ts';
+import type {
+  ContainerLayout,
+  ExecResult,
+  OpenSandbox,
+  SandboxLike,
+  ToolCallClaim,
+} from '../../../sandbox/cloudflare/container-hands.ts';
+
+export const PROJECT_ROOT = path.resolve(import.meta.dirname, '../../..');
+
+type LedgerEntry = { state: 'started'; expiresAt: number } | { state: 'done'; outcome: ToolOutcome };
+
+interface RunningExec {
+  child: ChildProcess;
+  reject: (error: Error) => void;
+}
+
+export class FakeSandbox implements SandboxLike {
+  readonly ledger = new Map<string, LedgerEntry>();
+  readonly networkingApplied: Networking[] = [];
+  /** Every command run, in order. */
+  readonly commands: string[] = [];
+  /** Every file written, in order (path and content). */
+  readonly writes: Array<{ path: string; content: string }> = [];
+  containersStarted = 0;
+  destroyed = 0;
+  /** Awaited before each command runs: a test can hold a command back. */
+  beforeExec: (command: string) => Promise<void> = async () => {};
+  private running = false;
+  private readonly execs = new Set<RunningExec>();
+
+  readonly layout: ContainerLayout;
+
+  constructor(layout: ContainerLayout) {
+    this.layout = layout;
+  }
+
+  async setNetworking(networking: Networking): Promise<void> {
+    this.networkingApplied.push(networking);
+  }
+
+  async exec(command: string, options: { timeoutMs: number }): Promise<ExecResult> {
+    this.ensureContainer();
+    await this.beforeExec(command);
+    if (!this.running) throw new Error('container is not running');
+    this.commands.push(command);
+    return new Promise<ExecResult>((resolve, reject) => {
+      // its own process group, so that killing the "container" takes every process of the command with it
+      const child = spawn('bash', ['-c', command], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+      const running: RunningExec = { child, reject };
+      this.execs.add(running);
+      let stdout = '';
+      let stderr = '';
+      child.stdout?.setEncoding('utf8').on('data', (chunk: string) => { stdout += chunk; });
+      child.stderr?.setEncoding('utf8').on('data', (chunk: string) => { stderr += chunk; });
+      const timer = setTimeout(() => {
+        this.killGroup(child);
+        reject(new Error(`exec timed out after ${options.timeoutMs} ms`));
+      }, options.timeoutMs);
+      child.once('close', (code, signal) => {
+        clearTimeout(timer);
+        this.execs.delete(running);
+        resolve({ exitCode: code ?? (signal ? 137 : 1), stdout, stderr });
+      });
+    });
+  }
+
+  async writeFile(file: string, content: string): Promise<void> {
+    this.ensureContainer();
+    this.writes.push({ path: file, content });
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, content);
+  }
+
+  async claimToolCall(key: string, expiresAt: number): Promise<ToolCallClaim> {
+    const entry = this.ledger.get(key);
+    if (entry?.state === 'done') return { state: 'done', outcome: entry.outcome };
+    if (entry?.state === 'started') return { state: 'started', expiresAt: entry.expiresAt };
+    this.ledger.set(key, { state: 'started', expiresAt });
+    return { state: 'claimed' };
+  }
+
+  async recordToolOutcome(key: string, outcome: ToolOutcome): Promise<void> {
+    if (this.ledger.get(key)?.state !== 'done') this.ledger.set(key, { state: 'done', outcome });
+  }
+
+  async destroy(): Promise<void> {
+    this.destroyed++;
+    this.killContainer('destroyed');
+    this.ledger.clear();
+  }
+
+  /** The container dies: its processes are killed, its filesystem is gone, pending execs reject. */
+  killContainer(reason = 'the container exited unexpectedly'): void {
+    this.running = false;
+    for (const running of this.execs) {
+      this.killGroup(running.child);
+      running.reject(new Error(reason));
+    }
+    this.execs.clear();
+  }
+
+  /** How many tool calls reached the runner (each call is one run-one-call command). */
+  get runnerCalls(): number {
+    return this.commands.filter((command) => command.includes('run-one-call.ts')).length;
+  }
+
+  private ensureContainer(): void {
+    if (this.running) return;
+    // a fresh container: empty workspace and scratch space
+    for (const dir of [this.layout.workspaceDir, this.layout.scratchDir]) {
+      rmSync(dir, { recursive: true, force: true });
+      mkdirSync(dir, { recursive: true });
+    }
+    this.running = true;
+    this.containersStarted++;
+  }
+
+  // `timeout` and the runner's shell each start a process group of their own, so killing the command's group is
+  // not enough: a dying container takes every descendant with it.
+  private killGroup(child: ChildProcess): void {
+    if (child.pid === undefined) return;
+    for (const pid of [child.pid, ...descendantsOf(child.pid)]) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+}
+
+/** Every live descendant of `pid` (Linux /proc). */
+function descendantsOf(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+    } catch {
+      continue;
+    }
+    // "pid (comm) state ppid …": comm may contain spaces, so read after its closing parenthesis
+    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+  }
+  const found: number[] = [];
+  const queue = [pid];
+  while (queue.length > 0) {
+    for (const child of children.get(queue.shift() ?? -1) ?? []) {
+      found.push(child);
+      queue.push(child);
+    }
+  }
+  return found;
+}
+
+/**
+ * One FakeSandbox per session, kept across hands instances (as Durable Objects are across Worker isolates). The
+ * adapter has one container layout, so all sessions share these directories: run tools in one session per test.
+ */
+export class FakeSandboxes {
+  readonly bySession = new Map<string, FakeSandbox>();
+  readonly opened: string[] = [];
+  readonly layout: ContainerLayout;
+
+  constructor(root: string) {
+    this.layout = {
+      workspaceDir: path.join(root, 'workspace'),
+      scratchDir: path.join(root, 'scratch'),
+      nodeBinary: path.join(PROJECT_ROOT, 'node_modules/.bin/node'),
+      oneCall: path.join(PROJECT_ROOT, 'sandbox/cloudflare/run-one-call.ts'),
+      toolRunner: path.join(PROJECT_ROOT, 'sandbox/local/tool-runner.ts'),
+    };
+  }
+
+  readonly open: OpenSandbox = (sessionId) => {
+    this.opened.push(sessionId);
+    let sandbox = this.bySession.get(sessionId);
+    if (!sandbox) {
+      sandbox = new FakeSandbox(this.layout);
+      this.bySession.set(sessionId, sandbox);
+    }
+    return sandbox;
+  };
+
+  session(sessionId: string): FakeSandbox {
+    const sandbox = this.bySession.get(sessionId);
+    if (!sandbox) throw new Error(`no sandbox was opened for ${sessionId}`);
+    return sandbox;
+  }
+
+  killAll(): void {
+    for (const sandbox of this.bySession.values()) sandbox.killContainer('test finished');
+  }
+}

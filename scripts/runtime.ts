@@ -1,5 +1,5 @@
-// Runs edgeharness on this machine: the scripted model (unless a real model is configured) and
-// `wrangler dev`, each as its own process group, with credentials generated once and kept in the state dir.
+// Runs edgeharness on this machine: the scripted model (unless a real model is configured), the local sandbox
+// host and `wrangler dev`, each as its own process group, with credentials generated once and kept in the state dir.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
@@ -19,7 +19,7 @@ const TAIL_LINES = 40;
 export type Env = Readonly<Record<string, string | undefined>>;
 
 /** Secrets reach the Worker only through the 0600 env file, never a child's environment or argv. */
-const SECRET_VARS = ['EDGEHARNESS_API_KEY', 'EDGEHARNESS_STREAM_TOKEN_SECRET', 'ANTHROPIC_API_KEY'] as const;
+const SECRET_VARS = ['EDGEHARNESS_API_KEY', 'EDGEHARNESS_STREAM_TOKEN_SECRET', 'ANTHROPIC_API_KEY', 'EDGEHARNESS_SANDBOX_SECRET'] as const;
 
 export interface RuntimeOptions {
   /** API port on 127.0.0.1; 0 picks a free one. Default: `env.PORT`, else 8787. */
@@ -62,6 +62,8 @@ export interface Runtime {
   stateDir: string;
   logDir: string;
   model: ModelInUse;
+  /** The local sandbox host the Worker runs tools through, and the secret it takes (for tests that ask it). */
+  sandboxHost: { url: string; secret: string };
   /** Settles once every child has stopped, whether by stop() or because one of them died. */
   exited: Promise<RuntimeExit>;
   /** Stops every child (SIGTERM to its process group, SIGKILL after 5 s) and waits for them. Idempotent. */
@@ -102,6 +104,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const port = requestedPort === 0 ? await findFreePort() : await assertPortFree(requestedPort);
     const apiKey = loadOrCreateSecret(stateDir, 'api-key', env.EDGEHARNESS_API_KEY, () => `eh-${randomToken(24)}`);
     const streamSecret = loadOrCreateSecret(stateDir, 'stream-token-secret', env.EDGEHARNESS_STREAM_TOKEN_SECRET, () => randomToken(32));
+    const sandboxSecret = loadOrCreateSecret(stateDir, 'sandbox-secret', env.EDGEHARNESS_SANDBOX_SECRET, () => randomToken(32));
 
     const modelVars: Record<string, string> = {};
     let model: ModelInUse;
@@ -119,11 +122,16 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       modelVars.ANTHROPIC_API_KEY = env.ANTHROPIC_API_KEY || 'no-key-configured';
     }
 
+    status(`starting the sandbox host (log: ${path.join(logDir, 'sandbox-host.log')})`);
+    const sandboxHostUrl = await startSandboxHost(stateDir, logDir, sandboxSecret.value, verbose, children, options.signal);
+
     const envFile = writeWorkerEnvFile(stateDir, {
       ...options.workerVars,
       ...modelVars,
       EDGEHARNESS_API_KEY: apiKey.value,
       EDGEHARNESS_STREAM_TOKEN_SECRET: streamSecret.value,
+      SANDBOX_HOST_URL: sandboxHostUrl,
+      EDGEHARNESS_SANDBOX_SECRET: sandboxSecret.value,
     });
 
     const inspectorPort = await findFreePort();
@@ -147,6 +155,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       stateDir,
       logDir,
       model,
+      sandboxHost: { url: sandboxHostUrl, secret: sandboxSecret.value },
       exited: supervisor.exited,
       stop: () => supervisor.stop(),
     };
@@ -339,13 +348,17 @@ function spawnSupervised(
   name: string,
   command: string,
   args: string[],
-  o: { logFile: string; env: NodeJS.ProcessEnv; verbose: boolean; onLine?: (line: string) => void },
+  o: { logFile: string; env: NodeJS.ProcessEnv; verbose: boolean; onLine?: (line: string) => void; stdin?: string },
 ): Supervised {
   const log = createWriteStream(o.logFile, { flags: 'a', mode: 0o600 });
   log.on('error', () => {}); // a full disk must not take the runtime down with it
   log.write(`\n=== ${new Date().toISOString()} ${path.basename(command)} ${args.map((a) => path.relative(PROJECT_ROOT, a) || a).join(' ')}\n`);
   // detached: the child leads its own process group, so stopping it also stops workerd under wrangler
-  const child = spawn(command, args, { cwd: PROJECT_ROOT, env: o.env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, { cwd: PROJECT_ROOT, env: o.env, detached: true, stdio: [o.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+  if (o.stdin !== undefined) {
+    child.stdin?.on('error', () => {}); // a child that died at once: its exit is reported instead
+    child.stdin?.end(o.stdin);
+  }
   const s: Supervised = { name, child, logFile: o.logFile, log, tail: [], error: undefined, ended: undefined, exit: Promise.resolve('') };
   s.exit = new Promise((resolve) => {
     const end = (how: string): void => {
@@ -423,6 +436,33 @@ async function startScriptedModel(logDir: string, verbose: boolean, children: Su
   throw new RuntimeStartError(
     model.ended ? `the scripted model ${model.ended} before listening` : 'the scripted model did not announce its port within 20 s',
     logTail(model),
+  );
+}
+
+/**
+ * Starts `sandbox/local/main.ts` (sessions' workspaces under `<state>/sandboxes`, the whole state dir hidden from
+ * every sandbox) and resolves with the URL it announces. The secret goes over stdin: never argv or environment.
+ */
+async function startSandboxHost(stateDir: string, logDir: string, secret: string, verbose: boolean, children: Supervised[], signal: AbortSignal | undefined): Promise<string> {
+  let announce: (url: string) => void = () => {};
+  const announced = new Promise<string>((resolve) => { announce = resolve; });
+  const args = [path.join(PROJECT_ROOT, 'sandbox', 'local', 'main.ts'), '--port', '0', '--state', path.join(stateDir, 'sandboxes'), '--hide', stateDir];
+  const host = spawnSupervised('sandbox-host', nodeBinary(), args, {
+    logFile: path.join(logDir, 'sandbox-host.log'),
+    env: childEnv({}),
+    verbose,
+    stdin: `${secret}\n`,
+    onLine: (line) => {
+      const match = /sandbox host listening on (http:\/\/\S+)/.exec(line);
+      if (match?.[1]) announce(match[1].replace(/\/+$/, ''));
+    },
+  });
+  children.push(host);
+  const outcome = await within(Promise.race([announced, host.exit.then(() => undefined)]), 20_000, signal);
+  if (outcome) return outcome;
+  throw new RuntimeStartError(
+    host.ended ? `the sandbox host ${host.ended} before listening` : 'the sandbox host did not announce its port within 20 s',
+    logTail(host),
   );
 }
 

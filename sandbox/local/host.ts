@@ -1,0 +1,283 @@
+// The local sandbox host: an HTTP server on 127.0.0.1, outside every sandbox, that the Worker's `localHands` calls
+// to provision, run tools in, and destroy each session's sandbox. It keeps workspaces and idempotency records
+// on disk (they survive a restart); sandboxes themselves are cattle, started on the first call.
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, realpathSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { z } from 'zod';
+import { DEFAULT_TOOL_TIMEOUT_MS, MAX_RESULT_CHARS, type ToolOutcome } from '../hands.ts';
+import { CallRecords, fileKey } from './call-records.ts';
+import { errorOutcome, SessionSandbox, type SandboxLaunch } from './session-sandbox.ts';
+
+export const DEFAULT_IDLE_MS = 15 * 60_000;
+const MAX_BODY_BYTES = 64 * 1024 * 1024;
+const MAX_TOOL_TIMEOUT_MS = 60 * 60_000;
+const PROJECT_ROOT = path.resolve(import.meta.dirname, '..', '..');
+
+export interface SandboxHostOptions {
+  /** Where workspaces and records live: `<dir>/<sessionId>/{workspace,results,sandbox.log}`. */
+  stateDir: string;
+  /** Every request must carry `authorization: Bearer <secret>`. */
+  secret: string;
+  /** Default 0: a free port. Always on 127.0.0.1. */
+  port?: number;
+  /** More directories no sandbox may read (the runtime's whole state dir); `stateDir` always is. */
+  hide?: string[];
+  /** A runner idle this long is stopped (its workspace kept). Default 15 min. */
+  idleMs?: number;
+}
+
+export interface SandboxHost {
+  url: string;
+  port: number;
+  /** Stops every sandbox and the server. */
+  close(): Promise<void>;
+}
+
+const SESSION_ID = /^[A-Za-z0-9_-]{1,128}$/;
+
+const Networking = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('unrestricted') }),
+  z.object({
+    type: z.literal('limited'),
+    allowed_hosts: z.array(z.string()),
+    allow_package_managers: z.boolean().default(false),
+    allow_mcp_servers: z.boolean().default(false),
+  }),
+]);
+const Spec = z.object({
+  sessionId: z.string().regex(SESSION_ID),
+  workspaceId: z.string(),
+  environmentId: z.string(),
+  networking: Networking,
+});
+const ExecuteBody = z.object({
+  spec: Spec,
+  call: z.object({
+    name: z.string().min(1),
+    input: z.record(z.string(), z.unknown()),
+    idempotencyKey: z.string().min(1).max(512),
+    timeoutMs: z.number().int().positive().max(MAX_TOOL_TIMEOUT_MS).optional(),
+  }),
+});
+type SpecBody = z.infer<typeof Spec>;
+
+class HttpError extends Error {
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(message);
+    this.status = status;
+  }
+}
+
+export async function startSandboxHost(options: SandboxHostOptions): Promise<SandboxHost> {
+  const stateDir = path.resolve(options.stateDir);
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+  const secretDigest = digest(options.secret);
+  const idleMs = options.idleMs ?? DEFAULT_IDLE_MS;
+  const launch: SandboxLaunch = {
+    hiddenState: [...new Set([stateDir, ...(options.hide ?? []).map((p) => path.resolve(p))])],
+    projectRoot: PROJECT_ROOT,
+    toolRunner: path.join(import.meta.dirname, 'tool-runner.ts'),
+    nodeBinary: realpathSync(process.execPath),
+    maxResultChars: MAX_RESULT_CHARS,
+  };
+
+  const sandboxes = new Map<string, SessionSandbox>();
+  /** Calls running in this process, by session and key: a repeat waits for the first instead of running. */
+  const inFlight = new Map<string, Promise<ToolOutcome>>();
+  /** Bumped by destroy, so a call that outlives its session does not write a record into a removed dir. */
+  const generation = new Map<string, number>();
+
+  const sessionDir = (id: string): string => path.join(stateDir, id);
+  const records = (id: string): CallRecords => new CallRecords(path.join(sessionDir(id), 'results'));
+  const sandboxOf = (id: string): SessionSandbox => {
+    let sandbox = sandboxes.get(id);
+    if (!sandbox) {
+      sandbox = new SessionSandbox({
+        workspace: path.join(sessionDir(id), 'workspace'),
+        logFile: path.join(sessionDir(id), 'sandbox.log'),
+        launch,
+        idleMs,
+      });
+      sandboxes.set(id, sandbox);
+    }
+    return sandbox;
+  };
+
+  function describe(id: string): Record<string, unknown> {
+    const running = sandboxes.get(id)?.status() ?? { status: 'none', started_at: null, pid: null };
+    return {
+      session_id: id,
+      ...running,
+      executions: records(id).count(),
+      workspace: existsSync(sessionDir(id)) ? path.join(sessionDir(id), 'workspace') : null,
+    };
+  }
+
+  function execute(id: string, body: z.infer<typeof ExecuteBody>): Promise<ToolOutcome> {
+    const { spec, call } = body;
+    const key = fileKey(call.idempotencyKey);
+    const flightKey = `${id}/${key}`;
+    // everything up to inFlight.set is synchronous: two requests with one key cannot both get past it
+    const running = inFlight.get(flightKey);
+    if (running) return running;
+    const log = records(id);
+    const previous = log.read(key);
+    if (previous?.status === 'finished') return Promise.resolve(previous.outcome);
+    if (previous?.status === 'started') {
+      return Promise.resolve(errorOutcome('this tool call was interrupted before it finished (sandbox restarted); it was not run again'));
+    }
+    let started;
+    try {
+      started = log.started(key, call.name); // before running: a crash from here on leaves "started", never a rerun
+    } catch (error) {
+      return Promise.resolve(errorOutcome(`the sandbox host could not record this call, so it did not run it: ${message(error)}`));
+    }
+    const gen = generation.get(id) ?? 0;
+    const run = (async () => {
+      const outcome = await sandboxOf(id).run(spec.networking, {
+        name: call.name,
+        input: call.input,
+        key,
+        timeoutMs: call.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS,
+      });
+      if ((generation.get(id) ?? 0) === gen) log.finished(key, started, outcome);
+      return outcome;
+    })().finally(() => inFlight.delete(flightKey));
+    inFlight.set(flightKey, run);
+    return run;
+  }
+
+  async function destroy(id: string): Promise<void> {
+    generation.set(id, (generation.get(id) ?? 0) + 1);
+    const sandbox = sandboxes.get(id);
+    sandboxes.delete(id);
+    await sandbox?.stop();
+    rmSync(sessionDir(id), { recursive: true, force: true });
+  }
+
+  async function route(req: IncomingMessage): Promise<[number, unknown]> {
+    const url = new URL(req.url ?? '/', 'http://sandbox-host');
+    const parts = url.pathname.split('/').filter(Boolean);
+    if (req.method === 'GET' && url.pathname === '/healthz') return [200, { ok: true }];
+    if (parts[0] !== 'v1' || parts[1] !== 'sandboxes') throw new HttpError(404, `no route for ${req.method} ${url.pathname}`);
+    if (parts.length === 2 && req.method === 'GET') {
+      const ids = new Set([...sandboxes.keys(), ...readdirSync(stateDir).filter((d) => SESSION_ID.test(d))]);
+      return [200, { data: [...ids].sort().map(describe) }];
+    }
+    const id = parts[2] ?? '';
+    if (!SESSION_ID.test(id)) throw new HttpError(400, 'session id: expected 1–128 letters, digits, "_" or "-"');
+    const action = parts.slice(3).join('/');
+    if (action === '' && req.method === 'GET') return [200, describe(id)];
+    if (action === '' && req.method === 'DELETE') {
+      await destroy(id);
+      return [200, { session_id: id, deleted: true }];
+    }
+    if (action === 'provision' && req.method === 'POST') {
+      const spec = parse(Spec, await readJson(req), 'body');
+      checkSession(id, spec);
+      try {
+        await sandboxOf(id).ensureRunning(spec.networking);
+      } catch (error) {
+        throw new HttpError(503, `the sandbox could not start: ${message(error)}`);
+      }
+      return [200, describe(id)];
+    }
+    if (action === 'execute' && req.method === 'POST') {
+      const body = parse(ExecuteBody, await readJson(req), 'body');
+      checkSession(id, body.spec);
+      return [200, await execute(id, body)];
+    }
+    throw new HttpError(404, `no route for ${req.method} ${url.pathname}`);
+  }
+
+  const server = createServer((req, res) => {
+    if (!authorized(req.headers.authorization, secretDigest)) {
+      send(res, 401, { error: { type: 'authentication_error', message: 'missing or wrong bearer secret' } });
+      req.resume();
+      return;
+    }
+    route(req).then(
+      ([status, body]) => send(res, status, body),
+      (error: unknown) => {
+        const status = error instanceof HttpError ? error.status : 500;
+        const type = status === 404 ? 'not_found_error' : status < 500 ? 'invalid_request_error' : 'api_error';
+        send(res, status, { error: { type, message: message(error) } });
+      },
+    );
+  });
+  // a tool call may legitimately take its whole timeout; the server must not cut the request first
+  server.requestTimeout = 0;
+  server.headersTimeout = 60_000;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(options.port ?? 0, '127.0.0.1', () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  let closing: Promise<void> | undefined;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    close: () => {
+      closing ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+        await Promise.all([...sandboxes.values()].map((s) => s.stop()));
+      })();
+      return closing;
+    },
+  };
+}
+
+function checkSession(id: string, spec: SpecBody): void {
+  if (spec.sessionId !== id) throw new HttpError(400, `spec.sessionId: expected "${id}" (the session in the path), got "${spec.sessionId}"`);
+}
+
+function parse<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const at = [where, ...(issue?.path ?? []).map(String)].join('.');
+  throw new HttpError(400, `${at}: ${issue?.message ?? 'invalid'}`);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY_BYTES) throw new HttpError(413, `body: larger than ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'body: expected JSON');
+  }
+}
+
+function send(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+/** Compares digests, so neither the secret's content nor its length leaks through timing. */
+function authorized(header: string | undefined, secretDigest: Buffer): boolean {
+  const match = /^Bearer (.+)$/.exec(header ?? '');
+  return match?.[1] !== undefined && timingSafeEqual(digest(match[1]), secretDigest);
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value).digest();
+}
+
+function message(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

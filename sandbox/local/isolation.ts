@@ -1,0 +1,96 @@
+// What a session's sandbox may read, write and reach: the `@anthropic-ai/sandbox-runtime` configuration and
+// network policy for one session, in one place so every rule and its reason can be read together.
+import { homedir } from 'node:os';
+import path from 'node:path';
+import type { SandboxAskCallback, SandboxRuntimeConfig } from '@anthropic-ai/sandbox-runtime';
+import { decideEgress } from '../egress-policy.ts';
+import type { Networking } from '../hands.ts';
+
+export interface IsolationPaths {
+  /** The session's workspace: the only place the sandbox may write (besides its private /tmp). */
+  workspace: string;
+  /** Every directory the host keeps state in: other sessions' workspaces, idempotency records, the runtime's secrets. */
+  hiddenState: string[];
+  /** The project checkout: source, `.git`, `.dev.vars`, and by default the runtime's state dir. */
+  projectRoot: string;
+  /** The one project file the sandbox runs. */
+  toolRunner: string;
+  /** The Node binary that runs the tool runner. */
+  nodeBinary: string;
+}
+
+/** Registries `allow_package_managers` opens in `limited` networking. */
+export const PACKAGE_MANAGER_HOSTS: readonly string[] = [
+  'registry.npmjs.org', 'registry.yarnpkg.com', 'pypi.org', 'files.pythonhosted.org',
+  'crates.io', 'static.crates.io', 'index.crates.io', 'proxy.golang.org', 'sum.golang.org',
+  'rubygems.org', 'repo.maven.apache.org', 'deb.debian.org', 'security.debian.org',
+];
+
+/**
+ * What an allowed *name* must not resolve to in `unrestricted` networking (DNS rebinding to the LAN); IP
+ * literals are judged by the shared egress policy. sandbox-runtime already refuses loopback, link-local and
+ * this host's own addresses for every name.
+ */
+const PRIVATE_CIDRS = ['10.0.0.0/8', '100.64.0.0/10', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'];
+
+/**
+ * The sandbox-runtime configuration of one session. Reads are allowed by default and denied where secrets
+ * live; writes are denied by default and allowed in the workspace only; the network namespace is empty, so
+ * the proxy (and `networkPolicy`) is the only way out.
+ */
+export function sandboxConfig(paths: IsolationPaths, networking: Networking): SandboxRuntimeConfig {
+  const homes = [homedir(), '/home', '/root'];
+  // a Node installed under a home (nvm, volta) must still start: re-open its install prefix, <prefix>/bin/node
+  const nodePrefix = path.dirname(path.dirname(paths.nodeBinary));
+  const nodeUnderHome = homes.some((home) => nodePrefix.startsWith(`${home}/`));
+  return {
+    network: networkConfig(networking),
+    filesystem: {
+      denyRead: [
+        // the user's files: SSH keys, cloud and git credentials, shell history
+        ...homes,
+        // source, .git, .dev.vars, and the default state dir (.edgeharness) inside the checkout
+        paths.projectRoot,
+        // the runtime's state wherever it is: secrets, the Durable Objects' data, other sessions' workspaces
+        ...paths.hiddenState,
+        // the host's temp dirs hold other programs' (and other runtimes') files; denying /tmp gives the
+        // sandbox an empty private tmpfs there instead
+        '/tmp', '/var/tmp',
+        // per-user runtime dirs: session bus, keyrings, agent sockets
+        '/run/user',
+      ],
+      allowRead: [
+        // allowRead beats denyRead, so each entry re-opens exactly one thing inside a denied region
+        paths.workspace,
+        path.join(paths.projectRoot, 'node_modules'), // the Node binary (npm's `node` package) and the SDK's toolset
+        path.join(paths.projectRoot, 'package.json'), // `"type": "module"`, which Node reads to load the runner
+        paths.toolRunner,
+        ...(nodeUnderHome ? [nodePrefix] : []),
+      ],
+      allowWrite: [paths.workspace],
+      denyWrite: [],
+    },
+  };
+}
+
+function networkConfig(networking: Networking): SandboxRuntimeConfig['network'] {
+  return {
+    // nothing is allowed by name here: every destination goes to `networkPolicy`, so both providers apply the
+    // one rule in sandbox/egress-policy.ts, with its reasons
+    allowedDomains: [],
+    deniedDomains: [],
+    ...(networking.type === 'unrestricted' ? { deniedResolvedAddresses: PRIVATE_CIDRS } : {}),
+  };
+}
+
+/**
+ * Decides each destination the sandbox asks the proxy for, by the shared egress policy. A refusal's reason
+ * reaches the client as the status phrase of the proxy's 403 (for CONNECT) and the host's note on the result.
+ */
+export function networkPolicy(networking: Networking): SandboxAskCallback {
+  return async ({ host, port }) => {
+    const authority = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
+    const decision = decideEgress(networking, `http://${authority}:${port}/`, { packageRegistryHosts: PACKAGE_MANAGER_HOSTS });
+    return decision.allow ? true : { allow: false, reason: decision.reason };
+  };
+}

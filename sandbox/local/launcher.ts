@@ -1,0 +1,93 @@
+// Starts one session's sandbox and lives exactly as long as it: sandbox-runtime's proxy plus bubblewrap around
+// the tool runner. Runs outside the sandbox as the host's child; the runner inherits its stdin/stdout, which
+// are the host's channel to it. Usage: node launcher.ts '<LauncherOptions as JSON>'.
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
+import path from 'node:path';
+import { SandboxManager } from '@anthropic-ai/sandbox-runtime';
+import { networkPolicy, sandboxConfig } from './isolation.ts';
+import type { LauncherNotice, LauncherOptions } from './runner-protocol.ts';
+
+const options = JSON.parse(process.argv[2] ?? '{}') as LauncherOptions;
+// sandbox-runtime puts its sockets and mount points in os.tmpdir(), which reads TMPDIR
+process.env.TMPDIR = options.scratch;
+// fd 3 is ours alone: the sandboxed child gets only 0–2
+const notices: WriteStream | undefined = (() => {
+  try {
+    return createWriteStream('', { fd: 3 });
+  } catch {
+    return undefined;
+  }
+})();
+notices?.on('error', () => {});
+const notify = (notice: LauncherNotice): void => { notices?.write(`${JSON.stringify(notice)}\n`); };
+
+async function main(): Promise<number> {
+  const deps = SandboxManager.checkDependencies();
+  if (deps.errors.length > 0) {
+    throw new Error(`${deps.errors.join('; ')} (on Debian/Ubuntu: scripts/install-system-deps.sh)`);
+  }
+  const config = sandboxConfig(options, options.networking);
+  await SandboxManager.initialize(config, networkPolicy(options.networking));
+
+  let seen = 0;
+  SandboxManager.getSandboxViolationStore().subscribe((violations) => {
+    const total = SandboxManager.getSandboxViolationStore().getTotalCount();
+    const fresh = violations.slice(Math.max(0, violations.length - (total - seen)));
+    seen = total;
+    for (const v of fresh) notify({ type: 'violation', line: v.line });
+  });
+
+  // The proxy's Unix sockets live in the host's /tmp, which the sandbox sees as an empty tmpfs: bind them back.
+  const sockets = [SandboxManager.getLinuxHttpSocketPath(), SandboxManager.getLinuxSocksSocketPath()]
+    .filter((s): s is string => typeof s === 'string');
+  const filesystem = { ...config.filesystem, allowRead: [...(config.filesystem.allowRead ?? []), ...sockets] };
+  const command = [options.nodeBinary, options.toolRunner, '--workdir', options.workspace, '--max-chars', String(options.maxResultChars)]
+    .map(shellQuote).join(' ');
+  // an unguessable id: it is what the proxy username carries, instead of the command text
+  const commandId = randomBytes(16).toString('base64url');
+  const wrapped = await SandboxManager.wrapWithSandbox(command, undefined, { filesystem }, undefined, { commandId });
+
+  const child = spawn(wrapped, { shell: '/bin/bash', stdio: 'inherit', cwd: options.workspace, env: runnerEnv() });
+  const stop = (): void => { child.kill('SIGKILL'); }; // bwrap's --die-with-parent takes the whole sandbox with it
+  process.once('SIGTERM', stop);
+  process.once('SIGINT', stop);
+  const code = await new Promise<number>((resolve) => {
+    child.once('exit', (exitCode, signal) => resolve(exitCode ?? (signal ? 128 : 1)));
+    child.once('error', () => resolve(1));
+  });
+  SandboxManager.cleanupAfterCommand();
+  await SandboxManager.reset();
+  rmSync(options.scratch, { recursive: true, force: true });
+  return code;
+}
+
+/**
+ * The runner's whole environment, built rather than inherited: nothing of the host's (API keys, the sandbox
+ * secret, tokens) crosses. sandbox-runtime adds its proxy variables on top.
+ */
+function runnerEnv(): NodeJS.ProcessEnv {
+  return {
+    PATH: [path.dirname(options.nodeBinary), '/usr/local/bin', '/usr/bin', '/bin'].join(':'),
+    HOME: options.workspace,
+    LANG: 'C.UTF-8',
+    TERM: 'dumb',
+  };
+}
+
+function shellQuote(word: string): string {
+  return `'${word.replaceAll("'", "'\\''")}'`;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    notify({ type: 'failed', message });
+    process.stderr.write(`sandbox launcher: ${message}\n`);
+    // let the notice reach the host before the pipe closes
+    notices?.end(() => process.exit(70));
+    if (!notices) process.exit(70);
+  },
+);

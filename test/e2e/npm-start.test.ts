@@ -76,6 +76,18 @@ describe('npm start', () => {
     }
     expect(reply).toContain('ANTHROPIC_API_KEY');
 
+    // The sandbox host came up with everything else: a tool call runs in it.
+    const toolAgent = await client.beta.agents.create({ name: 'hands', model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' }] });
+    const toolSession = await client.beta.sessions.create({ agent: toolAgent.id, environment_id: environment.id });
+    const toolStream = await client.beta.sessions.events.stream(toolSession.id);
+    await client.beta.sessions.events.send(toolSession.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: '[[tool:bash {"command":"echo from-the-sandbox"}]]' }] }] });
+    let toolOutput = '';
+    for await (const ev of toolStream) {
+      if (ev.type === 'agent.tool_result') toolOutput = (ev.content ?? []).map((b) => ('text' in b ? b.text : '')).join('');
+      if (ev.type === 'session.status_idle') break;
+    }
+    expect(toolOutput).toContain('from-the-sandbox');
+
     expect(await ctrlC(child)).toBe(0);
     expect(await fetch(`${url}/healthz`).then(() => 'up', () => 'down')).toBe('down');
     expect(leftovers(stateDir)).toEqual([]);

@@ -165,19 +165,21 @@ describe('tools through the loop', () => {
     expect(await sandboxes()).not.toContain(id);
   });
 
-  it('runs a tool once when the brain dies between agent.tool_use and agent.tool_result', async () => {
-    const id = await session(toolset);
-    const inject = await fetch(`${runtime.url}/v1/sessions/${id}/_faults`, {
-      method: 'POST',
-      headers: { 'x-api-key': runtime.apiKey, 'content-type': 'application/json' },
-      body: JSON.stringify({ points: ['after_tool_execution'] }),
+  for (const point of ['after_tool_use', 'after_tool_execution'] as const) {
+    it(`runs a tool once when the brain dies between agent.tool_use and agent.tool_result (${point})`, async () => {
+      const id = await session(toolset);
+      const inject = await fetch(`${runtime.url}/v1/sessions/${id}/_faults`, {
+        method: 'POST',
+        headers: { 'x-api-key': runtime.apiKey, 'content-type': 'application/json' },
+        body: JSON.stringify({ points: [point] }),
+      });
+      expect(inject.status).toBe(200);
+      const evs = await turn(id, say('[[tool:bash {"command":"echo ran >> runs.log; wc -l < runs.log"}]]'));
+      const results = find(evs, 'agent.tool_result');
+      expect(results).toHaveLength(1);
+      expect(resultText(results[0]).trim()).toBe('1');
+      const count = await turn(id, say('[[tool:bash {"command":"wc -l < runs.log"}]]'));
+      expect(resultText(find(count, 'agent.tool_result')[0]).trim()).toBe('1');
     });
-    expect(inject.status).toBe(200);
-    const evs = await turn(id, say('[[tool:bash {"command":"echo ran >> runs.log; wc -l < runs.log"}]]'));
-    const results = find(evs, 'agent.tool_result');
-    expect(results).toHaveLength(1);
-    expect(resultText(results[0]).trim()).toBe('1');
-    const count = await turn(id, say('[[tool:bash {"command":"wc -l < runs.log"}]]'));
-    expect(resultText(find(count, 'agent.tool_result')[0]).trim()).toBe('1');
-  });
+  }
 });

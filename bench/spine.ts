@@ -1,12 +1,8 @@
 // Benchmark for the spine: harness overhead per turn (time not spent in the model) at 10, 1,000 and 10,000
 // events in the log, and events appended per second to one session. Runs the real runtime (wrangler dev,
 // Durable Objects, brain) against the scripted model at zero latency. Prints numbers; asserts nothing.
-import Anthropic from '@anthropic-ai/sdk';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { startRuntime } from '../scripts/runtime.ts';
-import { startScriptedModel } from '../scripted-model/server.ts';
+import type Anthropic from '@anthropic-ai/sdk';
+import { percentile as pct, startBenchRuntime } from './bench-runtime.ts';
 
 const TURNS_PER_POINT = Number(process.env.BENCH_TURNS ?? 15);
 const LOG_SIZES = [10, 1_000, 10_000];
@@ -14,14 +10,7 @@ const BATCH = 100;
 
 type Client = Anthropic;
 
-const model = await startScriptedModel({ port: 0, maxRecordedRequests: 5 });
-const stateDir = mkdtempSync(path.join(tmpdir(), 'eh-bench-'));
-const runtime = await startRuntime({
-  port: 0,
-  stateDir,
-  env: { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'scripted', EDGEHARNESS_API_KEY: 'bench-key', PATH: process.env.PATH, HOME: process.env.HOME },
-});
-const client = new Anthropic({ baseURL: runtime.url, apiKey: runtime.apiKey, maxRetries: 0 });
+const { client, stop } = await startBenchRuntime('spine');
 
 try {
   const agent = await client.beta.agents.create({ name: 'bench', model: 'claude-sonnet-5-5', system: 'Benchmark agent.' });
@@ -69,9 +58,7 @@ try {
     console.log('');
   }
 } finally {
-  await runtime.stop();
-  await model.close();
-  rmSync(stateDir, { recursive: true, force: true });
+  await stop();
 }
 
 async function pad(client: Client, id: string, size: number, kind: 'non-context' | 'conversation') {
@@ -103,10 +90,6 @@ async function timedTurn(client: Client, id: string, text: string): Promise<{ to
   return { total, model: Date.parse(end) - Date.parse(start) };
 }
 
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
-}
 
 function fmt(n: number): string {
   return n.toFixed(1).padStart(15);

@@ -1,24 +1,12 @@
 // Benchmark for the hands: time from `agent.tool_use` to `agent.tool_result` for `echo` on a warm sandbox,
 // and for the first tool call of a session (cold: the sandbox is provisioned then). Real runtime, local
 // sandbox host (bubblewrap), scripted model. Prints median and p95; asserts nothing.
-import Anthropic from '@anthropic-ai/sdk';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { startRuntime } from '../scripts/runtime.ts';
-import { startScriptedModel } from '../scripted-model/server.ts';
+import { percentile as pct, startBenchRuntime } from './bench-runtime.ts';
 
 const COLD = Number(process.env.BENCH_COLD ?? 8);
 const WARM = Number(process.env.BENCH_WARM ?? 30);
 
-const model = await startScriptedModel({ port: 0, maxRecordedRequests: 5 });
-const stateDir = mkdtempSync(path.join(tmpdir(), 'eh-bench-tools-'));
-const runtime = await startRuntime({
-  port: 0,
-  stateDir,
-  env: { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'scripted', EDGEHARNESS_API_KEY: 'bench-key', PATH: process.env.PATH, HOME: process.env.HOME },
-});
-const client = new Anthropic({ baseURL: runtime.url, apiKey: runtime.apiKey, maxRetries: 0 });
+const { client, stop } = await startBenchRuntime('tools');
 
 try {
   const agent = await client.beta.agents.create({ name: 'bench-tools', model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' }] });
@@ -37,9 +25,7 @@ try {
   console.log(`  cold (first call)     ${String(COLD).padStart(9)} | ${fmt(pct(cold, 50))} | ${fmt(pct(cold, 95))}`);
   console.log(`  warm                  ${String(WARM).padStart(9)} | ${fmt(pct(warm, 50))} | ${fmt(pct(warm, 95))}`);
 } finally {
-  await runtime.stop();
-  await model.close();
-  rmSync(stateDir, { recursive: true, force: true });
+  await stop();
 }
 
 /** One turn that runs `echo`; returns the gap between the tool_use and tool_result events' processed_at. */
@@ -61,10 +47,6 @@ async function echoTurn(id: string, i: number): Promise<number> {
   return Date.parse(result) - Date.parse(use);
 }
 
-function pct(xs: number[], p: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? NaN;
-}
 
 function fmt(n: number): string {
   return n.toFixed(0).padStart(9);

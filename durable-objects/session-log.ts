@@ -331,7 +331,8 @@ export class SessionLog extends DurableObject<Env> {
       // e.g. a duplicate event id: nothing was appended.
       return refuse('invalid_request_error', `append refused: ${(err as Error).message}`);
     }
-    await this.afterAppend(stored, true);
+    // The index only needs status and usage; other appends (tool calls, spans) leave it as it is.
+    await this.afterAppend(stored, opts.usage !== undefined);
     if (opts.release) await this.afterRelease(st);
     return { ok: true, events: stored.map((s) => s.event) };
   }

@@ -96,8 +96,8 @@ describe('the official SDK against a running edgeharness', () => {
     await client.beta.sessions.events.send(sessionId, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'And what did I ask before?' }] }] });
     for await (const event of stream) if (event.type === 'session.status_idle') break;
     const last = model.model.requests.at(-1)!;
-    const body = last.body as { system?: string; messages: Array<{ role: string; content: unknown }> };
-    expect(body.system).toBe('You are concise and kind.');
+    const body = last.body as { system?: unknown; messages: Array<{ role: string; content: unknown }> };
+    expect(body.system).toEqual([{ type: 'text', text: 'You are concise and kind.', cache_control: { type: 'ephemeral' } }]);
     const transcript = JSON.stringify(body.messages);
     expect(transcript).toContain('What is 6 * 7?');
     expect(body.messages.map((m) => m.role)).toEqual(['user', 'assistant', 'user']);

@@ -24,10 +24,13 @@ export interface ModelMessage {
 export interface ModelRequest {
   model: string;
   max_tokens: number;
-  system?: string;
-  tools?: ToolDefinition[];
+  system?: Block[];
+  tools?: Array<ToolDefinition & { cache_control?: CacheControl }>;
   messages: ModelMessage[];
 }
+
+type CacheControl = { type: 'ephemeral' };
+const EPHEMERAL: CacheControl = { type: 'ephemeral' };
 
 export function buildModelRequest(agent: SessionAgent, events: SessionEvent[], tools: ToolDefinition[] = []): ModelRequest {
   const messages: ModelMessage[] = [];
@@ -68,9 +71,35 @@ export function buildModelRequest(agent: SessionAgent, events: SessionEvent[], t
     if (m.role === 'user') m.content.sort((a, b) => Number(b.type === 'tool_result') - Number(a.type === 'tool_result'));
   }
   const req: ModelRequest = { model: agent.model.id, max_tokens: DEFAULT_MAX_TOKENS, messages };
-  if (agent.system) req.system = agent.system;
-  if (tools.length) req.tools = tools;
+  if (tools.length) req.tools = tools.map((t) => ({ ...t }));
+  if (agent.system) req.system = [{ type: 'text', text: agent.system }];
+  placeCacheBreakpoints(req);
   return req;
+}
+
+/**
+ * Prompt caching: the static prefix (tools, then system) is byte-identical from turn to turn and gets one
+ * breakpoint at its end; the conversation gets one at its end, so the next turn reads everything before its
+ * new input from the cache, and one at the end of the previous assistant turn, which lies within the
+ * lookback window of where the previous request wrote. Three of the four breakpoints the API allows.
+ */
+function placeCacheBreakpoints(req: ModelRequest): void {
+  const lastSystem = req.system?.[req.system.length - 1];
+  const lastTool = req.tools?.[req.tools.length - 1];
+  if (lastSystem) lastSystem.cache_control = EPHEMERAL;
+  else if (lastTool) lastTool.cache_control = EPHEMERAL;
+  const mark = (m: ModelMessage | undefined) => {
+    const last = m?.content[m.content.length - 1];
+    if (last) m!.content[m!.content.length - 1] = { ...last, cache_control: EPHEMERAL };
+  };
+  const n = req.messages.length;
+  mark(req.messages[n - 1]);
+  for (let i = n - 2; i >= 0; i--) {
+    if (req.messages[i]!.role === 'assistant') {
+      mark(req.messages[i]);
+      break;
+    }
+  }
 }
 
 function toolResult(toolUseId: string, content: Block[], isError: boolean): Block {

@@ -19,6 +19,8 @@ export default defineConfig({
                 ANTHROPIC_BASE_URL: inject<string>('scriptedModelUrl'),
                 EDGEHARNESS_FAULT_INJECTION: '1',
                 EDGEHARNESS_LEASE_MS: '400',
+                EDGEHARNESS_RETRY_BASE_MS: '20',
+                EDGEHARNESS_MODEL_MAX_ATTEMPTS: '4',
               },
             },
           })),

@@ -25,6 +25,9 @@ export interface Env {
   EDGEHARNESS_SANDBOX_SECRET?: string;
   /** Brain lease length in ms (default 30000); a crashed brain's session is re-woken after it. */
   EDGEHARNESS_LEASE_MS?: string;
+  /** Model attempts per request before retries_exhausted (default 5), and the first backoff in ms (default 1000). */
+  EDGEHARNESS_MODEL_MAX_ATTEMPTS?: string;
+  EDGEHARNESS_RETRY_BASE_MS?: string;
   /** "1" enables test-only crash injection in the brain (never set in production). */
   EDGEHARNESS_FAULT_INJECTION?: string;
 }

@@ -3,11 +3,19 @@ import { WorkerEntrypoint } from 'cloudflare:workers';
 import type { Env } from '../env.ts';
 import { handsFor } from './hands.ts';
 import { anthropicModel } from './model-client.ts';
-import { runStep, type LogPort, type StepOutcome } from './step.ts';
+import { DEFAULT_STEP_OPTIONS, runStep, type LogPort, type StepOptions, type StepOutcome } from './step.ts';
 
 export class Brain extends WorkerEntrypoint<Env> {
   async step(sessionId: string, epoch: number): Promise<StepOutcome> {
     const log = this.env.SESSION_LOG.get(this.env.SESSION_LOG.idFromName(sessionId)) as unknown as LogPort;
-    return runStep(epoch, log, anthropicModel(this.env), handsFor(this.env));
+    return runStep(epoch, log, anthropicModel(this.env), handsFor(this.env), stepOptions(this.env));
   }
+}
+
+function stepOptions(env: Env): StepOptions {
+  const num = (v: string | undefined, dflt: number) => (v !== undefined && Number.isFinite(Number(v)) && Number(v) > 0 ? Number(v) : dflt);
+  return {
+    maxModelAttempts: num(env.EDGEHARNESS_MODEL_MAX_ATTEMPTS, DEFAULT_STEP_OPTIONS.maxModelAttempts),
+    retryBaseMs: num(env.EDGEHARNESS_RETRY_BASE_MS, DEFAULT_STEP_OPTIONS.retryBaseMs),
+  };
 }

@@ -28,7 +28,8 @@ export function anthropicModel(env: Env): ModelPort {
   const client = new Anthropic({
     apiKey: env.ANTHROPIC_API_KEY || 'no-key-configured',
     ...(env.ANTHROPIC_BASE_URL ? { baseURL: env.ANTHROPIC_BASE_URL } : {}),
-    maxRetries: 2,
+    // Retries are the brain's: each one is visible in the log as a session.error, and bounded there.
+    maxRetries: 0,
   });
   return {
     async stream(req, onText) {
@@ -55,10 +56,29 @@ export function anthropicModel(env: Env): ModelPort {
   };
 }
 
-/** The official session.error type for a failed model call. */
-export function modelErrorType(err: unknown): 'model_rate_limited_error' | 'model_overloaded_error' | 'model_request_failed_error' {
-  const status = err instanceof Anthropic.APIError ? err.status : undefined;
-  if (status === 429) return 'model_rate_limited_error';
-  if (status === 529) return 'model_overloaded_error';
-  return 'model_request_failed_error';
+export interface ModelFailure {
+  /** The official session.error type. */
+  type: 'model_rate_limited_error' | 'model_overloaded_error' | 'model_request_failed_error';
+  /** Worth trying again: rate limits, overload, server errors, connections and streams that broke. */
+  retryable: boolean;
+  /** What the server asked for with `retry-after`, if anything. */
+  retryAfterMs: number | null;
+  message: string;
+}
+
+export function classifyModelError(err: unknown): ModelFailure {
+  const message = err instanceof Error ? err.message : String(err);
+  if (err instanceof Anthropic.APIError) {
+    const status = err.status;
+    const bodyType = (err.error as { error?: { type?: string } } | undefined)?.error?.type ?? err.type;
+    const retryAfter = Number(err.headers?.get('retry-after'));
+    const retryAfterMs = Number.isFinite(retryAfter) && retryAfter >= 0 ? retryAfter * 1000 : null;
+    if (status === 429 || bodyType === 'rate_limit_error') return { type: 'model_rate_limited_error', retryable: true, retryAfterMs, message };
+    if (status === 529 || bodyType === 'overloaded_error') return { type: 'model_overloaded_error', retryable: true, retryAfterMs, message };
+    // A client error will fail the same way again; a server error, a timeout or a broken connection may not.
+    const retryable = status === undefined || status === 408 || status === 409 || status >= 500;
+    return { type: 'model_request_failed_error', retryable, retryAfterMs, message };
+  }
+  // A stream that ended before message_stop, a network failure.
+  return { type: 'model_request_failed_error', retryable: true, retryAfterMs: null, message };
 }

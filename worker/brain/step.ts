@@ -7,7 +7,7 @@ import type { NewEvent, SessionEvent } from '../api/schema/event.ts';
 import type { EmitOptions, LiveDelta, Refusal, StepView } from '../../durable-objects/session-log.ts';
 import type { Hands, SandboxSpec } from '../../sandbox/hands.ts';
 import { buildModelRequest, CONTEXT_EVENT_TYPES } from './context-builder.ts';
-import { modelErrorType, type ModelPort } from './model-client.ts';
+import { classifyModelError, type ModelPort, type ModelTurn } from './model-client.ts';
 import { checkToolInput, resolveTools, type ResolvedTool } from './tools.ts';
 
 /** The part of the SessionLog a brain may use: fenced reads, fenced appends, live deltas. */
@@ -44,7 +44,24 @@ class Stale extends Error {}
 const STEP_EVENT_TYPES = [...CONTEXT_EVENT_TYPES, 'span.model_request_start', 'span.model_request_end', 'user.tool_confirmation'];
 const DELTA_FLUSH_MS = 40;
 
-export async function runStep(epoch: number, log: LogPort, model: ModelPort, hands: Hands): Promise<StepOutcome> {
+export interface StepOptions {
+  /** Model attempts per request before the turn ends with retries_exhausted (the circuit breaker). */
+  maxModelAttempts: number;
+  /** First backoff; doubles per attempt (with jitter), capped at 30 s. `retry-after` overrides it. */
+  retryBaseMs: number;
+}
+
+export const DEFAULT_STEP_OPTIONS: StepOptions = { maxModelAttempts: 5, retryBaseMs: 1000 };
+const MAX_BACKOFF_MS = 30_000;
+const MAX_RETRY_AFTER_MS = 120_000;
+
+export async function runStep(
+  epoch: number,
+  log: LogPort,
+  model: ModelPort,
+  hands: Hands,
+  options: StepOptions = DEFAULT_STEP_OPTIONS,
+): Promise<StepOutcome> {
   const view = await log.readForStep(epoch, STEP_EVENT_TYPES);
   if (!view.ok) return 'stale';
   const crash = async (point: CrashPoint) => {
@@ -95,31 +112,57 @@ export async function runStep(epoch: number, log: LogPort, model: ModelPort, han
 
     const context = seen.filter((e) => (CONTEXT_EVENT_TYPES as readonly string[]).includes(e.type));
     const request = buildModelRequest(view.agent, context, [...tools.values()].map((t) => t.definition));
-    const messageId = newId('sevt');
-    const deltas = new DeltaPublisher(log, epoch, messageId);
-
-    let turn;
-    try {
-      turn = await model.stream(request, async (text) => {
-        await deltas.push(text);
-        await crash('mid_stream');
-      });
-    } catch (err) {
-      if (err instanceof InjectedCrash || err instanceof Stale) throw err;
-      await emit(
-        [
-          { type: 'span.model_request_end', model_request_start_id: startId, is_error: true, model_usage: zeroUsage() },
+    // Retries happen here, each visible as a session.error; only the answer that completes becomes events,
+    // so a retried or cut stream never yields a second agent.message.
+    let turn: ModelTurn | null = null;
+    let messageId = '';
+    for (let attempt = 1; ; attempt++) {
+      messageId = newId('sevt');
+      const deltas = new DeltaPublisher(log, epoch, messageId);
+      try {
+        turn = await model.stream(request, async (text) => {
+          await deltas.push(text);
+          await crash('mid_stream');
+        });
+        await deltas.flush();
+        break;
+      } catch (err) {
+        if (err instanceof InjectedCrash || err instanceof Stale) throw err;
+        const failure = classifyModelError(err);
+        if (!failure.retryable || attempt >= options.maxModelAttempts) {
+          const why = failure.retryable ? `gave up after ${attempt} attempts` : 'not retried';
+          await emit(
+            [
+              { type: 'span.model_request_end', model_request_start_id: startId, is_error: true, model_usage: zeroUsage() },
+              {
+                type: 'session.error',
+                error: {
+                  type: failure.type,
+                  message: `${failure.message} (${why})`,
+                  retry_status: { type: failure.retryable ? 'exhausted' : 'terminal' },
+                },
+              },
+              { type: 'session.status_idle', stop_reason: { type: 'retries_exhausted' }, stop_details: null },
+            ],
+            { release: true, consumedSeq: view.inputSeq },
+          );
+          return 'model_error';
+        }
+        const delay = backoffMs(attempt, failure.retryAfterMs, options.retryBaseMs);
+        const reason = failure.retryAfterMs !== null ? 'as retry-after asks' : 'backing off';
+        await emit([
           {
             type: 'session.error',
-            error: { type: modelErrorType(err), message: (err as Error).message, retry_status: { type: 'exhausted' } },
+            error: {
+              type: failure.type,
+              message: `${failure.message}; attempt ${attempt + 1} of ${options.maxModelAttempts} in ${(delay / 1000).toFixed(1)} s (${reason})`,
+              retry_status: { type: 'retrying' },
+            },
           },
-          { type: 'session.status_idle', stop_reason: { type: 'retries_exhausted' }, stop_details: null },
-        ],
-        { release: true, consumedSeq: view.inputSeq },
-      );
-      return 'model_error';
+        ]);
+        await new Promise((resolve) => setTimeout(resolve, delay));
+      }
     }
-    await deltas.flush();
     await crash('after_model_response');
 
     const text = turn.content.filter((b) => b.type === 'text');
@@ -234,6 +277,13 @@ function openModelRequest(events: SessionEvent[]): string | null {
     if (e.type === 'span.model_request_start') return ended.has(e.id) ? null : e.id;
   }
   return null;
+}
+
+/** Exponential backoff with jitter (half to all of the step), or exactly what `retry-after` asked for. */
+function backoffMs(attempt: number, retryAfterMs: number | null, baseMs: number): number {
+  if (retryAfterMs !== null) return Math.min(retryAfterMs, MAX_RETRY_AFTER_MS);
+  const step = Math.min(baseMs * 2 ** (attempt - 1), MAX_BACKOFF_MS);
+  return step / 2 + Math.random() * (step / 2);
 }
 
 function zeroUsage() {

@@ -370,6 +370,11 @@ export class SessionLog extends DurableObject<Env> {
     this.save();
   }
 
+  /** Whether `epoch` still holds the lease: a brain doing long work asks, and stops if an interrupt moved on. */
+  async stillHolds(epoch: number): Promise<boolean> {
+    return this.state !== null && this.holds(this.state, epoch);
+  }
+
   /** Test-only: the brain is about to crash at `point`; crash there once only. */
   async consumeFault(point: string): Promise<void> {
     const st = this.requireState();

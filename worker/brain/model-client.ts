@@ -21,7 +21,7 @@ export interface ModelTurn {
 
 export interface ModelPort {
   /** Streams one model request; `onText` sees each text delta (awaited, so a slow consumer applies backpressure). */
-  stream(req: ModelRequest, onText: (text: string) => Promise<void> | void): Promise<ModelTurn>;
+  stream(req: ModelRequest, onText: (text: string) => Promise<void> | void, signal?: AbortSignal): Promise<ModelTurn>;
 }
 
 export function anthropicModel(env: Env): ModelPort {
@@ -32,8 +32,8 @@ export function anthropicModel(env: Env): ModelPort {
     maxRetries: 0,
   });
   return {
-    async stream(req, onText) {
-      const stream = client.messages.stream(req as unknown as Anthropic.MessageStreamParams);
+    async stream(req, onText, signal) {
+      const stream = client.messages.stream(req as unknown as Anthropic.MessageStreamParams, signal ? { signal } : {});
       for await (const ev of stream) {
         if (ev.type === 'content_block_delta' && ev.delta.type === 'text_delta') await onText(ev.delta.text);
       }

@@ -17,6 +17,7 @@ export interface LogPort {
   release(epoch: number): Promise<boolean>;
   broadcastDelta(epoch: number, delta: LiveDelta): Promise<boolean>;
   consumeFault(point: string): Promise<void>;
+  stillHolds(epoch: number): Promise<boolean>;
 }
 
 export type StepOutcome = 'end_turn' | 'tool_use' | 'requires_action' | 'model_error' | 'nothing_to_do' | 'stale';
@@ -119,15 +120,22 @@ export async function runStep(
     for (let attempt = 1; ; attempt++) {
       messageId = newId('sevt');
       const deltas = new DeltaPublisher(log, epoch, messageId);
+      const watch = watchLease(log, epoch);
       try {
-        turn = await model.stream(request, async (text) => {
-          await deltas.push(text);
-          await crash('mid_stream');
-        });
+        turn = await model.stream(
+          request,
+          async (text) => {
+            await deltas.push(text);
+            await crash('mid_stream');
+          },
+          watch.signal,
+        );
         await deltas.flush();
         break;
       } catch (err) {
         if (err instanceof InjectedCrash || err instanceof Stale) throw err;
+        // An interrupt moved the epoch on: this answer is no longer wanted, and could not land anyway.
+        if (watch.signal.aborted) throw new Stale('lease lost during the model call');
         const failure = classifyModelError(err);
         if (!failure.retryable || attempt >= options.maxModelAttempts) {
           const why = failure.retryable ? `gave up after ${attempt} attempts` : 'not retried';
@@ -161,6 +169,8 @@ export async function runStep(
           },
         ]);
         await new Promise((resolve) => setTimeout(resolve, delay));
+      } finally {
+        watch.stop();
       }
     }
     await crash('after_model_response');
@@ -277,6 +287,22 @@ function openModelRequest(events: SessionEvent[]): string | null {
     if (e.type === 'span.model_request_start') return ended.has(e.id) ? null : e.id;
   }
   return null;
+}
+
+const LEASE_CHECK_MS = 500;
+
+/** Aborts the model call as soon as the brain no longer holds the lease (a user.interrupt, a takeover). */
+function watchLease(log: LogPort, epoch: number): { signal: AbortSignal; stop(): void } {
+  const controller = new AbortController();
+  const timer = setInterval(() => {
+    log.stillHolds(epoch).then(
+      (holds) => {
+        if (!holds) controller.abort(new Error('lease lost'));
+      },
+      () => {},
+    );
+  }, LEASE_CHECK_MS);
+  return { signal: controller.signal, stop: () => clearInterval(timer) };
 }
 
 /** Exponential backoff with jitter (half to all of the step), or exactly what `retry-after` asked for. */

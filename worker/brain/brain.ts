@@ -3,12 +3,18 @@ import { WorkerEntrypoint } from 'cloudflare:workers';
 import type { Env } from '../env.ts';
 import { handsFor } from './hands.ts';
 import { anthropicModel } from './model-client.ts';
-import { DEFAULT_STEP_OPTIONS, runStep, type LogPort, type StepOptions, type StepOutcome } from './step.ts';
+import { DEFAULT_STEP_OPTIONS, InjectedCrash, runStep, type LogPort, type StepOptions, type StepOutcome } from './step.ts';
 
 export class Brain extends WorkerEntrypoint<Env> {
   async step(sessionId: string, epoch: number): Promise<StepOutcome> {
     const log = this.env.SESSION_LOG.get(this.env.SESSION_LOG.idFromName(sessionId)) as unknown as LogPort;
-    return runStep(epoch, log, anthropicModel(this.env), handsFor(this.env), stepOptions(this.env));
+    try {
+      return await runStep(epoch, log, anthropicModel(this.env), handsFor(this.env), stepOptions(this.env));
+    } catch (err) {
+      // A test's simulated kill: the step simply stops here, lease still held, as if the process had died.
+      if (err instanceof InjectedCrash) return 'crashed';
+      throw err;
+    }
   }
 }
 

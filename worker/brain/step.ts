@@ -20,7 +20,7 @@ export interface LogPort {
   stillHolds(epoch: number): Promise<boolean>;
 }
 
-export type StepOutcome = 'end_turn' | 'tool_use' | 'requires_action' | 'model_error' | 'nothing_to_do' | 'stale';
+export type StepOutcome = 'end_turn' | 'tool_use' | 'requires_action' | 'model_error' | 'nothing_to_do' | 'stale' | 'crashed';
 
 /** Named points where tests can make a step die (EDGEHARNESS_FAULT_INJECTION); see `SessionLog.injectFaults`. */
 export const CRASH_POINTS = [

@@ -98,8 +98,9 @@ describe('kill -9 of the whole runtime', () => {
     const events = await waitIdle(c, session.id, 1);
     const results = events.filter((e) => e.type === 'agent.tool_result');
     expect(results).toHaveLength(1);
-    expect(results[0]!.type === 'agent.tool_result' && results[0].is_error).toBe(true);
-    const said = results[0]!.type === 'agent.tool_result' ? (results[0].content ?? []).map((b) => ('text' in b ? b.text : '')).join('') : '';
+    const cut = results[0]!;
+    expect(cut.type === 'agent.tool_result' && cut.is_error).toBe(true);
+    const said = cut.type === 'agent.tool_result' ? (cut.content ?? []).map((b) => ('text' in b ? b.text : '')).join('') : '';
     expect(said).toMatch(/interrupted|died/i);
 
     await c.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: '[[tool:bash {"command":"cat ran.log"}]]' }] }] });

@@ -7,7 +7,10 @@ import path from 'node:path';
 import { startRuntime } from '../scripts/runtime.ts';
 import { startScriptedModel } from '../scripted-model/server.ts';
 
-export async function startBenchRuntime(name: string): Promise<{ client: Anthropic; stop(): Promise<void> }> {
+export async function startBenchRuntime(
+  name: string,
+  workerVars?: Readonly<Record<string, string>>,
+): Promise<{ client: Anthropic; url: string; apiKey: string; stop(): Promise<void> }> {
   // Bodies grow with the conversation; recording only the last few keeps the model's memory flat.
   const model = await startScriptedModel({ port: 0, maxRecordedRequests: 5 });
   const stateDir = mkdtempSync(path.join(tmpdir(), `eh-bench-${name}-`));
@@ -15,9 +18,12 @@ export async function startBenchRuntime(name: string): Promise<{ client: Anthrop
     port: 0,
     stateDir,
     env: { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'scripted', EDGEHARNESS_API_KEY: 'bench-key', PATH: process.env.PATH, HOME: process.env.HOME },
+    workerVars,
   });
   return {
     client: new Anthropic({ baseURL: runtime.url, apiKey: runtime.apiKey, maxRetries: 0 }),
+    url: runtime.url,
+    apiKey: runtime.apiKey,
     async stop() {
       await runtime.stop();
       await model.close();

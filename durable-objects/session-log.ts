@@ -5,7 +5,7 @@ import type { Env } from '../worker/env.ts';
 import { newId } from '../worker/api/ids.ts';
 import type { EventParams, NewEvent, SessionEvent } from '../worker/api/schema/event.ts';
 import type { Networking } from '../sandbox/hands.ts';
-import { emptyUsage, type SessionAgent, type SessionRuntime, type SessionStatus, type SessionUsage } from '../worker/api/schema/session.ts';
+import { emptyUsage, type Budget, type Limits, type SessionAgent, type SessionRuntime, type SessionStatus, type SessionUsage } from '../worker/api/schema/session.ts';
 
 /** SQLite rows are capped at 2 MB; payloads above this many bytes are split into chunk rows. */
 const INLINE_LIMIT = 1_000_000;
@@ -30,6 +30,13 @@ export interface LogState {
   inputSeq: number;
   consumedSeq: number;
   usage: SessionUsage;
+  /** List cost so far in USD (usage.list_cost shows it rounded); the official budget is checked against it. */
+  spentUsd: number;
+  budget: Budget | null;
+  limits: Limits;
+  /** When max_wall_seconds runs out (ms), and whether the alarm has acted on it. */
+  wallDeadline: number | null;
+  wallFired: boolean;
   activeMs: number;
   runningSince: number | null;
   faults: string[];
@@ -39,6 +46,11 @@ export type Refusal = { ok: false; error: { type: 'invalid_request_error' | 'sta
 
 export interface StepView {
   ok: true;
+  usage: SessionUsage;
+  spentUsd: number;
+  budget: Budget | null;
+  limits: Limits;
+  createdAt: string;
   sessionId: string;
   workspaceId: string;
   environmentId: string;
@@ -60,6 +72,8 @@ export interface EmitOptions {
   usage?: Partial<Pick<SessionUsage, 'input_tokens' | 'output_tokens' | 'cache_read_input_tokens'>> & {
     cache_creation_input_tokens?: number;
   };
+  /** The list cost of the model request this emit reports, in USD. */
+  costUsd?: number;
 }
 
 export interface LiveDelta {
@@ -127,10 +141,15 @@ export class SessionLog extends DurableObject<Env> {
     environmentId: string;
     networking: Networking;
     createdAt: string;
+    budget: Budget | null;
+    limits: Limits;
   }): Promise<void> {
     if (this.state) return;
     this.state = {
       ...args,
+      spentUsd: 0,
+      wallDeadline: args.limits.max_wall_seconds ? Date.parse(args.createdAt) + args.limits.max_wall_seconds * 1000 : null,
+      wallFired: false,
       status: 'idle',
       epoch: 0,
       lease: null,
@@ -142,17 +161,25 @@ export class SessionLog extends DurableObject<Env> {
       faults: [],
     };
     this.save();
+    await this.rearm();
   }
 
   runtime(): SessionRuntime | null {
     return this.state ? this.runtimeOf(this.state) : null;
   }
 
-  /** Session update changed the agent's tools or MCP servers: later steps use the new definition. */
-  async setAgent(agent: SessionAgent): Promise<void> {
+  /** Session update changed the agent's tools, the budget or the limits: later steps use the new ones. */
+  async configure(change: { agent?: SessionAgent; budget?: Budget | null; limits?: Limits }): Promise<void> {
     const st = this.requireState();
-    st.agent = agent;
+    if (change.agent) st.agent = change.agent;
+    if (change.budget !== undefined) st.budget = change.budget;
+    if (change.limits) {
+      st.limits = change.limits;
+      st.wallDeadline = change.limits.max_wall_seconds ? Date.parse(st.createdAt) + change.limits.max_wall_seconds * 1000 : null;
+      st.wallFired = false;
+    }
     this.save();
+    await this.rearm();
   }
 
   /** Session deletion: tell live readers, close them, drop every row. */
@@ -253,8 +280,9 @@ export class SessionLog extends DurableObject<Env> {
     const st = this.state;
     if (!st || st.status === 'terminated') return;
     const now = Date.now();
+    if (st.wallDeadline !== null && !st.wallFired && now >= st.wallDeadline) await this.wallClockReached(st);
     if (st.lease && st.lease.until > now) {
-      await this.ctx.storage.setAlarm(st.lease.until);
+      await this.rearm();
       return;
     }
     if (st.inputSeq <= st.consumedSeq) {
@@ -262,6 +290,7 @@ export class SessionLog extends DurableObject<Env> {
         st.lease = null;
         this.save();
       }
+      await this.rearm();
       return;
     }
     st.epoch += 1;
@@ -269,7 +298,7 @@ export class SessionLog extends DurableObject<Env> {
     st.lease = { epoch, until: now + this.leaseMs() };
     this.save();
     // Watchdog: if this brain dies, the alarm fires again at lease expiry and a new epoch takes over.
-    await this.ctx.storage.setAlarm(st.lease.until);
+    await this.rearm();
     try {
       await this.env.BRAIN.step(st.sessionId, epoch);
     } catch (err) {
@@ -288,6 +317,11 @@ export class SessionLog extends DurableObject<Env> {
     const rows = this.sql.exec<Row>(`SELECT * FROM events WHERE type IN (${placeholders}) ORDER BY seq`, ...types).toArray();
     return {
       ok: true,
+      usage: st.usage,
+      spentUsd: st.spentUsd ?? 0,
+      budget: st.budget ?? null,
+      limits: st.limits ?? {},
+      createdAt: st.createdAt,
       sessionId: st.sessionId,
       workspaceId: st.workspaceId,
       environmentId: st.environmentId,
@@ -322,6 +356,10 @@ export class SessionLog extends DurableObject<Env> {
           if (ev.type === 'session.status_terminated') this.applyStatus(st, 'terminated');
         }
         if (opts.usage) addUsage(st.usage, opts.usage);
+        if (opts.costUsd) {
+          st.spentUsd += opts.costUsd;
+          st.usage.list_cost = { amount: st.spentUsd.toFixed(6), currency: 'USD' };
+        }
         if (opts.consumedSeq !== undefined) st.consumedSeq = Math.max(st.consumedSeq, opts.consumedSeq);
         if (opts.release) st.lease = null;
         else this.extendLease(st);
@@ -502,18 +540,58 @@ export class SessionLog extends DurableObject<Env> {
     st.lease.until = Date.now() + this.leaseMs();
     this.save();
     // The watchdog follows the lease; not awaited: storage ordering keeps it consistent.
-    void this.ctx.storage.setAlarm(st.lease.until);
+    void this.rearm();
   }
 
-  private async afterRelease(st: LogState): Promise<void> {
-    if (st.status !== 'terminated' && st.inputSeq > st.consumedSeq) await this.ctx.storage.setAlarm(Date.now());
-    else await this.ctx.storage.deleteAlarm();
+  private async afterRelease(_st: LogState): Promise<void> {
+    await this.rearm();
   }
 
   private async wakeSoon(): Promise<void> {
-    const st = this.requireState();
-    // A brain holding the lease picks new input up when it releases; otherwise wake one now.
-    if (!st.lease || st.lease.until <= Date.now()) await this.ctx.storage.setAlarm(Date.now());
+    // A brain holding the lease picks new input up when it releases; otherwise the alarm wakes one now.
+    await this.rearm();
+  }
+
+  /**
+   * The one alarm serves three clocks: the lease watchdog, an immediate wake when input waits and no brain
+   * holds the lease, and the wall-clock limit, which must fire even when nothing runs.
+   */
+  private async rearm(): Promise<void> {
+    const st = this.state;
+    if (!st) return;
+    const times: number[] = [];
+    if (st.status !== 'terminated') {
+      if (st.lease) times.push(st.lease.until);
+      else if (st.inputSeq > st.consumedSeq) times.push(Date.now());
+      if (st.wallDeadline !== null && !st.wallFired) times.push(st.wallDeadline);
+    }
+    if (times.length) await this.ctx.storage.setAlarm(Math.min(...times));
+    else await this.ctx.storage.deleteAlarm();
+  }
+
+  /** max_wall_seconds ran out: a running turn is fenced off and stopped, whether or not a brain is alive. */
+  private async wallClockReached(st: LogState): Promise<void> {
+    st.wallFired = true;
+    const stored: Stored[] = [];
+    this.ctx.storage.transactionSync(() => {
+      if (st.status === 'running') {
+        st.epoch += 1;
+        st.lease = null;
+        stored.push(
+          this.insert(
+            stamp(
+              { type: 'session.status_idle', stop_reason: { type: 'budget_reached' }, stop_details: null, limit: 'max_wall_seconds' },
+              newId('sevt'),
+              new Date().toISOString(),
+            ),
+          ),
+        );
+        this.applyStatus(st, 'idle');
+      }
+      st.consumedSeq = st.inputSeq;
+      this.save();
+    });
+    await this.afterAppend(stored, true);
   }
 
   private applyStatus(st: LogState, status: SessionStatus): void {

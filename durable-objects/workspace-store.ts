@@ -291,6 +291,7 @@ export class WorkspaceStore extends DurableObject<Env> {
       title: p.title ?? null,
       metadata: p.metadata ?? {},
       budget: p.budget ?? null,
+      limits: p.limits ?? {},
       resources: p.resources ?? [],
       vault_ids: p.vault_ids ?? [],
       outcome_evaluations: [],
@@ -324,6 +325,7 @@ export class WorkspaceStore extends DurableObject<Env> {
     const next: Session = { ...s };
     if (p.title !== undefined) next.title = p.title || null;
     if (p.budget !== undefined) next.budget = p.budget;
+    if (p.limits !== undefined) next.limits = p.limits ?? {};
     if (p.vault_ids !== undefined) next.vault_ids = p.vault_ids;
     if (p.agent) {
       const agent = { ...s.agent };

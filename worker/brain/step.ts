@@ -8,6 +8,8 @@ import type { EmitOptions, LiveDelta, Refusal, StepView } from '../../durable-ob
 import type { Hands, SandboxSpec } from '../../sandbox/hands.ts';
 import { buildModelRequest, CONTEXT_EVENT_TYPES } from './context-builder.ts';
 import { classifyModelError, type ModelPort, type ModelTurn } from './model-client.ts';
+import { assessBudget, BUDGET_NOTICE_SOURCE, toolCallsLeft } from './budget.ts';
+import { listCostUsd } from './pricing.ts';
 import { checkToolInput, resolveTools, type ResolvedTool } from './tools.ts';
 
 /** The part of the SessionLog a brain may use: fenced reads, fenced appends, live deltas. */
@@ -20,7 +22,7 @@ export interface LogPort {
   stillHolds(epoch: number): Promise<boolean>;
 }
 
-export type StepOutcome = 'end_turn' | 'tool_use' | 'requires_action' | 'model_error' | 'nothing_to_do' | 'stale' | 'crashed';
+export type StepOutcome = 'end_turn' | 'tool_use' | 'requires_action' | 'budget_reached' | 'model_error' | 'nothing_to_do' | 'stale' | 'crashed';
 
 /** Named points where tests can make a step die (EDGEHARNESS_FAULT_INJECTION); see `SessionLog.injectFaults`. */
 export const CRASH_POINTS = [
@@ -97,7 +99,20 @@ export async function runStep(
     };
 
     // 1. Tool calls the log left open: run, refuse, or wait for the client.
-    const waiting = await settleToolCalls(view.events, tools, hands, spec, emit, crash);
+    const { waiting, limitReached } = await settleToolCalls(view.events, tools, hands, spec, emit, crash, toolCallsLeft(view, seen));
+    if (limitReached) {
+      await emit(
+        [
+          {
+            type: 'session.error',
+            error: { type: 'tool_use_limit_reached_error', message: `max_tool_calls (${view.limits.max_tool_calls}) reached`, retry_status: { type: 'terminal' } },
+          },
+          { type: 'session.status_idle', stop_reason: { type: 'budget_reached' }, stop_details: null, limit: 'max_tool_calls' },
+        ],
+        { release: true, consumedSeq: view.inputSeq },
+      );
+      return 'budget_reached';
+    }
     if (waiting.length) {
       await emit([{ type: 'session.status_idle', stop_reason: { type: 'requires_action', event_ids: waiting }, stop_details: null }], {
         release: true,
@@ -106,7 +121,19 @@ export async function runStep(
       return 'requires_action';
     }
 
-    // 2. One model request. One opened by a brain that died is reused, not opened twice.
+    // 2. Budgets and limits are checked before every model request; at 80% the model is told, once.
+    const budget = assessBudget(view, seen, Date.now());
+    if (budget.exhausted) {
+      await emit([{ type: 'session.status_idle', stop_reason: { type: 'budget_reached' }, stop_details: null, limit: budget.exhausted }], {
+        release: true,
+        consumedSeq: view.inputSeq,
+      });
+      return 'budget_reached';
+    }
+    if (budget.notice && !seen.some((e) => e.type === 'system.message' && e.source === BUDGET_NOTICE_SOURCE))
+      await emit([{ type: 'system.message', source: BUDGET_NOTICE_SOURCE, content: [{ type: 'text', text: budget.notice }] }]);
+
+    // 3. One model request. One opened by a brain that died is reused, not opened twice.
     let startId = openModelRequest(seen);
     if (!startId) startId = (await emit([{ type: 'span.model_request_start' }]))[0]!.id;
     await crash('after_model_request_start');
@@ -205,7 +232,7 @@ export async function runStep(
     if (calledTools) {
       // The calls are in the log before anything runs (at most once); the next step, woken because input is
       // still unanswered, runs them.
-      await emit([...out, span], { release: true, usage: turn.usage });
+      await emit([...out, span], { release: true, usage: turn.usage, costUsd: listCostUsd(view.agent.model.id, turn.usage) });
       return 'tool_use';
     }
     // One fenced append ends the turn: either all of it lands or none of it does.
@@ -213,6 +240,7 @@ export async function runStep(
       release: true,
       consumedSeq: view.inputSeq,
       usage: turn.usage,
+      costUsd: listCostUsd(view.agent.model.id, turn.usage),
     });
     return 'end_turn';
   } catch (err) {
@@ -233,7 +261,8 @@ async function settleToolCalls(
   spec: SandboxSpec,
   emit: (events: NewEvent[]) => Promise<SessionEvent[]>,
   crash: (point: CrashPoint) => Promise<void>,
-): Promise<string[]> {
+  callsLeft: number,
+): Promise<{ waiting: string[]; limitReached: boolean }> {
   const answered = new Set<string>();
   const confirmations = new Map<string, SessionEvent>();
   for (const e of events) {
@@ -242,6 +271,8 @@ async function settleToolCalls(
     if (e.type === 'user.tool_confirmation') confirmations.set(String(e.tool_use_id), e);
   }
   const waiting: string[] = [];
+  let left = callsLeft;
+  let limitReached = false;
   for (const call of events) {
     if ((call.type !== 'agent.tool_use' && call.type !== 'agent.custom_tool_use') || answered.has(call.id)) continue;
     const name = String(call.name);
@@ -272,12 +303,19 @@ async function settleToolCalls(
         continue;
       }
     }
+    if (left <= 0) {
+      // No more tool runs: the call is answered, not run, and the turn stops (the caller reports why).
+      await refuse('Not run: the session reached its max_tool_calls limit.');
+      limitReached = true;
+      continue;
+    }
+    left--;
     await crash('after_tool_use');
     const outcome = await hands.execute(spec, { name, input, idempotencyKey: call.id });
     await crash('after_tool_execution');
     await emit([{ type: 'agent.tool_result', tool_use_id: call.id, content: outcome.content, is_error: outcome.isError }]);
   }
-  return waiting;
+  return { waiting, limitReached };
 }
 
 function openModelRequest(events: SessionEvent[]): string | null {

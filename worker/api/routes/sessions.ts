@@ -33,6 +33,8 @@ export const sessions = new Hono<AppEnv>()
         environmentId: session.environment_id,
         networking: sandboxNetworking(environment.config),
         createdAt: session.created_at,
+        budget: session.budget,
+        limits: session.limits,
       });
       if (body.initial_events?.length) {
         const appended = await log.appendInput(body.initial_events);
@@ -52,7 +54,8 @@ export const sessions = new Hono<AppEnv>()
     const body = await readJson(c, SessionUpdateParams);
     if (body.vault_ids?.length) throw notFound(`vault_ids[0]: vault '${body.vault_ids[0]}' not found`);
     const session = unwrap(await workspace(c).updateSession(c.req.param('id'), body));
-    if (body.agent) await sessionLog(c.env, session.id).setAgent(session.agent);
+    if (body.agent || body.budget !== undefined || body.limits !== undefined)
+      await sessionLog(c.env, session.id).configure({ agent: session.agent, budget: session.budget, limits: session.limits });
     return c.json(session);
   })
   .delete('/:id', async (c) => {

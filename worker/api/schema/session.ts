@@ -29,6 +29,15 @@ const ResourceParams = z.discriminatedUnion('type', [
   z.looseObject({ type: z.literal('memory_store'), memory_store_id: z.string().min(1) }),
 ]);
 
+/** Extension: hard limits beyond the official USD budget. Each is optional; reaching one ends the turn. */
+export const Limits = z.strictObject({
+  max_tool_calls: z.number().int().min(0).optional(),
+  max_model_requests: z.number().int().min(1).optional(),
+  max_tokens: z.number().int().min(1).optional(),
+  max_wall_seconds: z.number().int().min(1).optional(),
+});
+export type Limits = z.infer<typeof Limits>;
+
 export const SessionCreateParams = z.strictObject({
   agent: AgentRef,
   environment_id: z.string().min(1),
@@ -38,6 +47,7 @@ export const SessionCreateParams = z.strictObject({
   resources: z.array(ResourceParams).optional(),
   title: z.string().max(512).nullable().optional(),
   vault_ids: z.array(z.string().min(1)).optional(),
+  limits: Limits.optional(),
 });
 export type SessionCreateParams = z.infer<typeof SessionCreateParams>;
 
@@ -52,6 +62,7 @@ export const SessionUpdateParams = z.strictObject({
   metadata: MetadataPatch.nullable().optional(),
   title: z.string().max(512).nullable().optional(),
   vault_ids: z.array(z.string().min(1)).optional(),
+  limits: Limits.nullable().optional(),
 });
 export type SessionUpdateParams = z.infer<typeof SessionUpdateParams>;
 
@@ -86,6 +97,7 @@ export interface SessionUsage {
   output_tokens: number;
   cache_read_input_tokens: number;
   cache_creation: { ephemeral_5m_input_tokens: number; ephemeral_1h_input_tokens: number };
+  list_cost: { amount: string; currency: 'USD' };
 }
 
 /** What the session log owns and reports back: status and accounting. */
@@ -104,6 +116,8 @@ export interface Session extends SessionRuntime {
   title: string | null;
   metadata: Metadata;
   budget: z.infer<typeof Budget> | null;
+  /** Extension (see Limits). */
+  limits: Limits;
   resources: Array<Record<string, unknown>>;
   vault_ids: string[];
   outcome_evaluations: unknown[];
@@ -117,5 +131,8 @@ export function emptyUsage(): SessionUsage {
     output_tokens: 0,
     cache_read_input_tokens: 0,
     cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 },
+    list_cost: { amount: '0', currency: 'USD' },
   };
 }
+
+export type Budget = z.infer<typeof Budget>;

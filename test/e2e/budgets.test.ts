@@ -1,0 +1,106 @@
+// Budgets stop a runaway tool loop: the official USD budget, max_tool_calls and max_wall_seconds each end the
+// turn with budget_reached and a complete trace; the 80% wrap-up notice reaches the model once.
+import Anthropic from '@anthropic-ai/sdk';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startRuntime, type Runtime } from '../../scripts/runtime.ts';
+import { startScriptedModel } from '../../scripted-model/server.ts';
+
+type Started = Awaited<ReturnType<typeof startScriptedModel>>;
+type Event = Anthropic.Beta.Sessions.BetaManagedAgentsSessionEvent;
+
+describe('budgets and limits', () => {
+  let model: Started;
+  let runtime: Runtime;
+  let client: Anthropic;
+  let stateDir: string;
+  let agentId: string;
+  let environmentId: string;
+
+  beforeAll(async () => {
+    model = await startScriptedModel({ port: 0 });
+    stateDir = mkdtempSync(path.join(tmpdir(), 'eh-budget-'));
+    runtime = await startRuntime({
+      port: 0,
+      stateDir,
+      env: { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'scripted', EDGEHARNESS_API_KEY: 'budget-key', PATH: process.env.PATH, HOME: process.env.HOME },
+    });
+    client = new Anthropic({ baseURL: runtime.url, apiKey: runtime.apiKey, maxRetries: 0 });
+    agentId = (await client.beta.agents.create({ name: 'runaway', model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' }] })).id;
+    environmentId = (await client.beta.environments.create({ name: 'budget' })).id;
+  });
+
+  afterAll(async () => {
+    await runtime?.stop();
+    await model?.close();
+    rmSync(stateDir, { recursive: true, force: true });
+  });
+
+  /** A model that never stops calling tools. */
+  function runaway() {
+    model.model.reset();
+    model.model.enqueue({ type: 'tool_use', name: 'bash', input: { command: 'echo x >> runs.log; wc -l < runs.log' }, repeat: 10_000 });
+  }
+
+  async function runTurn(extra: Record<string, unknown>): Promise<{ id: string; events: Event[] }> {
+    const session = await client.beta.sessions.create({ agent: agentId, environment_id: environmentId, ...extra } as Anthropic.Beta.SessionCreateParams);
+    const stream = await client.beta.sessions.events.stream(session.id);
+    await client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'loop forever' }] }] });
+    const events: Event[] = [];
+    for await (const ev of stream) {
+      events.push(ev as Event);
+      if (ev.type === 'session.status_idle') break;
+    }
+    return { id: session.id, events };
+  }
+
+  const texts = (evs: Event[], type: 'agent.tool_result') =>
+    evs.filter((e) => e.type === type).map((e) => (e.type === type ? (e.content ?? []).map((b) => ('text' in b ? b.text : '')).join('') : ''));
+
+  it('stops after max_tool_calls tool runs with tool_use_limit_reached, and notices at 80% once', async () => {
+    runaway();
+    const { events } = await runTurn({ limits: { max_tool_calls: 5 } });
+    const ran = texts(events, 'agent.tool_result').filter((t) => !t.startsWith('Not run'));
+    expect(ran.map((t) => t.trim())).toEqual(['1', '2', '3', '4', '5']);
+    const error = events.find((e) => e.type === 'session.error');
+    expect(error && error.type === 'session.error' && error.error.type).toBe('tool_use_limit_reached_error');
+    const idle = events.at(-1)!;
+    expect(idle.type === 'session.status_idle' && idle.stop_reason.type).toBe('budget_reached');
+    const notices = events.filter((e) => e.type === 'system.message');
+    expect(notices).toHaveLength(1);
+    // The notice reached the model.
+    expect(JSON.stringify(model.model.requests.at(-1)!.body)).toContain('Budget notice: 80%');
+  });
+
+  it('stops at the USD budget (list prices) with budget_reached and exact usage', async () => {
+    runaway();
+    const { id, events } = await runTurn({ budget: { type: 'limit', max_list_cost: { amount: '0.002', currency: 'USD' } } });
+    const idle = events.at(-1)!;
+    expect(idle.type === 'session.status_idle' && idle.stop_reason.type).toBe('budget_reached');
+    const session = await client.beta.sessions.retrieve(id);
+    const spent = Number(session.usage.list_cost?.amount);
+    expect(spent).toBeGreaterThanOrEqual(0.002);
+    // Stopped before the next request: the spend before the last request was still under budget.
+    const requests = events.filter((e) => e.type === 'span.model_request_end');
+    expect(requests.length).toBeGreaterThan(1);
+    expect(requests.length).toBeLessThan(200);
+    expect(events.filter((e) => e.type === 'system.message')).toHaveLength(1);
+    const usage = requests.reduce((n, e) => n + (e.type === 'span.model_request_end' ? e.model_usage.output_tokens : 0), 0);
+    expect(session.usage.output_tokens).toBe(usage);
+  });
+
+  it('stops a running loop at max_wall_seconds, from the session’s own alarm', async () => {
+    runaway();
+    const { id, events } = await runTurn({ limits: { max_wall_seconds: 3 } });
+    const idle = events.at(-1)!;
+    expect(idle.type === 'session.status_idle' && idle.stop_reason.type).toBe('budget_reached');
+    expect((idle as unknown as { limit: string }).limit).toBe('max_wall_seconds');
+    // Nothing from the fenced-off brain lands afterwards.
+    await new Promise((r) => setTimeout(r, 1500));
+    const all = [];
+    for await (const e of client.beta.sessions.events.list(id, { limit: 1000 })) all.push(e);
+    expect(all.at(-1)!.id).toBe(idle.id);
+  });
+});

@@ -38,10 +38,10 @@ describe('budgets and limits', () => {
     rmSync(stateDir, { recursive: true, force: true });
   });
 
-  /** A model that never stops calling tools. */
+  /** A model that never stops calling tools (each call a little different, so it is not a loop of one call). */
   function runaway() {
     model.model.reset();
-    model.model.enqueue({ type: 'tool_use', name: 'bash', input: { command: 'echo x >> runs.log; wc -l < runs.log' }, repeat: 10_000 });
+    for (let i = 0; i < 2_000; i++) model.model.enqueue({ type: 'tool_use', name: 'bash', input: { command: `echo x >> runs.log; wc -l < runs.log # ${i}` } });
   }
 
   async function runTurn(extra: Record<string, unknown>): Promise<{ id: string; events: Event[] }> {
@@ -63,6 +63,7 @@ describe('budgets and limits', () => {
     runaway();
     const { events } = await runTurn({ limits: { max_tool_calls: 5 } });
     const ran = texts(events, 'agent.tool_result').filter((t) => !t.startsWith('Not run'));
+    expect(events.some((e) => (e as unknown as { stopped_by?: string }).stopped_by)).toBe(false);
     expect(ran.map((t) => t.trim())).toEqual(['1', '2', '3', '4', '5']);
     const error = events.find((e) => e.type === 'session.error');
     expect(error && error.type === 'session.error' && error.error.type).toBe('tool_use_limit_reached_error');
@@ -102,5 +103,17 @@ describe('budgets and limits', () => {
     const all = [];
     for await (const e of client.beta.sessions.events.list(id, { limit: 1000 })) all.push(e);
     expect(all.at(-1)!.id).toBe(idle.id);
+  });
+
+  it('nudges a model that repeats the same call, then stops the turn with a visible reason', async () => {
+    model.model.reset();
+    model.model.enqueue({ type: 'tool_use', name: 'bash', input: { command: 'echo same' }, repeat: 50 });
+    const { events } = await runTurn({});
+    expect(events.filter((e) => e.type === 'agent.tool_use')).toHaveLength(3);
+    expect(events.filter((e) => e.type === 'system.message')).toHaveLength(1);
+    const error = events.find((e) => e.type === 'session.error');
+    expect(error && error.type === 'session.error' && error.error.message).toContain('loop detected');
+    const idle = events.at(-1)! as unknown as { type: string; stopped_by: string; stop_reason: { type: string } };
+    expect(idle).toMatchObject({ type: 'session.status_idle', stopped_by: 'loop_detection', stop_reason: { type: 'end_turn' } });
   });
 });

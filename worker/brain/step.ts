@@ -228,7 +228,22 @@ export async function runStep(
         cache_creation_input_tokens: turn.usage.cache_creation_input_tokens,
       },
     };
-    const calledTools = out.some((e) => e.type !== 'agent.message');
+    const loop = detectLoop(seen, out);
+    if (loop?.action === 'stop') {
+      // The model kept repeating itself after the nudge: end the turn, and say why.
+      await emit(
+        [
+          ...out.filter((e) => e.type === 'agent.message'),
+          span,
+          { type: 'session.error', error: { type: 'unknown_error', message: loop.message, retry_status: { type: 'terminal' } } },
+          { type: 'session.status_idle', stop_reason: { type: 'end_turn' }, stop_details: null, stopped_by: 'loop_detection' },
+        ],
+        { release: true, consumedSeq: view.inputSeq, usage: turn.usage, costUsd: listCostUsd(view.agent.model.id, turn.usage) },
+      );
+      return 'end_turn';
+    }
+    if (loop?.action === 'nudge') out.push({ type: 'system.message', source: LOOP_NOTICE_SOURCE, loop_key: loop.key, content: [{ type: 'text', text: loop.message }] });
+    const calledTools = out.some((e) => e.type === 'agent.tool_use' || e.type === 'agent.custom_tool_use');
     if (calledTools) {
       // The calls are in the log before anything runs (at most once); the next step, woken because input is
       // still unanswered, runs them.
@@ -328,6 +343,37 @@ function openModelRequest(events: SessionEvent[]): string | null {
 }
 
 const LEASE_CHECK_MS = 500;
+
+/** The same call with the same input this many times in a row is a loop: one nudge, then the turn stops. */
+export const LOOP_REPEATS = 3;
+const LOOP_NOTICE_SOURCE = 'edgeharness.loop';
+
+/**
+ * Loop detection over the log: counts how many of the latest tool calls, including the one just made, repeat
+ * the same tool with the same input. At LOOP_REPEATS the model gets one nudge (a system.message after the
+ * call); if it repeats the call again after that nudge, the turn stops.
+ */
+function detectLoop(seen: SessionEvent[], out: NewEvent[]): { action: 'nudge' | 'stop'; key: string; message: string } | null {
+  const call = out.find((e) => e.type === 'agent.tool_use' || e.type === 'agent.custom_tool_use');
+  if (!call) return null;
+  const key = `${String(call.name)} ${JSON.stringify(call.input ?? {})}`;
+  let streak = 1;
+  for (let i = seen.length - 1; i >= 0; i--) {
+    const e = seen[i]!;
+    if (e.type !== 'agent.tool_use' && e.type !== 'agent.custom_tool_use') continue;
+    if (`${String(e.name)} ${JSON.stringify(e.input ?? {})}` !== key) break;
+    streak++;
+  }
+  if (streak < LOOP_REPEATS) return null;
+  const nudged = seen.some((e) => e.type === 'system.message' && e.source === LOOP_NOTICE_SOURCE && e.loop_key === key);
+  return nudged
+    ? { action: 'stop', key, message: `loop detected: '${String(call.name)}' was called with the same input ${streak} times in a row, after a nudge; the turn is stopped` }
+    : {
+        action: 'nudge',
+        key,
+        message: `You have called '${String(call.name)}' with the same input ${streak} times in a row. Its result will not change: try a different approach, or finish with what you have.`,
+      };
+}
 
 /** Aborts the model call as soon as the brain no longer holds the lease (a user.interrupt, a takeover). */
 function watchLease(log: LogPort, epoch: number): { signal: AbortSignal; stop(): void } {

@@ -5,7 +5,7 @@ import type { Env } from '../worker/env.ts';
 import { newId } from '../worker/api/ids.ts';
 import type { EventParams, NewEvent, SessionEvent } from '../worker/api/schema/event.ts';
 import type { Networking } from '../sandbox/hands.ts';
-import { emptyUsage, type Budget, type Limits, type SessionAgent, type SessionRuntime, type SessionStatus, type SessionUsage } from '../worker/api/schema/session.ts';
+import { emptyUsage, type Budget, type Compaction, type Limits, type SessionAgent, type SessionRuntime, type SessionStatus, type SessionUsage } from '../worker/api/schema/session.ts';
 
 /** SQLite rows are capped at 2 MB; payloads above this many bytes are split into chunk rows. */
 const INLINE_LIMIT = 1_000_000;
@@ -34,6 +34,7 @@ export interface LogState {
   spentUsd: number;
   budget: Budget | null;
   limits: Limits;
+  compaction: Compaction;
   /** When max_wall_seconds runs out (ms), and whether the alarm has acted on it. */
   wallDeadline: number | null;
   wallFired: boolean;
@@ -50,6 +51,7 @@ export interface StepView {
   spentUsd: number;
   budget: Budget | null;
   limits: Limits;
+  compaction: Compaction;
   createdAt: string;
   sessionId: string;
   workspaceId: string;
@@ -143,6 +145,7 @@ export class SessionLog extends DurableObject<Env> {
     createdAt: string;
     budget: Budget | null;
     limits: Limits;
+    compaction: Compaction;
   }): Promise<void> {
     if (this.state) return;
     this.state = {
@@ -321,6 +324,7 @@ export class SessionLog extends DurableObject<Env> {
       spentUsd: st.spentUsd ?? 0,
       budget: st.budget ?? null,
       limits: st.limits ?? {},
+      compaction: st.compaction ?? {},
       createdAt: st.createdAt,
       sessionId: st.sessionId,
       workspaceId: st.workspaceId,

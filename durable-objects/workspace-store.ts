@@ -292,6 +292,7 @@ export class WorkspaceStore extends DurableObject<Env> {
       metadata: p.metadata ?? {},
       budget: p.budget ?? null,
       limits: p.limits ?? {},
+      compaction: p.compaction ?? {},
       resources: p.resources ?? [],
       vault_ids: p.vault_ids ?? [],
       outcome_evaluations: [],

@@ -51,10 +51,11 @@ export async function settle(sessionId: string, timeoutMs = 30_000): Promise<any
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const events = await allEvents(sessionId);
-    const last = events[events.length - 1];
-    const users = events.filter((e) => e.type === 'user.message').length;
-    const idles = events.filter((e) => e.type === 'session.status_idle').length;
-    if (last?.type === 'session.status_idle' && idles >= users) return events;
+    // Settled: the session went idle after the last thing the client sent. Idle-time work (compaction) may
+    // append after that idle event; the status is what counts.
+    const lastInput = events.findLastIndex((e) => e.type.startsWith('user.'));
+    const lastStatus = events.findLastIndex((e) => e.type.startsWith('session.status_'));
+    if (lastStatus > lastInput && events[lastStatus].type === 'session.status_idle') return events;
     if (Date.now() > deadline) throw new Error(`session did not settle: ${events.map((e) => e.type).join(', ')}`);
     await new Promise((r) => setTimeout(r, 50));
   }

@@ -1,6 +1,7 @@
 // Context builder: turns the session's log (a view of it) into a Messages API request for the agent's model.
 import type { SessionAgent } from '../api/schema/session.ts';
 import type { SessionEvent } from '../api/schema/event.ts';
+import { latestCompaction } from './compactor.ts';
 import type { ToolDefinition } from './tools.ts';
 
 /** The event types the model's context is built from; the brain reads only these from the log. */
@@ -12,6 +13,7 @@ export const CONTEXT_EVENT_TYPES = [
   'agent.tool_result',
   'agent.custom_tool_use',
   'user.custom_tool_result',
+  'agent.thread_context_compacted',
 ] as const;
 
 export const DEFAULT_MAX_TOKENS = 8192;
@@ -41,6 +43,13 @@ export function buildModelRequest(agent: SessionAgent, events: SessionEvent[], t
     if (last && last.role === role) last.content.push(...blocks);
     else messages.push({ role, content: [...blocks] });
   };
+  // After a compaction the context is [summary][events after the cut]; the log itself keeps everything.
+  const compacted = latestCompaction(events);
+  if (compacted) {
+    const from = events.findIndex((e) => e.id === compacted.compacted_through) + 1;
+    events = events.slice(from);
+    push('user', [{ type: 'text', text: `<conversation-summary>\n${String(compacted.summary ?? '')}\n</conversation-summary>` }]);
+  }
   for (const ev of events) {
     const content = Array.isArray(ev.content) ? (ev.content as Block[]) : [];
     switch (ev.type) {

@@ -9,6 +9,7 @@ import type { Hands, SandboxSpec } from '../../sandbox/hands.ts';
 import { buildModelRequest, CONTEXT_EVENT_TYPES } from './context-builder.ts';
 import { classifyModelError, type ModelPort, type ModelTurn } from './model-client.ts';
 import { assessBudget, BUDGET_NOTICE_SOURCE, toolCallsLeft } from './budget.ts';
+import { compactionSpan, DEFAULT_TRIGGER_TOKENS, estimateTokens, IDLE_COMPACTION_AT, latestCompaction, MAX_COMPACTIONS, summarize } from './compactor.ts';
 import { listCostUsd } from './pricing.ts';
 import { checkToolInput, resolveTools, type ResolvedTool } from './tools.ts';
 
@@ -133,13 +134,33 @@ export async function runStep(
     if (budget.notice && !seen.some((e) => e.type === 'system.message' && e.source === BUDGET_NOTICE_SOURCE))
       await emit([{ type: 'system.message', source: BUDGET_NOTICE_SOURCE, content: [{ type: 'text', text: budget.notice }] }]);
 
-    // 3. One model request. One opened by a brain that died is reused, not opened twice.
+    // 3. Compaction: a context past the threshold is summarised first (the log keeps every event).
+    const definitions = [...tools.values()].map((t) => t.definition);
+    const contextNow = () => seen.filter((e) => (CONTEXT_EVENT_TYPES as readonly string[]).includes(e.type));
+    const trigger = view.compaction.trigger_tokens ?? DEFAULT_TRIGGER_TOKENS;
+    if (estimateTokens(buildModelRequest(view.agent, contextNow(), definitions)) > trigger) {
+      if (seen.filter((e) => e.type === 'agent.thread_context_compacted').length >= MAX_COMPACTIONS) {
+        await emit(
+          [
+            {
+              type: 'session.error',
+              error: { type: 'compaction_limit_reached_error', message: `the context was compacted ${MAX_COMPACTIONS} times and is over its threshold again`, retry_status: { type: 'terminal' } },
+            },
+            { type: 'session.status_idle', stop_reason: { type: 'end_turn' }, stop_details: null, stopped_by: 'compaction_limit' },
+          ],
+          { release: true, consumedSeq: view.inputSeq },
+        );
+        return 'end_turn';
+      }
+      await compact(view, contextNow(), model, emit);
+    }
+
+    // 4. One model request. One opened by a brain that died is reused, not opened twice.
     let startId = openModelRequest(seen);
     if (!startId) startId = (await emit([{ type: 'span.model_request_start' }]))[0]!.id;
     await crash('after_model_request_start');
 
-    const context = seen.filter((e) => (CONTEXT_EVENT_TYPES as readonly string[]).includes(e.type));
-    const request = buildModelRequest(view.agent, context, [...tools.values()].map((t) => t.definition));
+    const request = buildModelRequest(view.agent, contextNow(), definitions);
     // Retries happen here, each visible as a session.error; only the answer that completes becomes events,
     // so a retried or cut stream never yields a second agent.message.
     let turn: ModelTurn | null = null;
@@ -252,16 +273,43 @@ export async function runStep(
     }
     // One fenced append ends the turn: either all of it lands or none of it does.
     await emit([...out, span, { type: 'session.status_idle', stop_reason: { type: 'end_turn' }, stop_details: null }], {
-      release: true,
       consumedSeq: view.inputSeq,
       usage: turn.usage,
       costUsd: listCostUsd(view.agent.model.id, turn.usage),
     });
+    // The session is idle for its user; a context near the threshold is compacted now, in that idle time, so
+    // the next turn does not wait for it. New input meanwhile is picked up when the lease is released.
+    const nextSize = estimateTokens(buildModelRequest(view.agent, contextNow(), definitions));
+    if (nextSize > IDLE_COMPACTION_AT * trigger && seen.filter((e) => e.type === 'agent.thread_context_compacted').length < MAX_COMPACTIONS)
+      await compact(view, contextNow(), model, emit);
+    await log.release(epoch);
     return 'end_turn';
   } catch (err) {
     if (err instanceof Stale) return 'stale';
     throw err;
   }
+}
+
+/** Summarises what lies before the latest user turn and records it as `agent.thread_context_compacted`. */
+async function compact(
+  view: StepView,
+  context: SessionEvent[],
+  model: ModelPort,
+  emit: (events: NewEvent[], opts?: EmitOptions) => Promise<SessionEvent[]>,
+): Promise<void> {
+  const span = compactionSpan(context);
+  if (!span) return;
+  const previous = latestCompaction(context);
+  const summary = await summarize(model, view.agent, typeof previous?.summary === 'string' ? previous.summary : null, span.fold);
+  const event: NewEvent = {
+    type: 'agent.thread_context_compacted',
+    compacted_through: span.through.id,
+    compacted_events: span.fold.length,
+    method: summary.method,
+    summary: summary.text,
+  };
+  if (summary.error) event.fallback_reason = summary.error;
+  await emit([event], summary.usage ? { usage: summary.usage, costUsd: listCostUsd(view.agent.model.id, summary.usage) } : {});
 }
 
 /**

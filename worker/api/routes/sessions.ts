@@ -35,6 +35,7 @@ export const sessions = new Hono<AppEnv>()
         createdAt: session.created_at,
         budget: session.budget,
         limits: session.limits,
+        compaction: session.compaction,
       });
       if (body.initial_events?.length) {
         const appended = await log.appendInput(body.initial_events);

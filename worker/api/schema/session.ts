@@ -38,6 +38,10 @@ export const Limits = z.strictObject({
 });
 export type Limits = z.infer<typeof Limits>;
 
+/** Extension: when the context would pass `trigger_tokens`, older turns are summarised (see docs/design.md). */
+export const Compaction = z.strictObject({ trigger_tokens: z.number().int().min(500).optional() });
+export type Compaction = z.infer<typeof Compaction>;
+
 export const SessionCreateParams = z.strictObject({
   agent: AgentRef,
   environment_id: z.string().min(1),
@@ -48,6 +52,7 @@ export const SessionCreateParams = z.strictObject({
   title: z.string().max(512).nullable().optional(),
   vault_ids: z.array(z.string().min(1)).optional(),
   limits: Limits.optional(),
+  compaction: Compaction.optional(),
 });
 export type SessionCreateParams = z.infer<typeof SessionCreateParams>;
 
@@ -118,6 +123,8 @@ export interface Session extends SessionRuntime {
   budget: z.infer<typeof Budget> | null;
   /** Extension (see Limits). */
   limits: Limits;
+  /** Extension (see Compaction). */
+  compaction: Compaction;
   resources: Array<Record<string, unknown>>;
   vault_ids: string[];
   outcome_evaluations: unknown[];

@@ -1,0 +1,65 @@
+// Compaction: past compaction.trigger_tokens older turns are summarised into agent.thread_context_compacted;
+// the next model request no longer carries the first turn verbatim; events.list still does. A summariser that
+// fails falls back to trimming instead of failing the session.
+import { describe, expect, inject, it } from 'vitest';
+import { summarize } from '../../worker/brain/compactor.ts';
+import type { ModelPort } from '../../worker/brain/model-client.ts';
+import { allEvents, call, say, settle } from './api.ts';
+
+describe('compaction', () => {
+  it('summarises older turns past the threshold and keeps every event in the log', async () => {
+    const a = await call('POST', '/v1/agents', { name: 'compact', model: 'claude-sonnet-5-5', system: 'Be brief.' });
+    const e = await call('POST', '/v1/environments', { name: 'env' });
+    const s = await call('POST', '/v1/sessions', { agent: a.body.id, environment_id: e.body.id, compaction: { trigger_tokens: 1500 } });
+    expect(s.status, JSON.stringify(s.body)).toBe(200);
+    expect(s.body.compaction).toEqual({ trigger_tokens: 1500 });
+    const id = s.body.id as string;
+    const tag = `tag-${id}`;
+    const filler = 'lorem ipsum dolor sit amet '.repeat(60);
+    await say(id, `FIRST-TURN-MARKER ${tag} ${filler} [[reply:ack one]]`);
+    await settle(id);
+    for (let i = 2; i <= 5; i++) {
+      await say(id, `turn ${i} ${tag} ${filler} [[reply:ack ${i}]]`);
+      await settle(id);
+    }
+    const events = await allEvents(id);
+    const compactions = events.filter((ev) => ev.type === 'agent.thread_context_compacted');
+    expect(compactions.length).toBeGreaterThan(0);
+    expect(compactions[0].summary.length).toBeGreaterThan(0);
+    // Compaction ran in idle time: right after a turn went idle, not while the next turn waited.
+    const i = events.indexOf(compactions[0]);
+    expect(events[i - 1].type).toBe('session.status_idle');
+    // The log keeps the first turn verbatim.
+    expect(JSON.stringify(events)).toContain('FIRST-TURN-MARKER');
+
+    await say(id, `one more ${tag} [[reply:ack last]]`);
+    await settle(id);
+    const recorded: any = await (await fetch(`${inject('scriptedModelUrl')}/_scripted/requests`)).json();
+    const last = recorded.data.filter((r: any) => JSON.stringify(r.body.messages).includes(`one more ${tag}`)).at(-1);
+    const sent = JSON.stringify(last.body.messages);
+    expect(sent).not.toContain('FIRST-TURN-MARKER');
+    expect(sent).toContain('<conversation-summary>');
+    expect(last.body.messages[0].role).toBe('user');
+  });
+
+  it('falls back to trimming when the summary request fails', async () => {
+    const failing: ModelPort = {
+      stream: async () => {
+        throw new Error('overloaded');
+      },
+    };
+    const agent = { type: 'agent', id: 'agent_x', version: 1, name: 'x', description: null, model: { id: 'claude-sonnet-5-5' }, system: null, tools: [], mcp_servers: [], skills: [], execution_identity: { type: 'service_account' }, multiagent: null } as const;
+    const long = 'x'.repeat(5000);
+    const summary = await summarize(failing, agent as never, null, [
+      { id: 'sevt_1', type: 'user.message', processed_at: '', content: [{ type: 'text', text: `please ${long}` }] },
+      { id: 'sevt_2', type: 'agent.tool_use', processed_at: '', name: 'bash', input: { command: 'ls' } },
+      { id: 'sevt_3', type: 'agent.tool_result', processed_at: '', tool_use_id: 'sevt_2', content: [{ type: 'text', text: long }] },
+    ]);
+    expect(summary.method).toBe('trim');
+    expect(summary.error).toContain('overloaded');
+    expect(summary.text).toContain('User: please');
+    expect(summary.text).toContain('Agent called bash');
+    expect(summary.text).toContain('[omitted]');
+    expect(summary.text.length).toBeLessThan(1000);
+  });
+});

@@ -42,6 +42,34 @@ console.log('edgeharness harness benchmark — scripted model at zero latency\n'
   }
 }
 
+// ---- context size per turn with compaction ----
+{
+  const COMPACTION_TURNS = Number(process.env.BENCH_COMPACTION_TURNS ?? 200);
+  const TRIGGER = 6000;
+  const { client, stop } = await startBenchRuntime('harness-compaction');
+  try {
+    const agent = await client.beta.agents.create({ name: 'bench-compaction', model: 'claude-sonnet-5-5', system: systemPrompt(1024) });
+    const environment = await client.beta.environments.create({ name: 'bench-compaction' });
+    const id = (
+      await client.beta.sessions.create({ agent: agent.id, environment_id: environment.id, compaction: { trigger_tokens: TRIGGER } } as Anthropic.Beta.SessionCreateParams)
+    ).id;
+    const filler = 'context '.repeat(100);
+    for (let t = 0; t < COMPACTION_TURNS; t++) await turn(client, id, `turn ${t}: ${filler} [[reply:noted ${t}]]`);
+    const sizes: number[] = [];
+    let compactions = 0;
+    for await (const ev of client.beta.sessions.events.list(id, { limit: 1000 })) {
+      if (ev.type === 'span.model_request_end') sizes.push(ev.model_usage.input_tokens + ev.model_usage.cache_read_input_tokens + ev.model_usage.cache_creation_input_tokens);
+      if (ev.type === 'agent.thread_context_compacted') compactions++;
+    }
+    console.log(`context tokens per model request over a ${COMPACTION_TURNS}-turn session (compaction.trigger_tokens ${TRIGGER}; ${compactions} compactions)`);
+    console.log('  turn  | ' + [1, 10, 50, 100, 150, 200].filter((n) => n <= sizes.length).map((n) => String(n).padStart(6)).join(' | ') + ' |    max');
+    console.log('  tokens| ' + [1, 10, 50, 100, 150, 200].filter((n) => n <= sizes.length).map((n) => String(sizes[n - 1]).padStart(6)).join(' | ') + ` | ${String(Math.max(...sizes)).padStart(6)}`);
+    console.log('');
+  } finally {
+    await stop();
+  }
+}
+
 // ---- time to resume after a brain crash ----
 {
   const { client, url, apiKey, stop } = await startBenchRuntime('harness-resume', {

@@ -182,4 +182,27 @@ describe('tools through the loop', () => {
       expect(resultText(find(count, 'agent.tool_result')[0]).trim()).toBe('1');
     });
   }
+  it('gives the same transcript with random brain kills around tool runs, and runs each tool once (seeded)', async () => {
+    const points = ['before_running', 'after_running', 'after_model_request_start', 'mid_stream', 'after_model_response', 'after_tool_use', 'after_tool_execution'];
+    let state = 7;
+    const random = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648);
+    const run = async (faults: string[]) => {
+      const id = await session(toolset);
+      if (faults.length)
+        await fetch(`${runtime.url}/v1/sessions/${id}/_faults`, {
+          method: 'POST',
+          headers: { 'x-api-key': runtime.apiKey, 'content-type': 'application/json' },
+          body: JSON.stringify({ points: faults }),
+        });
+      const evs = await turn(id, say('[[tool:bash {"command":"echo ran >> runs.log; wc -l < runs.log"}]]'));
+      return { types: evs.map((e) => e.type), results: find(evs, 'agent.tool_result').map((r) => resultText(r).trim()) };
+    };
+    const clean = await run([]);
+    expect(clean.results).toEqual(['1']);
+    for (let seed = 0; seed < 5; seed++) {
+      const faults = points.filter(() => random() < 0.35);
+      const got = await run(faults);
+      expect(got, `faults ${JSON.stringify(faults)}`).toEqual(clean);
+    }
+  });
 });

@@ -43,6 +43,12 @@ export interface LogState {
   faults: string[];
 }
 
+/** What a session's log starts from: its identity and configuration, fixed or changed only by session update. */
+export type LogInit = Pick<
+  LogState,
+  'sessionId' | 'workspaceId' | 'agent' | 'environmentId' | 'networking' | 'createdAt' | 'budget' | 'limits' | 'compaction'
+>;
+
 export type Refusal = { ok: false; error: { type: 'invalid_request_error' | 'stale_epoch' | 'not_found_error'; message: string } };
 
 export interface StepView {
@@ -136,17 +142,7 @@ export class SessionLog extends DurableObject<Env> {
   // ---------- lifecycle ----------
 
   /** Creates the log for a new session. Idempotent: a second call with the same id changes nothing. */
-  async init(args: {
-    sessionId: string;
-    workspaceId: string;
-    agent: SessionAgent;
-    environmentId: string;
-    networking: Networking;
-    createdAt: string;
-    budget: Budget | null;
-    limits: Limits;
-    compaction: Compaction;
-  }): Promise<void> {
+  async init(args: LogInit): Promise<void> {
     if (this.state) return;
     this.state = {
       ...args,

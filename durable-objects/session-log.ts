@@ -228,7 +228,8 @@ export class SessionLog extends DurableObject<Env> {
       this.save();
     });
     await this.afterAppend(stored, interrupted);
-    if (wantsTurn && !interrupted) await this.wakeSoon();
+    // A brain holding the lease picks new input up when it releases; otherwise the alarm wakes one now.
+    if (wantsTurn && !interrupted) await this.rearm();
     return { ok: true, events: stored.slice(0, input.length).map((s) => s.event) };
   }
 
@@ -371,7 +372,7 @@ export class SessionLog extends DurableObject<Env> {
     }
     // The index only needs status and usage; other appends (tool calls, spans) leave it as it is.
     await this.afterAppend(stored, opts.usage !== undefined);
-    if (opts.release) await this.afterRelease(st);
+    if (opts.release) await this.rearm();
     return { ok: true, events: stored.map((s) => s.event) };
   }
 
@@ -381,7 +382,7 @@ export class SessionLog extends DurableObject<Env> {
     if (!st || !this.holds(st, epoch)) return false;
     st.lease = null;
     this.save();
-    await this.afterRelease(st);
+    await this.rearm();
     return true;
   }
 
@@ -541,15 +542,6 @@ export class SessionLog extends DurableObject<Env> {
     this.save();
     // The watchdog follows the lease; not awaited: storage ordering keeps it consistent.
     void this.rearm();
-  }
-
-  private async afterRelease(_st: LogState): Promise<void> {
-    await this.rearm();
-  }
-
-  private async wakeSoon(): Promise<void> {
-    // A brain holding the lease picks new input up when it releases; otherwise the alarm wakes one now.
-    await this.rearm();
   }
 
   /**

@@ -1,6 +1,7 @@
 // The hands: where a session's tools run. One interface for every provider (local bubblewrap host, Cloudflare
 // container); the brain sees only this. Sandboxes are cattle: provisioned on the first tool call, replaced when
 // they die, destroyed with the session.
+import type { SandboxCredential } from './credentials.ts';
 
 /** What a sandbox may reach. Mirrors the environment's `config.networking`. */
 export type Networking =
@@ -12,6 +13,12 @@ export interface SandboxSpec {
   workspaceId: string;
   environmentId: string;
   networking: Networking;
+  /**
+   * The session's `environment_variable` credentials (from its vaults), values included: the sandbox gets each
+   * variable set to its placeholder and the provider's egress proxy substitutes the value (see credentials.ts).
+   * Providers redact the values from every outcome. Absent or empty: no credentials.
+   */
+  credentials?: SandboxCredential[];
 }
 
 export interface ToolOutcome {

@@ -20,8 +20,14 @@ describe('API errors', () => {
 
   it('names the field of a wrongly typed body and creates nothing', async () => {
     const before = (await call('GET', '/v1/agents?limit=100')).body.data.length;
-    expectEnvelope(await call('POST', '/v1/agents', { name: 123, model: 'claude-sonnet-5-5' }), 400, 'invalid_request_error', 'name');
+    const wrongType = await call('POST', '/v1/agents', { name: 123, model: 'claude-sonnet-5-5' });
+    expectEnvelope(wrongType, 400, 'invalid_request_error', 'name');
+    // a present field of the wrong type is not reported as missing
+    expect(wrongType.body.error.message).toContain('received number');
     expectEnvelope(await call('POST', '/v1/agents', { name: 'x' }), 400, 'invalid_request_error', 'model');
+    const missing = await call('POST', '/v1/agents', { model: 'claude-sonnet-5-5' });
+    expectEnvelope(missing, 400, 'invalid_request_error', 'name');
+    expect(missing.body.error.message).toContain('required field is missing');
     expectEnvelope(await call('POST', '/v1/agents', { name: 'x', model: 'm', bogus: 1 }), 400, 'invalid_request_error', 'bogus');
     expectEnvelope(await call('POST', '/v1/environments', { name: 'x', config: { type: 'cloud', networking: { type: 'sideways' } } }), 400, 'invalid_request_error', 'config.networking');
     expect((await call('GET', '/v1/agents?limit=100')).body.data.length).toBe(before);

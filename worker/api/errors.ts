@@ -76,7 +76,8 @@ function formatPath(path: readonly PropertyKey[], root?: string): string {
 function describeIssue(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case 'invalid_type':
-      return issue.input === undefined ? `required field is missing (expected ${issue.expected})` : issue.message;
+      // zod 4 issues carry no `input` unless asked; its message names what was received
+      return /received undefined$/.test(issue.message) ? `required field is missing (expected ${issue.expected})` : issue.message;
     case 'unrecognized_keys':
       return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
     case 'invalid_union':

@@ -21,6 +21,8 @@ export default defineConfig({
                 EDGEHARNESS_LEASE_MS: '400',
                 EDGEHARNESS_RETRY_BASE_MS: '20',
                 EDGEHARNESS_MODEL_MAX_ATTEMPTS: '4',
+                // A fixed test key (never a real one): the vault seals credential secrets under it.
+                VAULT_MASTER_KEY: 'jIkQ1ePc4dTzOmqMRFeDuiA9RvnrbK3R07zkQE/xVSo=',
               },
             },
           })),

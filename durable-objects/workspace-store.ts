@@ -1,5 +1,6 @@
 // WorkspaceStore: one Durable Object per workspace (tenant). Holds that workspace's agents (every version),
-// environments and the session index. Tenancy is structural: another workspace's objects are simply not here.
+// environments, vaults (credentials sealed by vault/crypto.ts) and the session index. Tenancy is structural:
+// another workspace's objects are simply not here.
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../worker/env.ts';
 import { newId } from '../worker/api/ids.ts';
@@ -30,6 +31,21 @@ import {
   type SessionRuntime,
   type SessionUpdateParams,
 } from '../worker/api/schema/session.ts';
+import {
+  applyCredentialAuthUpdate,
+  splitCredentialAuth,
+  type Credential,
+  type CredentialAuth,
+  type CredentialCreateParams,
+  type CredentialSecrets,
+  type CredentialUpdateParams,
+  type CredentialValidation,
+  type Vault,
+  type VaultCreateParams,
+  type VaultUpdateParams,
+} from '../worker/api/schema/vault.ts';
+import { placeholderFor, type SandboxCredential } from '../sandbox/credentials.ts';
+import { loadKeyring, openSecret, sealSecret, secretAad, VaultCryptoError, type Keyring, type SealedSecret } from '../vault/crypto.ts';
 
 export type StoreError = { type: 'invalid_request_error' | 'not_found_error' | 'conflict_error'; message: string; code?: string };
 export type Result<T> = { ok: true; value: T } | { ok: false; error: StoreError };
@@ -52,6 +68,8 @@ const fail = (type: StoreError['type'], message: string, code?: string): Result<
 
 export class WorkspaceStore extends DurableObject<Env> {
   private readonly sql: SqlStorage;
+  /** The vault keyring, imported from the environment on first use (see loadKeys). */
+  private keyringLoad: Promise<Keyring> | undefined;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -88,6 +106,30 @@ export class WorkspaceStore extends DurableObject<Env> {
         body TEXT NOT NULL
       );
       CREATE INDEX IF NOT EXISTS sessions_by_agent ON sessions(agent_id, agent_version);
+      CREATE TABLE IF NOT EXISTS vaults (
+        n INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        archived_at TEXT,
+        body TEXT NOT NULL
+      );
+      -- body is the credential as responses show it (no secret); the secrets are only the sealed columns, which
+      -- are NULL once the credential is archived (it can never be used again, so its secret is not kept).
+      -- unique_key (env:<secret_name> or mcp:<mcp_server_url>) is unique among a vault's active credentials.
+      CREATE TABLE IF NOT EXISTS vault_credentials (
+        n INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL UNIQUE,
+        vault_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        archived_at TEXT,
+        auth_type TEXT NOT NULL,
+        unique_key TEXT NOT NULL,
+        body TEXT NOT NULL,
+        key_id TEXT,
+        iv TEXT,
+        ciphertext TEXT
+      );
+      CREATE INDEX IF NOT EXISTS vault_credentials_by_vault ON vault_credentials(vault_id, n);
     `);
   }
 
@@ -254,6 +296,268 @@ export class WorkspaceStore extends DurableObject<Env> {
     return ok(next);
   }
 
+  // ---------- vaults and their credentials (secrets sealed by vault/crypto.ts; no response carries one) ----------
+
+  async createVault(p: VaultCreateParams): Promise<Result<Vault>> {
+    const now = new Date().toISOString();
+    const vault: Vault = {
+      type: 'vault',
+      id: newId('vlt'),
+      display_name: p.display_name,
+      metadata: p.metadata ?? {},
+      created_at: now,
+      updated_at: now,
+      archived_at: null,
+    };
+    this.sql.exec(`INSERT INTO vaults (id, created_at, body) VALUES (?, ?, ?)`, vault.id, now, JSON.stringify(vault));
+    return ok(vault);
+  }
+
+  async getVault(id: string): Promise<Result<Vault>> {
+    const vault = this.vault(id);
+    return vault ? ok(vault) : vaultNotFound(id);
+  }
+
+  async updateVault(id: string, p: VaultUpdateParams): Promise<Result<Vault>> {
+    const vault = this.vault(id);
+    if (!vault) return vaultNotFound(id);
+    if (vault.archived_at) return fail('invalid_request_error', `vault '${id}' is archived and cannot be updated`);
+    const next: Vault = { ...vault };
+    if (p.display_name !== undefined && p.display_name !== null) next.display_name = p.display_name;
+    const metadata = applyMetadataPatch(vault.metadata, p.metadata);
+    if (typeof metadata === 'string') return fail('invalid_request_error', metadata);
+    next.metadata = metadata;
+    next.updated_at = new Date().toISOString();
+    this.sql.exec(`UPDATE vaults SET body = ? WHERE id = ?`, JSON.stringify(next), id);
+    return ok(next);
+  }
+
+  async listVaults(args: ListArgs): Promise<Result<Page<Vault>>> {
+    const page = this.listRows<{ body: string }>('vaults', args, 'body');
+    if (!page.ok) return page;
+    return ok({ data: page.value.rows.map((r) => JSON.parse(r.body) as Vault), next_page: page.value.next });
+  }
+
+  /** Deletes the vault and every credential in it. Sessions that named it simply no longer get its credentials. */
+  async deleteVault(id: string): Promise<Result<{ id: string; type: 'vault_deleted' }>> {
+    if (!this.vault(id)) return vaultNotFound(id);
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(`DELETE FROM vault_credentials WHERE vault_id = ?`, id);
+      this.sql.exec(`DELETE FROM vaults WHERE id = ?`, id);
+    });
+    return ok({ id, type: 'vault_deleted' });
+  }
+
+  /** Archives the vault and its active credentials (whose secrets are dropped): nothing in it can be used again. */
+  async archiveVault(id: string): Promise<Result<Vault>> {
+    const vault = this.vault(id);
+    if (!vault) return vaultNotFound(id);
+    if (vault.archived_at) return ok(vault);
+    const now = new Date().toISOString();
+    const next: Vault = { ...vault, archived_at: now, updated_at: now };
+    this.ctx.storage.transactionSync(() => {
+      this.sql.exec(`UPDATE vaults SET archived_at = ?, body = ? WHERE id = ?`, now, JSON.stringify(next), id);
+      const active = this.sql
+        .exec<{ id: string; body: string }>(`SELECT id, body FROM vault_credentials WHERE vault_id = ? AND archived_at IS NULL`, id)
+        .toArray();
+      for (const row of active) this.archiveCredentialRow(row.id, JSON.parse(row.body) as Credential, now);
+    });
+    return ok(next);
+  }
+
+  /**
+   * Stores a credential: its public part as the row's body, its secrets sealed under the current master key and
+   * bound to this workspace, vault and credential. Refused in an archived vault, and when the vault already has an
+   * active credential for the same secret_name (environment_variable) or mcp_server_url (the MCP types).
+   */
+  async createCredential(vaultId: string, p: CredentialCreateParams): Promise<Result<Credential>> {
+    const { auth, secrets } = splitCredentialAuth(p.auth);
+    const uniqueKey = credentialUniqueKey(auth);
+    const before = this.credentialCreateProblem(vaultId, uniqueKey);
+    if (before) return before;
+    const keys = await this.keyring();
+    if (!keys.ok) return keys;
+    const id = newId('vcrd');
+    const sealed = await sealSecret(keys.value, secretAad(this.workspaceId(), vaultId, id), JSON.stringify(secrets));
+    // Checked again: other requests may have run while the secret was being sealed.
+    const after = this.credentialCreateProblem(vaultId, uniqueKey);
+    if (after) return after;
+    const now = new Date().toISOString();
+    const credential: Credential = {
+      type: 'vault_credential',
+      id,
+      vault_id: vaultId,
+      display_name: p.display_name || null,
+      auth,
+      metadata: p.metadata ?? {},
+      created_at: now,
+      updated_at: now,
+      archived_at: null,
+    };
+    this.sql.exec(
+      `INSERT INTO vault_credentials (id, vault_id, created_at, auth_type, unique_key, body, key_id, iv, ciphertext) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      id,
+      vaultId,
+      now,
+      auth.type,
+      uniqueKey,
+      JSON.stringify(credential),
+      sealed.keyId,
+      sealed.iv,
+      sealed.ciphertext,
+    );
+    return ok(credential);
+  }
+
+  async getCredential(vaultId: string, id: string): Promise<Result<Credential>> {
+    const row = this.credentialRow(vaultId, id);
+    return row.ok ? ok(row.value.credential) : row;
+  }
+
+  /**
+   * Updates display_name, metadata (patch) and auth (same type only; see applyCredentialAuthUpdate). A changed auth
+   * is re-sealed under the current master key, which is how secrets move off a rotated-out key.
+   */
+  async updateCredential(vaultId: string, id: string, p: CredentialUpdateParams): Promise<Result<Credential>> {
+    const found = this.credentialRow(vaultId, id);
+    if (!found.ok) return found;
+    const { credential, sealed } = found.value;
+    if (credential.archived_at) return fail('invalid_request_error', `credential '${id}' is archived and cannot be updated`);
+    const next: Credential = { ...credential };
+    if (p.display_name !== undefined && p.display_name !== null) next.display_name = p.display_name;
+    const metadata = applyMetadataPatch(credential.metadata, p.metadata);
+    if (typeof metadata === 'string') return fail('invalid_request_error', metadata);
+    next.metadata = metadata;
+    let resealed: SealedSecret | null = null;
+    if (p.auth) {
+      if (p.auth.type !== credential.auth.type)
+        return fail('invalid_request_error', `auth.type: this credential is ${credential.auth.type}; its type cannot be changed to ${p.auth.type}`);
+      const keys = await this.keyring();
+      if (!keys.ok) return keys;
+      if (!sealed) return fail('invalid_request_error', `credential '${id}' has no stored secret`);
+      const aad = secretAad(this.workspaceId(), vaultId, id);
+      const secrets = JSON.parse(await openSecret(keys.value, aad, sealed)) as CredentialSecrets;
+      const parts = applyCredentialAuthUpdate({ auth: credential.auth, secrets }, p.auth);
+      if (typeof parts === 'string') return fail('invalid_request_error', parts);
+      next.auth = parts.auth;
+      resealed = await sealSecret(keys.value, aad, JSON.stringify(parts.secrets));
+    }
+    // Optimistic: a concurrent update or archive while the secret was being opened and sealed wins, this one retries.
+    const current = this.credentialRow(vaultId, id);
+    if (!current.ok) return current;
+    if (JSON.stringify(current.value) !== JSON.stringify(found.value))
+      return fail('conflict_error', `credential '${id}' was changed by another request meanwhile; retrieve it and retry`);
+    next.updated_at = new Date().toISOString();
+    if (resealed)
+      this.sql.exec(
+        `UPDATE vault_credentials SET body = ?, key_id = ?, iv = ?, ciphertext = ? WHERE id = ?`,
+        JSON.stringify(next),
+        resealed.keyId,
+        resealed.iv,
+        resealed.ciphertext,
+        id,
+      );
+    else this.sql.exec(`UPDATE vault_credentials SET body = ? WHERE id = ?`, JSON.stringify(next), id);
+    return ok(next);
+  }
+
+  async listCredentials(vaultId: string, args: ListArgs): Promise<Result<Page<Credential>>> {
+    if (!this.vault(vaultId)) return vaultNotFound(vaultId);
+    const page = this.listRows<{ body: string }>('vault_credentials', args, 'body', ['vault_id', vaultId]);
+    if (!page.ok) return page;
+    return ok({ data: page.value.rows.map((r) => JSON.parse(r.body) as Credential), next_page: page.value.next });
+  }
+
+  async deleteCredential(vaultId: string, id: string): Promise<Result<{ id: string; type: 'vault_credential_deleted' }>> {
+    const found = this.credentialRow(vaultId, id);
+    if (!found.ok) return found;
+    this.sql.exec(`DELETE FROM vault_credentials WHERE id = ?`, id);
+    return ok({ id, type: 'vault_credential_deleted' });
+  }
+
+  /** Archives the credential and drops its sealed secret: an archived credential is never used or updated again. */
+  async archiveCredential(vaultId: string, id: string): Promise<Result<Credential>> {
+    const found = this.credentialRow(vaultId, id);
+    if (!found.ok) return found;
+    const { credential } = found.value;
+    if (credential.archived_at) return ok(credential);
+    return ok(this.archiveCredentialRow(id, credential, new Date().toISOString()));
+  }
+
+  /**
+   * `mcp_oauth_validate`. This runtime has no MCP client yet, so it cannot probe the server: an mcp_oauth
+   * credential with a stored token gets the honest verdict `unknown` ("the probe couldn't tell"), an archived one
+   * (its token dropped) `invalid` ("no access token is stored"). Other types are refused with 400, as the endpoint
+   * validates MCP OAuth credentials only.
+   */
+  async validateCredential(vaultId: string, id: string): Promise<Result<CredentialValidation>> {
+    const found = this.credentialRow(vaultId, id);
+    if (!found.ok) return found;
+    const { credential, sealed } = found.value;
+    if (credential.auth.type !== 'mcp_oauth')
+      return fail(
+        'invalid_request_error',
+        `credential '${id}' is a ${credential.auth.type} credential; mcp_oauth_validate validates mcp_oauth credentials only`,
+      );
+    return ok({
+      type: 'vault_credential_validation',
+      credential_id: id,
+      vault_id: vaultId,
+      status: sealed ? 'unknown' : 'invalid',
+      has_refresh_token: sealed !== null && credential.auth.refresh !== null,
+      mcp_probe: null,
+      refresh: null,
+      validated_at: new Date().toISOString(),
+    });
+  }
+
+  /**
+   * The usable environment_variable credentials of these vaults, decrypted, in vault order then creation order.
+   * Archived vaults and credentials are left out; unknown vault ids too. When credentials of different vaults
+   * share a secret_name, the first in that order wins (the sandbox has one variable of each name); within one
+   * vault a name is unique among active credentials. Throws VaultCryptoError when a secret cannot be opened (the
+   * master key unset, or the key it was sealed under no longer configured).
+   */
+  async sessionCredentials(vaultIds: string[]): Promise<SandboxCredential[]> {
+    const picked: Array<{ vaultId: string; id: string; credential: Credential; sealed: SealedSecret }> = [];
+    const names = new Set<string>();
+    for (const vaultId of vaultIds) {
+      const vault = this.vault(vaultId);
+      if (!vault || vault.archived_at) continue;
+      const rows = this.sql
+        .exec<{ id: string; body: string; key_id: string; iv: string; ciphertext: string }>(
+          `SELECT id, body, key_id, iv, ciphertext FROM vault_credentials
+           WHERE vault_id = ? AND auth_type = 'environment_variable' AND archived_at IS NULL AND ciphertext IS NOT NULL ORDER BY n`,
+          vaultId,
+        )
+        .toArray();
+      for (const row of rows) {
+        const credential = JSON.parse(row.body) as Credential;
+        if (credential.auth.type !== 'environment_variable' || names.has(credential.auth.secret_name)) continue;
+        names.add(credential.auth.secret_name);
+        picked.push({ vaultId, id: row.id, credential, sealed: { keyId: row.key_id, iv: row.iv, ciphertext: row.ciphertext } });
+      }
+    }
+    if (picked.length === 0) return [];
+    const keys = await this.loadKeys();
+    const workspaceId = this.workspaceId();
+    return Promise.all(
+      picked.map(async ({ vaultId, id, credential, sealed }) => {
+        const secrets = JSON.parse(await openSecret(keys, secretAad(workspaceId, vaultId, id), sealed)) as CredentialSecrets;
+        const auth = credential.auth as Extract<CredentialAuth, { type: 'environment_variable' }>;
+        return {
+          credentialId: id,
+          vaultId,
+          name: auth.secret_name,
+          placeholder: placeholderFor(id),
+          value: secrets.type === 'environment_variable' ? secrets.secret_value : '',
+          networking: auth.networking,
+          injection: { ...auth.injection_location },
+        };
+      }),
+    );
+  }
+
   // ---------- sessions (index; the SessionLog owns status and usage and pushes them here) ----------
 
   /** Resolves the agent (pinned version, optional overrides) and environment, and records the session. */
@@ -280,6 +584,8 @@ export class WorkspaceStore extends DurableObject<Env> {
     const env = this.environment(p.environment_id);
     if (!env) return fail('not_found_error', `environment_id: environment '${p.environment_id}' not found`, 'environment_not_found');
     if (env.archived_at) return fail('invalid_request_error', `environment_id: environment '${p.environment_id}' is archived`, 'environment_archived');
+    const vaults = this.sessionVaultsProblem(p.vault_ids ?? []);
+    if (vaults) return vaults;
 
     const now = new Date().toISOString();
     const sessionAgent: SessionAgent = { type: 'agent', id: agent.id, version, ...def };
@@ -327,7 +633,6 @@ export class WorkspaceStore extends DurableObject<Env> {
     if (p.title !== undefined) next.title = p.title || null;
     if (p.budget !== undefined) next.budget = p.budget;
     if (p.limits !== undefined) next.limits = p.limits ?? {};
-    if (p.vault_ids !== undefined) next.vault_ids = p.vault_ids;
     if (p.agent) {
       const agent = { ...s.agent };
       if (p.agent.tools !== undefined) agent.tools = normalizeTools(p.agent.tools);
@@ -446,6 +751,93 @@ export class WorkspaceStore extends DurableObject<Env> {
     return row ? (JSON.parse(row.body) as Environment) : undefined;
   }
 
+  private vault(id: string): Vault | undefined {
+    const row = this.sql.exec<{ body: string }>(`SELECT body FROM vaults WHERE id = ?`, id).toArray()[0];
+    return row ? (JSON.parse(row.body) as Vault) : undefined;
+  }
+
+  /** A credential of this vault: one of another vault is not found here, even in the same workspace. */
+  private credentialRow(vaultId: string, id: string): Result<{ credential: Credential; sealed: SealedSecret | null }> {
+    if (!this.vault(vaultId)) return vaultNotFound(vaultId);
+    const row = this.sql
+      .exec<{ body: string; key_id: string | null; iv: string | null; ciphertext: string | null }>(
+        `SELECT body, key_id, iv, ciphertext FROM vault_credentials WHERE id = ? AND vault_id = ?`,
+        id,
+        vaultId,
+      )
+      .toArray()[0];
+    if (!row) return fail('not_found_error', `credential '${id}' not found in vault '${vaultId}'`);
+    const sealed = row.key_id && row.iv && row.ciphertext ? { keyId: row.key_id, iv: row.iv, ciphertext: row.ciphertext } : null;
+    return ok({ credential: JSON.parse(row.body) as Credential, sealed });
+  }
+
+  private credentialCreateProblem(vaultId: string, uniqueKey: string): Result<never> | null {
+    const vault = this.vault(vaultId);
+    if (!vault) return vaultNotFound(vaultId);
+    if (vault.archived_at) return fail('invalid_request_error', `vault '${vaultId}' is archived; an archived vault cannot get new credentials`);
+    const taken = this.sql
+      .exec<{ id: string }>(`SELECT id FROM vault_credentials WHERE vault_id = ? AND unique_key = ? AND archived_at IS NULL`, vaultId, uniqueKey)
+      .toArray()[0];
+    if (!taken) return null;
+    const [field, value] = uniqueKey.startsWith('env:') ? ['auth.secret_name', uniqueKey.slice(4)] : ['auth.mcp_server_url', uniqueKey.slice(4)];
+    return fail(
+      'conflict_error',
+      `${field}: vault '${vaultId}' already has an active credential for '${value}' (${taken.id}); update, archive or delete that one instead`,
+    );
+  }
+
+  private archiveCredentialRow(id: string, credential: Credential, now: string): Credential {
+    const next: Credential = { ...credential, archived_at: now, updated_at: now };
+    this.sql.exec(
+      `UPDATE vault_credentials SET archived_at = ?, body = ?, key_id = NULL, iv = NULL, ciphertext = NULL WHERE id = ?`,
+      now,
+      JSON.stringify(next),
+      id,
+    );
+    return next;
+  }
+
+  /** Every id names a vault of this workspace, active, listed once. Another workspace's vault is not found here. */
+  private sessionVaultsProblem(vaultIds: string[]): Result<never> | null {
+    const seen = new Set<string>();
+    for (const [i, id] of vaultIds.entries()) {
+      if (seen.has(id)) return fail('invalid_request_error', `vault_ids[${i}]: vault '${id}' is listed more than once`);
+      seen.add(id);
+      const vault = this.vault(id);
+      if (!vault) return fail('not_found_error', `vault_ids[${i}]: vault '${id}' not found`);
+      if (vault.archived_at) return fail('invalid_request_error', `vault_ids[${i}]: vault '${id}' is archived`);
+    }
+    return null;
+  }
+
+  /** The workspace this store belongs to: its Durable Object name. Sealed secrets are bound to it. */
+  private workspaceId(): string {
+    const name = this.ctx.id.name;
+    if (!name) throw new Error('WorkspaceStore must be addressed by idFromName(workspaceId): vault secrets are bound to that name');
+    return name;
+  }
+
+  /** The vault keyring, imported once per instance. Throws VaultCryptoError when the keys are missing or malformed. */
+  private async loadKeys(): Promise<Keyring> {
+    this.keyringLoad ??= loadKeyring(this.env);
+    try {
+      return await this.keyringLoad;
+    } catch (err) {
+      this.keyringLoad = undefined;
+      throw err;
+    }
+  }
+
+  /** loadKeys for the API: a missing or malformed master key is the operator's to fix, said plainly, never a 500. */
+  private async keyring(): Promise<Result<Keyring>> {
+    try {
+      return ok(await this.loadKeys());
+    } catch (err) {
+      if (err instanceof VaultCryptoError) return fail('invalid_request_error', `vault: ${err.message}`, 'vault_not_configured');
+      throw err;
+    }
+  }
+
   private session(id: string): Session | undefined {
     const row = this.sql.exec<{ body: string }>(`SELECT body FROM sessions WHERE id = ?`, id).toArray()[0];
     return row ? (JSON.parse(row.body) as Session) : undefined;
@@ -453,12 +845,17 @@ export class WorkspaceStore extends DurableObject<Env> {
 
   /** Newest first, cursor = the row's insertion number. */
   private listRows<R extends Record<string, SqlStorageValue>>(
-    table: 'agents' | 'environments',
+    table: 'agents' | 'environments' | 'vaults' | 'vault_credentials',
     args: ListArgs,
     columns: string,
+    scope?: [column: 'vault_id', value: string],
   ): Result<{ rows: R[]; next: string | null }> {
     const where: string[] = [];
     const params: Array<string | number> = [];
+    if (scope) {
+      where.push(`${scope[0]} = ?`);
+      params.push(scope[1]);
+    }
     if (!args.includeArchived) where.push('archived_at IS NULL');
     const range = dateFilters(args);
     if (!range.ok) return range;
@@ -495,6 +892,13 @@ function pickDefinition(a: Agent): AgentDefinition {
     execution_identity: a.execution_identity,
     multiagent: a.multiagent,
   };
+}
+
+const vaultNotFound = (id: string): Result<never> => fail('not_found_error', `vault '${id}' not found`);
+
+/** What must be unique among a vault's active credentials: one per variable name, one per MCP server. */
+function credentialUniqueKey(auth: CredentialAuth): string {
+  return auth.type === 'environment_variable' ? `env:${auth.secret_name}` : `mcp:${auth.mcp_server_url}`;
 }
 
 function decodeSessionCursor(page: string | undefined): { n: number; back: boolean } | null | false {

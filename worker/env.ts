@@ -14,6 +14,16 @@ export interface Env {
   EDGEHARNESS_API_KEY?: string;
   /** HMAC key for short-lived browser stream tokens; falls back to a key derived from EDGEHARNESS_API_KEY. */
   EDGEHARNESS_STREAM_TOKEN_SECRET?: string;
+  /**
+   * The vault's master key: the base64 of 32 random bytes (`openssl rand -base64 32`). Credential secrets are
+   * sealed under it (AES-256-GCM, vault/crypto.ts); without it no credential can be created. A Worker secret.
+   */
+  VAULT_MASTER_KEY?: string;
+  /**
+   * Rotation: former master keys, comma-separated, same format. Used only to open secrets sealed under them; every
+   * new or updated secret is sealed under VAULT_MASTER_KEY. Remove a key once nothing is sealed under it.
+   */
+  VAULT_PREVIOUS_MASTER_KEYS?: string;
   ANTHROPIC_API_KEY?: string;
   ANTHROPIC_BASE_URL?: string;
   /** Cloudflare provider only (`--env cloudflare`): one SessionSandbox (and container) per session. */

@@ -7,6 +7,7 @@ import { agents } from './routes/agents.ts';
 import { environments } from './routes/environments.ts';
 import { events } from './routes/events.ts';
 import { sessions } from './routes/sessions.ts';
+import { vaults } from './routes/vaults.ts';
 
 export function createApp() {
   const app = new Hono<AppEnv>();
@@ -30,6 +31,7 @@ export function createApp() {
   app.route('/v1/environments', environments);
   app.route('/v1/sessions', events);
   app.route('/v1/sessions', sessions);
+  app.route('/v1/vaults', vaults);
 
   app.notFound((c) => notFound(`no route for ${c.req.method} ${c.req.path}`).toResponse(c.get('requestId') ?? 'req_unknown'));
 

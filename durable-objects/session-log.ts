@@ -21,6 +21,8 @@ export interface LogState {
   environmentId: string;
   /** The environment's networking when the session was created: what its sandbox may reach. */
   networking: Networking;
+  /** The vaults whose credentials the session's sandbox may use (fixed at creation; absent in older logs). */
+  vaultIds?: string[];
   createdAt: string;
   status: SessionStatus;
   epoch: number;
@@ -46,8 +48,11 @@ export interface LogState {
 /** What a session's log starts from: its identity and configuration, fixed or changed only by session update. */
 export type LogInit = Pick<
   LogState,
-  'sessionId' | 'workspaceId' | 'agent' | 'environmentId' | 'networking' | 'createdAt' | 'budget' | 'limits' | 'compaction'
->;
+  'sessionId' | 'workspaceId' | 'agent' | 'environmentId' | 'networking' | 'vaultIds' | 'createdAt' | 'budget' | 'limits' | 'compaction'
+> & {
+  /** System events the log starts with (e.g. a credential its environment cannot reach), before any input. */
+  notices?: NewEvent[];
+};
 
 export type Refusal = { ok: false; error: { type: 'invalid_request_error' | 'stale_epoch' | 'not_found_error'; message: string } };
 
@@ -63,6 +68,7 @@ export interface StepView {
   workspaceId: string;
   environmentId: string;
   networking: Networking;
+  vaultIds: string[];
   agent: SessionAgent;
   status: SessionStatus;
   inputSeq: number;
@@ -144,8 +150,9 @@ export class SessionLog extends DurableObject<Env> {
   /** Creates the log for a new session. Idempotent: a second call with the same id changes nothing. */
   async init(args: LogInit): Promise<void> {
     if (this.state) return;
+    const { notices, ...init } = args;
     this.state = {
-      ...args,
+      ...init,
       spentUsd: 0,
       wallDeadline: args.limits.max_wall_seconds ? Date.parse(args.createdAt) + args.limits.max_wall_seconds * 1000 : null,
       wallFired: false,
@@ -159,7 +166,11 @@ export class SessionLog extends DurableObject<Env> {
       runningSince: null,
       faults: [],
     };
-    this.save();
+    const now = new Date().toISOString();
+    this.ctx.storage.transactionSync(() => {
+      for (const ev of notices ?? []) this.insert(stamp(ev, newId('sevt'), now));
+      this.save();
+    });
     await this.rearm();
   }
 
@@ -327,6 +338,7 @@ export class SessionLog extends DurableObject<Env> {
       workspaceId: st.workspaceId,
       environmentId: st.environmentId,
       networking: st.networking ?? { type: 'unrestricted' },
+      vaultIds: st.vaultIds ?? [],
       agent: st.agent,
       status: st.status,
       inputSeq: st.inputSeq,

@@ -3,13 +3,14 @@ import { WorkerEntrypoint } from 'cloudflare:workers';
 import type { Env } from '../env.ts';
 import { handsFor } from './hands.ts';
 import { anthropicModel } from './model-client.ts';
+import { vaultFor } from './vault.ts';
 import { DEFAULT_STEP_OPTIONS, InjectedCrash, runStep, type LogPort, type StepOptions, type StepOutcome } from './step.ts';
 
 export class Brain extends WorkerEntrypoint<Env> {
   async step(sessionId: string, epoch: number): Promise<StepOutcome> {
     const log = this.env.SESSION_LOG.get(this.env.SESSION_LOG.idFromName(sessionId)) as unknown as LogPort;
     try {
-      return await runStep(epoch, log, anthropicModel(this.env), handsFor(this.env), stepOptions(this.env));
+      return await runStep(epoch, log, anthropicModel(this.env), handsFor(this.env), stepOptions(this.env), vaultFor(this.env));
     } catch (err) {
       // A test's simulated kill: the step simply stops here, lease still held, as if the process had died.
       if (err instanceof InjectedCrash) return 'crashed';

@@ -6,6 +6,7 @@ import { newId } from '../api/ids.ts';
 import type { NewEvent, SessionEvent } from '../api/schema/event.ts';
 import type { EmitOptions, LiveDelta, Refusal, StepView } from '../../durable-objects/session-log.ts';
 import type { Hands, SandboxSpec } from '../../sandbox/hands.ts';
+import { redactContent, type SandboxCredential } from '../../sandbox/credentials.ts';
 import { buildModelRequest, CONTEXT_EVENT_TYPES } from './context-builder.ts';
 import { classifyModelError, type ModelPort, type ModelTurn } from './model-client.ts';
 import { assessBudget, BUDGET_NOTICE_SOURCE, toolCallsLeft } from './budget.ts';
@@ -22,6 +23,13 @@ export interface LogPort {
   consumeFault(point: string): Promise<void>;
   stillHolds(epoch: number): Promise<boolean>;
 }
+
+/** Where a step gets the session's vault credentials (decrypted) when it is about to run a tool. */
+export interface VaultPort {
+  sessionCredentials(workspaceId: string, vaultIds: string[]): Promise<SandboxCredential[]>;
+}
+
+const NO_VAULT: VaultPort = { sessionCredentials: async () => [] };
 
 export type StepOutcome = 'end_turn' | 'tool_use' | 'requires_action' | 'budget_reached' | 'model_error' | 'nothing_to_do' | 'stale' | 'crashed';
 
@@ -65,6 +73,7 @@ export async function runStep(
   model: ModelPort,
   hands: Hands,
   options: StepOptions = DEFAULT_STEP_OPTIONS,
+  vault: VaultPort = NO_VAULT,
 ): Promise<StepOutcome> {
   const view = await log.readForStep(epoch, STEP_EVENT_TYPES);
   if (!view.ok) return 'stale';
@@ -98,9 +107,13 @@ export async function runStep(
       environmentId: view.environmentId,
       networking: view.networking,
     };
+    // Read from the vault only when a tool is about to run, and afresh each step: a rotated value applies at once.
+    let credentials: Promise<SandboxCredential[]> | undefined;
+    const loadCredentials = (): Promise<SandboxCredential[]> =>
+      (credentials ??= view.vaultIds.length ? vault.sessionCredentials(view.workspaceId, view.vaultIds) : Promise.resolve([]));
 
     // 1. Tool calls the log left open: run, refuse, or wait for the client.
-    const { waiting, limitReached } = await settleToolCalls(view.events, tools, hands, spec, emit, crash, toolCallsLeft(view, seen));
+    const { waiting, limitReached } = await settleToolCalls(view.events, tools, hands, spec, loadCredentials, emit, crash, toolCallsLeft(view, seen));
     if (limitReached) {
       await emit(
         [
@@ -322,6 +335,7 @@ async function settleToolCalls(
   tools: Map<string, ResolvedTool>,
   hands: Hands,
   spec: SandboxSpec,
+  loadCredentials: () => Promise<SandboxCredential[]>,
   emit: (events: NewEvent[]) => Promise<SessionEvent[]>,
   crash: (point: CrashPoint) => Promise<void>,
   callsLeft: number,
@@ -374,9 +388,19 @@ async function settleToolCalls(
     }
     left--;
     await crash('after_tool_use');
-    const outcome = await hands.execute(spec, { name, input, idempotencyKey: call.id });
+    let credentials: SandboxCredential[];
+    try {
+      credentials = await loadCredentials();
+    } catch (err) {
+      // e.g. a master key missing after a rotation: the call is answered (not run), the session goes on
+      await refuse(`Not run: the session's vault credentials could not be read (${(err as Error).message}).`);
+      continue;
+    }
+    const outcome = await hands.execute({ ...spec, credentials }, { name, input, idempotencyKey: call.id });
     await crash('after_tool_execution');
-    await emit([{ type: 'agent.tool_result', tool_use_id: call.id, content: outcome.content, is_error: outcome.isError }]);
+    // The hands redact too; this is the last gate before the log, whatever provider ran the call.
+    const content = redactContent(outcome.content, credentials);
+    await emit([{ type: 'agent.tool_result', tool_use_id: call.id, content, is_error: outcome.isError }]);
   }
   return { waiting, limitReached };
 }

@@ -10,6 +10,9 @@ import { SessionCreateParams, SessionListQuery, SessionUpdateParams } from '../s
 import { sessionLog, workspace } from './stubs.ts';
 import { destroySandbox, sandboxNetworking } from '../../brain/hands.ts';
 import { CRASH_POINTS } from '../../brain/step.ts';
+import type { NewEvent } from '../schema/event.ts';
+import type { Networking } from '../../../sandbox/hands.ts';
+import { unreachableHosts, type SandboxCredential } from '../../../sandbox/credentials.ts';
 
 const StreamTokenParams = z.strictObject({ ttl_seconds: z.number().int().min(10).max(3600).optional() });
 const FaultParams = z.strictObject({ points: z.array(z.enum(CRASH_POINTS)).min(1) });
@@ -17,8 +20,7 @@ const FaultParams = z.strictObject({ points: z.array(z.enum(CRASH_POINTS)).min(1
 export const sessions = new Hono<AppEnv>()
   .post('/', async (c) => {
     const body = await readJson(c, SessionCreateParams);
-    // Checked before anything is written, so a refused create leaves no trace.
-    if (body.vault_ids?.length) throw notFound(`vault_ids[0]: vault '${body.vault_ids[0]}' not found`);
+    // Checked before anything is written, so a refused create leaves no trace (vault_ids: in createSession).
     if (body.resources?.length)
       throw invalidRequest(`resources[0].type: session resources are not supported by this runtime yet`);
     const ws = workspace(c);
@@ -26,12 +28,17 @@ export const sessions = new Hono<AppEnv>()
     const log = sessionLog(c.env, session.id);
     try {
       const environment = unwrap(await ws.getEnvironment(session.environment_id));
+      const networking = sandboxNetworking(environment.config);
+      // Unreadable credentials (a master key missing) do not stop the session: its tool calls will say why.
+      const credentials = session.vault_ids.length ? await ws.sessionCredentials(session.vault_ids).catch(() => []) : [];
       await log.init({
         sessionId: session.id,
         workspaceId: c.get('workspaceId'),
         agent: session.agent,
         environmentId: session.environment_id,
-        networking: sandboxNetworking(environment.config),
+        networking,
+        vaultIds: session.vault_ids,
+        notices: credentialNotices(credentials, networking),
         createdAt: session.created_at,
         budget: session.budget,
         limits: session.limits,
@@ -53,7 +60,9 @@ export const sessions = new Hono<AppEnv>()
   .get('/:id', async (c) => c.json(unwrap(await workspace(c).getSession(c.req.param('id')))))
   .post('/:id', async (c) => {
     const body = await readJson(c, SessionUpdateParams);
-    if (body.vault_ids?.length) throw notFound(`vault_ids[0]: vault '${body.vault_ids[0]}' not found`);
+    // The official API does not support this yet ("requests setting this field are rejected"): a session's
+    // credentials are fixed when it is created.
+    if (body.vault_ids !== undefined) throw invalidRequest('vault_ids: cannot be changed after the session is created');
     const session = unwrap(await workspace(c).updateSession(c.req.param('id'), body));
     if (body.agent || body.budget !== undefined || body.limits !== undefined)
       await sessionLog(c.env, session.id).configure({ agent: session.agent, budget: session.budget, limits: session.limits });
@@ -86,3 +95,26 @@ export const sessions = new Hono<AppEnv>()
     await sessionLog(c.env, id).injectFaults(body.points);
     return c.json({ type: 'faults_injected', session_id: id, points: body.points });
   });
+
+/**
+ * One `credential_host_unreachable_error` per credential with hosts the environment's networking does not let
+ * the sandbox reach: the session works, but the credential can never be used on those hosts.
+ */
+function credentialNotices(credentials: SandboxCredential[], networking: Networking): NewEvent[] {
+  const notices: NewEvent[] = [];
+  for (const c of credentials) {
+    const hosts = unreachableHosts(c, networking);
+    if (hosts.length === 0) continue;
+    notices.push({
+      type: 'session.error',
+      error: {
+        type: 'credential_host_unreachable_error',
+        credential_id: c.credentialId,
+        vault_id: c.vaultId,
+        message: `credential ${c.name} (${c.credentialId}) lists ${hosts.join(', ')} in auth.networking.allowed_hosts, which this session's environment networking does not allow; it will not be substituted there`,
+        retry_status: { type: 'terminal' },
+      },
+    });
+  }
+  return notices;
+}

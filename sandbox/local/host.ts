@@ -7,9 +7,10 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
+import type { SandboxCredential } from '../credentials.ts';
 import { DEFAULT_TOOL_TIMEOUT_MS, MAX_RESULT_CHARS, type ToolOutcome } from '../hands.ts';
 import { CallRecords, fileKey } from './call-records.ts';
-import { errorOutcome, SessionSandbox, type SandboxLaunch } from './session-sandbox.ts';
+import { errorOutcome, SessionSandbox, type SandboxLaunch, type SandboxSettings } from './session-sandbox.ts';
 
 export const DEFAULT_IDLE_MS = 15 * 60_000;
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -47,11 +48,23 @@ const Networking = z.discriminatedUnion('type', [
     allow_mcp_servers: z.boolean().default(false),
   }),
 ]);
+const HostList = z.object({ type: z.literal('limited'), allowed_hosts: z.array(z.string()) });
+const Credential = z.object({
+  credentialId: z.string().min(1),
+  vaultId: z.string(),
+  name: z.string().min(1),
+  // the placeholder is what the proxy looks for: one without the common prefix would never be substituted
+  placeholder: z.string().startsWith('edgeharness_placeholder_'),
+  value: z.string(),
+  networking: z.discriminatedUnion('type', [z.object({ type: z.literal('unrestricted') }), HostList]),
+  injection: z.object({ header: z.boolean(), body: z.boolean() }),
+}) satisfies z.ZodType<SandboxCredential>;
 const Spec = z.object({
   sessionId: z.string().regex(SESSION_ID),
   workspaceId: z.string(),
   environmentId: z.string(),
   networking: Networking,
+  credentials: z.array(Credential).default([]),
 });
 const ExecuteBody = z.object({
   spec: Spec,
@@ -138,7 +151,8 @@ export async function startSandboxHost(options: SandboxHostOptions): Promise<San
     }
     const gen = generation.get(id) ?? 0;
     const run = (async () => {
-      const outcome = await sandboxOf(id).run(spec.networking, {
+      // redacted of the credentials' values by the sandbox before it is recorded or returned
+      const outcome = await sandboxOf(id).run(settings(spec), {
         name: call.name,
         input: call.input,
         key,
@@ -180,7 +194,7 @@ export async function startSandboxHost(options: SandboxHostOptions): Promise<San
       const spec = parse(Spec, await readJson(req), 'body');
       checkSession(id, spec);
       try {
-        await sandboxOf(id).ensureRunning(spec.networking);
+        await sandboxOf(id).ensureRunning(settings(spec));
       } catch (error) {
         throw new HttpError(503, `the sandbox could not start: ${message(error)}`);
       }
@@ -233,6 +247,10 @@ export async function startSandboxHost(options: SandboxHostOptions): Promise<San
       return closing;
     },
   };
+}
+
+function settings(spec: SpecBody): SandboxSettings {
+  return { networking: spec.networking, credentials: spec.credentials };
 }
 
 function checkSession(id: string, spec: SpecBody): void {

@@ -3,8 +3,10 @@
 import { homedir } from 'node:os';
 import path from 'node:path';
 import type { SandboxAskCallback, SandboxRuntimeConfig } from '@anthropic-ai/sandbox-runtime';
+import type { SandboxCredential } from '../credentials.ts';
 import { decideEgress } from '../egress-policy.ts';
 import type { Networking } from '../hands.ts';
+import { credentialFilter } from './credential-filter.ts';
 
 export interface IsolationPaths {
   /** The session's workspace: the only place the sandbox may write (besides its private /tmp). */
@@ -36,15 +38,16 @@ const PRIVATE_CIDRS = ['10.0.0.0/8', '100.64.0.0/10', '172.16.0.0/12', '192.168.
 /**
  * The sandbox-runtime configuration of one session. Reads are allowed by default and denied where secrets
  * live; writes are denied by default and allowed in the workspace only; the network namespace is empty, so
- * the proxy (and `networkPolicy`) is the only way out.
+ * the proxy (and `networkPolicy`) is the only way out. With credentials, the proxy also substitutes their
+ * values (see `networkConfig`).
  */
-export function sandboxConfig(paths: IsolationPaths, networking: Networking): SandboxRuntimeConfig {
+export function sandboxConfig(paths: IsolationPaths, networking: Networking, credentials: readonly SandboxCredential[] = []): SandboxRuntimeConfig {
   const homes = [homedir(), '/home', '/root'];
   // a Node installed under a home (nvm, volta) must still start: re-open its install prefix, <prefix>/bin/node
   const nodePrefix = path.dirname(path.dirname(paths.nodeBinary));
   const nodeUnderHome = homes.some((home) => nodePrefix.startsWith(`${home}/`));
   return {
-    network: networkConfig(networking),
+    network: networkConfig(networking, credentials),
     filesystem: {
       denyRead: [
         // the user's files: SSH keys, cloud and git credentials, shell history
@@ -73,13 +76,28 @@ export function sandboxConfig(paths: IsolationPaths, networking: Networking): Sa
   };
 }
 
-function networkConfig(networking: Networking): SandboxRuntimeConfig['network'] {
+function networkConfig(networking: Networking, credentials: readonly SandboxCredential[]): SandboxRuntimeConfig['network'] {
   return {
     // nothing is allowed by name here: every destination goes to `networkPolicy`, so both providers apply the
     // one rule in sandbox/egress-policy.ts, with its reasons
     allowedDomains: [],
     deniedDomains: [],
     ...(networking.type === 'unrestricted' ? { deniedResolvedAddresses: PRIVATE_CIDRS } : {}),
+    // A session without credentials keeps the plain proxy: no request hook, HTTPS tunnelled untouched.
+    ...(credentials.length > 0
+      ? {
+          filterRequest: credentialFilter(credentials),
+          // the filter sets headers on plain HTTP only towards loopback; it refuses cleartext to any other host
+          allowPlaintextHeaderSet: true,
+          // HTTPS is terminated with an ephemeral CA (which sandbox-runtime makes the sandbox trust, and
+          // re-opens for reading inside the denied /tmp) so the filter sees those requests too. Upstreams are
+          // verified against the system roots plus the host's NODE_EXTRA_CA_CERTS.
+          tlsTerminate: {},
+          // the filter does not judge paths, so no reading of an ambiguous one gets around it: forward the
+          // client's bytes, as a tunnel without the filter would, instead of refusing them
+          ambiguousRequestTarget: 'asSpelled' as const,
+        }
+      : {}),
   };
 }
 

@@ -1,13 +1,16 @@
 // Starts one session's sandbox and lives exactly as long as it: sandbox-runtime's proxy plus bubblewrap around
 // the tool runner. Runs outside the sandbox as the host's child; the runner inherits its stdin/stdout, which
-// are the host's channel to it. Usage: node launcher.ts '<LauncherOptions as JSON>'.
+// are the host's channel to it. Usage: node launcher.ts '<LauncherOptions as JSON>', with the session's
+// credentials as one JSON line on fd 4.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
+import { Socket } from 'node:net';
 import path from 'node:path';
 import { SandboxManager } from '@anthropic-ai/sandbox-runtime';
+import { RESERVED_ENV_NAMES, type SandboxCredential } from '../credentials.ts';
 import { networkPolicy, sandboxConfig } from './isolation.ts';
-import type { LauncherNotice, LauncherOptions } from './runner-protocol.ts';
+import type { LauncherNotice, LauncherOptions, LauncherSecrets } from './runner-protocol.ts';
 
 const options = JSON.parse(process.argv[2] ?? '{}') as LauncherOptions;
 // sandbox-runtime puts its sockets and mount points in os.tmpdir(), which reads TMPDIR
@@ -23,12 +26,52 @@ const notices: WriteStream | undefined = (() => {
 notices?.on('error', () => {});
 const notify = (notice: LauncherNotice): void => { notices?.write(`${JSON.stringify(notice)}\n`); };
 
+/**
+ * The session's credentials, from fd 4: the host writes one JSON line and closes its end. Read to the end and
+ * closed before anything is spawned, so no child (the sandbox least of all) inherits the fd.
+ */
+async function receiveCredentials(): Promise<SandboxCredential[]> {
+  let pipe: Socket;
+  try {
+    pipe = new Socket({ fd: 4, readable: true, writable: false });
+  } catch (error) {
+    throw new Error(`the host did not open the credentials pipe on fd 4 (${error instanceof Error ? error.message : String(error)})`);
+  }
+  const chunks: Buffer[] = [];
+  try {
+    await new Promise<void>((resolve, reject) => {
+      pipe.on('data', (chunk: Buffer) => chunks.push(chunk));
+      pipe.once('end', resolve);
+      pipe.once('error', reject);
+    });
+  } finally {
+    pipe.destroy();
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    // never quote the text: it holds the values
+    throw new Error('the credentials on fd 4 are not JSON');
+  }
+  if (!Array.isArray(parsed) || !parsed.every(isCredential)) throw new Error('the credentials on fd 4 are not a list of credentials');
+  return parsed satisfies LauncherSecrets;
+}
+
+function isCredential(value: unknown): value is SandboxCredential {
+  const c = value as Partial<SandboxCredential> | null;
+  return typeof c === 'object' && c !== null && typeof c.name === 'string' && typeof c.placeholder === 'string'
+    && typeof c.value === 'string' && typeof c.credentialId === 'string' && typeof c.networking === 'object'
+    && typeof c.injection === 'object' && c.injection !== null;
+}
+
 async function main(): Promise<number> {
+  const credentials = await receiveCredentials();
   const deps = SandboxManager.checkDependencies();
   if (deps.errors.length > 0) {
     throw new Error(`${deps.errors.join('; ')} (on Debian/Ubuntu: scripts/install-system-deps.sh)`);
   }
-  const config = sandboxConfig(options, options.networking);
+  const config = sandboxConfig(options, options.networking, credentials);
   await SandboxManager.initialize(config, networkPolicy(options.networking));
 
   let seen = 0;
@@ -49,7 +92,9 @@ async function main(): Promise<number> {
   const commandId = randomBytes(16).toString('base64url');
   const wrapped = await SandboxManager.wrapWithSandbox(command, undefined, { filesystem }, undefined, { commandId });
 
-  const child = spawn(wrapped, { shell: '/bin/bash', stdio: 'inherit', cwd: options.workspace, env: runnerEnv() });
+  // sandbox-runtime's own variables (proxy, and with credentials the CA trust ones) are bwrap --setenv flags
+  // in `wrapped`, so they apply over this environment
+  const child = spawn(wrapped, { shell: '/bin/bash', stdio: 'inherit', cwd: options.workspace, env: runnerEnv(credentials) });
   const stop = (): void => { child.kill('SIGKILL'); }; // bwrap's --die-with-parent takes the whole sandbox with it
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
@@ -65,10 +110,16 @@ async function main(): Promise<number> {
 
 /**
  * The runner's whole environment, built rather than inherited: nothing of the host's (API keys, the sandbox
- * secret, tokens) crosses. sandbox-runtime adds its proxy variables on top.
+ * secret, tokens) crosses. Each credential's variable holds its placeholder, never its value. sandbox-runtime
+ * adds its proxy variables on top.
  */
-function runnerEnv(): NodeJS.ProcessEnv {
+function runnerEnv(credentials: readonly SandboxCredential[]): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  // refused when the credential is created; skipped here too, so a stray one cannot break the sandbox's PATH
+  // or its proxy settings
+  for (const c of credentials) if (!RESERVED_ENV_NAMES.has(c.name)) env[c.name] = c.placeholder;
   return {
+    ...env,
     PATH: [path.dirname(options.nodeBinary), '/usr/local/bin', '/usr/bin', '/bin'].join(':'),
     HOME: options.workspace,
     LANG: 'C.UTF-8',

@@ -1,5 +1,7 @@
-// The messages between the host and a session's sandbox: JSON lines over the tool runner's stdin/stdout, and
-// the launcher's notices on its fd 3. Types only, so the runner can `import type` it from inside the sandbox.
+// The messages between the host and a session's sandbox: JSON lines over the tool runner's stdin/stdout, the
+// launcher's notices on its fd 3, and the session's credentials on its fd 4. Types only, so the runner can
+// `import type` it from inside the sandbox.
+import type { SandboxCredential } from '../credentials.ts';
 import type { Networking } from '../hands.ts';
 
 /** Host → runner: run one tool call. */
@@ -22,7 +24,13 @@ export type LauncherNotice =
   | { type: 'violation'; line: string }
   | { type: 'failed'; message: string };
 
-/** What the launcher is told, as one JSON argument. */
+/**
+ * Host → launcher, on fd 4: one JSON line, then the end of the pipe. The values travel only here, never in
+ * argv, the environment or a file; the launcher reads them before anything else and closes the fd.
+ */
+export type LauncherSecrets = SandboxCredential[];
+
+/** What the launcher is told, as one JSON argument (visible in the process list: no secrets). */
 export interface LauncherOptions {
   workspace: string;
   hiddenState: string[];

@@ -1,13 +1,16 @@
 // One session's sandbox as the host sees it: the launcher child (sandbox-runtime + bubblewrap + tool runner),
 // the JSON-lines channel to the runner, and what becomes of calls in flight when the sandbox dies or hangs.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createHmac, randomBytes } from 'node:crypto';
 import { createWriteStream, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
+import { redactContent, type SandboxCredential } from '../credentials.ts';
 import type { Networking, ToolOutcome } from '../hands.ts';
-import type { LauncherNotice, LauncherOptions, RunnerCall, RunnerMessage } from './runner-protocol.ts';
+import type { LauncherNotice, LauncherOptions, LauncherSecrets, RunnerCall, RunnerMessage } from './runner-protocol.ts';
+import { redactSavedOutput } from './saved-output.ts';
 
 const LAUNCHER = path.join(import.meta.dirname, 'launcher.ts');
 const READY_TIMEOUT_MS = 60_000;
@@ -17,6 +20,20 @@ const STOP_GRACE_MS = 3_000;
 
 /** What every session's launcher is told; the workspace and networking are the session's own. */
 export type SandboxLaunch = Omit<LauncherOptions, 'workspace' | 'networking' | 'scratch'>;
+
+/** What a session's sandbox is started with; a change of either restarts it. */
+export interface SandboxSettings {
+  networking: Networking;
+  credentials: SandboxCredential[];
+}
+
+/** Keys the settings digests: a digest of a short secret must not be a way to guess it. */
+const DIGEST_KEY = randomBytes(32);
+
+/** Identifies settings without holding the values: compared to decide a restart. */
+function settingsDigest(settings: SandboxSettings): string {
+  return createHmac('sha256', DIGEST_KEY).update(JSON.stringify([settings.networking, settings.credentials])).digest('hex');
+}
 
 interface Pending {
   resolve: (outcome: ToolOutcome) => void;
@@ -28,7 +45,7 @@ interface Pending {
 class Runner {
   readonly child: ChildProcess;
   readonly startedAt = new Date();
-  readonly networkingJson: string;
+  readonly settingsDigest: string;
   readonly ready: Promise<void>;
   readonly exited: Promise<void>;
   readonly pending = new Map<number, Pending>();
@@ -36,23 +53,28 @@ class Runner {
   private nextId = 1;
   private failure: string | undefined;
 
-  constructor(workspace: string, networking: Networking, launch: SandboxLaunch, logFile: string) {
-    this.networkingJson = JSON.stringify(networking);
+  constructor(workspace: string, settings: SandboxSettings, launch: SandboxLaunch, logFile: string) {
+    const { networking, credentials } = settings;
+    this.settingsDigest = settingsDigest(settings);
     const log = createWriteStream(logFile, { flags: 'a', mode: 0o600 });
     log.on('error', () => {}); // a full disk must not take the host down
-    log.write(`\n=== ${new Date().toISOString()} starting the sandbox (${networking.type} networking)\n`);
+    log.write(`\n=== ${new Date().toISOString()} starting the sandbox (${networking.type} networking, ${credentials.length} credential(s))\n`);
     // sandbox-runtime keeps its proxy sockets and mount points in the launcher's TMPDIR: a directory of this
     // runner's own, removed when it ends, so a launcher killed before it could clean up leaves nothing behind
     const scratch = mkdtempSync(path.join(tmpdir(), 'edgeharness-sandbox-'));
     const options: LauncherOptions = { ...launch, workspace, networking, scratch };
     // detached: the launcher leads a process group (with sandbox-runtime's socat bridges), stopped as one
+    // fd 3: the launcher's notices; fd 4: the credentials, which must not go in argv, the environment or a file
     this.child = spawn(launch.nodeBinary, [LAUNCHER, JSON.stringify(options)], {
       cwd: workspace,
       detached: true,
-      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe', 'pipe'],
     });
     this.child.stderr?.pipe(log, { end: false });
     this.child.stdin?.on('error', () => {}); // writing to a runner that just died: its exit handler reports it
+    const secrets = this.child.stdio[4] as Writable | null;
+    secrets?.on('error', () => {}); // a launcher that died before reading: its exit handler reports it
+    secrets?.end(`${JSON.stringify(credentials satisfies LauncherSecrets)}\n`);
 
     let markReady: () => void = () => {};
     let failReady: (error: Error) => void = () => {};
@@ -148,6 +170,11 @@ export class SessionSandbox {
   private starting: Promise<Runner> | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
   private inFlight = 0;
+  /**
+   * Every credential this session's sandbox was given, earlier values included: a call may run on a runner
+   * started before a rotation, and an old value may come back from a file the sandbox kept.
+   */
+  private readonly redactions = new Map<string, SandboxCredential>();
   private readonly workspace: string;
   private readonly logFile: string;
   private readonly launch: SandboxLaunch;
@@ -168,28 +195,35 @@ export class SessionSandbox {
   }
 
   /** Starts the runner unless one is alive; rejects (with the reason) when the sandbox cannot start. */
-  async ensureRunning(networking: Networking, ownCalls = 0): Promise<void> {
+  async ensureRunning(settings: SandboxSettings, ownCalls = 0): Promise<void> {
+    for (const c of settings.credentials) this.redactions.set(`${c.credentialId}\0${c.value}`, c);
     const current = this.runner;
-    // a changed network policy takes effect at once when no other call is running, else at the next start
-    if (current && !current.dead && current.networkingJson !== JSON.stringify(networking) && this.inFlight <= ownCalls) {
+    // changed networking or credentials take effect at once when no other call is running, else at the next
+    // start (a credential's new value included: the proxy holds the values it was started with)
+    if (current && !current.dead && current.settingsDigest !== settingsDigest(settings) && this.inFlight <= ownCalls) {
       this.runner = undefined;
       await current.stop();
     }
     if (this.runner && !this.runner.dead) return;
-    this.starting ??= this.start(networking).finally(() => { this.starting = undefined; });
+    this.starting ??= this.start(settings).finally(() => { this.starting = undefined; });
     await this.starting;
   }
 
-  async run(networking: Networking, call: Omit<RunnerCall, 'id'>): Promise<ToolOutcome> {
+  /**
+   * Runs one call. Its outcome is redacted of every credential value before it is returned, and so is the
+   * whole output the runner saved in the workspace when it truncated the result.
+   */
+  async run(settings: SandboxSettings, call: Omit<RunnerCall, 'id'>): Promise<ToolOutcome> {
     this.inFlight++;
     clearTimeout(this.idleTimer);
     try {
-      try {
-        await this.ensureRunning(networking, 1);
-      } catch (error) {
-        return errorOutcome(`the sandbox could not start: ${error instanceof Error ? error.message : String(error)}`);
-      }
-      return await (this.runner as Runner).run(call);
+      const outcome = await this.ensureRunning(settings, 1).then(
+        () => (this.runner as Runner).run(call),
+        (error: unknown) => errorOutcome(`the sandbox could not start: ${error instanceof Error ? error.message : String(error)}`),
+      );
+      const credentials = [...this.redactions.values()];
+      redactSavedOutput(this.workspace, call.key, credentials);
+      return { ...outcome, content: redactContent(outcome.content, credentials) };
     } finally {
       this.inFlight--;
       this.armIdleTimer();
@@ -205,9 +239,9 @@ export class SessionSandbox {
     await runner?.stop();
   }
 
-  private async start(networking: Networking): Promise<Runner> {
+  private async start(settings: SandboxSettings): Promise<Runner> {
     mkdirSync(this.workspace, { recursive: true, mode: 0o700 });
-    const runner = new Runner(this.workspace, networking, this.launch, this.logFile);
+    const runner = new Runner(this.workspace, settings, this.launch, this.logFile);
     this.runner = runner;
     const timer = setTimeout(() => void runner.stop(), READY_TIMEOUT_MS);
     try {

@@ -12,7 +12,10 @@ import type { RunnerCall, RunnerMessage } from './runner-protocol.ts';
 const { values } = parseArgs({ options: { workdir: { type: 'string' }, 'max-chars': { type: 'string' } } });
 const workdir = values.workdir ?? process.cwd();
 const maxChars = Number(values['max-chars'] ?? 100_000);
-/** Where outputs too long for a result are kept whole, relative to the workspace. */
+/**
+ * Where outputs too long for a result are kept whole, relative to the workspace. The host redacts credential
+ * values from these files after each call (saved-output.ts, which names the same place).
+ */
 const OUTPUTS_DIR = path.join(workdir, '.edgeharness', 'outputs');
 
 // sandbox-runtime points TMPDIR at /tmp/claude, which the sandbox's private /tmp does not have yet

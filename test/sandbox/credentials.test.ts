@@ -1,0 +1,415 @@
+// Vault credentials in the local sandbox: the sandbox sees a placeholder, the proxy puts the value in the headers
+// of requests to the credential's hosts only, and no result, record or process of the sandbox holds the value.
+// The filter is checked on its own first; then every behaviour runs through real bubblewrap and the proxy.
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo, Server } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { RequestInfo } from '@anthropic-ai/sandbox-runtime';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { placeholderFor, type SandboxCredential } from '../../sandbox/credentials.ts';
+import type { Networking, SandboxSpec, ToolOutcome } from '../../sandbox/hands.ts';
+import { credentialFilter } from '../../sandbox/local/credential-filter.ts';
+import { redactSavedOutput } from '../../sandbox/local/saved-output.ts';
+import { newKey, processesMentioning, removeRoot, runnerPids, startHost, text, type TestHost } from './fixture.ts';
+
+function credential(o: Partial<SandboxCredential> & { credentialId: string }): SandboxCredential {
+  return {
+    vaultId: 'vlt_test',
+    name: 'TOKEN',
+    placeholder: placeholderFor(o.credentialId),
+    value: `secret-${randomBytes(12).toString('hex')}`,
+    networking: { type: 'limited', allowed_hosts: ['api.example.com'] },
+    injection: { header: true, body: false },
+    ...o,
+  };
+}
+
+describe('the credential filter', () => {
+  const token = credential({ credentialId: 'vcrd_token' });
+  const bearer = `Bearer ${token.placeholder}`;
+  const ask = (url: string, info: RequestInfo, init: RequestInit = {}, credentials = [token]) =>
+    credentialFilter(credentials)(new Request(url, { headers: { authorization: bearer }, ...init }), info);
+  const https = (host: string): RequestInfo => ({ scheme: 'https', target: { host, port: 443 } });
+
+  it('puts the value in the header of an https request to a host the credential is bound to', async () => {
+    expect(await ask('https://api.example.com/v1', https('api.example.com'))).toEqual({
+      action: 'allow',
+      setHeaders: [['authorization', `Bearer ${token.value}`]],
+    });
+  });
+
+  it('refuses plain http to a host that is not loopback rather than send the value in cleartext', async () => {
+    const decision = await ask('http://api.example.com/v1', { scheme: 'http', target: { host: 'api.example.com', port: 80 } });
+    expect(decision.action).toBe('deny');
+    expect(decision.reason).toContain('credential TOKEN (vcrd_token) is substituted only over https');
+    expect(decision.reason).not.toContain(token.value);
+  });
+
+  it('substitutes over plain http to a loopback host', async () => {
+    const local = credential({ credentialId: 'vcrd_local', networking: { type: 'limited', allowed_hosts: ['127.0.0.2'] } });
+    const decision = await credentialFilter([local])(
+      new Request('http://127.0.0.2:8080/', { headers: { 'x-api-key': local.placeholder } }),
+      { scheme: 'http', target: { host: '127.0.0.2', port: 8080 } },
+    );
+    expect(decision).toEqual({ action: 'allow', setHeaders: [['x-api-key', local.value]] });
+  });
+
+  it('judges the host the proxy connects to, not the Host header the client wrote', async () => {
+    const decision = await ask('https://evil.example/', https('evil.example'), { headers: { authorization: bearer, host: 'api.example.com' } });
+    expect(decision).toEqual({ action: 'allow' });
+  });
+
+  it('leaves the placeholder for hosts the credential is not bound to', async () => {
+    expect(await ask('https://other.example/', https('other.example'))).toEqual({ action: 'allow' });
+    // not even plain http is refused there: no value would be sent
+    expect(await ask('http://other.example/', { scheme: 'http', target: { host: 'other.example', port: 80 } })).toEqual({ action: 'allow' });
+  });
+
+  it('a wildcard rule matches subdomains, not the bare domain', async () => {
+    const wild = credential({ credentialId: 'vcrd_wild', networking: { type: 'limited', allowed_hosts: ['*.example.org'] } });
+    const headers = { authorization: `Bearer ${wild.placeholder}` };
+    const at = (host: string) => credentialFilter([wild])(new Request(`https://${host}/`, { headers }), https(host));
+    expect(await at('api.example.org')).toEqual({ action: 'allow', setHeaders: [['authorization', `Bearer ${wild.value}`]] });
+    expect(await at('deep.api.EXAMPLE.org.')).toEqual({ action: 'allow', setHeaders: [['authorization', `Bearer ${wild.value}`]] });
+    expect(await at('example.org')).toEqual({ action: 'allow' });
+    expect(await at('badexample.org')).toEqual({ action: 'allow' });
+  });
+
+  it('an unrestricted credential applies at any host', async () => {
+    const any = credential({ credentialId: 'vcrd_any', networking: { type: 'unrestricted' } });
+    const decision = await credentialFilter([any])(new Request('https://x.test/', { headers: { 'x-key': any.placeholder } }), https('x.test'));
+    expect(decision).toEqual({ action: 'allow', setHeaders: [['x-key', any.value]] });
+  });
+
+  it('does not substitute a credential whose header injection is off', async () => {
+    const bodyOnly = credential({ credentialId: 'vcrd_body_only', injection: { header: false, body: true } });
+    const decision = await credentialFilter([bodyOnly])(
+      new Request('https://api.example.com/', { headers: { authorization: `Bearer ${bodyOnly.placeholder}` } }),
+      https('api.example.com'),
+    );
+    expect(decision).toEqual({ action: 'allow' });
+  });
+
+  it('keeps repeated header values apart and changes only headers that hold a placeholder', async () => {
+    const decision = await credentialFilter([token])(
+      new Request('https://api.example.com/', { headers: { 'x-a': 'plain' } }),
+      { ...https('api.example.com'), rawHeaders: ['X-A', 'plain', 'X-Key', 'first', 'x-key', `v=${token.placeholder}`] },
+    );
+    expect(decision).toEqual({ action: 'allow', setHeaders: [['X-Key', 'first'], ['X-Key', `v=${token.value}`]] });
+  });
+
+  it('refuses a body holding the placeholder of a body-enabled credential: the local provider cannot substitute bodies', async () => {
+    const both = credential({ credentialId: 'vcrd_both', injection: { header: true, body: true } });
+    const decision = await credentialFilter([both])(
+      new Request('https://api.example.com/', { method: 'POST', body: `{"token":"${both.placeholder}"}`, duplex: 'half' } as RequestInit),
+      https('api.example.com'),
+    );
+    expect(decision.action).toBe('deny');
+    expect(decision.reason).toContain('body substitution is not available on the local sandbox provider');
+    // a body without the placeholder goes through
+    const clean = await credentialFilter([both])(new Request('https://api.example.com/', { method: 'POST', body: '{"a":1}' }), https('api.example.com'));
+    expect(clean).toEqual({ action: 'allow' });
+  });
+
+  it('finds a body placeholder split across chunks', async () => {
+    const both = credential({ credentialId: 'vcrd_split', injection: { header: false, body: true } });
+    const half = Math.floor(both.placeholder.length / 2);
+    const chunks = ['x'.repeat(1000) + both.placeholder.slice(0, half), both.placeholder.slice(half) + 'y'];
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (const c of chunks) controller.enqueue(new TextEncoder().encode(c));
+        controller.close();
+      },
+    });
+    const decision = await credentialFilter([both])(
+      new Request('https://api.example.com/', { method: 'PUT', body, duplex: 'half' } as RequestInit),
+      https('api.example.com'),
+    );
+    expect(decision.action).toBe('deny');
+  });
+
+  it('refuses a GET whose body the proxy does not show when a body-enabled credential applies', async () => {
+    const both = credential({ credentialId: 'vcrd_get', injection: { header: true, body: true } });
+    const decide = (unshown: boolean) => credentialFilter([both])(new Request('https://api.example.com/'), { ...https('api.example.com'), unshownBody: async () => unshown });
+    const refused = await decide(true);
+    expect(refused.action).toBe('deny');
+    expect(refused.reason).toContain('has a body the proxy cannot inspect');
+    expect(await decide(false)).toEqual({ action: 'allow' });
+  });
+});
+
+describe('the whole output a truncated call saved in the workspace', () => {
+  const token = credential({ credentialId: 'vcrd_saved' });
+  let dir: string;
+  beforeAll(() => { dir = mkdtempSync(path.join(tmpdir(), 'eh-saved-output-')); });
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  const outputs = (workspace: string): string => path.join(workspace, '.edgeharness', 'outputs');
+
+  it('is redacted, a value split across two reads included, and otherwise kept byte for byte', () => {
+    const workspace = path.join(dir, 'split');
+    mkdirSync(outputs(workspace), { recursive: true });
+    // the file is read a MiB at a time, and the last (longest spelling - 1) characters wait for the next read:
+    // one value starts before that tail and ends inside it, one straddles the second boundary, one ends the file
+    const mib = 1 << 20;
+    const longest = Buffer.from(token.value).toString('base64').length;
+    const gap = longest - 1 - 5;
+    const first = 'é'.repeat(400_000) + 'a'.repeat(mib - 800_000 - token.value.length - gap);
+    const second = 'b'.repeat(mib - 5 + gap);
+    const tail = `\nmiddle ${Buffer.from(token.value).toString('base64')}\n${'z'.repeat(5000)}`;
+    const original = `${first}${token.value}${second}${token.value}${tail}${token.value}`;
+    const file = path.join(outputs(workspace), 'sevt_split.txt');
+    writeFileSync(file, original);
+    redactSavedOutput(workspace, 'sevt_split', [token]);
+    const expected = `${first}${token.placeholder}${second}${token.placeholder}${tail.replace(Buffer.from(token.value).toString('base64'), token.placeholder)}${token.placeholder}`;
+    expect(readFileSync(file, 'utf8') === expected).toBe(true);
+  });
+
+  it('leaves a file with no value in it as it was', () => {
+    const workspace = path.join(dir, 'clean');
+    mkdirSync(outputs(workspace), { recursive: true });
+    const file = path.join(outputs(workspace), 'sevt_clean.txt');
+    writeFileSync(file, 'nothing secret');
+    const { ino } = statSync(file);
+    redactSavedOutput(workspace, 'sevt_clean', [token]);
+    expect(statSync(file).ino).toBe(ino);
+    expect(readdirSync(outputs(workspace))).toEqual(['sevt_clean.txt']);
+  });
+
+  it('does not follow a link the sandbox put in the way', () => {
+    const elsewhere = path.join(dir, 'elsewhere');
+    mkdirSync(path.join(elsewhere, 'outputs'), { recursive: true });
+    const outside = path.join(elsewhere, 'outputs', 'sevt_link.txt');
+    writeFileSync(outside, `outside the workspace: ${token.value}`);
+    const workspace = path.join(dir, 'linked');
+    mkdirSync(workspace, { recursive: true });
+    symlinkSync(elsewhere, path.join(workspace, '.edgeharness'));
+    redactSavedOutput(workspace, 'sevt_link', [token]);
+    expect(readFileSync(outside, 'utf8')).toBe(`outside the workspace: ${token.value}`);
+
+    const fileLinked = path.join(dir, 'file-linked');
+    mkdirSync(outputs(fileLinked), { recursive: true });
+    symlinkSync(outside, path.join(outputs(fileLinked), 'sevt_link.txt'));
+    redactSavedOutput(fileLinked, 'sevt_link', [token]);
+    expect(readFileSync(outside, 'utf8')).toBe(`outside the workspace: ${token.value}`);
+  });
+});
+
+/** An HTTP(S) server that answers with the request's headers and body as JSON, and remembers each request. */
+interface EchoServer {
+  url: string;
+  seen: Array<{ method: string; authorization?: string; body: string }>;
+  close(): Promise<void>;
+}
+
+async function startEcho(host: string, tls?: { key: Buffer; cert: Buffer }): Promise<EchoServer> {
+  const seen: EchoServer['seen'] = [];
+  const handler = (req: IncomingMessage, res: ServerResponse): void => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks).toString('utf8');
+      seen.push({ method: req.method ?? '', authorization: req.headers.authorization, body });
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ headers: req.headers, body }));
+    });
+  };
+  const server: Server = tls ? createHttpsServer(tls, handler) : createHttpServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, host, () => resolve()));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `${tls ? 'https' : 'http'}://${host}:${port}`,
+    seen,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}
+
+/** Every regular file under `dir` whose bytes contain `needle`. */
+function filesHolding(dir: string, needle: string): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: false }) as string[]) {
+    const file = path.join(dir, entry);
+    try {
+      if (statSync(file).isFile() && readFileSync(file).includes(needle)) found.push(file);
+    } catch {
+      // removed meanwhile
+    }
+  }
+  return found;
+}
+
+describe('credentials in a local sandbox', () => {
+  let host: TestHost;
+  let bound: EchoServer; // 127.0.0.2: the credential's host
+  let other: EchoServer; // 127.0.0.3: allowed by the environment, not by the credential
+  const networking: Networking = { type: 'limited', allowed_hosts: ['127.0.0.2', '127.0.0.3'], allow_package_managers: false, allow_mcp_servers: false };
+  const token = credential({ credentialId: 'vcrd_sandbox', networking: { type: 'limited', allowed_hosts: ['127.0.0.2'] } });
+  const spec = (sessionId: string, credentials: SandboxCredential[] = [token]): SandboxSpec =>
+    ({ sessionId, workspaceId: 'wrkspc_test', environmentId: 'env_test', networking, credentials });
+  const bash = (s: SandboxSpec, command: string): Promise<ToolOutcome> =>
+    host.hands.execute(s, { name: 'bash', input: { command }, idempotencyKey: newKey() });
+
+  beforeAll(async () => {
+    host = await startHost();
+    bound = await startEcho('127.0.0.2');
+    other = await startEcho('127.0.0.3');
+  });
+  afterAll(async () => {
+    await host.close();
+    await Promise.all([bound.close(), other.close()]);
+    removeRoot(host.root);
+  });
+
+  it('the sandbox sees the placeholder in the variable, never the value', async () => {
+    const outcome = await bash(spec('sesn_cred'), 'echo "$TOKEN"; env');
+    expect(outcome.isError).toBe(false);
+    expect(text(outcome).split('\n')[0]).toBe(token.placeholder);
+    expect(text(outcome)).toContain(`TOKEN=${token.placeholder}`);
+    expect(text(outcome)).not.toContain(token.value);
+  });
+
+  it('no process of the sandbox holds the value in its command line or environment', async () => {
+    await bash(spec('sesn_cred'), 'true');
+    const pids = processesMentioning(host.workspace('sesn_cred'));
+    expect(pids.length).toBeGreaterThan(0);
+    for (const pid of pids) {
+      for (const what of ['cmdline', 'environ']) {
+        let bytes: Buffer;
+        try {
+          bytes = readFileSync(`/proc/${pid}/${what}`);
+        } catch {
+          continue; // gone meanwhile
+        }
+        expect(bytes.includes(token.value), `${pid} ${what}`).toBe(false);
+      }
+    }
+  });
+
+  it('a header placeholder reaches the bound host as the secret, and the echo of it is redacted from the result', async () => {
+    const outcome = await bash(spec('sesn_cred'), `curl -sS -m 10 -H "Authorization: Bearer $TOKEN" ${bound.url}/`);
+    expect(bound.seen.at(-1)?.authorization).toBe(`Bearer ${token.value}`);
+    expect(outcome.isError).toBe(false);
+    expect(JSON.parse(text(outcome)).headers.authorization).toBe(`Bearer ${token.placeholder}`);
+    expect(text(outcome)).not.toContain(token.value);
+  });
+
+  it('a host the credential is not bound to gets the placeholder only', async () => {
+    const outcome = await bash(spec('sesn_cred'), `curl -sS -m 10 -H "Authorization: Bearer $TOKEN" ${other.url}/`);
+    expect(JSON.parse(text(outcome)).headers.authorization).toBe(`Bearer ${token.placeholder}`);
+    expect(other.seen.map((r) => r.authorization)).toEqual([`Bearer ${token.placeholder}`]);
+  });
+
+  it('the whole output saved for a truncated result is redacted too', async () => {
+    const outcome = await bash(spec('sesn_cred'), `curl -sS -m 10 -H "Authorization: Bearer $TOKEN" ${bound.url}/; head -c 150000 /dev/zero | tr '\\0' x`);
+    expect(bound.seen.at(-1)?.authorization).toBe(`Bearer ${token.value}`);
+    const saved = /The whole output is saved in (\S+) …/.exec(text(outcome))?.[1];
+    expect(saved).toBeDefined();
+    const whole = readFileSync(saved as string, 'utf8');
+    expect(whole).toContain(`Bearer ${token.placeholder}`);
+    expect(whole).not.toContain(token.value);
+    expect(text(outcome)).not.toContain(token.value);
+  });
+
+  it('refuses a POST whose body holds the placeholder of a body-enabled credential, saying why', async () => {
+    const both = credential({ credentialId: 'vcrd_body', name: 'BODY_TOKEN', networking: { type: 'limited', allowed_hosts: ['127.0.0.2'] }, injection: { header: true, body: true } });
+    const before = bound.seen.length;
+    const outcome = await bash(spec('sesn_body', [both]), `curl -sS -m 10 -d "{\\"token\\":\\"$BODY_TOKEN\\"}" ${bound.url}/`);
+    expect(text(outcome)).toContain('body substitution is not available on the local sandbox provider');
+    expect(bound.seen.length).toBe(before);
+  });
+
+  it('nothing under the state dir holds the secret after the calls', async () => {
+    expect(filesHolding(host.root, token.value)).toEqual([]);
+    expect(filesHolding(host.root, Buffer.from(token.value).toString('base64').replace(/=+$/, ''))).toEqual([]);
+    // the records are there, with the placeholder where the echo had the value
+    expect(filesHolding(path.join(host.sandboxesDir, 'sesn_cred', 'results'), token.placeholder).length).toBeGreaterThan(0);
+  });
+
+  it('a new value restarts the sandbox and is the one delivered', async () => {
+    const id = 'sesn_rotate';
+    const command = `curl -sS -m 10 -H "Authorization: Bearer $TOKEN" ${bound.url}/`;
+    await bash(spec(id), command);
+    expect(bound.seen.at(-1)?.authorization).toBe(`Bearer ${token.value}`);
+    const [before] = runnerPids(host.workspace(id));
+    expect(before).toBeDefined();
+
+    const rotated = { ...token, value: `secret-${randomBytes(12).toString('hex')}` };
+    const outcome = await bash(spec(id, [rotated]), command);
+    expect(bound.seen.at(-1)?.authorization).toBe(`Bearer ${rotated.value}`);
+    expect(text(outcome)).not.toContain(rotated.value);
+    const after = runnerPids(host.workspace(id));
+    expect(after).toHaveLength(1);
+    expect(after).not.toContain(before);
+  });
+
+  it('a session without credentials is unaffected: no substitution, no TLS termination', async () => {
+    const plain: SandboxSpec = { ...spec('sesn_plain', []), credentials: undefined };
+    const sent = await bash(plain, `curl -sS -m 10 -H "Authorization: Bearer ${token.placeholder}" ${bound.url}/`);
+    expect(sent.isError).toBe(false);
+    expect(bound.seen.at(-1)?.authorization).toBe(`Bearer ${token.placeholder}`);
+    const env = text(await bash(plain, 'env'));
+    expect(env).not.toContain('TOKEN=');
+    expect(env).not.toContain('CURL_CA_BUNDLE'); // sandbox-runtime sets it only when it terminates TLS
+  });
+});
+
+/** A self-signed certificate for 127.0.0.4, or undefined when openssl is not installed. */
+function selfSigned(dir: string): { key: Buffer; cert: Buffer; certFile: string } | undefined {
+  const key = path.join(dir, 'key.pem');
+  const certFile = path.join(dir, 'cert.pem');
+  try {
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', certFile,
+      '-days', '2', '-subj', '/CN=127.0.0.4', '-addext', 'subjectAltName=IP:127.0.0.4'], { stdio: 'ignore' });
+  } catch {
+    return undefined;
+  }
+  return { key: readFileSync(key), cert: readFileSync(certFile), certFile };
+}
+
+describe('credentials over https in a local sandbox', () => {
+  let host: TestHost;
+  let upstream: EchoServer | undefined;
+  let dir: string;
+  const previousExtraCa = process.env.NODE_EXTRA_CA_CERTS;
+  const networking: Networking = { type: 'limited', allowed_hosts: ['127.0.0.4'], allow_package_managers: false, allow_mcp_servers: false };
+  const token = credential({ credentialId: 'vcrd_tls', networking: { type: 'limited', allowed_hosts: ['127.0.0.4'] } });
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'eh-cred-tls-'));
+    const tls = selfSigned(dir);
+    if (!tls) return;
+    upstream = await startEcho('127.0.0.4', tls);
+    // the terminating proxy verifies upstreams against the system roots and the NODE_EXTRA_CA_CERTS its
+    // launcher started with: the host's environment, which the launcher inherits
+    process.env.NODE_EXTRA_CA_CERTS = tls.certFile;
+    host = await startHost();
+  });
+  afterAll(async () => {
+    if (previousExtraCa === undefined) delete process.env.NODE_EXTRA_CA_CERTS;
+    else process.env.NODE_EXTRA_CA_CERTS = previousExtraCa;
+    await host?.close();
+    await upstream?.close();
+    if (host) removeRoot(host.root);
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('terminates TLS, which the sandbox trusts, and delivers the value to the bound host', async ({ skip }) => {
+    if (!upstream) return skip('openssl is not installed, so no certificate for the upstream');
+    const spec: SandboxSpec = { sessionId: 'sesn_tls', workspaceId: 'wrkspc_test', environmentId: 'env_test', networking, credentials: [token] };
+    const outcome = await host.hands.execute(spec, {
+      name: 'bash',
+      // curl verifies the proxy's certificate against the bundle sandbox-runtime points CURL_CA_BUNDLE at
+      input: { command: `curl -sS -m 10 -H "Authorization: Bearer $TOKEN" ${upstream.url}/` },
+      idempotencyKey: newKey(),
+    });
+    expect(upstream.seen.at(-1)?.authorization).toBe(`Bearer ${token.value}`);
+    expect(outcome.isError).toBe(false);
+    expect(JSON.parse(text(outcome)).headers.authorization).toBe(`Bearer ${token.placeholder}`);
+    expect(filesHolding(host.root, token.value)).toEqual([]);
+  });
+});

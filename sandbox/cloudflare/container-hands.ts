@@ -10,6 +10,8 @@ import {
   type ToolOutcome,
 } from '../hands.ts';
 import type { RunnerCall } from '../local/runner-protocol.ts';
+import { redactContent } from '../credentials.ts';
+import type { VaultRef } from './outbound-handler.ts';
 
 /**
  * What the ledger says about an idempotency key when a call claims it: never seen (now claimed by this call),
@@ -32,8 +34,11 @@ export interface ExecResult {
  * because the container that ran it was replaced.
  */
 export interface SandboxLike {
-  /** Applies the session's egress policy to the container's outbound traffic (kept across container restarts). */
-  setNetworking(networking: Networking): Promise<void>;
+  /**
+   * Applies the session's egress policy to the container's outbound traffic (kept across container restarts),
+   * with the vaults its credentials are read from (ids only: the outbound handler reads the values itself).
+   */
+  setNetworking(networking: Networking, vault?: VaultRef): Promise<void>;
   /** Runs a shell command in the container, starting one if none runs. Rejects if the container dies or cannot be reached. */
   exec(command: string, options: { timeoutMs: number }): Promise<ExecResult>;
   writeFile(path: string, content: string): Promise<void>;
@@ -104,11 +109,12 @@ export function createContainerHands(openSandbox: OpenSandbox, options: Containe
 
   async function provision(spec: SandboxSpec): Promise<SandboxLike> {
     const sandbox = handle(spec.sessionId);
-    const networking = JSON.stringify(spec.networking);
-    if (configured.get(spec.sessionId) === networking) return sandbox;
-    await sandbox.setNetworking(spec.networking);
+    const vault = vaultRefOf(spec);
+    const egress = JSON.stringify([spec.networking, vault ?? null]);
+    if (configured.get(spec.sessionId) === egress) return sandbox;
+    await sandbox.setNetworking(spec.networking, vault);
     await sandbox.exec(`mkdir -p ${shellQuote(layout.workspaceDir)}`, { timeoutMs: 60_000 });
-    configured.set(spec.sessionId, networking);
+    configured.set(spec.sessionId, egress);
     return sandbox;
   }
 
@@ -120,7 +126,9 @@ export function createContainerHands(openSandbox: OpenSandbox, options: Containe
     if (claim.state === 'done') return claim.outcome;
     if (claim.state === 'started') return awaitEarlierRun(sandbox, key, claim.expiresAt);
 
-    const outcome = await runClaimed(spec, call, key, timeoutMs);
+    // Redacted before it is recorded: an echoed secret must not rest in the ledger either.
+    const ran = await runClaimed(spec, call, key, timeoutMs);
+    const outcome = { ...ran, content: redactContent(ran.content, spec.credentials ?? []) };
     try {
       await sandbox.recordToolOutcome(key, outcome);
     } catch (error) {
@@ -145,6 +153,8 @@ export function createContainerHands(openSandbox: OpenSandbox, options: Containe
     const command = [
       '(cd', shellQuote(layout.workspaceDir), '&&',
       // The runner enforces the call's timeout and reports it; `timeout` only catches a runner that hangs.
+      // The credentials' variables hold placeholders; the values are put in by the outbound handler.
+      ...placeholderEnv(spec),
       'timeout -k 5', String(wrapperSeconds),
       shellQuote(layout.nodeBinary), shellQuote(layout.oneCall),
       '--call', shellQuote(callFile),
@@ -210,6 +220,19 @@ export function createContainerHands(openSandbox: OpenSandbox, options: Containe
       await sandbox.destroy();
     },
   };
+}
+
+/** The vaults a session's egress reads, when it has credentials. */
+function vaultRefOf(spec: SandboxSpec): VaultRef | undefined {
+  const vaultIds = [...new Set((spec.credentials ?? []).map((c) => c.vaultId))];
+  return vaultIds.length ? { workspaceId: spec.workspaceId, vaultIds } : undefined;
+}
+
+/** `env NAME=placeholder …` for the runner's command line: names and placeholders only, never a value. */
+function placeholderEnv(spec: SandboxSpec): string[] {
+  const credentials = spec.credentials ?? [];
+  if (credentials.length === 0) return [];
+  return ['env', ...credentials.map((c) => shellQuote(`${c.name}=${c.placeholder}`))];
 }
 
 /** The runner's reply on stdout, or an error outcome saying why there is none. */

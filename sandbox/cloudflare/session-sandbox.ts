@@ -3,7 +3,8 @@
 import { ContainerProxy, Sandbox, getSandbox } from '@cloudflare/sandbox';
 import type { ToolOutcome } from '../hands.ts';
 import type { OpenSandbox, SandboxLike, ToolCallClaim } from './container-hands.ts';
-import { applyEgressPolicy, type EgressParams } from './outbound-handler.ts';
+import { applyEgressPolicy, type EgressParams, type LoadCredentials } from './outbound-handler.ts';
+import type { SandboxCredential } from '../credentials.ts';
 
 // The Worker must export this entrypoint: the container's intercepted requests are delivered through it.
 export { ContainerProxy };
@@ -42,8 +43,18 @@ export class SessionSandbox extends Sandbox {
 // Registered per class name by the SDK, at module load, so the ContainerProxy entrypoint finds it in any isolate.
 // `outbound` is the default (no params: refuses everything, and puts the container in intercept-all mode);
 // `setNetworking` switches to `egressPolicy` with the session's networking as params.
-function egressPolicy(request: Request, _env: unknown, ctx: { params?: unknown }): Promise<Response> {
-  return applyEgressPolicy(request, ctx.params);
+function egressPolicy(request: Request, env: unknown, ctx: { params?: unknown }): Promise<Response> {
+  return applyEgressPolicy(request, ctx.params, undefined, undefined, vaultReader(env));
+}
+
+/** The handler reads the vault directly, at each request: the Worker's WORKSPACE namespace decrypts. */
+function vaultReader(env: unknown): LoadCredentials | undefined {
+  const ns = (env as { WORKSPACE?: DurableObjectNamespace } | null)?.WORKSPACE;
+  if (!ns) return undefined;
+  return async ({ workspaceId, vaultIds }) => {
+    const store = ns.get(ns.idFromName(workspaceId)) as unknown as { sessionCredentials(ids: string[]): Promise<SandboxCredential[]> };
+    return store.sessionCredentials(vaultIds);
+  };
 }
 SessionSandbox.outboundHandlers = { egressPolicy };
 SessionSandbox.outbound = egressPolicy;
@@ -53,8 +64,8 @@ export function openSessionSandbox(namespace: DurableObjectNamespace<SessionSand
   return (sessionId): SandboxLike => {
     const sandbox = getSandbox(namespace, sandboxIdFor(sessionId));
     return {
-      async setNetworking(networking) {
-        const params: EgressParams = { networking };
+      async setNetworking(networking, vault) {
+        const params: EgressParams = vault ? { networking, vault } : { networking };
         await sandbox.setOutboundHandler('egressPolicy', params);
       },
       async exec(command, { timeoutMs }) {

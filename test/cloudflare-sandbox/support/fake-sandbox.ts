@@ -12,6 +12,7 @@ import type {
   SandboxLike,
   ToolCallClaim,
 } from '../../../sandbox/cloudflare/container-hands.ts';
+import type { VaultRef } from '../../../sandbox/cloudflare/outbound-handler.ts';
 
 export const PROJECT_ROOT = path.resolve(import.meta.dirname, '../../..');
 
@@ -25,6 +26,8 @@ interface RunningExec {
 export class FakeSandbox implements SandboxLike {
   readonly ledger = new Map<string, LedgerEntry>();
   readonly networkingApplied: Networking[] = [];
+  /** The vault references handed to egress with each networking (undefined: no credentials). */
+  readonly vaultApplied: Array<VaultRef | undefined> = [];
   /** Every command run, in order. */
   readonly commands: string[] = [];
   /** Every file written, in order (path and content). */
@@ -42,8 +45,9 @@ export class FakeSandbox implements SandboxLike {
     this.layout = layout;
   }
 
-  async setNetworking(networking: Networking): Promise<void> {
+  async setNetworking(networking: Networking, vault?: VaultRef): Promise<void> {
     this.networkingApplied.push(networking);
+    this.vaultApplied.push(vault);
   }
 
   async exec(command: string, options: { timeoutMs: number }): Promise<ExecResult> {

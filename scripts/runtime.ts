@@ -19,7 +19,10 @@ const TAIL_LINES = 40;
 export type Env = Readonly<Record<string, string | undefined>>;
 
 /** Secrets reach the Worker only through the 0600 env file, never a child's environment or argv. */
-const SECRET_VARS = ['EDGEHARNESS_API_KEY', 'EDGEHARNESS_STREAM_TOKEN_SECRET', 'ANTHROPIC_API_KEY', 'EDGEHARNESS_SANDBOX_SECRET'] as const;
+const SECRET_VARS = [
+  'EDGEHARNESS_API_KEY', 'EDGEHARNESS_STREAM_TOKEN_SECRET', 'ANTHROPIC_API_KEY', 'EDGEHARNESS_SANDBOX_SECRET',
+  'VAULT_MASTER_KEY', 'VAULT_PREVIOUS_MASTER_KEYS',
+] as const;
 
 export interface RuntimeOptions {
   /** API port on 127.0.0.1; 0 picks a free one. Default: `env.PORT`, else 8787. */
@@ -105,6 +108,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const apiKey = loadOrCreateSecret(stateDir, 'api-key', env.EDGEHARNESS_API_KEY, () => `eh-${randomToken(24)}`);
     const streamSecret = loadOrCreateSecret(stateDir, 'stream-token-secret', env.EDGEHARNESS_STREAM_TOKEN_SECRET, () => randomToken(32));
     const sandboxSecret = loadOrCreateSecret(stateDir, 'sandbox-secret', env.EDGEHARNESS_SANDBOX_SECRET, () => randomToken(32));
+    const vaultKeys = loadVaultKeys(stateDir, env);
 
     const modelVars: Record<string, string> = {};
     let model: ModelInUse;
@@ -132,6 +136,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       EDGEHARNESS_STREAM_TOKEN_SECRET: streamSecret.value,
       SANDBOX_HOST_URL: sandboxHostUrl,
       EDGEHARNESS_SANDBOX_SECRET: sandboxSecret.value,
+      ...vaultKeys,
     });
 
     const inspectorPort = await findFreePort();
@@ -240,6 +245,28 @@ export function loadOrCreateSecret(stateDir: string, name: string, fromEnv: stri
   }
   chmodSync(file, 0o600);
   return { value: readSecretFile(file), source: 'saved', file };
+}
+
+export const VAULT_KEY_FILE = 'vault-master-key';
+export const VAULT_PREVIOUS_KEYS_FILE = 'vault-previous-master-keys';
+
+/** A vault master key: 32 random bytes, base64 (what `VAULT_MASTER_KEY` takes). */
+export function newVaultKey(): string {
+  return randomBytes(32).toString('base64');
+}
+
+/**
+ * The vault's master key (generated once and kept in the state dir, unless `VAULT_MASTER_KEY` is set) and the
+ * earlier keys still needed to read credentials written before a rotation (`npm run vault:rotate`).
+ */
+function loadVaultKeys(stateDir: string, env: Env): { VAULT_MASTER_KEY: string; VAULT_PREVIOUS_MASTER_KEYS?: string } {
+  const current = loadOrCreateSecret(stateDir, VAULT_KEY_FILE, env.VAULT_MASTER_KEY, newVaultKey).value;
+  const previousFile = path.join(stateDir, VAULT_PREVIOUS_KEYS_FILE);
+  const previous = [
+    ...(env.VAULT_PREVIOUS_MASTER_KEYS ?? '').split(','),
+    ...(existsSync(previousFile) ? readFileSync(previousFile, 'utf8').split(/[\s,]+/) : []),
+  ].map((k) => k.trim()).filter((k) => k && k !== current);
+  return previous.length ? { VAULT_MASTER_KEY: current, VAULT_PREVIOUS_MASTER_KEYS: [...new Set(previous)].join(',') } : { VAULT_MASTER_KEY: current };
 }
 
 function readSecretFile(file: string): string {

@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages edgeharness uses beyond npm: bubblewrap, socat and ripgrep for
-# the local sandbox, curl for the sandbox tests' network checks, chromium for browser tests. Does nothing
-# (and needs no network) when all are present.
+# the local sandbox, curl for the sandbox tests' network checks, openssl for their test certificates,
+# chromium for browser tests. Does nothing (and needs no network) when all are present.
 set -euo pipefail
 
-packages=(bubblewrap socat ripgrep curl chromium)
+packages=(bubblewrap socat ripgrep curl openssl chromium)
 
 # the command each package provides: finding it on PATH is enough, however it was installed
 command_of() {

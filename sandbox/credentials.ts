@@ -2,7 +2,7 @@
 // sandbox sees each credential's variable set to a placeholder; the egress proxy puts the real value where the
 // placeholder appears, for the credential's hosts only; whatever comes back is redacted before anyone reads it.
 // Pure (no I/O), so the local proxy, the Cloudflare outbound handler and the brain apply one rule.
-import { decideEgress, hostMatches, type EgressOptions } from './egress-policy.ts';
+import { decideEgress, hostMatches, normalizeHost, type EgressOptions } from './egress-policy.ts';
 import type { Networking } from './hands.ts';
 
 /** One `environment_variable` credential as the hands receive it: with its value, which only the proxy uses. */
@@ -39,9 +39,7 @@ export const RESERVED_ENV_NAMES: ReadonlySet<string> = new Set([
 
 /** Whether `host` (a hostname or IP literal, brackets allowed) is a loopback address: 127.0.0.0/8, ::1, localhost. */
 export function isLoopback(host: string): boolean {
-  let h = host.trim().toLowerCase();
-  if (h.startsWith('[') && h.endsWith(']')) h = h.slice(1, -1);
-  if (h.endsWith('.')) h = h.slice(0, -1);
+  let h = normalizeHost(host);
   if (h === 'localhost' || h.endsWith('.localhost') || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
   if (h.startsWith('::ffff:')) h = h.slice(7);
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(h);
@@ -49,7 +47,7 @@ export function isLoopback(host: string): boolean {
 
 /** The credentials whose value may be substituted on a request to `host`. */
 export function injectableAt(credentials: readonly SandboxCredential[], host: string): SandboxCredential[] {
-  const h = host.trim().toLowerCase().replace(/^\[|\]$/g, '').replace(/\.$/, '');
+  const h = normalizeHost(host);
   return credentials.filter((c) => c.networking.type === 'unrestricted' || c.networking.allowed_hosts.some((rule) => hostMatches(h, rule)));
 }
 

@@ -71,7 +71,7 @@ export function hostMatches(host: string, rule: string): boolean {
 }
 
 /** Lowercase, brackets of an IPv6 literal and one trailing dot removed. */
-function normalizeHost(hostname: string): string {
+export function normalizeHost(hostname: string): string {
   let host = hostname.trim().toLowerCase();
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
   if (host.endsWith('.')) host = host.slice(0, -1);

@@ -2,7 +2,7 @@
 // echo server on the credential's host, a placeholder reaches every other host, and afterwards the secret is in
 // no event, no model request, no file of the runtime's state and no tool result. Then the master key rotates.
 import Anthropic from '@anthropic-ai/sdk';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRuntime, type Runtime } from '../../scripts/runtime.ts';
 import { rotateVaultKey } from '../../scripts/vault-rotate.ts';
 import { startScriptedModel } from '../../scripted-model/server.ts';
+import { filesHolding } from '../support/files.ts';
 
 type Started = Awaited<ReturnType<typeof startScriptedModel>>;
 type Event = Anthropic.Beta.Sessions.BetaManagedAgentsSessionEvent;
@@ -37,27 +38,6 @@ async function echoServer(host: string): Promise<Echo> {
   });
   await new Promise<void>((resolve) => server.listen(0, host, resolve));
   return { server, host, port: (server.address() as AddressInfo).port, received };
-}
-
-/** Every file under `dir` whose bytes contain `needle`. */
-function filesContaining(dir: string, needle: string): string[] {
-  const hits: string[] = [];
-  const bytes = Buffer.from(needle);
-  const walk = (d: string): void => {
-    for (const name of readdirSync(d)) {
-      const p = path.join(d, name);
-      let st;
-      try {
-        st = statSync(p);
-      } catch {
-        continue; // gone meanwhile (a socket, a temp file)
-      }
-      if (st.isDirectory()) walk(p);
-      else if (st.isFile() && readFileSync(p).includes(bytes)) hits.push(p);
-    }
-  };
-  walk(dir);
-  return hits;
 }
 
 describe('vault credentials through the egress proxy', () => {
@@ -163,7 +143,7 @@ describe('vault credentials through the egress proxy', () => {
     expect(JSON.stringify(listed.data)).not.toContain(SECRET);
     expect(JSON.stringify(events)).not.toContain(SECRET);
     expect(JSON.stringify(model.model.requests)).not.toContain(SECRET);
-    expect(filesContaining(stateDir, SECRET)).toEqual([]);
+    expect(filesHolding(stateDir, SECRET)).toEqual([]);
   });
 
   it('says when a credential lists a host the environment cannot reach', async () => {
@@ -199,6 +179,6 @@ describe('vault credentials through the egress proxy', () => {
     await turn(both.id, `[[tool:bash ${JSON.stringify({ command: `curl -s -H "X-One: $TOKEN" -H "X-Two: $TOKEN2" http://127.0.0.2:${allowed.port}/two` })}]]`);
     const last = allowed.received.at(-1)!;
     expect([last['x-one'], last['x-two']]).toEqual([SECRET, `${SECRET}-new`]);
-    expect(filesContaining(stateDir, SECRET)).toEqual([]);
+    expect(filesHolding(stateDir, SECRET)).toEqual([]);
   });
 });

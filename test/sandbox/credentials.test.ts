@@ -16,6 +16,7 @@ import type { Networking, SandboxSpec, ToolOutcome } from '../../sandbox/hands.t
 import { credentialFilter } from '../../sandbox/local/credential-filter.ts';
 import { redactSavedOutput } from '../../sandbox/local/saved-output.ts';
 import { newKey, processesMentioning, removeRoot, runnerPids, startHost, text, type TestHost } from './fixture.ts';
+import { filesHolding } from '../support/files.ts';
 
 function credential(o: Partial<SandboxCredential> & { credentialId: string }): SandboxCredential {
   return {
@@ -230,19 +231,6 @@ async function startEcho(host: string, tls?: { key: Buffer; cert: Buffer }): Pro
 }
 
 /** Every regular file under `dir` whose bytes contain `needle`. */
-function filesHolding(dir: string, needle: string): string[] {
-  const found: string[] = [];
-  for (const entry of readdirSync(dir, { recursive: true, withFileTypes: false }) as string[]) {
-    const file = path.join(dir, entry);
-    try {
-      if (statSync(file).isFile() && readFileSync(file).includes(needle)) found.push(file);
-    } catch {
-      // removed meanwhile
-    }
-  }
-  return found;
-}
-
 describe('credentials in a local sandbox', () => {
   let host: TestHost;
   let bound: EchoServer; // 127.0.0.2: the credential's host

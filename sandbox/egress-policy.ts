@@ -14,22 +14,36 @@ export const PACKAGE_REGISTRY_HOSTS: readonly string[] = [
 export interface EgressOptions {
   /** Replaces `PACKAGE_REGISTRY_HOSTS` (exact hosts or `*.suffix`), e.g. for a deployment with its own mirror. */
   packageRegistryHosts?: readonly string[];
+  /**
+   * The addresses of the machine the sandbox's proxy runs on (the local provider passes its network interfaces'
+   * addresses). They are refused like loopback: a service bound to 0.0.0.0 answers on every one of them.
+   */
+  selfAddresses?: readonly string[];
 }
+
+/** Said with every refusal of the machine itself, so an operator knows what to do instead. */
+const THIS_MACHINE_ADVICE =
+  'a server for the agent belongs inside the sandbox, or on a loopback address from 127.0.0.2 up, listed in allowed_hosts as that literal address';
 
 /**
  * Decides whether a sandbox may reach `url`.
  *
- * - `unrestricted`: any public host; refuses `localhost` (and `*.localhost`) and IP literals in loopback,
- *   private, carrier-grade NAT, link-local, unspecified, multicast or reserved ranges (IPv4, IPv6, and IPv4
- *   embedded in IPv6). A public name that resolves to a private address is not caught here: this function does
- *   no DNS, so the proxy that connects must not reach private networks (a Cloudflare Worker cannot).
- * - `limited`: only `allowed_hosts`: an exact host (`api.example.com`, `10.0.0.5`, `[::1]`) or `*.suffix`,
+ * - Always refused, whatever the networking lists: the machine the runtime runs on, where its own services (API,
+ *   model, sandbox host, inspector) listen — `localhost` and `*.localhost`, `127.0.0.1`, `::1`, the unspecified
+ *   addresses (`0.0.0.0/8`, `::`, which connect to this machine), in any spelling, IPv4-embedding IPv6 forms
+ *   included, and `options.selfAddresses`.
+ * - `unrestricted`: any public host; refuses IP literals in loopback, private, carrier-grade NAT, link-local,
+ *   multicast or reserved ranges (IPv4, IPv6, and IPv4 embedded in IPv6). A public name that resolves to a
+ *   private address is not caught here: this function does no DNS, so the proxy that connects judges the address
+ *   it dials with `decideResolvedAddress` (a Cloudflare Worker cannot reach private networks at all).
+ * - `limited`: only `allowed_hosts`: an exact host (`api.example.com`, `10.0.0.5`, `[fd00::5]`) or `*.suffix`,
  *   which matches any subdomain of `suffix` but not `suffix` itself; plus the package registries when
- *   `allow_package_managers` is set. Listing a private or loopback host is the operator's explicit choice and
- *   is honoured. `allow_mcp_servers` opens nothing here: the hands do not know the agent's MCP servers, so the
- *   caller adds their hosts to `allowed_hosts`.
+ *   `allow_package_managers` is set. Listing a private address or a loopback address other than 127.0.0.1 is the
+ *   operator's explicit choice and is honoured. `allow_mcp_servers` opens nothing here: the hands do not know the
+ *   agent's MCP servers, so the caller adds their hosts to `allowed_hosts`.
  *
- * Refuses a URL it cannot parse. Host comparison ignores case and a trailing dot; ports are not part of a rule.
+ * Refuses a URL it cannot parse. Host comparison ignores case, a trailing dot and the spelling of an IP literal
+ * (`127.1` is `127.0.0.1`); ports are not part of a rule.
  */
 export function decideEgress(networking: Networking, url: string | URL, options: EgressOptions = {}): EgressDecision {
   let host: string;
@@ -39,6 +53,14 @@ export function decideEgress(networking: Networking, url: string | URL, options:
     return { allow: false, reason: `egress refused: ${String(url)} is not a valid URL` };
   }
   if (host === '') return { allow: false, reason: `egress refused: ${String(url)} has no host` };
+
+  const own = thisMachine(host, options.selfAddresses);
+  if (own !== undefined) {
+    return {
+      allow: false,
+      reason: `egress to ${host} refused: ${own} is the machine the runtime itself runs on, which a sandbox may never reach, whatever the environment's networking lists (${THIS_MACHINE_ADVICE})`,
+    };
+  }
 
   if (networking.type === 'unrestricted') {
     const range = nonPublicRange(host);
@@ -59,6 +81,51 @@ export function decideEgress(networking: Networking, url: string | URL, options:
   };
 }
 
+/**
+ * For a host *name* that `decideEgress` allowed: whether the proxy may dial `address`, what the name resolved to
+ * (DNS rebinding). A public address is fine. The machine itself never is. Any other non-public address (private,
+ * loopback from 127.0.0.2 up, link-local, carrier-grade NAT, ...) only when the networking is `limited` and lists
+ * that very address as a literal: reaching it by name then grants nothing the literal does not. The reason names
+ * the class of address, never the address, which the sandbox need not learn. IP literals are judged by
+ * `decideEgress` alone.
+ */
+export function decideResolvedAddress(networking: Networking, host: string, address: string, options: EgressOptions = {}): EgressDecision {
+  const name = normalizeHost(host);
+  const ip = canonicalAddress(address);
+  if (ip === undefined) return { allow: false, reason: `egress to ${name} refused: it resolved to something that is not an IP address` };
+  const own = thisMachine(ip, options.selfAddresses);
+  if (own !== undefined) {
+    return {
+      allow: false,
+      reason: `egress to ${name} refused: it resolved to the machine the runtime itself runs on (${own.startsWith('this machine') ? 'one of its own addresses' : 'a loopback or unspecified address'}), which a sandbox may never reach (${THIS_MACHINE_ADVICE})`,
+    };
+  }
+  const range = nonPublicRange(ip);
+  if (range === undefined) return { allow: true };
+  if (networking.type === 'limited' && networking.allowed_hosts.some((rule) => !rule.trim().startsWith('*.') && normalizeRule(rule) === ip)) {
+    return { allow: true };
+  }
+  return {
+    allow: false,
+    reason: `egress to ${name} refused: it resolved to an address in ${range.replace(/^the /, '')}, which a name may reach only when environment networking is "limited" and that address itself is listed in allowed_hosts`,
+  };
+}
+
+/**
+ * Why an `allowed_hosts` rule can never be honoured because it names the machine the runtime runs on
+ * (`localhost`, `127.0.0.1`, `::1`, `0.0.0.0`, in any spelling), or undefined for a rule that may be listed.
+ * Environment create and update refuse such rules; `decideEgress` refuses the hosts regardless.
+ */
+export function thisMachineRule(rule: string): string | undefined {
+  const trimmed = rule.trim().toLowerCase();
+  if (trimmed.startsWith('*.')) {
+    const suffix = normalizeHost(trimmed.slice(2));
+    return suffix === 'localhost' || suffix.endsWith('.localhost') ? 'names under localhost always resolve to this machine' : undefined;
+  }
+  const host = normalizeRule(rule);
+  return host === '' ? undefined : thisMachine(host);
+}
+
 /** Whether `host` (already normalized) matches one `allowed_hosts` rule: exact, or `*.suffix` for subdomains. */
 export function hostMatches(host: string, rule: string): boolean {
   const pattern = normalizeRule(rule);
@@ -70,12 +137,39 @@ export function hostMatches(host: string, rule: string): boolean {
   return host === pattern;
 }
 
-/** Lowercase, brackets of an IPv6 literal and one trailing dot removed. */
+/**
+ * Lowercase, brackets of an IPv6 literal and one trailing dot removed, and an IP literal in its canonical
+ * spelling (`127.1` and `0x7f.0.0.1` are `127.0.0.1`; `0:0::1` is `::1`), as the URL parser writes it.
+ */
 export function normalizeHost(hostname: string): string {
   let host = hostname.trim().toLowerCase();
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
   if (host.endsWith('.')) host = host.slice(0, -1);
-  return host;
+  return canonicalAddress(host) ?? host;
+}
+
+/** The canonical spelling of an IP literal (IPv6 without brackets), or undefined for anything that is not one. */
+function canonicalAddress(text: string): string | undefined {
+  let host = text.trim().toLowerCase();
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+  const zone = host.indexOf('%');
+  if (zone !== -1) host = host.slice(0, zone); // fe80::1%eth0: the zone names an interface, not another address
+  if (host.includes(':')) {
+    if (!/^[0-9a-f:.]+$/.test(host)) return undefined;
+    try {
+      return new URL(`http://[${host}]/`).hostname.slice(1, -1);
+    } catch {
+      return undefined;
+    }
+  }
+  // only forms the URL parser would read as IPv4 (digits, hex and dots); a name stays a name
+  if (!/^(0x[0-9a-f]*|[0-9]+)(\.(0x[0-9a-f]*|[0-9]+)){0,3}\.?$/.test(host)) return undefined;
+  try {
+    const parsed = new URL(`http://${host}/`).hostname;
+    return parseIPv4(parsed) === undefined ? undefined : parsed;
+  } catch {
+    return undefined;
+  }
 }
 
 // A rule may be written as a bare host, `host:port`, `[v6]`, or a URL; only the host counts.
@@ -93,6 +187,40 @@ function normalizeRule(rule: string): string {
   // One colon is host:port; more than one is a bare IPv6 literal.
   const colons = trimmed.split(':').length - 1;
   return normalizeHost(colons === 1 ? trimmed.slice(0, trimmed.indexOf(':')) : trimmed);
+}
+
+/**
+ * Why `host` (normalized) is the machine the proxy runs on — localhost, 127.0.0.1, ::1, an unspecified address,
+ * or one of `selfAddresses`, also when embedded in an IPv6 address — or undefined.
+ */
+function thisMachine(host: string, selfAddresses: readonly string[] = []): string | undefined {
+  if (host === 'localhost' || host.endsWith('.localhost')) return 'localhost';
+  const v4 = ipv4Of(host);
+  if (v4 !== undefined) {
+    if (v4 === ipv4(127, 0, 0, 1)) return 'the loopback address 127.0.0.1';
+    if (v4 >>> 24 === 0) return 'the unspecified address 0.0.0.0';
+  } else {
+    const v6 = parseIPv6(host);
+    if (v6?.every((g, i) => g === (i === 7 ? 1 : 0))) return 'the loopback address ::1';
+    if (v6?.every((g) => g === 0)) return 'the unspecified address ::';
+  }
+  if (selfAddresses.length > 0) {
+    const own = new Set(selfAddresses.map((a) => canonicalAddress(a)).filter((a): a is string => a !== undefined));
+    const v4own = new Set([...own].map(ipv4Of).filter((a): a is number => a !== undefined));
+    if (own.has(host) || (v4 !== undefined && v4own.has(v4))) return `this machine's own address ${host}`;
+  }
+  return undefined;
+}
+
+/** An IPv4 literal, or the IPv4 address an IPv4-mapped or -compatible IPv6 literal carries, as a number. */
+function ipv4Of(host: string): number | undefined {
+  const v4 = parseIPv4(host);
+  if (v4 !== undefined) return v4;
+  const v6 = parseIPv6(host);
+  if (v6 === undefined) return undefined;
+  const g = (i: number): number => v6[i] ?? 0;
+  if (v6.slice(0, 5).every((x) => x === 0) && (g(5) === 0xffff || g(5) === 0) && (g(6) !== 0 || g(5) === 0xffff)) return ((g(6) << 16) | g(7)) >>> 0;
+  return undefined;
 }
 
 /** The name of the non-public range `host` falls in, or undefined for a public host. */

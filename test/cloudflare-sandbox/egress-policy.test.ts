@@ -1,7 +1,7 @@
 // The egress policy both providers apply, and the Worker-side handler that applies it to a container's requests.
 import { describe, expect, it } from 'vitest';
 import { EGRESS_REFUSED_HEADER, applyEgressPolicy } from '../../sandbox/cloudflare/outbound-handler.ts';
-import { decideEgress, hostMatches } from '../../sandbox/egress-policy.ts';
+import { decideEgress, decideResolvedAddress, hostMatches, thisMachineRule } from '../../sandbox/egress-policy.ts';
 import type { Networking } from '../../sandbox/hands.ts';
 
 const unrestricted: Networking = { type: 'unrestricted' };
@@ -26,14 +26,7 @@ describe('decideEgress with unrestricted networking', () => {
   });
 
   it.each([
-    ['http://localhost:8787/', 'localhost'],
-    ['http://LOCALHOST./', 'localhost'],
-    ['http://api.localhost/', 'localhost'],
-    ['http://127.0.0.1:9000/', 'loopback'],
     ['http://127.8.9.10/', 'loopback'],
-    ['http://2130706433/', 'loopback'], // 127.0.0.1 as one number
-    ['http://0x7f.1/', 'loopback'],
-    ['http://0.0.0.0/', 'unspecified'],
     ['http://10.1.2.3/', 'private range 10.0.0.0/8'],
     ['http://172.16.0.1/', 'private range 172.16.0.0/12'],
     ['http://172.31.255.255/', 'private range 172.16.0.0/12'],
@@ -41,13 +34,12 @@ describe('decideEgress with unrestricted networking', () => {
     ['http://169.254.169.254/latest/meta-data', 'link-local'],
     ['http://100.64.0.1/', 'carrier-grade NAT'],
     ['http://224.0.0.1/', 'multicast'],
-    ['http://[::1]:8787/', 'loopback address ::1'],
-    ['http://[::]/', 'unspecified address'],
     ['http://[fe80::1]/', 'link-local range fe80::/10'],
     ['http://[fc00::1]/', 'unique-local'],
     ['http://[fd12:3456::1]/', 'unique-local'],
-    ['http://[::ffff:127.0.0.1]/', 'loopback range 127.0.0.0/8 (embedded in an IPv6 address)'],
     ['http://[::ffff:10.0.0.1]/', 'private range 10.0.0.0/8 (embedded'],
+    ['http://[::ffff:127.0.0.2]/', 'loopback range 127.0.0.0/8 (embedded in an IPv6 address)'],
+    ['http://0x7f.0.0.2/', 'loopback range 127.0.0.0/8'],
     ['http://[ff02::1]/', 'multicast'],
   ])('refuses %s (%s)', (url, range) => {
     const decision = decideEgress(unrestricted, url);
@@ -65,7 +57,7 @@ describe('decideEgress with unrestricted networking', () => {
 });
 
 describe('decideEgress with limited networking', () => {
-  const networking = limited(['api.example.com', '*.githubusercontent.com', '10.0.0.5', '[::1]', 'Upload.Example.org:8443']);
+  const networking = limited(['api.example.com', '*.githubusercontent.com', '10.0.0.5', '127.0.0.2', '[fd00::5]', 'Upload.Example.org:8443']);
 
   it.each([
     'https://api.example.com/v1',
@@ -74,7 +66,8 @@ describe('decideEgress with limited networking', () => {
     'https://raw.githubusercontent.com/a/b',
     'https://a.b.githubusercontent.com/',
     'http://10.0.0.5/', // listed explicitly, so allowed although private
-    'http://[::1]:3000/',
+    'http://127.0.0.2:3000/', // a loopback address other than 127.0.0.1, listed as a literal
+    'http://[fd00:0::5]/', // another spelling of a listed IPv6 literal
     'https://upload.example.org/',
   ])('allows the listed host of %s', (url) => {
     expect(decideEgress(networking, url)).toEqual({ allow: true });
@@ -87,7 +80,7 @@ describe('decideEgress with limited networking', () => {
     'https://githubusercontent.com/', // a wildcard does not match its own suffix
     'https://notgithubusercontent.com/',
     'http://10.0.0.6/',
-    'http://127.0.0.1/',
+    'http://127.0.0.3/',
   ])('refuses the unlisted host of %s, naming the host and the rule', (url) => {
     const decision = decideEgress(networking, url);
     expect(decision.allow).toBe(false);
@@ -121,6 +114,109 @@ describe('decideEgress with limited networking', () => {
   });
 });
 
+describe('the machine the runtime runs on', () => {
+  const listingIt = limited(['localhost', '*.localhost', '127.0.0.1', '::1', '0.0.0.0', '::', '192.0.2.10', '[2001:db8::10]']);
+  const self = { selfAddresses: ['192.0.2.10', '2001:db8::10', 'fe80::1%eth0'] };
+
+  it.each([
+    ['http://localhost:8787/', 'localhost'],
+    ['http://LOCALHOST./', 'localhost'],
+    ['http://api.localhost/', 'localhost'],
+    ['http://127.0.0.1:9229/json', 'the loopback address 127.0.0.1'],
+    ['http://127.1/', 'the loopback address 127.0.0.1'],
+    ['http://2130706433/', 'the loopback address 127.0.0.1'], // 127.0.0.1 as one number
+    ['http://0x7f.0.0.1/', 'the loopback address 127.0.0.1'],
+    ['http://0177.0.0.1/', 'the loopback address 127.0.0.1'], // octal
+    ['http://0.0.0.0:8787/', 'the unspecified address 0.0.0.0'],
+    ['http://0/', 'the unspecified address 0.0.0.0'],
+    ['http://[::1]:8787/', 'the loopback address ::1'],
+    ['http://[0:0:0:0:0:0:0:1]/', 'the loopback address ::1'],
+    ['http://[::]/', 'the unspecified address ::'],
+    ['http://[::ffff:127.0.0.1]/', 'the loopback address 127.0.0.1'],
+    ['http://[::ffff:7f00:1]/', 'the loopback address 127.0.0.1'],
+    ['http://192.0.2.10:8787/', "this machine's own address 192.0.2.10"],
+    ['http://[::ffff:192.0.2.10]/', "this machine's own address"],
+    ['http://[2001:db8:0::10]/', "this machine's own address 2001:db8::10"],
+    ['http://[fe80::1]/', "this machine's own address fe80::1"],
+  ])('refuses %s whatever the networking lists (%s)', (url, what) => {
+    for (const networking of [unrestricted, listingIt]) {
+      const decision = decideEgress(networking, url, self);
+      expect(decision.allow).toBe(false);
+      if (!decision.allow) {
+        expect(decision.reason).toContain(what);
+        expect(decision.reason).toContain('the machine the runtime itself runs on');
+        expect(decision.reason).toContain('127.0.0.2');
+      }
+    }
+  });
+
+  it('does not mistake names or other loopback addresses for the machine itself', () => {
+    expect(decideEgress(limited(['localhost.example.com', '127.0.0.2', '0.example']), 'http://localhost.example.com/').allow).toBe(true);
+    expect(decideEgress(limited(['127.0.0.2']), 'http://127.0.0.2/').allow).toBe(true);
+    expect(decideEgress(limited(['0.example']), 'http://0.example/').allow).toBe(true);
+    expect(decideEgress(unrestricted, 'http://93.184.216.34/', { selfAddresses: ['93.184.216.35'] })).toEqual({ allow: true });
+    expect(decideEgress(unrestricted, 'http://93.184.216.35/', { selfAddresses: ['93.184.216.35'] }).allow).toBe(false);
+  });
+
+  it.each([
+    ['localhost', true], ['LOCALHOST.', true], ['localhost:3000', true], ['*.localhost', true], ['dev.localhost', true],
+    ['127.0.0.1', true], ['127.1', true], ['127.0.0.1:8787', true], ['http://127.0.0.1:8787/x', true], ['0x7f000001', true],
+    ['::1', true], ['[::1]', true], ['[::1]:3000', true], ['0:0:0:0:0:0:0:1', true], ['::ffff:127.0.0.1', true],
+    ['0.0.0.0', true], ['::', true],
+    ['127.0.0.2', false], ['localhost.example.com', false], ['*.example.com', false], ['10.0.0.5', false], ['api.example.com', false],
+  ])('an allowed_hosts rule %s names the machine itself: %s', (rule, refused) => {
+    expect(thisMachineRule(rule) !== undefined).toBe(refused);
+  });
+});
+
+describe('decideResolvedAddress: what a name that was allowed may be dialed at', () => {
+  const names = limited(['api.example.com', 'intranet.example', '10.0.0.5', '127.0.0.5', '[fd00::5]']);
+  const self = { selfAddresses: ['203.0.113.7'] };
+
+  it('allows a public address for either networking', () => {
+    expect(decideResolvedAddress(unrestricted, 'api.example.com', '93.184.216.34')).toEqual({ allow: true });
+    expect(decideResolvedAddress(names, 'api.example.com', '2606:4700::1111')).toEqual({ allow: true });
+  });
+
+  it.each([
+    ['10.1.2.3', 'private range 10.0.0.0/8'],
+    ['192.168.1.1', 'private range 192.168.0.0/16'],
+    ['169.254.169.254', 'link-local'],
+    ['127.0.0.2', 'loopback range'],
+    ['fd12::1', 'unique-local'],
+    ['::ffff:10.0.0.9', 'private range 10.0.0.0/8'],
+  ])('refuses a name that resolved to %s (%s) unless that address is listed', (address, range) => {
+    for (const networking of [unrestricted, names]) {
+      const decision = decideResolvedAddress(networking, 'intranet.example', address);
+      expect(decision.allow).toBe(false);
+      if (!decision.allow) {
+        expect(decision.reason).toContain(range);
+        expect(decision.reason).not.toContain(address); // the class, never the address
+      }
+    }
+  });
+
+  it('allows a name onto a non-public address that is itself listed as a literal (limited only)', () => {
+    expect(decideResolvedAddress(names, 'intranet.example', '10.0.0.5')).toEqual({ allow: true });
+    expect(decideResolvedAddress(names, 'intranet.example', '127.0.0.5')).toEqual({ allow: true });
+    expect(decideResolvedAddress(names, 'intranet.example', 'fd00:0:0::5')).toEqual({ allow: true });
+    expect(decideResolvedAddress(unrestricted, 'intranet.example', '10.0.0.5').allow).toBe(false);
+  });
+
+  it('never allows a name onto the machine itself, listed or not', () => {
+    const listing = limited(['evil.example', '127.0.0.1', '::1', '203.0.113.7']);
+    for (const address of ['127.0.0.1', '::1', '0.0.0.0', '::', '::ffff:127.0.0.1', '203.0.113.7']) {
+      const decision = decideResolvedAddress(listing, 'evil.example', address, self);
+      expect(decision.allow, address).toBe(false);
+      if (!decision.allow) expect(decision.reason, address).toContain('the machine the runtime itself runs on');
+    }
+  });
+
+  it('refuses something that is not an address', () => {
+    expect(decideResolvedAddress(unrestricted, 'x.example', 'not-an-ip').allow).toBe(false);
+  });
+});
+
 describe('the outbound handler', () => {
   const forwarded: Request[] = [];
   const forward = async (request: Request): Promise<Response> => {
@@ -148,9 +244,18 @@ describe('the outbound handler', () => {
   });
 
   it('refuses loopback under unrestricted networking', async () => {
-    const response = await applyEgressPolicy(new Request('http://127.0.0.1:8787/v1/agents'), { networking: unrestricted }, forward);
+    const response = await applyEgressPolicy(new Request('http://127.0.0.2:8787/v1/agents'), { networking: unrestricted }, forward);
     expect(response.status).toBe(403);
     expect(await response.text()).toContain('loopback range 127.0.0.0/8');
+  });
+
+  it('refuses the machine itself even when the environment lists it', async () => {
+    const networking = limited(['localhost', '127.0.0.1', '[::1]']);
+    for (const url of ['http://localhost:8787/v1/agents', 'http://127.0.0.1:8787/', 'http://[::1]:8787/']) {
+      const response = await applyEgressPolicy(new Request(url), { networking }, forward);
+      expect(response.status, url).toBe(403);
+      expect(await response.text(), url).toContain('the machine the runtime itself runs on');
+    }
   });
 
   it('refuses everything while the sandbox has no egress policy, or a malformed one', async () => {

@@ -149,7 +149,7 @@ export function normalizeHost(hostname: string): string {
 }
 
 /** The canonical spelling of an IP literal (IPv6 without brackets), or undefined for anything that is not one. */
-function canonicalAddress(text: string): string | undefined {
+export function canonicalAddress(text: string): string | undefined {
   let host = text.trim().toLowerCase();
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
   const zone = host.indexOf('%');
@@ -172,8 +172,11 @@ function canonicalAddress(text: string): string | undefined {
   }
 }
 
-// A rule may be written as a bare host, `host:port`, `[v6]`, or a URL; only the host counts.
-function normalizeRule(rule: string): string {
+/**
+ * The host an `allowed_hosts` rule names, normalized (`*.suffix` kept as a pattern). A rule may be written as a
+ * bare host, `host:port`, `[v6]`, or a URL; only the host counts. '' for a rule that names nothing.
+ */
+export function normalizeRule(rule: string): string {
   const trimmed = rule.trim().toLowerCase();
   if (trimmed.startsWith('*.')) return `*.${normalizeHost(trimmed.slice(2))}`;
   if (trimmed.includes('://')) {

@@ -1,10 +1,10 @@
 // What a session's sandbox may read, write and reach: the `@anthropic-ai/sandbox-runtime` configuration and
 // network policy for one session, in one place so every rule and its reason can be read together.
-import { homedir } from 'node:os';
+import { homedir, networkInterfaces } from 'node:os';
 import path from 'node:path';
 import type { SandboxAskCallback, SandboxRuntimeConfig } from '@anthropic-ai/sandbox-runtime';
 import type { SandboxCredential } from '../credentials.ts';
-import { decideEgress } from '../egress-policy.ts';
+import { canonicalAddress, decideEgress, normalizeRule, PACKAGE_REGISTRY_HOSTS, type EgressOptions } from '../egress-policy.ts';
 import type { Networking } from '../hands.ts';
 import { credentialFilter } from './credential-filter.ts';
 
@@ -21,19 +21,24 @@ export interface IsolationPaths {
   nodeBinary: string;
 }
 
-/** Registries `allow_package_managers` opens in `limited` networking. */
-export const PACKAGE_MANAGER_HOSTS: readonly string[] = [
-  'registry.npmjs.org', 'registry.yarnpkg.com', 'pypi.org', 'files.pythonhosted.org',
-  'crates.io', 'static.crates.io', 'index.crates.io', 'proxy.golang.org', 'sum.golang.org',
-  'rubygems.org', 'repo.maven.apache.org', 'deb.debian.org', 'security.debian.org',
-];
-
 /**
- * What an allowed *name* must not resolve to in `unrestricted` networking (DNS rebinding to the LAN); IP
- * literals are judged by the shared egress policy. sandbox-runtime already refuses loopback, link-local and
- * this host's own addresses for every name.
+ * What an allowed *name* must not resolve to (DNS rebinding to the LAN), in either networking: sandbox-runtime's
+ * resolved-address guard already refuses loopback, link-local, unspecified and this host's own addresses for
+ * every name, and lets a name reach one of these only when that address is itself in `allowedDomains` (which
+ * `networkConfig` fills with the IP literals of `allowed_hosts`). IP literals are judged by the shared egress
+ * policy, as `decideResolvedAddress` does for the providers that resolve names themselves.
  */
 const PRIVATE_CIDRS = ['10.0.0.0/8', '100.64.0.0/10', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'];
+
+/** The addresses of this machine's network interfaces, read when asked: they change as interfaces come and go. */
+export function selfAddresses(): string[] {
+  return Object.values(networkInterfaces()).flatMap((list) => (list ?? []).map((i) => i.address));
+}
+
+/** The egress options of the local provider: this machine's own addresses are never reachable. */
+function localEgressOptions(): EgressOptions {
+  return { packageRegistryHosts: PACKAGE_REGISTRY_HOSTS, selfAddresses: selfAddresses() };
+}
 
 /**
  * The sandbox-runtime configuration of one session. Reads are allowed by default and denied where secrets
@@ -78,11 +83,15 @@ export function sandboxConfig(paths: IsolationPaths, networking: Networking, cre
 
 function networkConfig(networking: Networking, credentials: readonly SandboxCredential[]): SandboxRuntimeConfig['network'] {
   return {
-    // nothing is allowed by name here: every destination goes to `networkPolicy`, so both providers apply the
-    // one rule in sandbox/egress-policy.ts, with its reasons
-    allowedDomains: [],
-    deniedDomains: [],
-    ...(networking.type === 'unrestricted' ? { deniedResolvedAddresses: PRIVATE_CIDRS } : {}),
+    // Names are never allowed here: every destination goes to `networkPolicy`, so both providers apply the one
+    // rule in sandbox/egress-policy.ts, with its reasons. Only the IP literals `limited` lists are named, because
+    // sandbox-runtime lets an allowed name resolve to a private or loopback address only when that address is
+    // itself in this list.
+    allowedDomains: listedLiterals(networking),
+    // the machine itself, by every name and address it has: refused as a literal and as what a name resolved to,
+    // before `networkPolicy` is even asked (which refuses them too)
+    deniedDomains: thisMachineDomains(),
+    deniedResolvedAddresses: PRIVATE_CIDRS,
     // A session without credentials keeps the plain proxy: no request hook, HTTPS tunnelled untouched.
     ...(credentials.length > 0
       ? {
@@ -108,7 +117,25 @@ function networkConfig(networking: Networking, credentials: readonly SandboxCred
 export function networkPolicy(networking: Networking): SandboxAskCallback {
   return async ({ host, port }) => {
     const authority = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-    const decision = decideEgress(networking, `http://${authority}:${port}/`, { packageRegistryHosts: PACKAGE_MANAGER_HOSTS });
+    const decision = decideEgress(networking, `http://${authority}:${port}/`, localEgressOptions());
     return decision.allow ? true : { allow: false, reason: decision.reason };
   };
+}
+
+/** The IP literals in a `limited` allowed_hosts that the policy allows, in sandbox-runtime's spelling (`[v6]`). */
+function listedLiterals(networking: Networking): string[] {
+  if (networking.type !== 'limited') return [];
+  const literals = networking.allowed_hosts
+    .map((rule) => canonicalAddress(normalizeRule(rule)))
+    .filter((ip): ip is string => ip !== undefined)
+    .map((ip) => (ip.includes(':') ? `[${ip}]` : ip))
+    .filter((authority) => decideEgress(networking, `http://${authority}/`, localEgressOptions()).allow);
+  return [...new Set(literals)];
+}
+
+/** localhost, 127.0.0.1, ::1, the unspecified addresses and this machine's own addresses, as deny entries. */
+function thisMachineDomains(): string[] {
+  const own = selfAddresses().map((a) => canonicalAddress(a)).filter((a): a is string => a !== undefined);
+  const literals = new Set(['127.0.0.1', '0.0.0.0', '::1', '::', ...own]);
+  return ['localhost', '*.localhost', ...[...literals].map((a) => (a.includes(':') ? `[${a}]` : a))];
 }

@@ -1,16 +1,17 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages edgeharness uses beyond npm: bubblewrap, socat and ripgrep for
 # the local sandbox, curl for the sandbox tests' network checks, openssl for their test certificates,
-# chromium for browser tests. Does nothing (and needs no network) when all are present.
+# iproute2 for the egress tests' own network namespace, chromium for browser tests. Does nothing (and needs no network) when all are present.
 set -euo pipefail
 
-packages=(bubblewrap socat ripgrep curl openssl chromium)
+packages=(bubblewrap socat ripgrep curl openssl iproute2 chromium)
 
 # the command each package provides: finding it on PATH is enough, however it was installed
 command_of() {
   case "$1" in
     bubblewrap) echo bwrap ;;
     ripgrep) echo rg ;;
+    iproute2) echo ip ;;
     *) echo "$1" ;;
   esac
 }

@@ -88,9 +88,9 @@ function networkConfig(networking: Networking, credentials: readonly SandboxCred
     // sandbox-runtime lets an allowed name resolve to a private or loopback address only when that address is
     // itself in this list.
     allowedDomains: listedLiterals(networking),
-    // the machine itself, by every name and address it has: refused as a literal and as what a name resolved to,
-    // before `networkPolicy` is even asked (which refuses them too)
-    deniedDomains: thisMachineDomains(),
+    // The machine itself is refused by `networkPolicy` when named by a literal (with the policy's reason), and by
+    // sandbox-runtime's resolved-address guard when a name resolves to it (loopback and this host's addresses).
+    deniedDomains: [],
     deniedResolvedAddresses: PRIVATE_CIDRS,
     // A session without credentials keeps the plain proxy: no request hook, HTTPS tunnelled untouched.
     ...(credentials.length > 0
@@ -131,11 +131,4 @@ function listedLiterals(networking: Networking): string[] {
     .map((ip) => (ip.includes(':') ? `[${ip}]` : ip))
     .filter((authority) => decideEgress(networking, `http://${authority}/`, localEgressOptions()).allow);
   return [...new Set(literals)];
-}
-
-/** localhost, 127.0.0.1, ::1, the unspecified addresses and this machine's own addresses, as deny entries. */
-function thisMachineDomains(): string[] {
-  const own = selfAddresses().map((a) => canonicalAddress(a)).filter((a): a is string => a !== undefined);
-  const literals = new Set(['127.0.0.1', '0.0.0.0', '::1', '::', ...own]);
-  return ['localhost', '*.localhost', ...[...literals].map((a) => (a.includes(':') ? `[${a}]` : a))];
 }

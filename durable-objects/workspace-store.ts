@@ -44,6 +44,7 @@ import {
   type VaultCreateParams,
   type VaultUpdateParams,
 } from '../worker/api/schema/vault.ts';
+import { MAX_AGENT_BYTES, MAX_ROW_BYTES, storedSizeProblem } from '../worker/api/schema/size-limits.ts';
 import { placeholderFor, type SandboxCredential } from '../sandbox/credentials.ts';
 import { loadKeyring, openSecret, sealSecret, secretAad, VaultCryptoError, type Keyring, type SealedSecret } from '../vault/crypto.ts';
 
@@ -59,6 +60,9 @@ export interface ListArgs {
   createdGt?: string | undefined;
   createdLt?: string | undefined;
 }
+
+/** Characters of JSON per list page; a V8 string takes at most two bytes per character, so well under 32 MiB. */
+const PAGE_CHARS = 8_000_000;
 
 const ok = <T>(value: T): Result<T> => ({ ok: true, value });
 const fail = (type: StoreError['type'], message: string, code?: string): Result<never> => ({
@@ -150,6 +154,8 @@ export class WorkspaceStore extends DurableObject<Env> {
       updated_at: now,
       archived_at: null,
     };
+    const tooBig = storedSizeProblem(agent, MAX_AGENT_BYTES, 'agent');
+    if (tooBig) return fail('invalid_request_error', tooBig);
     this.ctx.storage.transactionSync(() => {
       this.sql.exec(`INSERT INTO agents (id, version, created_at) VALUES (?, 1, ?)`, agent.id, now);
       this.sql.exec(`INSERT INTO agent_versions (agent_id, version, body) VALUES (?, 1, ?)`, agent.id, JSON.stringify(agent));
@@ -185,6 +191,8 @@ export class WorkspaceStore extends DurableObject<Env> {
     if (JSON.stringify(next) === JSON.stringify(current)) return ok({ ...current, archived_at: head.archived_at });
     next.version = head.version + 1;
     next.updated_at = new Date().toISOString();
+    const tooBig = storedSizeProblem(next, MAX_AGENT_BYTES, 'agent');
+    if (tooBig) return fail('invalid_request_error', tooBig);
     this.ctx.storage.transactionSync(() => {
       this.sql.exec(`UPDATE agents SET version = ? WHERE id = ?`, next.version, id);
       this.sql.exec(`INSERT INTO agent_versions (agent_id, version, body) VALUES (?, ?, ?)`, id, next.version, JSON.stringify(next));
@@ -195,8 +203,11 @@ export class WorkspaceStore extends DurableObject<Env> {
   async listAgents(args: ListArgs): Promise<Result<Page<Agent>>> {
     const page = this.listRows<{ id: string; version: number; archived_at: string | null }>('agents', args, 'id, version, archived_at');
     if (!page.ok) return page;
-    const data = page.value.rows.map((r) => ({ ...this.agentVersion(r.id, r.version)!, archived_at: r.archived_at }));
-    return ok({ data, next_page: page.value.next });
+    const rows = page.value.rows.map((r) => ({ n: r.n, body: this.agentVersionBody(r.id, r.version)!, archived_at: r.archived_at }));
+    const kept = withinPageBudget(rows, (r) => r.body.length);
+    const last = kept[kept.length - 1];
+    const data = kept.map((r) => ({ ...(JSON.parse(r.body) as Agent), archived_at: r.archived_at }));
+    return ok({ data, next_page: kept.length < rows.length && last ? encodeCursor({ n: last.n }) : page.value.next });
   }
 
   async archiveAgent(id: string): Promise<Result<Agent>> {
@@ -223,9 +234,12 @@ export class WorkspaceStore extends DurableObject<Env> {
         args.limit + 1,
       )
       .toArray();
-    const data = rows.slice(0, args.limit).map((r) => ({ ...(JSON.parse(r.body) as Agent), archived_at: head.archived_at }));
+    const pageRows = rows.slice(0, args.limit);
+    const kept = withinPageBudget(pageRows, (r) => r.body.length);
+    const data = kept.map((r) => ({ ...(JSON.parse(r.body) as Agent), archived_at: head.archived_at }));
     const last = data[data.length - 1];
-    return ok({ data, next_page: rows.length > args.limit && last ? encodeCursor({ v: last.version }) : null });
+    const more = rows.length > args.limit || kept.length < pageRows.length;
+    return ok({ data, next_page: more && last ? encodeCursor({ v: last.version }) : null });
   }
 
   // ---------- environments ----------
@@ -244,6 +258,8 @@ export class WorkspaceStore extends DurableObject<Env> {
       updated_at: now,
       archived_at: null,
     };
+    const tooBig = storedSizeProblem(env, MAX_ROW_BYTES, 'environment');
+    if (tooBig) return fail('invalid_request_error', tooBig);
     this.sql.exec(`INSERT INTO environments (id, created_at, body) VALUES (?, ?, ?)`, env.id, now, JSON.stringify(env));
     return ok(env);
   }
@@ -270,12 +286,14 @@ export class WorkspaceStore extends DurableObject<Env> {
     if (typeof metadata === 'string') return fail('invalid_request_error', metadata, 'invalid_metadata');
     next.metadata = metadata;
     next.updated_at = new Date().toISOString();
+    const tooBig = storedSizeProblem(next, MAX_ROW_BYTES, 'environment');
+    if (tooBig) return fail('invalid_request_error', tooBig);
     this.sql.exec(`UPDATE environments SET body = ? WHERE id = ?`, JSON.stringify(next), id);
     return ok(next);
   }
 
   async listEnvironments(args: ListArgs): Promise<Result<Page<Environment>>> {
-    const page = this.listRows<{ body: string }>('environments', args, 'body');
+    const page = this.listRows<{ body: string }>('environments', args, 'body', undefined, (r) => r.body.length);
     if (!page.ok) return page;
     return ok({ data: page.value.rows.map((r) => JSON.parse(r.body) as Environment), next_page: page.value.next });
   }
@@ -333,7 +351,7 @@ export class WorkspaceStore extends DurableObject<Env> {
   }
 
   async listVaults(args: ListArgs): Promise<Result<Page<Vault>>> {
-    const page = this.listRows<{ body: string }>('vaults', args, 'body');
+    const page = this.listRows<{ body: string }>('vaults', args, 'body', undefined, (r) => r.body.length);
     if (!page.ok) return page;
     return ok({ data: page.value.rows.map((r) => JSON.parse(r.body) as Vault), next_page: page.value.next });
   }
@@ -463,7 +481,7 @@ export class WorkspaceStore extends DurableObject<Env> {
 
   async listCredentials(vaultId: string, args: ListArgs): Promise<Result<Page<Credential>>> {
     if (!this.vault(vaultId)) return vaultNotFound(vaultId);
-    const page = this.listRows<{ body: string }>('vault_credentials', args, 'body', ['vault_id', vaultId]);
+    const page = this.listRows<{ body: string }>('vault_credentials', args, 'body', ['vault_id', vaultId], (r) => r.body.length);
     if (!page.ok) return page;
     return ok({ data: page.value.rows.map((r) => JSON.parse(r.body) as Credential), next_page: page.value.next });
   }
@@ -589,6 +607,10 @@ export class WorkspaceStore extends DurableObject<Env> {
 
     const now = new Date().toISOString();
     const sessionAgent: SessionAgent = { type: 'agent', id: agent.id, version, ...def };
+    // The snapshot is copied into the session's row and its log's state: an agent stored before the limits
+    // existed, or grown by overrides, is refused here rather than failing to be written.
+    const agentTooBig = storedSizeProblem(sessionAgent, MAX_AGENT_BYTES, `agent '${agent.id}' (version ${version})`, 'agent');
+    if (agentTooBig) return fail('invalid_request_error', `${agentTooBig}; shrink it with an agent update, or override the field`);
     const session: Session = {
       type: 'session',
       id: newId('sesn'),
@@ -609,6 +631,8 @@ export class WorkspaceStore extends DurableObject<Env> {
       updated_at: now,
       archived_at: null,
     };
+    const tooBig = storedSizeProblem(session, MAX_ROW_BYTES, 'session');
+    if (tooBig) return fail('invalid_request_error', tooBig);
     this.sql.exec(
       `INSERT INTO sessions (id, created_at, agent_id, agent_version, status, body) VALUES (?, ?, ?, ?, ?, ?)`,
       session.id,
@@ -637,14 +661,16 @@ export class WorkspaceStore extends DurableObject<Env> {
       const agent = { ...s.agent };
       if (p.agent.tools !== undefined) agent.tools = normalizeTools(p.agent.tools);
       if (p.agent.mcp_servers !== undefined) agent.mcp_servers = p.agent.mcp_servers;
-      const problem = checkAgentDefinition(agent);
-      if (problem) return fail('invalid_request_error', `agent.${problem}`);
+      const problem = checkAgentDefinition(agent) ?? storedSizeProblem(agent, MAX_AGENT_BYTES, 'agent', 'agent');
+      if (problem) return fail('invalid_request_error', problem.startsWith('agent') ? problem : `agent.${problem}`);
       next.agent = agent;
     }
     const metadata = applyMetadataPatch(s.metadata, p.metadata);
     if (typeof metadata === 'string') return fail('invalid_request_error', metadata);
     next.metadata = metadata;
     next.updated_at = new Date().toISOString();
+    const tooBig = storedSizeProblem(next, MAX_ROW_BYTES, 'session');
+    if (tooBig) return fail('invalid_request_error', tooBig);
     this.sql.exec(`UPDATE sessions SET body = ? WHERE id = ?`, JSON.stringify(next), id);
     return ok(next);
   }
@@ -693,8 +719,9 @@ export class WorkspaceStore extends DurableObject<Env> {
         q.limit + 1,
       )
       .toArray();
-    const more = rows.length > q.limit;
-    const pageRows = rows.slice(0, q.limit);
+    const walked = rows.slice(0, q.limit);
+    const pageRows = withinPageBudget(walked, (r) => r.body.length);
+    const more = rows.length > q.limit || pageRows.length < walked.length;
     if (cursor?.back) pageRows.reverse();
     const first = pageRows[0];
     const last = pageRows[pageRows.length - 1];
@@ -740,10 +767,14 @@ export class WorkspaceStore extends DurableObject<Env> {
   }
 
   private agentVersion(id: string, version: number): Agent | undefined {
-    const row = this.sql
+    const body = this.agentVersionBody(id, version);
+    return body ? (JSON.parse(body) as Agent) : undefined;
+  }
+
+  private agentVersionBody(id: string, version: number): string | undefined {
+    return this.sql
       .exec<{ body: string }>(`SELECT body FROM agent_versions WHERE agent_id = ? AND version = ?`, id, version)
-      .toArray()[0];
-    return row ? (JSON.parse(row.body) as Agent) : undefined;
+      .toArray()[0]?.body;
   }
 
   private environment(id: string): Environment | undefined {
@@ -849,7 +880,8 @@ export class WorkspaceStore extends DurableObject<Env> {
     args: ListArgs,
     columns: string,
     scope?: [column: 'vault_id', value: string],
-  ): Result<{ rows: R[]; next: string | null }> {
+    sizeOf?: (row: R) => number,
+  ): Result<{ rows: Array<R & { n: number }>; next: string | null }> {
     const where: string[] = [];
     const params: Array<string | number> = [];
     if (scope) {
@@ -874,9 +906,11 @@ export class WorkspaceStore extends DurableObject<Env> {
         args.limit + 1,
       )
       .toArray();
-    const pageRows = rows.slice(0, args.limit);
+    const walked = rows.slice(0, args.limit);
+    const pageRows = sizeOf ? withinPageBudget(walked, sizeOf) : walked;
     const last = pageRows[pageRows.length - 1];
-    return ok({ rows: pageRows, next: rows.length > args.limit && last ? encodeCursor({ n: last.n }) : null });
+    const more = rows.length > args.limit || pageRows.length < walked.length;
+    return ok({ rows: pageRows, next: more && last ? encodeCursor({ n: last.n }) : null });
   }
 }
 
@@ -892,6 +926,19 @@ function pickDefinition(a: Agent): AgentDefinition {
     execution_identity: a.execution_identity,
     multiagent: a.multiagent,
   };
+}
+
+/**
+ * The longest prefix of a page whose bodies stay within PAGE_CHARS (always at least one row): a page travels back
+ * as one RPC reply, limited to 32 MiB, and stored objects may be up to a row each.
+ */
+function withinPageBudget<T>(rows: T[], size: (row: T) => number): T[] {
+  let total = 0;
+  for (let i = 0; i < rows.length; i++) {
+    total += size(rows[i]!);
+    if (i > 0 && total > PAGE_CHARS) return rows.slice(0, i);
+  }
+  return rows;
 }
 
 const vaultNotFound = (id: string): Result<never> => fail('not_found_error', `vault '${id}' not found`);

@@ -61,6 +61,12 @@ export const tooLarge = (message: string) => new ApiError('request_too_large', m
 export function fromZodError(err: ZodError, root?: string): ApiError {
   const issue = err.issues[0];
   if (!issue) return invalidRequest('invalid request');
+  if (issue.code === 'invalid_key') {
+    // The record is the field; the key is what was wrong with it.
+    const key = String(issue.path[issue.path.length - 1]);
+    const inner = issue.issues[0];
+    return invalidRequest(`${formatPath(issue.path.slice(0, -1), root)}: key '${clip(key)}': ${inner ? describeIssue(inner) : issue.message}`);
+  }
   return invalidRequest(`${formatPath(issue.path, root)}: ${describeIssue(issue)}`);
 }
 
@@ -68,20 +74,32 @@ function formatPath(path: readonly PropertyKey[], root?: string): string {
   let out = root ?? '';
   for (const part of path) {
     if (typeof part === 'number') out += `[${part}]`;
-    else out += out ? `.${String(part)}` : String(part);
+    else out += out ? `.${clip(String(part))}` : clip(String(part));
   }
   return out || '(body)';
 }
 
+/** A name taken from the request (a metadata key, an unknown field) may be megabytes long: quote its start only. */
+function clip(name: string): string {
+  return name.length > 64 ? `${name.slice(0, 32)}… (${name.length} characters)` : name;
+}
+
+/** Issues come from parseWith, which asks zod to report inputs, so a size refusal can say what it got. */
 function describeIssue(issue: z.core.$ZodIssue): string {
   switch (issue.code) {
     case 'invalid_type':
-      // zod 4 issues carry no `input` unless asked; its message names what was received
       return /received undefined$/.test(issue.message) ? `required field is missing (expected ${issue.expected})` : issue.message;
     case 'unrecognized_keys':
-      return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${k}'`).join(', ')}`;
+      return `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => `'${clip(k)}'`).join(', ')}`;
     case 'invalid_union':
       return issue.message === 'Invalid input' ? 'does not match any accepted shape' : issue.message;
+    case 'too_big': {
+      const input = issue.input;
+      if (issue.origin === 'string' && typeof input === 'string') return `at most ${issue.maximum} characters, got ${input.length}`;
+      if (issue.origin === 'array' && Array.isArray(input)) return `at most ${issue.maximum} entries, got ${input.length}`;
+      if (issue.origin === 'number' && typeof input === 'number') return `at most ${issue.maximum}, got ${input}`;
+      return issue.message;
+    }
     default:
       return issue.message;
   }

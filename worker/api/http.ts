@@ -4,8 +4,12 @@ import type { z } from 'zod';
 import { ApiError, fromZodError, invalidRequest, tooLarge } from './errors.ts';
 import type { Result } from '../../durable-objects/workspace-store.ts';
 
-/** Largest request body accepted (32 MB, as the Messages API); a 5 MB user message fits comfortably. */
-export const MAX_BODY_BYTES = 32 * 1024 * 1024;
+/**
+ * Largest request body accepted: 32 MB, as the Messages API; a 5 MB user message fits comfortably. Decimal MB on
+ * purpose: the parsed events travel to the session's log, and back as the echo, in one RPC each, which workerd
+ * limits to 32 MiB; the difference is the room that ids and timestamps take.
+ */
+export const MAX_BODY_BYTES = 32_000_000;
 
 export async function readJson<S extends z.ZodType>(c: Context, schema: S, opts: { optional?: boolean } = {}): Promise<z.infer<S>> {
   const declared = Number(c.req.header('content-length') ?? '0');
@@ -55,7 +59,8 @@ async function readBounded(req: Request): Promise<string> {
 }
 
 export function parseWith<S extends z.ZodType>(schema: S, value: unknown, root?: string): z.infer<S> {
-  const parsed = schema.safeParse(value);
+  // Inputs in issues let a size refusal say what it got; messages never quote an input (it may be a secret).
+  const parsed = schema.safeParse(value, { reportInput: true });
   if (!parsed.success) throw fromZodError(parsed.error, root);
   return parsed.data;
 }

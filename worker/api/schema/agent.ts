@@ -1,6 +1,7 @@
 // Agents: request schemas (create/update) and the stored resource, mirroring the SDK's agents.d.ts.
 import { z } from 'zod';
 import { Metadata, MetadataPatch } from './common.ts';
+import { jsonAtMost, LIMITS } from './size-limits.ts';
 
 const PermissionPolicy = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('always_allow') }),
@@ -18,11 +19,11 @@ const AgentToolConfigParams = z
     enabled: z.boolean().nullable().optional(),
     permission_policy: PermissionPolicy.nullable().optional(),
     // web_fetch / web_search carry extra options; kept verbatim.
-    allowed_domains: z.array(z.string()).optional(),
-    blocked_domains: z.array(z.string()).optional(),
+    allowed_domains: z.array(z.string().max(LIMITS.domain)).max(LIMITS.domainEntries).optional(),
+    blocked_domains: z.array(z.string().max(LIMITS.domain)).max(LIMITS.domainEntries).optional(),
     max_content_tokens: z.number().int().positive().nullable().optional(),
-    url_sources: z.unknown().optional(),
-    user_location: z.unknown().optional(),
+    url_sources: jsonAtMost(z.unknown(), LIMITS.toolOptionBytes).optional(),
+    user_location: jsonAtMost(z.unknown(), LIMITS.toolOptionBytes).optional(),
   })
   .strict();
 
@@ -33,21 +34,22 @@ const ToolsetDefaultConfigParams = z.strictObject({
 
 const AgentToolsetParams = z.strictObject({
   type: z.literal('agent_toolset_20260401'),
-  configs: z.array(AgentToolConfigParams).optional(),
+  configs: z.array(AgentToolConfigParams).max(AGENT_TOOL_NAMES.length).optional(),
   default_config: ToolsetDefaultConfigParams.nullable().optional(),
 });
 
 const McpToolsetParams = z.strictObject({
   type: z.literal('mcp_toolset'),
-  mcp_server_name: z.string().min(1),
+  mcp_server_name: z.string().min(1).max(LIMITS.mcpServerName),
   configs: z
     .array(
       z.strictObject({
-        name: z.string().min(1),
+        name: z.string().min(1).max(LIMITS.toolName),
         enabled: z.boolean().nullable().optional(),
         permission_policy: PermissionPolicy.nullable().optional(),
       }),
     )
+    .max(LIMITS.mcpToolConfigs)
     .optional(),
   default_config: ToolsetDefaultConfigParams.nullable().optional(),
 });
@@ -57,14 +59,17 @@ const CustomToolParams = z.strictObject({
   name: z
     .string()
     .min(1)
-    .max(128)
+    .max(LIMITS.toolName)
     .regex(/^[a-zA-Z0-9_-]+$/, 'letters, digits, _ and - only'),
-  description: z.string(),
-  input_schema: z.looseObject({
-    type: z.literal('object'),
-    properties: z.record(z.string(), z.unknown()).nullable().optional(),
-    required: z.array(z.string()).nullable().optional(),
-  }),
+  description: z.string().max(LIMITS.toolDescription),
+  input_schema: jsonAtMost(
+    z.looseObject({
+      type: z.literal('object'),
+      properties: z.record(z.string(), z.unknown()).nullable().optional(),
+      required: z.array(z.string()).nullable().optional(),
+    }),
+    LIMITS.inputSchemaBytes,
+  ),
 });
 
 export const ToolParams = z.discriminatedUnion('type', [AgentToolsetParams, McpToolsetParams, CustomToolParams]);
@@ -72,61 +77,72 @@ export type ToolParams = z.infer<typeof ToolParams>;
 
 const EFFORTS = ['low', 'medium', 'high', 'xhigh', 'max'] as const;
 export const ModelParams = z.union([
-  z.string().min(1),
+  z.string().min(1).max(LIMITS.modelId),
   z.strictObject({
-    id: z.string().min(1),
+    id: z.string().min(1).max(LIMITS.modelId),
     effort: z
       .union([z.enum(EFFORTS), z.strictObject({ type: z.enum(EFFORTS) })])
       .nullable()
       .optional(),
-    inference_geo: z.string().nullable().optional(),
+    inference_geo: z.string().max(LIMITS.inferenceGeo).nullable().optional(),
     speed: z.enum(['standard', 'fast']).nullable().optional(),
   }),
 ]);
 export type ModelParams = z.infer<typeof ModelParams>;
 
-export const McpServerParams = z.strictObject({ type: z.literal('url'), name: z.string().min(1), url: z.url() });
+export const McpServerParams = z.strictObject({
+  type: z.literal('url'),
+  name: z.string().min(1).max(LIMITS.mcpServerName),
+  url: z.url().max(LIMITS.url),
+});
+const SkillId = z.string().min(1).max(LIMITS.skillId);
+const SkillVersion = z.string().max(LIMITS.skillVersion).nullable().optional();
 export const SkillParams = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('anthropic'), skill_id: z.string().min(1), version: z.string().nullable().optional() }),
-  z.strictObject({ type: z.literal('custom'), skill_id: z.string().min(1), version: z.string().nullable().optional() }),
+  z.strictObject({ type: z.literal('anthropic'), skill_id: SkillId, version: SkillVersion }),
+  z.strictObject({ type: z.literal('custom'), skill_id: SkillId, version: SkillVersion }),
 ]);
 const ExecutionIdentityParams = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('aws_role'), role_arn: z.string().min(1) }),
+  z.strictObject({ type: z.literal('aws_role'), role_arn: z.string().min(1).max(LIMITS.roleArn) }),
   z.strictObject({ type: z.literal('service_account') }),
 ]);
 // Multiagent orchestration is accepted and stored as given; the runtime does not orchestrate yet.
-const MultiagentParams = z.looseObject({ type: z.enum(['coordinator', 'multiagent_20261001']) });
+const MultiagentParams = jsonAtMost(z.looseObject({ type: z.enum(['coordinator', 'multiagent_20261001']) }), LIMITS.multiagentBytes);
 
-const limits = {
-  tools: z.array(ToolParams).max(256),
-  mcp_servers: z.array(McpServerParams).max(20),
+/** Shared by agent create/update and the session's agent overrides. */
+export const AgentFields = {
+  name: z.string().min(1).max(LIMITS.name),
+  description: z.string().max(LIMITS.description),
+  system: z.string().max(LIMITS.system),
+  tools: z.array(ToolParams).max(LIMITS.tools),
+  mcp_servers: z.array(McpServerParams).max(LIMITS.mcpServers),
+  skills: z.array(SkillParams).max(LIMITS.skills),
 };
 
 export const AgentCreateParams = z.strictObject({
   model: ModelParams,
-  name: z.string().min(1).max(256),
-  description: z.string().max(2048).nullable().optional(),
+  name: AgentFields.name,
+  description: AgentFields.description.nullable().optional(),
   execution_identity: ExecutionIdentityParams.nullable().optional(),
-  mcp_servers: limits.mcp_servers.optional(),
+  mcp_servers: AgentFields.mcp_servers.optional(),
   metadata: Metadata.optional(),
   multiagent: MultiagentParams.nullable().optional(),
-  skills: z.array(SkillParams).optional(),
-  system: z.string().nullable().optional(),
-  tools: limits.tools.optional(),
+  skills: AgentFields.skills.optional(),
+  system: AgentFields.system.nullable().optional(),
+  tools: AgentFields.tools.optional(),
 });
 export type AgentCreateParams = z.infer<typeof AgentCreateParams>;
 
 export const AgentUpdateParams = z.strictObject({
-  description: z.string().max(2048).nullable().optional(),
+  description: AgentFields.description.nullable().optional(),
   execution_identity: ExecutionIdentityParams.nullable().optional(),
-  mcp_servers: limits.mcp_servers.nullable().optional(),
+  mcp_servers: AgentFields.mcp_servers.nullable().optional(),
   metadata: MetadataPatch.nullable().optional(),
   model: ModelParams.optional(),
   multiagent: MultiagentParams.nullable().optional(),
-  name: z.string().min(1).max(256).optional(),
-  skills: z.array(SkillParams).nullable().optional(),
-  system: z.string().nullable().optional(),
-  tools: limits.tools.nullable().optional(),
+  name: AgentFields.name.optional(),
+  skills: AgentFields.skills.nullable().optional(),
+  system: AgentFields.system.nullable().optional(),
+  tools: AgentFields.tools.nullable().optional(),
   version: z.number().int().min(1).optional(),
 });
 export type AgentUpdateParams = z.infer<typeof AgentUpdateParams>;

@@ -1,17 +1,20 @@
 // Shapes shared by every resource: metadata bags, list queries, timestamps.
 import { z } from 'zod';
+import { LIMITS } from './size-limits.ts';
 
-export const MAX_METADATA_PAIRS = 16;
+export const MAX_METADATA_PAIRS = LIMITS.metadataPairs;
+const MetadataKey = z.string().min(1).max(LIMITS.metadataKey);
+const MetadataValue = z.string().max(LIMITS.metadataValue);
 
 export const Metadata = z
-  .record(z.string().min(1).max(64), z.string().max(512))
+  .record(MetadataKey, MetadataValue)
   .refine((m) => Object.keys(m).length <= MAX_METADATA_PAIRS, {
-    message: `at most ${MAX_METADATA_PAIRS} key-value pairs`,
+    error: (iss) => `at most ${MAX_METADATA_PAIRS} key-value pairs, got ${Object.keys(iss.input as object).length}`,
   });
 export type Metadata = z.infer<typeof Metadata>;
 
 /** Update semantics: a string upserts the key, null deletes it. */
-export const MetadataPatch = z.record(z.string().min(1).max(64), z.string().max(512).nullable());
+export const MetadataPatch = z.record(MetadataKey, MetadataValue.nullable());
 export type MetadataPatch = z.infer<typeof MetadataPatch>;
 
 export function applyMetadataPatch(current: Metadata, patch: MetadataPatch | null | undefined): Metadata | string {

@@ -1,6 +1,7 @@
 // Environments: where a session's tools run (networking, packages), mirroring environments.d.ts.
 import { z } from 'zod';
 import { Metadata, MetadataPatch } from './common.ts';
+import { LIMITS } from './size-limits.ts';
 
 const Networking = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('unrestricted') }),
@@ -8,11 +9,11 @@ const Networking = z.discriminatedUnion('type', [
     type: z.literal('limited'),
     allow_mcp_servers: z.boolean().nullable().optional(),
     allow_package_managers: z.boolean().nullable().optional(),
-    allowed_hosts: z.array(z.string().min(1)).nullable().optional(),
+    allowed_hosts: z.array(z.string().min(1).max(LIMITS.hostname)).max(LIMITS.allowedHosts).nullable().optional(),
   }),
 ]);
 
-const PackageList = z.array(z.string().min(1)).nullable().optional();
+const PackageList = z.array(z.string().min(1).max(LIMITS.packageSpec)).max(LIMITS.packages).nullable().optional();
 const Packages = z.strictObject({
   type: z.literal('packages').optional(),
   apt: PackageList,
@@ -32,18 +33,18 @@ type ConfigParams = z.infer<typeof ConfigParams>;
 const Scope = z.enum(['organization', 'account']);
 
 export const EnvironmentCreateParams = z.strictObject({
-  name: z.string().min(1).max(256),
+  name: z.string().min(1).max(LIMITS.name),
   config: ConfigParams.nullable().optional(),
-  description: z.string().max(2048).nullable().optional(),
+  description: z.string().max(LIMITS.description).nullable().optional(),
   metadata: Metadata.optional(),
   scope: Scope.nullable().optional(),
 });
 export type EnvironmentCreateParams = z.infer<typeof EnvironmentCreateParams>;
 
 export const EnvironmentUpdateParams = z.strictObject({
-  name: z.string().min(1).max(256).nullable().optional(),
+  name: z.string().min(1).max(LIMITS.name).nullable().optional(),
   config: ConfigParams.nullable().optional(),
-  description: z.string().max(2048).nullable().optional(),
+  description: z.string().max(LIMITS.description).nullable().optional(),
   metadata: MetadataPatch.optional(),
   scope: Scope.nullable().optional(),
 });

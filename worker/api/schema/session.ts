@@ -1,26 +1,30 @@
 // Sessions: create/update/list params and the session resource, mirroring sessions.d.ts.
 import { z } from 'zod';
-import { McpServerParams, ModelParams, SkillParams, ToolParams, type AgentDefinition } from './agent.ts';
+import { AgentFields, ModelParams, type AgentDefinition } from './agent.ts';
 import { Metadata, MetadataPatch } from './common.ts';
 import { UserDefineOutcomeParams, UserMessageParams } from './event.ts';
+import { LIMITS } from './size-limits.ts';
+
+const Id = z.string().min(1).max(LIMITS.id);
 
 const AgentRef = z.union([
-  z.string().min(1),
-  z.strictObject({ type: z.literal('agent'), id: z.string().min(1), version: z.number().int().min(1).optional() }),
+  Id,
+  z.strictObject({ type: z.literal('agent'), id: Id, version: z.number().int().min(1).optional() }),
   z.strictObject({
     type: z.literal('agent_with_overrides'),
-    id: z.string().min(1),
+    id: Id,
     version: z.number().int().min(1).optional(),
     model: ModelParams.optional(),
-    system: z.string().nullable().optional(),
-    tools: z.array(ToolParams).max(256).optional(),
-    mcp_servers: z.array(McpServerParams).max(20).optional(),
-    skills: z.array(SkillParams).optional(),
+    // official: "Up to 100,000 characters", below an agent's own limit
+    system: z.string().max(LIMITS.sessionSystemOverride).nullable().optional(),
+    tools: AgentFields.tools.optional(),
+    mcp_servers: AgentFields.mcp_servers.optional(),
+    skills: AgentFields.skills.optional(),
   }),
 ]);
 export type AgentRef = z.infer<typeof AgentRef>;
 
-const MonetaryAmount = z.strictObject({ amount: z.string().regex(/^\d+(\.\d+)?$/, 'expected a decimal string'), currency: z.literal('USD') });
+const MonetaryAmount = z.strictObject({ amount: z.string().max(LIMITS.amount).regex(/^\d+(\.\d+)?$/, 'expected a decimal string'), currency: z.literal('USD') });
 const Budget = z.strictObject({ type: z.literal('limit'), max_list_cost: MonetaryAmount });
 
 const ResourceParams = z.discriminatedUnion('type', [
@@ -44,13 +48,13 @@ export type Compaction = z.infer<typeof Compaction>;
 
 export const SessionCreateParams = z.strictObject({
   agent: AgentRef,
-  environment_id: z.string().min(1),
+  environment_id: Id,
   budget: Budget.optional(),
-  initial_events: z.array(z.discriminatedUnion('type', [UserMessageParams, UserDefineOutcomeParams])).max(100).optional(),
+  initial_events: z.array(z.discriminatedUnion('type', [UserMessageParams, UserDefineOutcomeParams])).max(LIMITS.initialEvents).optional(),
   metadata: Metadata.optional(),
   resources: z.array(ResourceParams).optional(),
-  title: z.string().max(512).nullable().optional(),
-  vault_ids: z.array(z.string().min(1)).optional(),
+  title: z.string().max(LIMITS.title).nullable().optional(),
+  vault_ids: z.array(Id).max(LIMITS.vaultIds).optional(),
   limits: Limits.optional(),
   compaction: Compaction.optional(),
 });
@@ -59,14 +63,14 @@ export type SessionCreateParams = z.infer<typeof SessionCreateParams>;
 export const SessionUpdateParams = z.strictObject({
   agent: z
     .strictObject({
-      tools: z.array(ToolParams).max(256).optional(),
-      mcp_servers: z.array(McpServerParams).max(20).optional(),
+      tools: AgentFields.tools.optional(),
+      mcp_servers: AgentFields.mcp_servers.optional(),
     })
     .optional(),
   budget: Budget.nullable().optional(),
   metadata: MetadataPatch.nullable().optional(),
-  title: z.string().max(512).nullable().optional(),
-  vault_ids: z.array(z.string().min(1)).optional(),
+  title: z.string().max(LIMITS.title).nullable().optional(),
+  vault_ids: z.array(Id).max(LIMITS.vaultIds).optional(),
   limits: Limits.nullable().optional(),
 });
 export type SessionUpdateParams = z.infer<typeof SessionUpdateParams>;

@@ -3,10 +3,11 @@
 import { z } from 'zod';
 import { RESERVED_ENV_NAMES } from '../../../sandbox/credentials.ts';
 import { Metadata, MetadataPatch } from './common.ts';
+import { LIMITS } from './size-limits.ts';
 
 // ---------- vaults ----------
 
-const DisplayName = z.string().min(1).max(255);
+const DisplayName = z.string().min(1).max(LIMITS.displayName);
 
 export const VaultCreateParams = z.strictObject({
   display_name: DisplayName,
@@ -52,7 +53,7 @@ const SecretName = z
 
 const HttpUrl = z
   .string()
-  .max(2048)
+  .max(LIMITS.url)
   .refine((s) => {
     try {
       const u = new URL(s);
@@ -141,12 +142,12 @@ const CredentialAuthParams = z.discriminatedUnion('type', [
     expires_at: FutureTimestamp.nullable().optional(),
     refresh: z
       .strictObject({
-        client_id: z.string().min(1),
+        client_id: z.string().min(1).max(LIMITS.oauthClientId),
         refresh_token: Secret,
         token_endpoint: HttpUrl,
         token_endpoint_auth: TokenEndpointAuthParams,
-        resource: z.string().nullable().optional(),
-        scope: z.string().nullable().optional(),
+        resource: z.string().max(LIMITS.url).nullable().optional(),
+        scope: z.string().max(LIMITS.oauthScope).nullable().optional(),
       })
       .nullable()
       .optional(),
@@ -156,7 +157,7 @@ export type CredentialAuthParams = z.infer<typeof CredentialAuthParams>;
 
 export const CredentialCreateParams = z.strictObject({
   auth: CredentialAuthParams,
-  display_name: z.string().max(255).nullable().optional(),
+  display_name: z.string().max(LIMITS.displayName).nullable().optional(),
   metadata: Metadata.optional(),
 });
 export type CredentialCreateParams = z.infer<typeof CredentialCreateParams>;
@@ -188,7 +189,7 @@ const CredentialAuthUpdateParams = z.discriminatedUnion('type', [
         client_id: Immutable,
         token_endpoint: Immutable,
         refresh_token: Secret.nullable().optional(),
-        scope: z.string().nullable().optional(),
+        scope: z.string().max(LIMITS.oauthScope).nullable().optional(),
         token_endpoint_auth: TokenEndpointAuthUpdateParams.optional(),
       })
       .nullable()

@@ -1,9 +1,12 @@
 // Vault credentials at the sandbox's edge: the placeholder model of `environment_variable` credentials. The
 // sandbox sees each credential's variable set to a placeholder; the egress proxy puts the real value where the
-// placeholder appears, for the credential's hosts only; whatever comes back is redacted before anyone reads it.
-// Pure (no I/O), so the local proxy, the Cloudflare outbound handler and the brain apply one rule.
+// placeholder appears, for the credential's hosts only; whatever comes back is scrubbed before the sandbox reads
+// it, and results are redacted again before anyone else does. Pure (no I/O), so the local proxy, the Cloudflare
+// outbound handler and the brain apply one rule.
+import { Buffer } from 'node:buffer';
 import { decideEgress, hostMatches, normalizeHost, type EgressOptions } from './egress-policy.ts';
 import type { Networking } from './hands.ts';
+import { SecretForms, scrubText } from './secret-scrubber.ts';
 
 /** One `environment_variable` credential as the hands receive it: with its value, which only the proxy uses. */
 export interface SandboxCredential {
@@ -27,14 +30,24 @@ export function placeholderFor(credentialId: string): string {
 }
 
 /**
+ * The variables that tell common HTTPS clients which certificate authorities to trust (Node, OpenSSL, curl,
+ * Python requests, pip, git, the AWS CLI, cargo, Deno, gcloud, Nix builds): the local sandbox points them at a bundle
+ * holding its proxy's authority. The list sandbox-runtime sets when it terminates TLS itself.
+ */
+export const CA_TRUST_ENV_NAMES: readonly string[] = [
+  'NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'CURL_CA_BUNDLE', 'REQUESTS_CA_BUNDLE', 'PIP_CERT', 'GIT_SSL_CAINFO',
+  'AWS_CA_BUNDLE', 'CARGO_HTTP_CAINFO', 'DENO_CERT', 'CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE', 'NIX_SSL_CERT_FILE',
+];
+
+/**
  * Variables a credential may not take: the sandbox needs them to work, and the proxy settings decide where
  * traffic goes. Refused when the credential is created.
  */
 export const RESERVED_ENV_NAMES: ReadonlySet<string> = new Set([
   'PATH', 'HOME', 'LANG', 'TERM', 'SHELL', 'USER', 'PWD', 'TMPDIR',
   'HTTP_PROXY', 'HTTPS_PROXY', 'ALL_PROXY', 'NO_PROXY', 'http_proxy', 'https_proxy', 'all_proxy', 'no_proxy',
-  'NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'SSL_CERT_DIR', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE',
-  'LD_PRELOAD', 'LD_LIBRARY_PATH',
+  'NODE_OPTIONS', 'LD_PRELOAD', 'LD_LIBRARY_PATH', 'SSL_CERT_DIR',
+  ...CA_TRUST_ENV_NAMES,
 ]);
 
 /** Whether `host` (a hostname or IP literal, brackets allowed) is a loopback address: 127.0.0.0/8, ::1, localhost. */
@@ -89,43 +102,38 @@ export function substitute(
   return { ok: true, changed, value };
 }
 
-/** The spellings of a secret that are redacted: as is, percent-encoded, and base64 (a Basic auth header echoed back). */
-function spellings(value: string): string[] {
-  const forms = new Set<string>([value]);
-  try {
-    forms.add(encodeURIComponent(value));
-  } catch {
-    // a lone surrogate cannot be percent-encoded; the plain form is still redacted
-  }
-  const bytes = new TextEncoder().encode(value);
-  let binary = '';
-  for (const b of bytes) binary += String.fromCharCode(b);
-  const b64 = btoa(binary);
-  forms.add(b64);
-  forms.add(b64.replace(/=+$/, ''));
-  // values shorter than this are too likely to occur by chance in unrelated output to be worth replacing
-  return [...forms].filter((f) => f.length >= 4).sort((a, b) => b.length - a.length);
+/**
+ * Substitutes, in a request body (any bytes: the placeholder is ASCII, so it is found the same in UTF-8 text, form
+ * data or binary), the placeholder of every credential with body injection usable at the target, by the rule of
+ * `substitute`: over plain HTTP to a host that is not loopback the request is refused instead.
+ */
+export function substituteBody(
+  body: Uint8Array,
+  target: RequestTarget,
+  credentials: readonly SandboxCredential[],
+): { ok: true; changed: boolean; body: Uint8Array } | { ok: false; reason: string } {
+  const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  if (!bytes.includes('edgeharness_placeholder_')) return { ok: true, changed: false, body };
+  // one char per byte, so a replaced value's UTF-8 bytes go back out as they are
+  const result = substitute(bytes.toString('latin1'), target, credentials.map((c) => ({ ...c, value: Buffer.from(c.value, 'utf8').toString('latin1') })), 'body');
+  if (!result.ok) return result;
+  return result.changed ? { ok: true, changed: true, body: Buffer.from(result.value, 'latin1') } : { ok: true, changed: false, body };
 }
 
-/** Every spelling `redact` replaces, of every credential: what a stored copy must not contain. */
-export function redactionForms(credentials: readonly SandboxCredential[]): string[] {
-  return credentials.flatMap((c) => (c.value.length === 0 ? [] : spellings(c.value)));
-}
-
-/** Replaces every known spelling of every credential's value in `text` with that credential's placeholder. */
+/**
+ * Replaces every spelling of every credential's value in `text` with that credential's placeholder: as is, in any
+ * case, reversed, percent-encoded, hex, base64 and base64url at any alignment, JSON-escaped (the forms in
+ * ./secret-scrubber.ts).
+ */
 export function redact(text: string, credentials: readonly SandboxCredential[]): string {
-  let out = text;
-  for (const c of credentials) {
-    if (c.value.length === 0) continue;
-    for (const form of spellings(c.value)) if (out.includes(form)) out = out.split(form).join(c.placeholder);
-  }
-  return out;
+  return credentials.length === 0 ? text : scrubText(text, credentials);
 }
 
 /** Redacts every text block of a tool outcome. */
 export function redactContent<T extends { type: string; text?: string }>(content: T[], credentials: readonly SandboxCredential[]): T[] {
   if (credentials.length === 0) return content;
-  return content.map((block) => (typeof block.text === 'string' ? { ...block, text: redact(block.text, credentials) } : block));
+  const forms = new SecretForms(credentials);
+  return content.map((block) => (typeof block.text === 'string' ? { ...block, text: scrubText(block.text, forms) } : block));
 }
 
 /**

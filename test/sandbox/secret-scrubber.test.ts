@@ -1,0 +1,152 @@
+// The scrubber both egress proxies and the redaction of results share: every spelling of a secret an upstream may
+// echo it in becomes the placeholder, in one text and over a stream cut anywhere, and nothing else changes.
+import { randomBytes } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { SecretForms, SecretScrubber, scrubBytes, scrubLatin1, scrubText } from '../../sandbox/secret-scrubber.ts';
+
+const SECRET = { value: 'sk-live_7f3a/9c1e+Zq"x\\y', placeholder: 'edgeharness_placeholder_vcrd_one' };
+const UNICODE = { value: 'pässwört-🔑-42', placeholder: 'edgeharness_placeholder_vcrd_two' };
+
+const b64 = (text: string) => Buffer.from(text).toString('base64');
+const b64url = (text: string) => Buffer.from(text).toString('base64url');
+const hex = (text: string) => Buffer.from(text).toString('hex');
+const reversed = (text: string) => [...text].reverse().join('');
+
+/** Every spelling of `value` the scrubber promises to find, as an upstream could write it. */
+function spellings(value: string): Record<string, string> {
+  return {
+    'as is': value,
+    'upper case': value.toUpperCase(),
+    'lower case': value.toLowerCase(),
+    reversed: reversed(value),
+    'reversed, upper case': reversed(value).toUpperCase(),
+    hex: hex(value),
+    'hex, upper case': hex(value).toUpperCase(),
+    'percent-encoded': encodeURIComponent(value),
+    'percent-encoded, lower-case hex': encodeURIComponent(value).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()),
+    'every byte percent-encoded': [...Buffer.from(value)].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
+    'a JSON string': JSON.stringify(value).slice(1, -1),
+    'a JSON string with \\/': JSON.stringify(value).slice(1, -1).replaceAll('/', '\\/'),
+    'a JSON string, ASCII only': JSON.stringify(value).slice(1, -1).replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
+    'HTML-escaped': value.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll('<', '&lt;'),
+    base64: b64(value),
+    'base64 without padding': b64(value).replace(/=+$/, ''),
+    'base64 after one byte': b64(`u${value}`),
+    'base64 after two bytes': b64(`us${value}`),
+    'base64 inside a longer text': b64(`user:${value}:and more after it`),
+    base64url: b64url(value),
+    'base64url after one byte': b64url(`u${value}`),
+    'base64url after two bytes, more after': b64url(`us${value}tail`),
+    'base64, percent-encoded': encodeURIComponent(b64(`user:${value}`)),
+  };
+}
+
+/** Whether `text` still holds `value` in a spelling that gives it away (as is, or decoded from hex or base64). */
+function holds(text: string, value: string): boolean {
+  const lower = text.toLowerCase();
+  if (lower.includes(value.toLowerCase()) || lower.includes(reversed(value).toLowerCase()) || lower.includes(hex(value))) return true;
+  // decode every base64 run at every offset: a fragment of the value of 8 bytes or more counts
+  const fragment = Buffer.from(value).subarray(2, 10);
+  for (const run of text.match(/[A-Za-z0-9+/_-]{8,}/g) ?? []) {
+    for (let skip = 0; skip < 4; skip++) {
+      const decoded = Buffer.from(run.slice(skip).replace(/-/g, '+').replace(/_/g, '/'), 'base64');
+      if (decoded.includes(fragment)) return true;
+    }
+  }
+  return false;
+}
+
+describe('the secret scrubber', () => {
+  for (const secret of [SECRET, UNICODE]) {
+    for (const [name, spelled] of Object.entries(spellings(secret.value))) {
+      it(`replaces the value ${name} (${secret === SECRET ? 'ASCII' : 'non-ASCII'}) with the placeholder`, () => {
+        const echoed = `{"authorization": "Basic ${spelled}", "note": "ok"}`;
+        const scrubbed = scrubText(echoed, [secret]);
+        expect(scrubbed).toContain(secret.placeholder);
+        expect(holds(scrubbed, secret.value), scrubbed).toBe(false);
+        expect(scrubbed.startsWith('{"authorization": "Basic ')).toBe(true);
+        expect(scrubbed.endsWith('", "note": "ok"}')).toBe(true);
+      });
+    }
+  }
+
+  it('keeps the base64 of what surrounds the value, and swallows the characters that mix it with the value', () => {
+    const header = `Basic ${b64(`user:${SECRET.value}`)}`;
+    const scrubbed = scrubText(header, [SECRET]);
+    // `dXNlcj` is "user" and the two bits of ":" its last character shares with nothing of the secret
+    expect(scrubbed).toBe(`Basic dXNlcj${SECRET.placeholder}`);
+  });
+
+  it('leaves text without the value as it was, and a value shorter than four characters alone', () => {
+    const text = 'nothing to see here: sk-live_7f3a (a prefix is not the value)';
+    expect(scrubText(text, [SECRET])).toBe(text);
+    expect(scrubText('a key: abc, ABC, 616263', [{ value: 'abc', placeholder: 'P' }])).toBe('a key: abc, ABC, 616263');
+  });
+
+  it('replaces each of several secrets with its own placeholder', () => {
+    const scrubbed = scrubText(`${SECRET.value} ${b64(UNICODE.value)} ${hex(SECRET.value)}`, [SECRET, UNICODE]);
+    expect(scrubbed).toBe(`${SECRET.placeholder} ${UNICODE.placeholder} ${SECRET.placeholder}`);
+  });
+
+  it('scrubs header values as HTTP carries them, one char per byte', () => {
+    const latin1 = Buffer.from(`session=${UNICODE.value}; Path=/`).toString('latin1');
+    expect(scrubLatin1(latin1, [UNICODE])).toBe(`session=${UNICODE.placeholder}; Path=/`);
+  });
+
+  it('finds the value in binary data and leaves every other byte as it was', () => {
+    const before = randomBytes(100_000);
+    const after = randomBytes(100_000);
+    const data = Buffer.concat([before, Buffer.from(SECRET.value), after, Buffer.from(b64(`x${SECRET.value}`))]);
+    const scrubbed = Buffer.from(scrubBytes(data, [SECRET]));
+    expect(scrubbed.subarray(0, before.length).equals(before)).toBe(true);
+    expect(scrubbed.subarray(before.length, before.length + SECRET.placeholder.length).toString()).toBe(SECRET.placeholder);
+    expect(scrubbed.subarray(before.length + SECRET.placeholder.length, before.length + SECRET.placeholder.length + after.length).equals(after)).toBe(true);
+    expect(scrubbed.includes(Buffer.from(SECRET.value))).toBe(false);
+    const clean = randomBytes(1 << 20);
+    expect(Buffer.from(scrubBytes(clean, [SECRET])).equals(clean)).toBe(true);
+  });
+
+  it('finds a value split across chunks at any two places', () => {
+    const text = `start ${SECRET.value.toUpperCase()} middle ${b64(`user:${SECRET.value}`)} end ${hex(SECRET.value)}`;
+    const expected = scrubText(text, [SECRET]);
+    expect(holds(expected, SECRET.value)).toBe(false);
+    const bytes = Buffer.from(text);
+    for (let i = 0; i <= bytes.length; i += 3) {
+      for (let j = i; j <= bytes.length; j += 5) {
+        const scrubber = new SecretScrubber([SECRET]);
+        const out = [scrubber.push(bytes.subarray(0, i)), scrubber.push(bytes.subarray(i, j)), scrubber.push(bytes.subarray(j)), scrubber.end()];
+        expect(Buffer.concat(out).toString(), `cut at ${i} and ${j}`).toBe(expected);
+      }
+    }
+  });
+
+  it('finds a value that arrives one byte at a time', () => {
+    const text = `data: {"echo": "${JSON.stringify(SECRET.value).slice(1, -1)}"}\n\n`;
+    const scrubber = new SecretScrubber([SECRET]);
+    const out: Uint8Array[] = [];
+    for (const byte of Buffer.from(text)) out.push(scrubber.push(Uint8Array.of(byte)));
+    out.push(scrubber.end());
+    expect(Buffer.concat(out).toString()).toBe(`data: {"echo": "${SECRET.placeholder}"}\n\n`);
+  });
+
+  it('streams: a chunk comes back at once but for the tail a spelling could straddle', () => {
+    const forms = new SecretForms([SECRET]);
+    const scrubber = new SecretScrubber(forms);
+    const chunk = Buffer.alloc(10_000, 'a');
+    expect(scrubber.push(chunk).length).toBe(chunk.length - (forms.longest - 1));
+    expect(scrubber.push(chunk).length).toBe(chunk.length);
+    expect(scrubber.end().length).toBe(forms.longest - 1);
+  });
+
+  it('keeps a copy of the tail, so a caller may reuse its buffer', () => {
+    const scrubber = new SecretScrubber([SECRET]);
+    const buffer = Buffer.alloc(64);
+    const half = Math.floor(SECRET.value.length / 2);
+    Buffer.from(`${'x'.repeat(64 - half)}${SECRET.value.slice(0, half)}`).copy(buffer);
+    const first = Buffer.from(scrubber.push(buffer));
+    buffer.fill('y');
+    Buffer.from(`${SECRET.value.slice(half)}!`).copy(buffer);
+    const second = Buffer.from(scrubber.push(buffer.subarray(0, SECRET.value.length - half + 1)));
+    expect(Buffer.concat([first, second, scrubber.end()]).toString()).toBe(`${'x'.repeat(64 - half)}${SECRET.placeholder}!`);
+  });
+});

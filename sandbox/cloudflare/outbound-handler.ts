@@ -1,10 +1,21 @@
 // The Worker-side gate of a Cloudflare sandbox's egress: every HTTP and HTTPS request the container makes is
 // intercepted and handed here with the session's networking, then refused (403, saying why) or forwarded. A
 // session with vaults has its credentials' placeholders replaced here, on the way out, by values read from the
-// vault at that moment (never stored with the sandbox), and the values redacted from what comes back.
+// vault at that moment (never stored with the sandbox), and every response scrubbed of the values before the
+// container reads it (../response-scrubbing.ts), compressed, binary and streamed bodies included.
 import { decideEgress, type EgressOptions } from '../egress-policy.ts';
 import type { Networking } from '../hands.ts';
-import { injectableAt, redact, substitute, type RequestTarget, type SandboxCredential } from '../credentials.ts';
+import { injectableAt, substitute, substituteBody, type RequestTarget, type SandboxCredential } from '../credentials.ts';
+import {
+  acceptEncodingFor,
+  contentCodings,
+  REQUEST_HEADERS_DROPPED,
+  scrubbedBody,
+  scrubbedHeaders,
+  undecodableReason,
+  WEB_DECODABLE,
+} from '../response-scrubbing.ts';
+import { SecretForms, scrubLatin1 } from '../secret-scrubber.ts';
 
 /** Which vaults a session's egress reads credentials from: ids only, never a secret. */
 export interface VaultRef {
@@ -26,6 +37,10 @@ export const EGRESS_REFUSED_HEADER = 'x-edgeharness-egress';
 /**
  * Applies the egress policy in `params` to one intercepted request. No policy (a container started before its
  * session's networking was set) refuses everything: a sandbox never gets more reach than its environment gives.
+ *
+ * With credentials, `forward` must hand back the body as the upstream sent it (the default asks Workers' fetch for
+ * that, `encodeResponseBody: "manual"`): its content-coding is undone here, so that the scrubber reads what the
+ * container will.
  */
 export async function applyEgressPolicy(
   request: Request,
@@ -40,74 +55,71 @@ export async function applyEgressPolicy(
   if (!decision.allow) return refuse(decision.reason);
   const vault = vaultOf(params);
   if (!vault || !loadCredentials) return forward(request);
-  const url = new URL(request.url);
-  const credentials = injectableAt(await loadCredentials(vault), url.hostname);
+  // every response of a session with credentials is scrubbed, whichever host it comes from: a value one of the
+  // credential's hosts stored can be served back by another
+  const credentials = await loadCredentials(vault);
   if (credentials.length === 0) return forward(request);
+  const url = new URL(request.url);
   const target: RequestTarget = { host: url.hostname, scheme: url.protocol === 'https:' ? 'https' : 'http' };
-  const prepared = await withCredentials(request, target, credentials);
+  const prepared = await withCredentials(request, target, injectableAt(credentials, url.hostname));
   if (!prepared.ok) return refuse(prepared.reason);
-  const response = await forward(prepared.request);
-  return prepared.used.length ? redactResponse(response, prepared.used) : response;
+  return scrubbed(await forward(prepared.request), request.method, new SecretForms(credentials));
 }
 
-/** The request with placeholders substituted in its headers (and body where allowed), and which credentials it used. */
+/**
+ * The request as it goes upstream: placeholders substituted in its headers (and body where allowed), asking only
+ * for codings this handler can undo, without the range headers that would let a secret be fetched in pieces.
+ */
 async function withCredentials(
   request: Request,
   target: RequestTarget,
   credentials: SandboxCredential[],
-): Promise<{ ok: true; request: Request; used: SandboxCredential[] } | { ok: false; reason: string }> {
-  const used = new Set<SandboxCredential>();
-  const headers = new Headers(request.headers);
+): Promise<{ ok: true; request: Request } | { ok: false; reason: string }> {
+  const headers = new Headers();
   for (const [name, value] of request.headers) {
+    if (REQUEST_HEADERS_DROPPED.includes(name) || name === 'accept-encoding') continue;
     const result = substitute(value, target, credentials, 'header');
     if (!result.ok) return result;
-    if (result.changed) {
-      headers.set(name, result.value);
-      for (const c of credentials) if (value.includes(c.placeholder)) used.add(c);
-    }
+    headers.append(name, result.value);
   }
-  let body: BodyInit | null = request.body;
+  headers.set('accept-encoding', acceptEncodingFor(request.headers.get('accept-encoding'), WEB_DECODABLE));
+  let body: Uint8Array | undefined;
   if (request.body && credentials.some((c) => c.injection.body)) {
-    // Read as text only when a credential may be substituted in a body; a body that is not UTF-8 is left whole.
-    const bytes = await request.arrayBuffer();
-    body = bytes;
-    let text: string | undefined;
-    try {
-      text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
-    } catch {
-      text = undefined;
-    }
-    if (text !== undefined) {
-      const result = substitute(text, target, credentials, 'body');
-      if (!result.ok) return result;
-      if (result.changed) {
-        body = result.value;
-        headers.delete('content-length');
-        for (const c of credentials) if (text.includes(c.placeholder)) used.add(c);
-      }
-    }
+    const result = substituteBody(new Uint8Array(await request.arrayBuffer()), target, credentials);
+    if (!result.ok) return result;
+    body = result.body;
+    headers.delete('content-length');
   }
-  if (used.size === 0 && body === request.body) return { ok: true, request, used: [] };
-  return { ok: true, request: new Request(request.url, { method: request.method, headers, body, redirect: 'manual' }), used: [...used] };
+  const init = {
+    headers,
+    redirect: 'manual',
+    // Workers' fetch would otherwise decode gzip and brotli itself and keep the header; the scrubber must know
+    encodeResponseBody: 'manual',
+    ...(body !== undefined ? { body } : {}),
+  } as RequestInit;
+  return { ok: true, request: new Request(request, init) };
 }
 
-const TEXTUAL = /^(text\/|application\/(json|xml|javascript|x-www-form-urlencoded|problem\+json|[a-z.+-]*\+(json|xml)))/i;
-
 /**
- * An upstream that echoes the secret back (a header mirror, an error page quoting the request) must not hand it
- * to the sandbox: header values and textual bodies are redacted. Binary bodies pass as they are.
+ * The response the container gets: status phrase, headers and body scrubbed of every credential's value, the body
+ * decoded first. A body in a coding that cannot be undone is not delivered (502, saying why).
  */
-async function redactResponse(response: Response, used: SandboxCredential[]): Promise<Response> {
-  const headers = new Headers();
-  for (const [name, value] of response.headers) headers.append(name, redact(value, used));
-  const type = response.headers.get('content-type') ?? '';
-  if (!response.body || (type !== '' && !TEXTUAL.test(type))) {
-    return new Response(response.body, { status: response.status, statusText: response.statusText, headers });
+function scrubbed(response: Response, method: string, forms: SecretForms): Response {
+  const codings = contentCodings(response.headers.get('content-encoding'));
+  const bodyless = !response.body || method === 'HEAD' || response.status === 204 || response.status === 304;
+  const undecodable = bodyless ? undefined : undecodableReason(codings, WEB_DECODABLE);
+  if (undecodable) {
+    void response.body?.cancel();
+    return new Response(`edgeharness: ${undecodable}\n`, { status: 502, headers: { 'content-type': 'text/plain; charset=utf-8', [EGRESS_REFUSED_HEADER]: 'refused' } });
   }
-  const text = redact(await response.text(), used);
-  headers.delete('content-length');
-  headers.delete('content-encoding');
-  return new Response(text, { status: response.status, statusText: response.statusText, headers });
+  const headers = new Headers();
+  for (const [name, value] of scrubbedHeaders(response.headers, forms)) headers.append(name, value);
+  const init = { status: response.status, statusText: scrubLatin1(response.statusText, forms), headers };
+  if (bodyless) {
+    void response.body?.cancel();
+    return new Response(null, init);
+  }
+  return new Response(scrubbedBody(response.body as ReadableStream<Uint8Array>, codings, forms), init);
 }
 
 function refuse(reason: string): Response {

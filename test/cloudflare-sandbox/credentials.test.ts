@@ -1,9 +1,12 @@
 // Vault credentials in the Cloudflare provider: the outbound handler substitutes placeholders with values read
-// from the vault for the credential's hosts only, over TLS (or to loopback), and redacts echoes; the container's
-// command line carries placeholders only; outcomes are redacted before the ledger records them.
+// from the vault for the credential's hosts only, over TLS (or to loopback), and scrubs every response of the values
+// (headers and bodies: compressed, binary, streamed) before the container reads it; the container's command line
+// carries placeholders only; outcomes are redacted before the ledger records them.
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { applyEgressPolicy, type EgressParams, type VaultRef } from '../../sandbox/cloudflare/outbound-handler.ts';
 import { createContainerHands } from '../../sandbox/cloudflare/container-hands.ts';
@@ -129,6 +132,157 @@ describe('the outbound handler with vault credentials', () => {
     );
     expect(response.status).toBe(403);
     expect(received).toHaveLength(0);
+  });
+});
+
+/** Every way the upstreams below spell the secret back. */
+function echoes(secret: string): string {
+  return [
+    secret,
+    secret.toUpperCase(),
+    [...secret].reverse().join(''),
+    Buffer.from(secret).toString('hex'),
+    Buffer.from(`user:${secret}`).toString('base64'),
+    Buffer.from(`u${secret}`).toString('base64url'),
+    encodeURIComponent(secret),
+  ].join('\n');
+}
+
+/** Whether `bytes` hold the secret in any of the spellings `echoes` uses. */
+function leaks(bytes: Uint8Array | string, secret: string): boolean {
+  const text = typeof bytes === 'string' ? bytes : Buffer.from(bytes).toString('latin1');
+  return echoes(secret).split('\n').some((form) => text.includes(form) || text.includes(form.replace(/=+$/, '').slice(4, -4)));
+}
+
+async function run(upstream: (request: Request) => Promise<Response> | Response, request: Request, credentials = [credential()]): Promise<Response> {
+  return applyEgressPolicy(request, params(limited(['api.example.com', 'other.example.com'])), async (r) => upstream(r), {}, async () => credentials);
+}
+
+describe('what the container reads back from an upstream that echoes the secret', () => {
+  const bearer = () => ({ authorization: `Bearer ${credential().placeholder}` });
+
+  it('has no spelling of it in the status phrase, the headers or a binary body', async () => {
+    const binary = Buffer.concat([randomBytes(50_000), Buffer.from(echoes(SECRET)), randomBytes(50_000)]);
+    const response = await run(
+      (r) => {
+        const auth = r.headers.get('authorization') ?? '';
+        return new Response(binary, {
+          status: 200,
+          statusText: `OK ${auth}`,
+          headers: [
+            ['content-type', 'application/octet-stream'],
+            ['content-length', String(binary.length)],
+            ['set-cookie', `s=${auth.slice(7)}; Path=/`],
+            ['set-cookie', 'other=1'],
+            ['location', `https://api.example.com/?token=${encodeURIComponent(auth.slice(7))}`],
+            [`x-${SECRET.toLowerCase()}`, 'a name too'],
+          ],
+        });
+      },
+      new Request('https://api.example.com/download', { headers: bearer() }),
+    );
+    const body = new Uint8Array(await response.arrayBuffer());
+    expect(leaks(body, SECRET)).toBe(false);
+    expect(leaks(response.statusText, SECRET)).toBe(false);
+    expect(leaks(JSON.stringify([...response.headers]), SECRET)).toBe(false);
+    expect(response.statusText).toBe(`OK Bearer ${credential().placeholder}`);
+    expect(response.headers.getSetCookie()).toEqual([`s=${credential().placeholder}; Path=/`, 'other=1']);
+    expect(response.headers.get('content-length')).toBeNull();
+    // every other byte as the upstream sent it
+    expect(Buffer.from(body.subarray(0, 50_000)).equals(binary.subarray(0, 50_000))).toBe(true);
+    expect(Buffer.from(body.subarray(body.length - 50_000)).equals(binary.subarray(binary.length - 50_000))).toBe(true);
+  });
+
+  for (const [coding, compress] of [
+    ['gzip', gzipSync],
+    ['deflate', deflateSync],
+    ['deflate', deflateRawSync], // raw deflate, as some servers send it under that name
+  ] as const) {
+    it(`has none in a ${coding === 'deflate' && compress === deflateRawSync ? 'raw deflate' : coding} body: decoded, scrubbed, and sent without its coding`, async () => {
+      const response = await run(
+        (r) => {
+          const echoed = compress(Buffer.from(`${r.headers.get('authorization')}\n${echoes(SECRET)}`));
+          return new Response(echoed, { headers: { 'content-type': 'text/plain', 'content-encoding': coding, 'content-length': String(echoed.length) } });
+        },
+        new Request('https://api.example.com/', { headers: bearer() }),
+      );
+      expect(response.headers.get('content-encoding')).toBeNull();
+      expect(response.headers.get('content-length')).toBeNull();
+      const text = await response.text();
+      expect(text.startsWith(`Bearer ${credential().placeholder}\n`)).toBe(true);
+      expect(leaks(text, SECRET)).toBe(false);
+    });
+  }
+
+  it('asks the upstream only for codings it can undo, and refuses a body in any other', async () => {
+    const asked: Array<string | null> = [];
+    const response = await run(
+      (r) => {
+        asked.push(r.headers.get('accept-encoding'));
+        return new Response(brotliCompressSync(Buffer.from(SECRET)), { headers: { 'content-encoding': 'br' } });
+      },
+      new Request('https://api.example.com/', { headers: { ...bearer(), 'accept-encoding': 'br, gzip;q=0.8, zstd' } }),
+    );
+    expect(asked).toEqual(['gzip;q=0.8']);
+    expect(response.status).toBe(502);
+    expect(await response.text()).toContain('encoded as br, which this proxy cannot decode');
+  });
+
+  it('streams: the first part reaches the container before the upstream has sent the rest, a value split between parts included', async () => {
+    let release: () => void = () => {};
+    const released = new Promise<void>((resolve) => { release = resolve; });
+    const half = Math.floor(SECRET.length / 2);
+    const response = await run(
+      () =>
+        new Response(
+          new ReadableStream<Uint8Array>({
+            async start(controller) {
+              controller.enqueue(Buffer.from(`data: first event\n\n${'.'.repeat(4096)}data: ${SECRET.slice(0, half)}`));
+              await released; // until the container has read the first event
+              controller.enqueue(Buffer.from(`${SECRET.slice(half)}\n\n`));
+              controller.close();
+            },
+          }),
+          { headers: { 'content-type': 'text/event-stream' } },
+        ),
+      new Request('https://api.example.com/events', { headers: bearer() }),
+    );
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const first = await reader.read();
+    expect(Buffer.from(first.value ?? []).toString()).toContain('data: first event');
+    release();
+    let rest = '';
+    for (let next = await reader.read(); !next.done; next = await reader.read()) rest += Buffer.from(next.value).toString();
+    expect(Buffer.from(first.value ?? []).toString() + rest).toMatch(new RegExp(`data: ${credential().placeholder}\\n\\n$`));
+    expect(leaks(rest, SECRET)).toBe(false);
+  });
+
+  it('has none from a host the credential is not bound to either, which could serve back what a bound one stored', async () => {
+    const response = await run(() => new Response(`stored: ${SECRET}`), new Request('https://other.example.com/paste/1'));
+    expect(await response.text()).toBe(`stored: ${credential().placeholder}`);
+  });
+
+  it('cannot fetch the secret in pieces: range headers are not sent upstream', async () => {
+    const asked: Array<[string | null, string | null]> = [];
+    await run(
+      (r) => {
+        asked.push([r.headers.get('range'), r.headers.get('if-range')]);
+        return new Response('whole');
+      },
+      new Request('https://api.example.com/', { headers: { ...bearer(), range: 'bytes=0-9', 'if-range': '"etag"' } }),
+    );
+    expect(asked).toEqual([[null, null]]);
+  });
+
+  it('passes a session without credentials through untouched, compressed bodies included', async () => {
+    const gz = gzipSync(Buffer.from(SECRET));
+    const response = await applyEgressPolicy(
+      new Request('https://api.example.com/'),
+      { networking: limited(['api.example.com']) },
+      async () => new Response(gz, { headers: { 'content-encoding': 'gzip' } }),
+    );
+    expect(response.headers.get('content-encoding')).toBe('gzip');
+    expect(Buffer.from(await response.arrayBuffer()).equals(gz)).toBe(true);
   });
 });
 

@@ -1,6 +1,6 @@
 // WorkspaceStore: one Durable Object per workspace (tenant). Holds that workspace's agents (every version),
-// environments, vaults (credentials sealed by vault/crypto.ts) and the session index. Tenancy is structural:
-// another workspace's objects are simply not here.
+// environments, vaults (credentials sealed by vault/crypto.ts), the session index and the Idempotency-Keys its
+// requests used (idempotency-keys.ts). Tenancy is structural: another workspace's objects are simply not here.
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../worker/env.ts';
 import { newId } from '../worker/api/ids.ts';
@@ -46,6 +46,7 @@ import {
 } from '../worker/api/schema/vault.ts';
 import { MAX_AGENT_BYTES, MAX_ROW_BYTES, storedSizeProblem } from '../worker/api/schema/size-limits.ts';
 import { placeholderFor, type SandboxCredential } from '../sandbox/credentials.ts';
+import { IdempotencyKeys, type Claim, type RequestIdentity, type StoredAnswer } from './idempotency-keys.ts';
 import { loadKeyring, openSecret, sealSecret, secretAad, VaultCryptoError, type Keyring, type SealedSecret } from '../vault/crypto.ts';
 
 export type StoreError = { type: 'invalid_request_error' | 'not_found_error' | 'conflict_error'; message: string; code?: string };
@@ -74,6 +75,7 @@ export class WorkspaceStore extends DurableObject<Env> {
   private readonly sql: SqlStorage;
   /** The vault keyring, imported from the environment on first use (see loadKeys). */
   private keyringLoad: Promise<Keyring> | undefined;
+  private readonly idempotency: IdempotencyKeys;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -135,6 +137,29 @@ export class WorkspaceStore extends DurableObject<Env> {
       );
       CREATE INDEX IF NOT EXISTS vault_credentials_by_vault ON vault_credentials(vault_id, n);
     `);
+    this.idempotency = new IdempotencyKeys(this.sql, (fn) => ctx.storage.transactionSync(fn));
+  }
+
+  // ---------- Idempotency-Key records (the API's idempotency middleware is their only caller) ----------
+
+  async claimIdempotencyKey(key: string, request: RequestIdentity): Promise<Claim> {
+    return this.idempotency.claim(key, request, Date.now());
+  }
+
+  async putIdempotentChunk(key: string, token: string, idx: number, data: Uint8Array): Promise<boolean> {
+    return this.idempotency.putChunk(key, token, idx, data);
+  }
+
+  async completeIdempotencyKey(key: string, token: string, answer: StoredAnswer): Promise<boolean> {
+    return this.idempotency.complete(key, token, answer, Date.now());
+  }
+
+  async releaseIdempotencyKey(key: string, token: string): Promise<void> {
+    this.idempotency.release(key, token);
+  }
+
+  async idempotentChunk(key: string, idx: number): Promise<Uint8Array | null> {
+    return this.idempotency.chunk(key, idx);
   }
 
   // ---------- agents ----------

@@ -1,5 +1,6 @@
 // What a session's sandbox may read, write and reach: the `@anthropic-ai/sandbox-runtime` configuration and
 // network policy for one session, in one place so every rule and its reason can be read together.
+import { existsSync, readdirSync } from 'node:fs';
 import { homedir, networkInterfaces } from 'node:os';
 import path from 'node:path';
 import type { SandboxAskCallback, SandboxRuntimeConfig } from '@anthropic-ai/sandbox-runtime';
@@ -41,39 +42,75 @@ function localEgressOptions(): EgressOptions {
 }
 
 /**
- * The sandbox-runtime configuration of one session. Reads are allowed by default and denied where secrets
- * live; writes are denied by default and allowed in the workspace only; the network namespace is empty, so
- * the proxy (and `networkPolicy`) is the only way out. With credentials, the proxy also substitutes their
- * values (see `networkConfig`).
+ * What every sandbox may read of the host's system: programs and libraries (the /bin, /sbin and /lib* links of a
+ * merged /usr, or the directories themselves), and /etc for what tools look up there: users and groups, DNS and
+ * hosts files, TLS roots, the dynamic loader's cache, alternatives. /proc and /dev are the sandbox's own (a fresh
+ * procfs of its pid namespace and a minimal /dev, from bubblewrap). Nothing else of the host is there.
+ */
+export const SYSTEM_READ_PATHS: readonly string[] = ['/usr', '/bin', '/sbin', '/lib', '/lib32', '/lib64', '/libx32', '/etc'];
+
+/**
+ * Secrets inside the system paths: password hashes, sudo rules, TLS and SSH host private keys, Kerberos, VPN and
+ * Wi-Fi credentials. The sandbox user cannot read most of them anyway (they are root's, mode 0600 or 0640); hiding
+ * them also covers loose permissions and a host that sandboxes as its own user.
+ */
+const SYSTEM_SECRETS: readonly string[] = [
+  '/etc/shadow', '/etc/shadow-', '/etc/gshadow', '/etc/gshadow-', '/etc/security/opasswd',
+  '/etc/sudoers', '/etc/sudoers.d', '/etc/ssl/private', '/etc/pki/tls/private', '/etc/letsencrypt',
+  '/etc/krb5.keytab', '/etc/credstore', '/etc/credstore.encrypted', '/etc/ipsec.secrets', '/etc/wireguard',
+  '/etc/NetworkManager/system-connections', '/etc/ppp/chap-secrets', '/etc/ppp/pap-secrets',
+];
+
+/** The secrets of this machine's system paths that exist (a deny of a missing path would mount nothing useful). */
+function systemSecrets(): string[] {
+  let hostKeys: string[] = [];
+  try {
+    hostKeys = readdirSync('/etc/ssh').filter((name) => /^ssh_host_.*_key$/.test(name)).map((name) => `/etc/ssh/${name}`);
+  } catch {
+    // no ssh server keys here
+  }
+  return [...SYSTEM_SECRETS, ...hostKeys].filter((p) => existsSync(p));
+}
+
+/**
+ * The sandbox-runtime configuration of one session. Reads are denied by default: the sandbox sees the system paths
+ * (minus their secrets), its own workspace, and the few project files the tool runner needs; every other directory
+ * of the host is an empty tmpfs inside. Writes are denied by default and allowed in the workspace only (and in the
+ * private /tmp). The network namespace is empty, so the proxy (and `networkPolicy`) is the only way out. With
+ * credentials, the proxy also substitutes their values (see `networkConfig`).
+ * The sandbox runs as an unprivileged user on top of this (sandbox-user.ts).
  */
 export function sandboxConfig(paths: IsolationPaths, networking: Networking, credentials: readonly SandboxCredential[] = []): SandboxRuntimeConfig {
-  const homes = [homedir(), '/home', '/root'];
-  // a Node installed under a home (nvm, volta) must still start: re-open its install prefix, <prefix>/bin/node
+  const system = SYSTEM_READ_PATHS.filter((p) => existsSync(p));
+  // a Node installed outside the system paths (nvm, volta, /opt) must still start, with its npm: re-open its
+  // install prefix, <prefix>/bin/node (but never a prefix that is the root itself)
   const nodePrefix = path.dirname(path.dirname(paths.nodeBinary));
-  const nodeUnderHome = homes.some((home) => nodePrefix.startsWith(`${home}/`));
+  const nodeCovered = [...system, path.join(paths.projectRoot, 'node_modules')].some((dir) => paths.nodeBinary.startsWith(`${dir}/`));
+  const nodeReads = nodeCovered ? [] : [nodePrefix === '/' ? paths.nodeBinary : nodePrefix];
   return {
     network: networkConfig(networking, credentials),
     filesystem: {
       denyRead: [
-        // the user's files: SSH keys, cloud and git credentials, shell history
-        ...homes,
-        // source, .git, .dev.vars, and the default state dir (.edgeharness) inside the checkout
-        paths.projectRoot,
-        // the runtime's state wherever it is: secrets, the Durable Objects' data, other sessions' workspaces
-        ...paths.hiddenState,
-        // the host's temp dirs hold other programs' (and other runtimes') files; denying /tmp gives the
-        // sandbox an empty private tmpfs there instead
-        '/tmp', '/var/tmp',
-        // per-user runtime dirs: session bus, keyrings, agent sockets
-        '/run/user',
+        // everything; allowRead re-opens what the tools need. sandbox-runtime turns this into an empty tmpfs over
+        // each top-level directory not re-opened (other users' files, /opt, /srv, /var, /run, /mnt, /tmp: a private
+        // tmpfs), and leaves /proc and /dev to bubblewrap
+        '/',
+        // the kernel's view of the host's devices and network interfaces; sandbox-runtime would leave it visible
+        '/sys',
+        ...systemSecrets(),
+        // hidden wherever they are, even inside a re-opened path: the user's files (SSH keys, cloud and git
+        // credentials), the source with .git and .dev.vars, and the runtime's state (secrets, the Durable Objects'
+        // data, other sessions' workspaces)
+        homedir(), paths.projectRoot, ...paths.hiddenState,
       ],
       allowRead: [
-        // allowRead beats denyRead, so each entry re-opens exactly one thing inside a denied region
+        // allowRead beats the '/' deny, so each entry re-opens exactly one thing
+        ...system,
         paths.workspace,
         path.join(paths.projectRoot, 'node_modules'), // the Node binary (npm's `node` package) and the SDK's toolset
         path.join(paths.projectRoot, 'package.json'), // `"type": "module"`, which Node reads to load the runner
         paths.toolRunner,
-        ...(nodeUnderHome ? [nodePrefix] : []),
+        ...nodeReads,
       ],
       allowWrite: [paths.workspace],
       denyWrite: [],

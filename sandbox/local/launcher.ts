@@ -11,6 +11,7 @@ import { SandboxManager } from '@anthropic-ai/sandbox-runtime';
 import { RESERVED_ENV_NAMES, type SandboxCredential } from '../credentials.ts';
 import { networkPolicy, sandboxConfig } from './isolation.ts';
 import type { LauncherNotice, LauncherOptions, LauncherSecrets } from './runner-protocol.ts';
+import { giveToSandboxUser, prepareUserSwitch } from './user-switch.ts';
 
 const options = JSON.parse(process.argv[2] ?? '{}') as LauncherOptions;
 // sandbox-runtime puts its sockets and mount points in os.tmpdir(), which reads TMPDIR
@@ -71,7 +72,10 @@ async function main(): Promise<number> {
   if (deps.errors.length > 0) {
     throw new Error(`${deps.errors.join('; ')} (on Debian/Ubuntu: scripts/install-system-deps.sh)`);
   }
-  const config = sandboxConfig(options, options.networking, credentials);
+  // The launcher stays root when the host is: it runs sandbox-runtime's proxy, which holds the credentials, and
+  // bwrap must be started by root to mount what the sandbox sees (bwrap-drop.ts says why). Only the sandboxed
+  // command runs as the sandbox user.
+  const config = { ...sandboxConfig(options, options.networking, credentials), ...prepareUserSwitch(options.user, options.scratch, options.nodeBinary) };
   await SandboxManager.initialize(config, networkPolicy(options.networking));
 
   let seen = 0;
@@ -85,6 +89,7 @@ async function main(): Promise<number> {
   // The proxy's Unix sockets live in the host's /tmp, which the sandbox sees as an empty tmpfs: bind them back.
   const sockets = [SandboxManager.getLinuxHttpSocketPath(), SandboxManager.getLinuxSocksSocketPath()]
     .filter((s): s is string => typeof s === 'string');
+  giveToSandboxUser(sockets, options.user);
   const filesystem = { ...config.filesystem, allowRead: [...(config.filesystem.allowRead ?? []), ...sockets] };
   const command = [options.nodeBinary, options.toolRunner, '--workdir', options.workspace, '--max-chars', String(options.maxResultChars)]
     .map(shellQuote).join(' ');

@@ -3,6 +3,7 @@
 // `import type` it from inside the sandbox.
 import type { SandboxCredential } from '../credentials.ts';
 import type { Networking } from '../hands.ts';
+import type { SandboxUser } from './sandbox-user.ts';
 
 /** Host → runner: run one tool call. */
 export interface RunnerCall {
@@ -41,4 +42,6 @@ export interface LauncherOptions {
   networking: Networking;
   /** The launcher's own TMPDIR, where sandbox-runtime keeps its proxy sockets; removed when it ends. */
   scratch: string;
+  /** Who the sandboxed command runs as (the host decides, and gives it the workspace). */
+  user: SandboxUser;
 }

@@ -11,6 +11,7 @@ import { redactContent, type SandboxCredential } from '../credentials.ts';
 import type { Networking, ToolOutcome } from '../hands.ts';
 import type { LauncherNotice, LauncherOptions, LauncherSecrets, RunnerCall, RunnerMessage } from './runner-protocol.ts';
 import { redactSavedOutput } from './saved-output.ts';
+import { handOverWorkspace, sandboxUser, type SandboxUser } from './sandbox-user.ts';
 
 const LAUNCHER = path.join(import.meta.dirname, 'launcher.ts');
 const READY_TIMEOUT_MS = 60_000;
@@ -19,7 +20,7 @@ const HANG_GRACE_MS = 10_000;
 const STOP_GRACE_MS = 3_000;
 
 /** What every session's launcher is told; the workspace and networking are the session's own. */
-export type SandboxLaunch = Omit<LauncherOptions, 'workspace' | 'networking' | 'scratch'>;
+export type SandboxLaunch = Omit<LauncherOptions, 'workspace' | 'networking' | 'scratch' | 'user'>;
 
 /** What a session's sandbox is started with; a change of either restarts it. */
 export interface SandboxSettings {
@@ -53,7 +54,7 @@ class Runner {
   private nextId = 1;
   private failure: string | undefined;
 
-  constructor(workspace: string, settings: SandboxSettings, launch: SandboxLaunch, logFile: string) {
+  constructor(workspace: string, settings: SandboxSettings, launch: SandboxLaunch, user: SandboxUser, logFile: string) {
     const { networking, credentials } = settings;
     this.settingsDigest = settingsDigest(settings);
     const log = createWriteStream(logFile, { flags: 'a', mode: 0o600 });
@@ -62,7 +63,7 @@ class Runner {
     // sandbox-runtime keeps its proxy sockets and mount points in the launcher's TMPDIR: a directory of this
     // runner's own, removed when it ends, so a launcher killed before it could clean up leaves nothing behind
     const scratch = mkdtempSync(path.join(tmpdir(), 'edgeharness-sandbox-'));
-    const options: LauncherOptions = { ...launch, workspace, networking, scratch };
+    const options: LauncherOptions = { ...launch, workspace, networking, scratch, user };
     // detached: the launcher leads a process group (with sandbox-runtime's socat bridges), stopped as one
     // fd 3: the launcher's notices; fd 4: the credentials, which must not go in argv, the environment or a file
     this.child = spawn(launch.nodeBinary, [LAUNCHER, JSON.stringify(options)], {
@@ -241,7 +242,10 @@ export class SessionSandbox {
 
   private async start(settings: SandboxSettings): Promise<Runner> {
     mkdirSync(this.workspace, { recursive: true, mode: 0o700 });
-    const runner = new Runner(this.workspace, settings, this.launch, this.logFile);
+    // read at each start, so a wrong EDGEHARNESS_SANDBOX_USER is this call's error, not the host's crash
+    const user = sandboxUser();
+    handOverWorkspace(this.workspace, user);
+    const runner = new Runner(this.workspace, settings, this.launch, user, this.logFile);
     this.runner = runner;
     const timer = setTimeout(() => void runner.stop(), READY_TIMEOUT_MS);
     try {

@@ -153,6 +153,38 @@ describe('the official SDK against a running edgeharness', () => {
     expect(got.map((e) => e.id)).toEqual(now.slice(6));
   });
 
+  it('stores a send once when its response is lost and the SDK retries it with the same Idempotency-Key', async () => {
+    let lost = 0;
+    // Delivers the request, then loses the first send's response, as a connection reset would.
+    const lossyFetch: typeof fetch = async (input, init) => {
+      const res = await fetch(input, init);
+      if (lost === 0 && init?.method === 'POST' && String(input).endsWith(`/v1/sessions/${sessionId}/events`)) {
+        lost++;
+        await res.body?.cancel();
+        throw new TypeError('fetch failed: connection reset after the request was sent');
+      }
+      return res;
+    };
+    const retrying = new Anthropic({ baseURL: runtime.url, apiKey: runtime.apiKey, maxRetries: 2, fetch: lossyFetch });
+    const stream = await client.beta.sessions.events.stream(sessionId);
+    const sent = await retrying.beta.sessions.events.send(
+      sessionId,
+      { events: [{ type: 'user.message', content: [{ type: 'text', text: 'lost once, sent twice' }] }] },
+      { headers: { 'Idempotency-Key': `e2e-lost-response-${Date.now()}` } },
+    );
+    expect(lost).toBe(1);
+    const sentId = sent.data?.[0]?.id;
+    expect(sentId).toMatch(/^sevt_/);
+    for await (const event of stream) if (event.type === 'session.status_idle') break;
+    const all = [];
+    for await (const e of client.beta.sessions.events.list(sessionId)) all.push(e);
+    const mine = all.filter((e) => e.type === 'user.message' && JSON.stringify(e.content).includes('lost once, sent twice'));
+    expect(mine.map((e) => e.id)).toEqual([sentId]);
+    // One turn answered it: the events after it are exactly one turn.
+    const after = all.slice(all.findIndex((e) => e.id === sentId) + 1).map((e) => e.type);
+    expect(after).toEqual(['session.status_running', 'span.model_request_start', 'agent.message', 'span.model_request_end', 'session.status_idle']);
+  });
+
   it('covers the remaining endpoints: archive, update, delete', async () => {
     const env2 = await client.beta.environments.create({ name: 'scratch', metadata: { team: 'a' } });
     const updated = await client.beta.environments.update(env2.id, { description: 'renamed', metadata: { team: null, owner: 'b' } });

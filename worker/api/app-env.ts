@@ -1,7 +1,12 @@
-// The Hono context every route sees: bindings plus the caller's workspace and request id.
+// The Hono context every route sees: bindings plus the caller's workspace, request id and (once read) body.
 import type { Env } from '../env.ts';
 
 export interface AppEnv {
   Bindings: Env;
-  Variables: { workspaceId: string; requestId: string };
+  Variables: {
+    workspaceId: string;
+    requestId: string;
+    /** The request body once read (see readBody). */
+    body: Uint8Array | undefined;
+  };
 }

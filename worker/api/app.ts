@@ -1,8 +1,9 @@
-// The HTTP API: request ids, auth, the resource routes, and the one place errors become responses.
+// The HTTP API: request ids, auth, Idempotency-Key, the resource routes, and the one place errors become responses.
 import { Hono } from 'hono';
 import type { AppEnv } from './app-env.ts';
 import { authenticate } from './auth.ts';
 import { ApiError, notFound } from './errors.ts';
+import { idempotency } from './idempotency.ts';
 import { agents } from './routes/agents.ts';
 import { environments } from './routes/environments.ts';
 import { events } from './routes/events.ts';
@@ -27,6 +28,8 @@ export function createApp() {
   app.get('/healthz', (c) => c.json({ ok: true }));
 
   app.use('/v1/*', authenticate);
+  // After auth: keys are scoped to the caller's workspace.
+  app.use('/v1/*', idempotency);
   app.route('/v1/agents', agents);
   app.route('/v1/environments', environments);
   app.route('/v1/sessions', events);

@@ -29,19 +29,25 @@ export class ApiError extends Error {
   readonly status: number;
   /** Machine-readable detail, surfaced by the SDK as `err.errorCode` / `err.details`. */
   readonly errorCode: string | undefined;
-  constructor(type: ApiErrorType, message: string, errorCode?: string) {
+  /** Seconds after which the same request may succeed: the SDK is told to retry then (other client errors say not to). */
+  readonly retryAfter: number | undefined;
+  constructor(type: ApiErrorType, message: string, errorCode?: string, opts: { retryAfter?: number } = {}) {
     super(message);
     this.type = type;
     this.status = STATUS[type];
     this.errorCode = errorCode;
+    this.retryAfter = opts.retryAfter;
   }
 
   toResponse(requestId: string): Response {
     const error: Record<string, unknown> = { type: this.type, message: this.message };
     if (this.errorCode) error.details = { error_code: this.errorCode };
     const headers: Record<string, string> = { 'content-type': 'application/json', 'request-id': requestId };
-    // The SDK retries 409 and 5xx by default; a client error will not go away by retrying it.
-    if (this.status < 500 && this.status !== 429) headers['x-should-retry'] = 'false';
+    // The SDK retries 409 and 5xx by default; a client error will not go away by retrying it, unless it says when.
+    if (this.retryAfter !== undefined) {
+      headers['x-should-retry'] = 'true';
+      headers['retry-after'] = String(this.retryAfter);
+    } else if (this.status < 500 && this.status !== 429) headers['x-should-retry'] = 'false';
     return new Response(JSON.stringify({ type: 'error', error, request_id: requestId }), {
       status: this.status,
       headers,
@@ -52,7 +58,10 @@ export class ApiError extends Error {
 export const invalidRequest = (message: string, errorCode?: string) =>
   new ApiError('invalid_request_error', message, errorCode);
 export const notFound = (message: string, errorCode?: string) => new ApiError('not_found_error', message, errorCode);
-export const conflict = (message: string) => new ApiError('conflict_error', message);
+export const conflict = (message: string, errorCode?: string) => new ApiError('conflict_error', message, errorCode);
+/** The same request is still being answered: a retry after `seconds` gets its answer. */
+export const stillInFlight = (message: string, errorCode: string, seconds: number) =>
+  new ApiError('conflict_error', message, errorCode, { retryAfter: seconds });
 export const unauthenticated = (message: string) => new ApiError('authentication_error', message);
 export const forbidden = (message: string) => new ApiError('permission_error', message);
 export const tooLarge = (message: string) => new ApiError('request_too_large', message);

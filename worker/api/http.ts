@@ -3,6 +3,7 @@ import type { Context } from 'hono';
 import type { z } from 'zod';
 import { ApiError, fromZodError, invalidRequest, tooLarge } from './errors.ts';
 import type { Result } from '../../durable-objects/workspace-store.ts';
+import type { AppEnv } from './app-env.ts';
 
 /**
  * Largest request body accepted: 32 MB, as the Messages API; a 5 MB user message fits comfortably. Decimal MB on
@@ -11,10 +12,8 @@ import type { Result } from '../../durable-objects/workspace-store.ts';
  */
 export const MAX_BODY_BYTES = 32_000_000;
 
-export async function readJson<S extends z.ZodType>(c: Context, schema: S, opts: { optional?: boolean } = {}): Promise<z.infer<S>> {
-  const declared = Number(c.req.header('content-length') ?? '0');
-  if (declared > MAX_BODY_BYTES) throw tooLarge(`request body is ${declared} bytes; the limit is ${MAX_BODY_BYTES}`);
-  const text = await readBounded(c.req.raw);
+export async function readJson<S extends z.ZodType>(c: Context<AppEnv>, schema: S, opts: { optional?: boolean } = {}): Promise<z.infer<S>> {
+  const text = decodeUtf8(await readBody(c));
   if (text.trim() === '') {
     if (opts.optional) return parseWith(schema, {});
     throw invalidRequest('request body: expected a JSON object, got an empty body');
@@ -30,8 +29,19 @@ export async function readJson<S extends z.ZodType>(c: Context, schema: S, opts:
   return parseWith(schema, value);
 }
 
-async function readBounded(req: Request): Promise<string> {
-  if (!req.body) return '';
+/** The request body, read once (bounded) and kept on the context: the idempotency check hashes what the route parses. */
+export async function readBody(c: Context<AppEnv>): Promise<Uint8Array> {
+  const cached = c.get('body');
+  if (cached) return cached;
+  const declared = Number(c.req.header('content-length') ?? '0');
+  if (declared > MAX_BODY_BYTES) throw tooLarge(`request body is ${declared} bytes; the limit is ${MAX_BODY_BYTES}`);
+  const body = await readBounded(c.req.raw);
+  c.set('body', body);
+  return body;
+}
+
+async function readBounded(req: Request): Promise<Uint8Array> {
+  if (!req.body) return new Uint8Array(0);
   const reader = req.body.getReader();
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -51,8 +61,12 @@ async function readBounded(req: Request): Promise<string> {
     all.set(ch, off);
     off += ch.byteLength;
   }
+  return all;
+}
+
+function decodeUtf8(bytes: Uint8Array): string {
   try {
-    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(all);
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
   } catch {
     throw invalidRequest('request body: not valid UTF-8');
   }

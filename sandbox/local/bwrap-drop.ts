@@ -1,0 +1,120 @@
+// How bubblewrap started by root runs a sandbox as the unprivileged sandbox user: the rewrite of sandbox-runtime's
+// bwrap arguments that bwrap-as-sandbox-user.ts applies before it runs the real bwrap. Pure, so each rule is testable.
+//
+// Why bwrap stays root and only the command drops: bwrap's own user namespace maps just the caller's uid, so a
+// root caller's sandbox is host root for every permission check, and no uid inside it is a real unprivileged
+// host user. bwrap run *as* the unprivileged user resolves every bind source as that user, and the project and
+// state directories often sit under a directory it may not enter (a `mktemp -d` checkout, /root): even
+// `--bind-fd` resolves its fd back to that path. So bwrap runs as root in the host's user namespace (its mounts
+// are then made by root, in a mount namespace the sandbox has no capability over), and setpriv switches the
+// command to the sandbox user's real uid, with no capabilities, before anything of the sandbox runs.
+
+/** The options bwrap 0.8 takes, by how many words follow each. */
+const ARITY: Record<string, number> = Object.fromEntries([
+  ...['--help', '--version', '--unshare-all', '--share-net', '--unshare-user', '--unshare-user-try', '--unshare-ipc',
+    '--unshare-pid', '--unshare-net', '--unshare-uts', '--unshare-cgroup', '--unshare-cgroup-try', '--disable-userns',
+    '--assert-userns-disabled', '--clearenv', '--new-session', '--die-with-parent', '--as-pid-1'].map((o) => [o, 0]),
+  ...['--args', '--argv0', '--userns', '--userns2', '--pidns', '--uid', '--gid', '--hostname', '--chdir', '--unsetenv',
+    '--lock-file', '--sync-fd', '--remount-ro', '--exec-label', '--file-label', '--proc', '--dev', '--tmpfs', '--mqueue',
+    '--dir', '--seccomp', '--add-seccomp-fd', '--block-fd', '--userns-block-fd', '--info-fd', '--json-status-fd',
+    '--cap-add', '--cap-drop', '--perms', '--size'].map((o) => [o, 1]),
+  ...['--setenv', '--bind', '--bind-try', '--dev-bind', '--dev-bind-try', '--ro-bind', '--ro-bind-try', '--bind-fd',
+    '--ro-bind-fd', '--file', '--bind-data', '--ro-bind-data', '--symlink', '--chmod'].map((o) => [o, 2]),
+]);
+
+/** Options whose first word is a file descriptor bwrap reads or holds: the stand-in must hand those fds on. */
+const FD_OPTIONS = new Set(['--args', '--pidns', '--sync-fd', '--seccomp', '--add-seccomp-fd', '--block-fd', '--info-fd',
+  '--json-status-fd', '--bind-fd', '--ro-bind-fd', '--file', '--bind-data', '--ro-bind-data']);
+
+const BINDS = new Set(['--bind', '--bind-try', '--dev-bind', '--dev-bind-try', '--ro-bind', '--ro-bind-try']);
+const TRY_BINDS = new Set(['--bind-try', '--dev-bind-try', '--ro-bind-try']);
+
+/** Options that only mean something in a user namespace of bwrap's own, which a root bwrap does not make here. */
+const USER_NAMESPACE_OPTIONS = new Set(['--unshare-all', '--userns', '--userns2', '--uid', '--gid', '--userns-block-fd',
+  '--disable-userns', '--assert-userns-disabled']);
+
+/**
+ * What setpriv needs to switch the command to the sandbox user and empty its bounding set; it holds them from
+ * bwrap's exec to its own, and a uid change from 0 clears the permitted and effective sets. bwrap run by root
+ * otherwise keeps every capability for the command.
+ */
+const SWITCH_CAPABILITIES = ['--cap-drop', 'ALL', '--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID', '--cap-add', 'CAP_SETPCAP'];
+
+/**
+ * The mode of every directory bwrap makes inside the sandbox: its tmpfs mounts over hidden directories and the
+ * directories leading to each bind mount. bwrap 0.8 makes a bind's missing parents 0700 root, which the sandbox
+ * user could not pass through to its own workspace; and a hidden directory stays what it was for a root sandbox,
+ * an empty scratch space whose writes never reach the host (the sticky bit as on /tmp).
+ */
+const MADE_DIRECTORY_MODE = '01777';
+
+export interface DropOptions {
+  uid: number;
+  gid: number;
+  /** Absolute path of setpriv (util-linux), which must be visible inside the sandbox. */
+  setpriv: string;
+  /** Whether a bind source exists (as root sees it): a missing `-try` source mounts nothing, so needs no parents. */
+  exists: (path: string) => boolean;
+}
+
+export interface DroppedArgs {
+  args: string[];
+  /** File descriptors named by the arguments, which bwrap must inherit at the same numbers. */
+  fds: number[];
+}
+
+/**
+ * bwrap's arguments rewritten so that root's bwrap runs the command as the sandbox user: no user namespace, a
+ * capability set that holds only what the switch needs, parents and tmpfs mounts the user can use, and setpriv in
+ * front of the command. `--args` must have been expanded already. Throws on an option it does not know or one
+ * that needs bwrap's own user namespace, rather than guess what the sandbox would become.
+ */
+export function dropToSandboxUser(args: readonly string[], o: DropOptions): DroppedArgs {
+  const out: string[] = [];
+  const fds = new Set<number>();
+  let explicitPerms = false;
+  let i = 0;
+  for (; i < args.length; i++) {
+    const option = args[i] as string;
+    if (option === '--' || !option.startsWith('-')) break;
+    const arity = ARITY[option];
+    if (arity === undefined) throw new Error(`unknown bubblewrap option ${option}: not run as another user`);
+    if (i + arity >= args.length) throw new Error(`bubblewrap option ${option} takes ${arity} argument(s)`);
+    const words = args.slice(i + 1, i + 1 + arity);
+    i += arity;
+    if (option === '--help' || option === '--version') return { args: [...args], fds: [] };
+    if (option === '--args') throw new Error('--args must be expanded before the arguments are rewritten');
+    if (USER_NAMESPACE_OPTIONS.has(option)) {
+      throw new Error(`bubblewrap option ${option} needs bwrap's own user namespace, which a sandbox started by root does not get (it runs as uid ${o.uid} instead)`);
+    }
+    if (option === '--unshare-user' || option === '--unshare-user-try' || option === '--cap-add' || option === '--cap-drop') continue;
+    if (FD_OPTIONS.has(option)) fds.add(Number(words[0]));
+    if (BINDS.has(option)) {
+      const [source = '', dest = ''] = words;
+      if (!TRY_BINDS.has(option) || o.exists(source)) {
+        for (const parent of ancestors(dest)) out.push('--perms', MADE_DIRECTORY_MODE, '--dir', parent);
+      }
+    }
+    if (option === '--tmpfs' && !explicitPerms) out.push('--perms', MADE_DIRECTORY_MODE);
+    out.push(option, ...words);
+    explicitPerms = option === '--perms' || (explicitPerms && option === '--size');
+  }
+  const command = args.slice(args[i] === '--' ? i + 1 : i);
+  if (command.length === 0) throw new Error('no command to run in the sandbox');
+  return {
+    args: [
+      ...out,
+      ...SWITCH_CAPABILITIES,
+      '--',
+      o.setpriv, `--reuid=${o.uid}`, `--regid=${o.gid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--',
+      ...command,
+    ],
+    fds: [...fds].filter((fd) => Number.isInteger(fd) && fd > 2),
+  };
+}
+
+/** `/a/b/c` → `/a`, `/a/b`: where bwrap would make missing parents, shallowest first. */
+function ancestors(dest: string): string[] {
+  const parts = dest.split('/').filter(Boolean);
+  return parts.slice(0, -1).map((_, n) => `/${parts.slice(0, n + 1).join('/')}`);
+}

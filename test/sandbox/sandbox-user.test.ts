@@ -1,0 +1,78 @@
+// Who a sandbox runs as: nobody when the host is root, EDGEHARNESS_SANDBOX_USER when it names someone else, the
+// host's own user otherwise; and how root's bubblewrap arguments are rewritten to switch to that user.
+import { describe, expect, it } from 'vitest';
+import { dropToSandboxUser, type DropOptions } from '../../sandbox/local/bwrap-drop.ts';
+import { sandboxUser } from '../../sandbox/local/sandbox-user.ts';
+
+const PASSWD = [
+  'root:x:0:0:root:/root:/bin/bash',
+  'nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin',
+  'builder:x:1500:1600::/home/builder:/bin/sh',
+].join('\n');
+const asRoot = { uid: 0, gid: 0 };
+const user = (env: Record<string, string>, self = asRoot): ReturnType<typeof sandboxUser> => sandboxUser(env, self, () => PASSWD);
+
+describe('the sandbox user', () => {
+  it('is nobody for a root host, unless EDGEHARNESS_SANDBOX_USER names another', () => {
+    expect(user({})).toEqual({ uid: 65534, gid: 65534, switches: true });
+    expect(user({ EDGEHARNESS_SANDBOX_USER: 'builder' })).toEqual({ uid: 1500, gid: 1600, switches: true });
+    expect(user({ EDGEHARNESS_SANDBOX_USER: '1500' })).toEqual({ uid: 1500, gid: 1600, switches: true });
+    expect(user({ EDGEHARNESS_SANDBOX_USER: '4242' })).toEqual({ uid: 4242, gid: 4242, switches: true });
+    expect(user({ EDGEHARNESS_SANDBOX_USER: 'builder:77' })).toEqual({ uid: 1500, gid: 77, switches: true });
+  });
+
+  it('is never root, and an unknown name is an error naming the variable', () => {
+    expect(() => user({ EDGEHARNESS_SANDBOX_USER: 'root' })).toThrow('EDGEHARNESS_SANDBOX_USER=root is root');
+    expect(() => user({ EDGEHARNESS_SANDBOX_USER: '1500:0' })).toThrow('must run as an unprivileged user');
+    expect(() => user({ EDGEHARNESS_SANDBOX_USER: 'ghost' })).toThrow('EDGEHARNESS_SANDBOX_USER=ghost: there is no user "ghost"');
+    expect(() => user({ EDGEHARNESS_SANDBOX_USER: 'builder:staff' })).toThrow('"staff" is not a numeric gid');
+  });
+
+  it("is the host's own user when the host is not root, which cannot switch to anyone else", () => {
+    const self = { uid: 1500, gid: 1600 };
+    expect(user({}, self)).toEqual({ uid: 1500, gid: 1600, switches: false });
+    expect(user({ EDGEHARNESS_SANDBOX_USER: 'builder' }, self)).toEqual({ uid: 1500, gid: 1600, switches: false });
+    expect(() => user({ EDGEHARNESS_SANDBOX_USER: 'nobody' }, self)).toThrow('only root can start a process as another user');
+  });
+});
+
+describe("root's bubblewrap arguments, rewritten to run the sandbox as its user", () => {
+  const o: DropOptions = { uid: 65534, gid: 65534, setpriv: '/usr/bin/setpriv', exists: (p) => !p.startsWith('/missing') };
+  const tail = ['--cap-drop', 'ALL', '--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID', '--cap-add', 'CAP_SETPCAP', '--',
+    '/usr/bin/setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--'];
+
+  it('make no user namespace, keep only the capabilities the switch needs, and run the command through setpriv', () => {
+    const { args } = dropToSandboxUser(['--new-session', '--unshare-pid', '--unshare-user', '--cap-drop', 'ALL', '--cap-add', 'CAP_SETFCAP', '--proc', '/proc', '--', '/usr/bin/bash', '-c', 'id'], o);
+    expect(args).toEqual(['--new-session', '--unshare-pid', '--proc', '/proc', ...tail, '/usr/bin/bash', '-c', 'id']);
+  });
+
+  it('give the sandbox user a way through the directories bwrap makes for each mount, and its tmpfs mounts', () => {
+    const { args } = dropToSandboxUser(['--ro-bind', '/', '/', '--tmpfs', '/tmp', '--bind', '/tmp/state/ws', '/tmp/state/ws', '--ro-bind-try', '/missing/x', '/missing/x', 'true'], o);
+    expect(args).toEqual([
+      '--ro-bind', '/', '/',
+      '--perms', '01777', '--tmpfs', '/tmp',
+      '--perms', '01777', '--dir', '/tmp', '--perms', '01777', '--dir', '/tmp/state', '--bind', '/tmp/state/ws', '/tmp/state/ws',
+      '--ro-bind-try', '/missing/x', '/missing/x',
+      ...tail, 'true',
+    ]);
+  });
+
+  it('keep a mode given for a tmpfs, and hand on the file descriptors the arguments name', () => {
+    const { args, fds } = dropToSandboxUser(['--perms', '0700', '--size', '100', '--tmpfs', '/x', '--sync-fd', '7', '--setenv', '--bind', '--tmpfs', '--', 'true'], o);
+    expect(args).toEqual(['--perms', '0700', '--size', '100', '--tmpfs', '/x', '--sync-fd', '7', '--setenv', '--bind', '--tmpfs', ...tail, 'true']);
+    expect(fds).toEqual([7]);
+  });
+
+  it('refuse what they cannot honour: an unknown option, or one that needs bwrap\'s own user namespace', () => {
+    expect(() => dropToSandboxUser(['--overlay-src', '/a', '--', 'true'], o)).toThrow('unknown bubblewrap option --overlay-src');
+    for (const option of [['--disable-userns'], ['--uid', '0'], ['--userns', '5']]) {
+      expect(() => dropToSandboxUser([...option, '--', 'true'], o)).toThrow(`bubblewrap option ${option[0]} needs bwrap's own user namespace`);
+    }
+    expect(() => dropToSandboxUser(['--bind', '/a'], o)).toThrow('--bind takes 2 argument(s)');
+    expect(() => dropToSandboxUser(['--unshare-pid'], o)).toThrow('no command');
+  });
+
+  it('leave a question about bwrap itself as it is', () => {
+    expect(dropToSandboxUser(['--version'], o).args).toEqual(['--version']);
+  });
+});

@@ -2,6 +2,24 @@
 import { z } from 'zod';
 import { Metadata, MetadataPatch } from './common.ts';
 import { LIMITS } from './size-limits.ts';
+import { thisMachineRule } from '../../../sandbox/egress-policy.ts';
+
+/**
+ * One `allowed_hosts` rule. The machine the runtime runs on (`localhost`, `127.0.0.1`, `::1`, in any spelling) is
+ * refused: its own services listen there, and a sandbox may never reach them whatever is listed.
+ */
+const AllowedHost = z
+  .string()
+  .min(1)
+  .max(LIMITS.hostname)
+  .superRefine((rule, ctx) => {
+    const why = thisMachineRule(rule);
+    if (why === undefined) return;
+    ctx.addIssue({
+      code: 'custom',
+      message: `${JSON.stringify(rule)} names the machine the runtime runs on (${why}), which a sandbox may never reach: its own services listen there. Run a server for the agent inside the sandbox, or bind it to another loopback address such as 127.0.0.2 and list that address`,
+    });
+  });
 
 const Networking = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('unrestricted') }),
@@ -9,7 +27,7 @@ const Networking = z.discriminatedUnion('type', [
     type: z.literal('limited'),
     allow_mcp_servers: z.boolean().nullable().optional(),
     allow_package_managers: z.boolean().nullable().optional(),
-    allowed_hosts: z.array(z.string().min(1).max(LIMITS.hostname)).max(LIMITS.allowedHosts).nullable().optional(),
+    allowed_hosts: z.array(AllowedHost).max(LIMITS.allowedHosts).nullable().optional(),
   }),
 ]);
 

@@ -1,4 +1,4 @@
-// CLI: `node scripted-model/main.ts [--port N] [--host H]` serves the scripted model until
+// CLI: `node scripted-model/main.ts [--port N] [--host H] [--control-routes]` serves the scripted model until
 // SIGINT/SIGTERM, announcing itself with one line that scripts/runtime.ts waits for.
 import { parseArgs } from "node:util";
 import { startScriptedModel } from "./server.ts";
@@ -7,6 +7,8 @@ const { values } = parseArgs({
   options: {
     port: { type: "string", default: "0" },
     host: { type: "string", default: "127.0.0.1" },
+    // the request log holds every session's prompts: only a test that reads it turns it on, never `npm start`
+    "control-routes": { type: "boolean", default: false },
   },
 });
 
@@ -16,7 +18,7 @@ if (!Number.isInteger(port) || port < 0 || port > 65535) {
   process.exit(2);
 }
 
-const server = await startScriptedModel({ port, host: values.host });
+const server = await startScriptedModel({ port, host: values.host, controlRoutes: values["control-routes"] });
 console.log(`scripted-model listening on ${server.url}`);
 
 let stopping = false;
@@ -33,3 +35,8 @@ const stop = (): void => {
 };
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
+// whoever started us died without a signal (kill -9): do not go on serving for nobody
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) stop();
+}, 1_000).unref();

@@ -3,6 +3,10 @@
 //
 // What decides a /v1/messages response, first match wins:
 //   1. The next queued ScriptStep (see script-steps.ts), from enqueue() or POST /_scripted/script.
+//
+// The /_scripted/* control routes (the request log, the script) exist only with `controlRoutes: true`,
+// which test fixtures set: the log holds every session's prompts, and under `npm start` a sandbox
+// that could reach the model must not be able to read them.
 //   2. A fault directive in the last user message that has not yet fired its N times for this
 //      exact `messages` array (keyed by its SHA-256), so a retry of the same request succeeds.
 //   3. A content directive (`tool:` or `reply:`) in the last user message.
@@ -71,6 +75,8 @@ export interface ScriptedModelOptions {
   minCacheableTokens?: number;
   /** When set, requests must carry it as `x-api-key` (or a Bearer token), else 401. */
   apiKey?: string;
+  /** Serve /_scripted/requests, /_scripted/reset and /_scripted/script (default false: they answer 404). For tests only. */
+  controlRoutes?: boolean;
 }
 
 /** What the model was sent and what it answered, for tests to inspect. */
@@ -304,26 +310,28 @@ export function createScriptedModel(options: ScriptedModelOptions = {}): Scripte
   app.get("/healthz", (c) => c.json({ ok: true }));
   app.post("/v1/messages", (c) => handleMessages(c.req.raw));
   app.post("/v1/messages/count_tokens", (c) => handleCountTokens(c.req.raw));
-  app.get("/_scripted/requests", (c) => c.json({ data: requests }));
-  app.post("/_scripted/reset", (c) => {
-    reset();
-    return c.json({ ok: true });
-  });
-  app.get("/_scripted/script", (c) => c.json({ data: queue.map(({ step, remaining }) => ({ ...step, repeat: remaining })) }));
-  app.post("/_scripted/script", async (c) => {
-    let json: unknown;
-    try {
-      json = await c.req.json();
-    } catch {
-      return errorResponse(400, "Request body is not valid JSON.", "req_scripted_control");
-    }
-    const parsed = ScriptBodySchema.safeParse(json);
-    if (!parsed.success) {
-      return errorResponse(400, describeIssue(parsed.error.issues[0], json), "req_scripted_control");
-    }
-    for (const step of parsed.data.steps) queue.push({ step, remaining: step.repeat ?? 1 });
-    return c.json({ queued: queue.length });
-  });
+  if (options.controlRoutes) {
+    app.get("/_scripted/requests", (c) => c.json({ data: requests }));
+    app.post("/_scripted/reset", (c) => {
+      reset();
+      return c.json({ ok: true });
+    });
+    app.get("/_scripted/script", (c) => c.json({ data: queue.map(({ step, remaining }) => ({ ...step, repeat: remaining })) }));
+    app.post("/_scripted/script", async (c) => {
+      let json: unknown;
+      try {
+        json = await c.req.json();
+      } catch {
+        return errorResponse(400, "Request body is not valid JSON.", "req_scripted_control");
+      }
+      const parsed = ScriptBodySchema.safeParse(json);
+      if (!parsed.success) {
+        return errorResponse(400, describeIssue(parsed.error.issues[0], json), "req_scripted_control");
+      }
+      for (const step of parsed.data.steps) queue.push({ step, remaining: step.repeat ?? 1 });
+      return c.json({ queued: queue.length });
+    });
+  }
   app.notFound((c) =>
     errorResponse(404, `${c.req.method} ${new URL(c.req.url).pathname} is not served by the scripted model.`, "req_scripted_not_found"),
   );

@@ -1,5 +1,5 @@
 // `node scripted-model/main.ts` announces its URL in the line scripts/runtime.ts waits for,
-// serves requests, and exits cleanly on SIGTERM.
+// serves requests, and exits cleanly on SIGTERM; its request log and script routes exist only on request.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { fileURLToPath } from "node:url";
@@ -27,5 +27,20 @@ describe("scripted-model CLI", () => {
     } finally {
       if (child.exitCode === null) child.kill("SIGKILL");
     }
+  });
+
+  it("serves /_scripted/* only with --control-routes: the request log holds every session's prompts", async () => {
+    const statusOf = async (args: string[]): Promise<number> => {
+      const child = spawn(NODE, [MAIN, "--port", "0", ...args], { stdio: ["ignore", "pipe", "inherit"] });
+      try {
+        const first = await new Promise<string>((resolve) => createInterface({ input: child.stdout }).once("line", resolve));
+        const url = /listening on (\S+)$/.exec(first)?.[1];
+        return (await fetch(`${url}/_scripted/requests`)).status;
+      } finally {
+        child.kill("SIGKILL");
+      }
+    };
+    expect(await statusOf([])).toBe(404);
+    expect(await statusOf(["--control-routes"])).toBe(200);
   });
 });

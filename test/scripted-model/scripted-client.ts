@@ -9,8 +9,9 @@ export interface Bench {
   client: Anthropic;
 }
 
+/** The control routes (/_scripted/*) are on: these tests read the request log and post scripts. */
 export async function startBench(options: StartOptions = {}): Promise<Bench> {
-  const server = await startScriptedModel(options);
+  const server = await startScriptedModel({ controlRoutes: true, ...options });
   return { server, client: new Anthropic({ baseURL: server.url, apiKey: "x", maxRetries: 0 }) };
 }
 

@@ -1,4 +1,5 @@
 // Vitest global setup for the workerd project: one scripted model for the run, its URL provided to the Worker.
+// Its control routes are on: tests read what the Worker sent it at /_scripted/requests.
 import type { TestProject } from 'vitest/node';
 import { startScriptedModel } from '../../scripted-model/server.ts';
 
@@ -9,7 +10,7 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject) {
-  const server = await startScriptedModel({ port: 0, host: '127.0.0.1' });
+  const server = await startScriptedModel({ port: 0, host: '127.0.0.1', controlRoutes: true });
   project.provide('scriptedModelUrl', server.url);
   return async () => {
     await server.close();

@@ -63,6 +63,11 @@ export interface ContainerLayout {
   oneCall: string;
   /** The local provider's tool runner (`sandbox/local/tool-runner.ts`), run unchanged. */
   toolRunner: string;
+  /**
+   * The unprivileged user the tools run as, who owns the workspace. The container's control server runs commands
+   * as root; each call switches to this user with setpriv. Absent: the runner runs as whoever runs the command.
+   */
+  sandboxUser?: { uid: number; gid: number };
 }
 
 export const IMAGE_LAYOUT: ContainerLayout = {
@@ -71,6 +76,8 @@ export const IMAGE_LAYOUT: ContainerLayout = {
   nodeBinary: 'node',
   oneCall: '/opt/edgeharness/sandbox/cloudflare/run-one-call.ts',
   toolRunner: '/opt/edgeharness/sandbox/local/tool-runner.ts',
+  // the `sandbox` user sandbox/Dockerfile makes
+  sandboxUser: { uid: 10001, gid: 10001 },
 };
 
 export interface ContainerHandsOptions {
@@ -113,7 +120,7 @@ export function createContainerHands(openSandbox: OpenSandbox, options: Containe
     const egress = JSON.stringify([spec.networking, vault ?? null]);
     if (configured.get(spec.sessionId) === egress) return sandbox;
     await sandbox.setNetworking(spec.networking, vault);
-    await sandbox.exec(`mkdir -p ${shellQuote(layout.workspaceDir)}`, { timeoutMs: 60_000 });
+    await sandbox.exec(workspaceCommand(layout), { timeoutMs: 60_000 });
     configured.set(spec.sessionId, egress);
     return sandbox;
   }
@@ -150,12 +157,16 @@ export function createContainerHands(openSandbox: OpenSandbox, options: Containe
     const runnerCall: RunnerCall = { id: 1, name: call.name, input: call.input, key, timeoutMs };
     const wrapperSeconds = Math.ceil((timeoutMs + RUNNER_GRACE_MS) / 1000);
     // A subshell: the SDK runs commands in one long-lived shell, whose working directory must not move.
+    const user = layout.sandboxUser;
     const command = [
       '(cd', shellQuote(layout.workspaceDir), '&&',
-      // The runner enforces the call's timeout and reports it; `timeout` only catches a runner that hangs.
+      // the call file is the sandbox user's to read and remove (the control server wrote it as root)
+      ...(user ? ['chown', `${user.uid}:${user.gid}`, shellQuote(callFile), '&&'] : []),
       // The credentials' variables hold placeholders; the values are put in by the outbound handler.
-      ...placeholderEnv(spec),
+      ...runnerEnv(spec, layout),
+      // The runner enforces the call's timeout and reports it; `timeout` only catches a runner that hangs.
       'timeout -k 5', String(wrapperSeconds),
+      ...(user ? switchUser(user) : []),
       shellQuote(layout.nodeBinary), shellQuote(layout.oneCall),
       '--call', shellQuote(callFile),
       '--runner', shellQuote(layout.toolRunner),
@@ -228,11 +239,33 @@ function vaultRefOf(spec: SandboxSpec): VaultRef | undefined {
   return vaultIds.length ? { workspaceId: spec.workspaceId, vaultIds } : undefined;
 }
 
-/** `env NAME=placeholder …` for the runner's command line: names and placeholders only, never a value. */
-function placeholderEnv(spec: SandboxSpec): string[] {
-  const credentials = spec.credentials ?? [];
-  if (credentials.length === 0) return [];
-  return ['env', ...credentials.map((c) => shellQuote(`${c.name}=${c.placeholder}`))];
+/**
+ * `env …` for the runner's command line: the sandbox user's home (the workspace, as locally), and each credential's
+ * name with its placeholder, never a value.
+ */
+function runnerEnv(spec: SandboxSpec, layout: ContainerLayout): string[] {
+  const assignments = [
+    ...(layout.sandboxUser ? [`HOME=${layout.workspaceDir}`] : []),
+    ...(spec.credentials ?? []).map((c) => `${c.name}=${c.placeholder}`),
+  ];
+  return assignments.length === 0 ? [] : ['env', ...assignments.map(shellQuote)];
+}
+
+/** Creates the workspace, the sandbox user's alone when there is one. */
+function workspaceCommand(layout: ContainerLayout): string {
+  const dir = shellQuote(layout.workspaceDir);
+  const user = layout.sandboxUser;
+  return user ? `mkdir -p ${dir} && chown ${user.uid}:${user.gid} ${dir} && chmod 700 ${dir}` : `mkdir -p ${dir}`;
+}
+
+/**
+ * setpriv (util-linux, in the image) in front of the runner: the sandbox user's uid and gid, no supplementary groups,
+ * no capabilities to inherit, and no way to gain any through a setuid or file-capability binary. A uid change from
+ * root already empties the permitted and effective sets; the bounding set is left as the container gives it (clearing
+ * it needs CAP_SETPCAP, which a platform may withhold), which no-new-privs makes moot.
+ */
+function switchUser(user: { uid: number; gid: number }): string[] {
+  return ['setpriv', `--reuid=${user.uid}`, `--regid=${user.gid}`, '--clear-groups', '--inh-caps=-all', '--no-new-privs', '--'];
 }
 
 /** The runner's reply on stdout, or an error outcome saying why there is none. */

@@ -1,12 +1,13 @@
 // The Cloudflare provider's hands, against a fake sandbox Durable Object whose "container" runs the real tool
 // runner (the official agent toolset) in child processes on this machine. No container runtime is needed.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createContainerHands, fileSafeKey } from '../../sandbox/cloudflare/container-hands.ts';
+import { createContainerHands, fileSafeKey, IMAGE_LAYOUT } from '../../sandbox/cloudflare/container-hands.ts';
 import { DEFAULT_TOOL_TIMEOUT_MS, MAX_RESULT_CHARS, type SandboxSpec, type ToolOutcome } from '../../sandbox/hands.ts';
-import { FakeSandboxes } from './support/fake-sandbox.ts';
+import { FakeSandboxes, PROJECT_ROOT } from './support/fake-sandbox.ts';
 
 const spec = (sessionId = 'sesn_A1'): SandboxSpec => ({
   sessionId,
@@ -208,5 +209,55 @@ describe('cloudflare hands', () => {
     expect(unsafe).toMatch(/^key-[0-9a-f]{64}$/);
     expect(await fileSafeKey('../../etc/passwd')).toBe(unsafe);
     expect(await fileSafeKey('../../etc/passwe')).not.toBe(unsafe);
+  });
+});
+
+describe('the user a container runs tools as', () => {
+  const answered = JSON.stringify({ type: 'result', id: 1, text: 'ok', isError: false });
+
+  it('is the image\'s unprivileged user: each call switches to it with setpriv, which it cannot undo', async () => {
+    expect(IMAGE_LAYOUT.sandboxUser).toEqual({ uid: 10001, gid: 10001 });
+    const image = new FakeSandboxes(root, { sandboxUser: IMAGE_LAYOUT.sandboxUser });
+    const hands = createContainerHands(image.open, { layout: image.layout });
+    image.open('sesn_A1');
+    image.session('sesn_A1').answer = () => ({ exitCode: 0, stdout: `${answered}\n`, stderr: '' });
+    const creds = { ...spec(), credentials: [{ credentialId: 'vcrd_1', vaultId: 'vlt_1', name: 'TOKEN', placeholder: 'edgeharness_placeholder_x', value: 'never-in-a-command', networking: { type: 'unrestricted' as const }, injection: { header: true, body: false } }] };
+
+    expect(await hands.execute(creds, { name: 'bash', input: { command: 'id -u' }, idempotencyKey: 'sevt_1' })).toEqual({ content: [{ type: 'text', text: 'ok' }], isError: false });
+
+    const [provision, call] = image.session('sesn_A1').commands;
+    const workspace = image.layout.workspaceDir;
+    const callFile = path.join(image.layout.scratchDir, 'edgeharness-call-sevt_1.json');
+    // the workspace is the sandbox user's alone
+    expect(provision).toBe(`mkdir -p ${workspace} && chown 10001:10001 ${workspace} && chmod 700 ${workspace}`);
+    // root gives it the call file, then everything of the call runs as that user, with the workspace as its home
+    expect(call).toBe([
+      `(cd ${workspace} && chown 10001:10001 ${callFile} &&`,
+      `env HOME=${workspace} TOKEN=edgeharness_placeholder_x`,
+      `timeout -k 5 ${Math.ceil((DEFAULT_TOOL_TIMEOUT_MS + 30_000) / 1000)}`,
+      'setpriv --reuid=10001 --regid=10001 --clear-groups --inh-caps=-all --no-new-privs --',
+      `${image.layout.nodeBinary} ${image.layout.oneCall} --call ${callFile} --runner ${image.layout.toolRunner} --workdir ${workspace} --max-chars ${MAX_RESULT_CHARS})`,
+    ].join(' '));
+    expect(call).not.toContain('never-in-a-command');
+  });
+
+  it('reads its workspace and nothing of root\'s, when the command really runs (as nobody, on this machine)', async ({ skip }) => {
+    if (process.getuid?.() !== 0) return skip('only root can switch users');
+    const nobody = { uid: 65534, gid: 65534 };
+    const reachable = spawnSync('setpriv', [`--reuid=${nobody.uid}`, `--regid=${nobody.gid}`, '--clear-groups', 'test', '-r', path.join(PROJECT_ROOT, 'node_modules', '@anthropic-ai', 'sdk', 'package.json')]);
+    if (reachable.status !== 0) return skip('this checkout is not readable by nobody (a directory above it is private)');
+    chmodSync(root, 0o711); // the fake container's directories live here; /workspace and /tmp hang off / in the image
+    const fake = new FakeSandboxes(root, { sandboxUser: nobody });
+    const { layout } = fake;
+    const hands = createContainerHands(fake.open, { layout });
+
+    const who = await hands.execute(spec(), { name: 'bash', input: { command: 'id -u; id -G; echo "$HOME"; grep -E "^Cap(Prm|Eff)|^NoNewPrivs" /proc/self/status; echo mine > mine.txt; cat /etc/shadow' }, idempotencyKey: 'sevt_1' });
+    expect(text(who).split('\n')).toEqual(['65534', '65534', layout.workspaceDir, 'CapPrm:\t0000000000000000', 'CapEff:\t0000000000000000', 'NoNewPrivs:\t1', 'cat: /etc/shadow: Permission denied']);
+    expect(statSync(path.join(layout.workspaceDir, 'mine.txt')).uid).toBe(65534);
+    const read = await hands.execute(spec(), { name: 'read', input: { file_path: 'mine.txt' }, idempotencyKey: 'sevt_2' });
+    expect(text(read)).toContain('mine');
+    // the call files were the sandbox user's to remove
+    expect(readdirSync(layout.scratchDir).filter((f) => f.startsWith('edgeharness-call-'))).toEqual([]);
+    fake.killAll();
   });
 });

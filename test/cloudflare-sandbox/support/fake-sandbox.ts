@@ -2,7 +2,7 @@
 // lives in memory (like Durable Object storage, it outlives containers); the "container" is a workspace
 // directory plus real child processes, wiped when it dies, as a container's filesystem is.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Networking, ToolOutcome } from '../../../sandbox/hands.ts';
 import type {
@@ -36,6 +36,8 @@ export class FakeSandbox implements SandboxLike {
   destroyed = 0;
   /** Awaited before each command runs: a test can hold a command back. */
   beforeExec: (command: string) => Promise<void> = async () => {};
+  /** A test can answer a command itself instead of running it here (as a container of the real image would). */
+  answer: (command: string) => ExecResult | undefined = () => undefined;
   private running = false;
   private readonly execs = new Set<RunningExec>();
 
@@ -55,6 +57,8 @@ export class FakeSandbox implements SandboxLike {
     await this.beforeExec(command);
     if (!this.running) throw new Error('container is not running');
     this.commands.push(command);
+    const answered = this.answer(command);
+    if (answered) return answered;
     return new Promise<ExecResult>((resolve, reject) => {
       // its own process group, so that killing the "container" takes every process of the command with it
       const child = spawn('bash', ['-c', command], { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -123,6 +127,8 @@ export class FakeSandbox implements SandboxLike {
       rmSync(dir, { recursive: true, force: true });
       mkdirSync(dir, { recursive: true });
     }
+    // the scratch dir stands for the container's /tmp, which every user may write in
+    chmodSync(this.layout.scratchDir, 0o1777);
     this.running = true;
     this.containersStarted++;
   }
@@ -176,13 +182,15 @@ export class FakeSandboxes {
   readonly opened: string[] = [];
   readonly layout: ContainerLayout;
 
-  constructor(root: string) {
+  /** `overrides` change the layout the adapter is given, e.g. the user tools run as. */
+  constructor(root: string, overrides: Partial<ContainerLayout> = {}) {
     this.layout = {
       workspaceDir: path.join(root, 'workspace'),
       scratchDir: path.join(root, 'scratch'),
       nodeBinary: path.join(PROJECT_ROOT, 'node_modules/.bin/node'),
       oneCall: path.join(PROJECT_ROOT, 'sandbox/cloudflare/run-one-call.ts'),
       toolRunner: path.join(PROJECT_ROOT, 'sandbox/local/tool-runner.ts'),
+      ...overrides,
     };
   }
 

@@ -1,19 +1,20 @@
 // Runs edgeharness on this machine: the scripted model (unless a real model is configured), the local sandbox
-// host and `wrangler dev`, each as its own process group, with credentials generated once and kept in the state dir.
-import { spawn, type ChildProcess } from 'node:child_process';
+// host and wrangler's dev server, supervised (scripts/supervisor.ts), with credentials generated once and kept in
+// the state dir.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, createWriteStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { stripVTControlCharacters } from 'node:util';
+import {
+  DEFAULT_HEALTH, logTail, PROJECT_ROOT, RuntimeStartError, startReaper, Supervisor,
+  type ChildSpec, type HealthPolicy, type RuntimeExit, type Supervised,
+} from './supervisor.ts';
 
-export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..');
+export { PROJECT_ROOT, RuntimeStartError, type HealthPolicy, type RuntimeExit };
 export const DEFAULT_PORT = 8787;
 export const DEFAULT_READY_TIMEOUT_MS = 90_000;
 const HOST = '127.0.0.1';
-const STOP_GRACE_MS = 5_000;
-const TAIL_LINES = 40;
 
 /** Where settings come from: `process.env` or a test's own map. */
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -41,20 +42,25 @@ export interface RuntimeOptions {
   onStatus?: (line: string) => void;
   /** Aborting while starting stops whatever was started; startRuntime then rejects with the abort reason. */
   signal?: AbortSignal;
+  /**
+   * How many times within 10 minutes a child that dies, or a `/healthz` that stops answering, is restarted (same
+   * port, state and secrets) before the runtime gives up and stops. Default 0: the first failure stops it and
+   * settles `exited` with the reason. `npm start` allows 3.
+   */
+  restarts?: number;
+  /** How `/healthz` is watched once the runtime is up (defaults: every 2 s, 10 s timeout, 3 failures in a row). */
+  health?: Partial<HealthPolicy>;
+  /**
+   * Port of the DevTools inspector on 127.0.0.1 (0: a free one). Default: `env.EDGEHARNESS_INSPECTOR_PORT`, else
+   * none: its Runtime.evaluate reads every secret of the Worker, so it is only there when a developer asks.
+   */
+  inspectorPort?: number;
 }
 
 /** For 'external', an undefined `baseURL` means the SDK's default (api.anthropic.com). */
 export type ModelInUse =
   | { kind: 'scripted'; baseURL: string }
   | { kind: 'external'; baseURL: string | undefined };
-
-export interface RuntimeExit {
-  /** true when stop() ended the runtime; false when a child process died on its own. */
-  ok: boolean;
-  reason: string;
-  /** Last lines of the failed child's log (empty when ok). */
-  logTail: string;
-}
 
 export interface Runtime {
   url: string;
@@ -67,19 +73,12 @@ export interface Runtime {
   model: ModelInUse;
   /** The local sandbox host the Worker runs tools through, and the secret it takes (for tests that ask it). */
   sandboxHost: { url: string; secret: string };
-  /** Settles once every child has stopped, whether by stop() or because one of them died. */
+  /** The DevTools inspector, when asked for (`inspectorPort`); undefined otherwise. */
+  inspectorUrl: string | undefined;
+  /** Settles once every child has stopped, whether by stop() or because one failed beyond its restarts. */
   exited: Promise<RuntimeExit>;
-  /** Stops every child (SIGTERM to its process group, SIGKILL after 5 s) and waits for them. Idempotent. */
+  /** Stops every child (SIGTERM to its process group, SIGKILL after 5 s), releases the state dir and waits. Idempotent. */
   stop(): Promise<void>;
-}
-
-export class RuntimeStartError extends Error {
-  readonly logTail: string;
-  constructor(message: string, logTail = '') {
-    super(message);
-    this.name = 'RuntimeStartError';
-    this.logTail = logTail;
-  }
 }
 
 export type CredentialSource = 'env' | 'generated' | 'saved';
@@ -89,6 +88,7 @@ export interface Credential { value: string; source: CredentialSource; file: str
  * Starts the runtime and resolves once `GET /healthz` answers 200. Nothing at start-up deletes
  * state: the persist dir, credentials and logs of earlier runs are reused. Refuses (RuntimeStartError)
  * when the port is taken, another runtime uses the same state dir, or a child dies before it is ready.
+ * What an earlier runtime on the same state dir left running (its supervisor SIGKILLed, say) is stopped first.
  */
 export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtime> {
   const env = options.env ?? process.env;
@@ -98,12 +98,22 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   const logDir = path.join(stateDir, 'logs');
   // 0700 applies to the directories created here; an existing state dir keeps its mode (the secrets are 0600)
   mkdirSync(logDir, { recursive: true, mode: 0o700 });
+  const requestedPort = options.port ?? parsePort(env.PORT);
+  const inspectorPort = options.inspectorPort ?? parseInspectorPort(env.EDGEHARNESS_INSPECTOR_PORT);
+  const node = nodeBinary();
 
-  const releaseLock = acquireStateLock(stateDir);
-  const children: Supervised[] = [];
-  const supervisor = new Supervisor(children, releaseLock);
+  // the lock first: until the reaper holds it, an earlier runtime's leftovers may still hold our port
+  const reaper = await startReaper(stateDir, logDir, node);
+  if (reaper.reaped.length > 0) status(`stopped ${reaper.reaped.length} process(es) an earlier runtime on ${stateDir} left running`);
+  const supervisor = new Supervisor({
+    stateDir,
+    reaper,
+    verbose,
+    restarts: options.restarts ?? 0,
+    health: { ...DEFAULT_HEALTH, ...options.health },
+    onStatus: status,
+  });
   try {
-    const requestedPort = options.port ?? parsePort(env.PORT);
     const port = requestedPort === 0 ? await findFreePort() : await assertPortFree(requestedPort);
     const apiKey = loadOrCreateSecret(stateDir, 'api-key', env.EDGEHARNESS_API_KEY, () => `eh-${randomToken(24)}`);
     const streamSecret = loadOrCreateSecret(stateDir, 'stream-token-secret', env.EDGEHARNESS_STREAM_TOKEN_SECRET, () => randomToken(32));
@@ -114,7 +124,13 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     let model: ModelInUse;
     if (!env.ANTHROPIC_API_KEY && !env.ANTHROPIC_BASE_URL) {
       status('no ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL set: starting the scripted model');
-      const scripted = await startScriptedModel(logDir, verbose, children, options.signal);
+      const scripted = await startAnnouncing(supervisor, {
+        name: 'model',
+        args: [path.join(PROJECT_ROOT, 'scripted-model', 'main.ts'), '--host', HOST],
+        announcement: /scripted-model listening on (http:\/\/\S+)/,
+        logFile: path.join(logDir, 'model.log'),
+        env: childEnv({}),
+      }, options.signal);
       model = { kind: 'scripted', baseURL: scripted };
       modelVars.ANTHROPIC_BASE_URL = scripted;
       // the SDK refuses to build a client without a key; the scripted model ignores it
@@ -127,7 +143,16 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     }
 
     status(`starting the sandbox host (log: ${path.join(logDir, 'sandbox-host.log')})`);
-    const sandboxHostUrl = await startSandboxHost(stateDir, logDir, sandboxSecret.value, verbose, children, options.signal);
+    // sessions' workspaces under <state>/sandboxes, the whole state dir hidden from every sandbox; the secret goes
+    // over stdin: never argv or environment
+    const sandboxHostUrl = await startAnnouncing(supervisor, {
+      name: 'sandbox-host',
+      args: [path.join(PROJECT_ROOT, 'sandbox', 'local', 'main.ts'), '--state', path.join(stateDir, 'sandboxes'), '--hide', stateDir],
+      announcement: /sandbox host listening on (http:\/\/\S+)/,
+      logFile: path.join(logDir, 'sandbox-host.log'),
+      env: childEnv({}),
+      stdin: `${sandboxSecret.value}\n`,
+    }, options.signal);
 
     const envFile = writeWorkerEnvFile(stateDir, {
       ...options.workerVars,
@@ -139,19 +164,23 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       ...vaultKeys,
     });
 
-    const inspectorPort = await findFreePort();
-    const args = wranglerDevArgs({ port, stateDir, envFile, inspectorPort });
+    const inspector = inspectorPort === undefined ? undefined : inspectorPort === 0 ? await findFreePort() : inspectorPort;
+    const url = `http://${HOST}:${port}`;
     status(`starting wrangler dev on ${HOST}:${port} (log: ${path.join(logDir, 'wrangler.log')})`);
-    const wrangler = spawnSupervised('wrangler', nodeBinary(), [WRANGLER_BIN, ...args], {
+    if (inspector !== undefined) status(`the DevTools inspector is on at ${HOST}:${inspector} (EDGEHARNESS_INSPECTOR_PORT)`);
+    const readyTimeoutMs = options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS;
+    await supervisor.start({
+      name: 'wrangler',
+      command: node,
+      // wrangler's own entry adds --no-warnings too
+      args: ['--no-warnings', path.join(PROJECT_ROOT, 'scripts', 'wrangler-dev.ts'), ...wranglerDevArgs({ port, stateDir, envFile, inspectorPort: inspector })],
       logFile: path.join(logDir, 'wrangler.log'),
       env: childEnv(wranglerEnv(stateDir, logDir)),
-      verbose,
-    });
-    children.push(wrangler);
-
-    const url = `http://${HOST}:${port}`;
-    await waitForHealthy(url, children, options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS, options.signal);
-    supervisor.watch();
+      // the supervisor asks every 2 s; a log of that would bury everything else
+      quiet: /^\[wrangler:info\] GET \/healthz 200 /,
+      ready: (s, signal) => waitForHealthy(url, s, readyTimeoutMs, signal),
+    }, options.signal);
+    supervisor.watch(url);
     return {
       url,
       port,
@@ -161,6 +190,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       logDir,
       model,
       sandboxHost: { url: sandboxHostUrl, secret: sandboxSecret.value },
+      inspectorUrl: inspector === undefined ? undefined : `ws://${HOST}:${inspector}`,
       exited: supervisor.exited,
       stop: () => supervisor.stop(),
     };
@@ -170,19 +200,15 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   }
 }
 
-/** The flags we give `wrangler dev` (exported for tests). */
-export function wranglerDevArgs(o: { port: number; stateDir: string; envFile: string; inspectorPort: number }): string[] {
+/** The flags we give scripts/wrangler-dev.ts (wrangler's dev server without its inspector), exported for tests. */
+export function wranglerDevArgs(o: { port: number; stateDir: string; envFile: string; inspectorPort?: number | undefined }): string[] {
   return [
-    'dev',
     '--config', path.join(PROJECT_ROOT, 'wrangler.toml'),
-    '--local', // no remote bindings: never needs a Cloudflare login or the network
     '--ip', HOST,
     '--port', String(o.port),
-    '--inspector-port', String(o.inspectorPort), // wrangler's default 9229 collides between parallel runtimes
+    ...(o.inspectorPort === undefined ? [] : ['--inspector-port', String(o.inspectorPort)]),
     '--persist-to', path.join(o.stateDir, 'wrangler'),
-    // with --env-file wrangler ignores .dev.vars, so a developer's own file never leaks in
     '--env-file', o.envFile,
-    '--show-interactive-dev-session=false',
   ];
 }
 
@@ -199,7 +225,7 @@ export function wranglerEnv(stateDir: string, logDir: string): Record<string, st
     // our env file must be read, and only it: not the whole process environment
     CLOUDFLARE_LOAD_DEV_VARS_FROM_DOT_ENV: 'true',
     CLOUDFLARE_INCLUDE_PROCESS_ENV: 'false',
-    // a private dev registry: two runtimes (say `npm start` and a test) never route to each other
+    // wrangler-dev.ts runs without a dev registry; should one be used anyway, it is this runtime's own
     WRANGLER_REGISTRY_PATH: path.join(stateDir, 'wrangler-registry'),
     // wrangler's debug logs go next to ours instead of ~/.wrangler/logs
     WRANGLER_LOG_PATH: path.join(logDir, 'wrangler-debug'),
@@ -217,6 +243,16 @@ export function parsePort(value: string | undefined): number {
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new RuntimeStartError(`PORT: expected an integer from 0 to 65535, got ${JSON.stringify(value)}`);
+  }
+  return port;
+}
+
+/** `EDGEHARNESS_INSPECTOR_PORT`: unset or empty means no inspector; 0 means a free port. */
+export function parseInspectorPort(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new RuntimeStartError(`EDGEHARNESS_INSPECTOR_PORT: expected an integer from 0 to 65535, got ${JSON.stringify(value)}`);
   }
   return port;
 }
@@ -292,25 +328,6 @@ function dotenvLine(key: string, value: string): string {
   return `${key}='${value.replaceAll('$', '\\$')}'`;
 }
 
-/** One runtime per state dir: two `wrangler dev` on one persist dir would corrupt its SQLite files. */
-function acquireStateLock(stateDir: string): () => void {
-  const file = path.join(stateDir, 'runtime.pid');
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      writeFileSync(file, `${process.pid}\n`, { flag: 'wx', mode: 0o600 });
-      return () => rmSync(file, { force: true });
-    } catch (error) {
-      if (errorCode(error) !== 'EEXIST') throw error;
-      const holder = Number(readFileSync(file, 'utf8').trim());
-      if (Number.isInteger(holder) && holder > 0 && processAlive(holder)) {
-        throw new RuntimeStartError(`${stateDir} is in use by another edgeharness (pid ${holder}); stop it or set EDGEHARNESS_STATE_DIR`);
-      }
-      rmSync(file, { force: true }); // left behind by a runtime that was killed
-    }
-  }
-  throw new RuntimeStartError(`could not take the lock ${file}`);
-}
-
 // ---------- ports ----------
 
 export function findFreePort(): Promise<number> {
@@ -339,8 +356,6 @@ function assertPortFree(port: number): Promise<number> {
 
 // ---------- children ----------
 
-const WRANGLER_BIN = path.join(PROJECT_ROOT, 'node_modules', 'wrangler', 'bin', 'wrangler.js');
-
 /** wrangler needs Node 22; `npm install` puts one in node_modules even when the system node is older. */
 function nodeBinary(): string {
   if (Number(process.versions.node.split('.')[0]) >= 22) return process.execPath;
@@ -358,152 +373,63 @@ function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   return { ...env, ...extra };
 }
 
-interface Supervised {
-  name: string;
-  child: ChildProcess;
-  logFile: string;
-  log: WriteStream;
-  tail: string[];
-  /** The first line that reported an error (wrangler prints `✘ [ERROR] …`), and when. */
-  error: { line: string; at: number } | undefined;
-  /** How the process ended, once it has ("exited with code 1"). */
-  ended: string | undefined;
-  exit: Promise<string>;
-}
-
-function spawnSupervised(
-  name: string,
-  command: string,
-  args: string[],
-  o: { logFile: string; env: NodeJS.ProcessEnv; verbose: boolean; onLine?: (line: string) => void; stdin?: string },
-): Supervised {
-  const log = createWriteStream(o.logFile, { flags: 'a', mode: 0o600 });
-  log.on('error', () => {}); // a full disk must not take the runtime down with it
-  log.write(`\n=== ${new Date().toISOString()} ${path.basename(command)} ${args.map((a) => path.relative(PROJECT_ROOT, a) || a).join(' ')}\n`);
-  // detached: the child leads its own process group, so stopping it also stops workerd under wrangler
-  const child = spawn(command, args, { cwd: PROJECT_ROOT, env: o.env, detached: true, stdio: [o.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-  if (o.stdin !== undefined) {
-    child.stdin?.on('error', () => {}); // a child that died at once: its exit is reported instead
-    child.stdin?.end(o.stdin);
-  }
-  const s: Supervised = { name, child, logFile: o.logFile, log, tail: [], error: undefined, ended: undefined, exit: Promise.resolve('') };
-  s.exit = new Promise((resolve) => {
-    const end = (how: string): void => {
-      s.ended ??= how;
-      resolve(s.ended);
-    };
-    child.once('exit', (code, signal) => end(signal ? `was killed by ${signal}` : `exited with code ${code}`));
-    child.once('error', (error) => end(`could not start: ${error.message}`));
-  });
-  for (const stream of [child.stdout, child.stderr]) {
-    if (!stream) continue;
-    stream.setEncoding('utf8'); // a chunk may end inside a multi-byte character
-    let partial = '';
-    stream.on('data', (text: string) => {
-      const lines = (partial + text).split('\n');
-      partial = lines.pop() ?? '';
-      for (const line of lines) onChildLine(s, line, o);
-    });
-    stream.on('end', () => {
-      if (partial) onChildLine(s, partial, o);
-      partial = '';
-    });
-  }
-  return s;
-}
-
-function onChildLine(s: Supervised, raw: string, o: { verbose: boolean; onLine?: (line: string) => void }): void {
-  // esbuild colours its messages even into a pipe; keep escape codes out of the log
-  const line = stripVTControlCharacters(raw).replace(/\r$/, '');
-  if (!s.log.writableEnded) s.log.write(`${line}\n`);
-  s.tail.push(line);
-  if (s.tail.length > TAIL_LINES) s.tail.shift();
-  if (!s.error && /\[ERROR\]/.test(line)) s.error = { line: line.trim(), at: Date.now() };
-  if (o.verbose) process.stdout.write(`[${s.name}] ${line}\n`);
-  o.onLine?.(line);
-}
-
-function logTail(s: Supervised): string {
-  return `--- last lines of ${s.logFile} ---\n${s.tail.join('\n')}`;
-}
-
-/** Resolves with the promise's value, or with undefined after `ms`; the timer never outlives the race. */
-async function within<T>(promise: Promise<T>, ms: number, signal?: AbortSignal): Promise<T | undefined> {
-  const timer = new AbortController();
-  const onAbort = (): void => timer.abort(signal?.reason);
-  signal?.addEventListener('abort', onAbort, { once: true });
-  try {
-    return await Promise.race([promise, delay(ms, undefined, { signal: timer.signal })]);
-  } catch (error) {
-    signal?.throwIfAborted();
-    throw error;
-  } finally {
-    signal?.removeEventListener('abort', onAbort);
-    timer.abort();
-  }
-}
-
-/** Starts `scripted-model/main.ts` and resolves with the base URL it announces. */
-async function startScriptedModel(logDir: string, verbose: boolean, children: Supervised[], signal: AbortSignal | undefined): Promise<string> {
-  let announce: (url: string) => void = () => {};
-  const announced = new Promise<string>((resolve) => { announce = resolve; });
-  // --port 0: the model binds first and announces the port, so nothing can take it in between
-  const model = spawnSupervised('model', nodeBinary(), [path.join(PROJECT_ROOT, 'scripted-model', 'main.ts'), '--port', '0', '--host', HOST], {
-    logFile: path.join(logDir, 'model.log'),
-    env: childEnv({}),
-    verbose,
-    onLine: (line) => {
-      const match = /scripted-model listening on (http:\/\/\S+)/.exec(line);
-      if (match?.[1]) announce(match[1].replace(/\/+$/, ''));
-    },
-  });
-  children.push(model);
-  const outcome = await within(Promise.race([announced, model.exit.then(() => undefined)]), 20_000, signal);
-  if (outcome) return outcome;
-  throw new RuntimeStartError(
-    model.ended ? `the scripted model ${model.ended} before listening` : 'the scripted model did not announce its port within 20 s',
-    logTail(model),
-  );
-}
-
 /**
- * Starts `sandbox/local/main.ts` (sessions' workspaces under `<state>/sandboxes`, the whole state dir hidden from
- * every sandbox) and resolves with the URL it announces. The secret goes over stdin: never argv or environment.
+ * Starts a child that announces its URL in a line of output (`--port 0`: it binds first, so nothing can take the
+ * port in between) and resolves with that URL. A restart asks for the same port, since the Worker knows the URL.
  */
-async function startSandboxHost(stateDir: string, logDir: string, secret: string, verbose: boolean, children: Supervised[], signal: AbortSignal | undefined): Promise<string> {
-  let announce: (url: string) => void = () => {};
-  const announced = new Promise<string>((resolve) => { announce = resolve; });
-  const args = [path.join(PROJECT_ROOT, 'sandbox', 'local', 'main.ts'), '--port', '0', '--state', path.join(stateDir, 'sandboxes'), '--hide', stateDir];
-  const host = spawnSupervised('sandbox-host', nodeBinary(), args, {
-    logFile: path.join(logDir, 'sandbox-host.log'),
-    env: childEnv({}),
-    verbose,
-    stdin: `${secret}\n`,
-    onLine: (line) => {
-      const match = /sandbox host listening on (http:\/\/\S+)/.exec(line);
-      if (match?.[1]) announce(match[1].replace(/\/+$/, ''));
+async function startAnnouncing(
+  supervisor: Supervisor,
+  o: { name: string; args: string[]; announcement: RegExp; logFile: string; env: NodeJS.ProcessEnv; stdin?: string },
+  signal: AbortSignal | undefined,
+): Promise<string> {
+  let announced = '';
+  const spec: ChildSpec = {
+    name: o.name,
+    command: nodeBinary(),
+    args: [...o.args, '--port', '0'],
+    logFile: o.logFile,
+    env: o.env,
+    ...(o.stdin === undefined ? {} : { stdin: o.stdin }),
+    ready: async (s, abort) => {
+      const url = await announcement(s, o.announcement, abort);
+      if (announced && url !== announced) throw new RuntimeStartError(`${o.name} came back on ${url} instead of ${announced}`, logTail(s));
+      announced = url;
     },
-  });
-  children.push(host);
-  const outcome = await within(Promise.race([announced, host.exit.then(() => undefined)]), 20_000, signal);
-  if (outcome) return outcome;
-  throw new RuntimeStartError(
-    host.ended ? `the sandbox host ${host.ended} before listening` : 'the sandbox host did not announce its port within 20 s',
-    logTail(host),
-  );
+  };
+  await supervisor.start(spec, signal);
+  spec.args = [...o.args, '--port', new URL(announced).port];
+  return announced;
 }
 
-async function waitForHealthy(url: string, children: Supervised[], timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+async function announcement(s: Supervised, pattern: RegExp, signal: AbortSignal | undefined): Promise<string> {
+  const timeout = AbortSignal.timeout(20_000);
+  const abort = signal ? AbortSignal.any([signal, timeout]) : timeout;
+  let listener: (line: string) => void = () => {};
+  try {
+    return await new Promise<string>((resolve, reject) => {
+      listener = (line) => {
+        const match = pattern.exec(line);
+        if (match?.[1]) resolve(match[1].replace(/\/+$/, ''));
+      };
+      s.lines.add(listener);
+      void s.exit.then((how) => reject(new RuntimeStartError(`${s.spec.name} ${how} before listening`, logTail(s))));
+      abort.addEventListener('abort', () => {
+        reject(signal?.aborted ? signal.reason : new RuntimeStartError(`${s.spec.name} did not announce its port within 20 s`, logTail(s)));
+      }, { once: true });
+    });
+  } finally {
+    s.lines.delete(listener);
+  }
+}
+
+async function waitForHealthy(url: string, wrangler: Supervised, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  const wrangler = children[children.length - 1];
   for (;;) {
     signal?.throwIfAborted();
-    for (const s of children) {
-      if (s.ended) throw new RuntimeStartError(`${s.name} ${s.ended} before ${url}/healthz answered`, logTail(s));
-      // wrangler keeps running after a build or config error, waiting for an edit: do not wait 90 s for it.
-      // The second of grace lets the rest of the message reach the tail.
-      if (s.error && Date.now() - s.error.at > 1_000) throw new RuntimeStartError(`${s.name} reported: ${s.error.line}`, logTail(s));
-    }
+    if (wrangler.ended) throw new RuntimeStartError(`wrangler ${wrangler.ended} before ${url}/healthz answered`, logTail(wrangler));
+    // wrangler keeps running after a build or config error, waiting for an edit: do not wait 90 s for it.
+    // The second of grace lets the rest of the message reach the tail.
+    if (wrangler.error && Date.now() - wrangler.error.at > 1_000) throw new RuntimeStartError(`wrangler reported: ${wrangler.error.line}`, logTail(wrangler));
     try {
       const response = await fetch(`${url}/healthz`, { signal: AbortSignal.timeout(2_000) });
       await response.body?.cancel();
@@ -512,84 +438,9 @@ async function waitForHealthy(url: string, children: Supervised[], timeoutMs: nu
       // not listening yet
     }
     if (Date.now() > deadline) {
-      throw new RuntimeStartError(`${url}/healthz did not answer 200 within ${Math.round(timeoutMs / 1000)} s`, wrangler ? logTail(wrangler) : '');
+      throw new RuntimeStartError(`${url}/healthz did not answer 200 within ${Math.round(timeoutMs / 1000)} s`, logTail(wrangler));
     }
-    await within(new Promise<never>(() => {}), 250, signal); // a sleep that ends early on abort
-  }
-}
-
-/** Stops all children together, and notices when one dies on its own. */
-class Supervisor {
-  readonly exited: Promise<RuntimeExit>;
-  private settle: (exit: RuntimeExit) => void = () => {};
-  private stopping: Promise<void> | undefined;
-  private failure: RuntimeExit | undefined;
-  private readonly children: Supervised[];
-  private readonly releaseLock: () => void;
-  // if this process exits without stop() (an uncaught error, process.exit), take the children with it
-  private readonly killOnExit = (): void => {
-    for (const s of this.children) signalGroup(s, 'SIGKILL');
-  };
-
-  constructor(children: Supervised[], releaseLock: () => void) {
-    this.children = children;
-    this.releaseLock = releaseLock;
-    this.exited = new Promise((resolve) => { this.settle = resolve; });
-    process.on('exit', this.killOnExit);
-  }
-
-  /** After start-up: a child that exits while we are not stopping is a failure of the whole runtime. */
-  watch(): void {
-    for (const s of this.children) {
-      void s.exit.then((how) => {
-        if (this.stopping) return;
-        this.failure = { ok: false, reason: `${s.name} ${how}`, logTail: logTail(s) };
-        void this.stop();
-      });
-    }
-  }
-
-  stop(): Promise<void> {
-    this.stopping ??= (async () => {
-      await Promise.all(this.children.map((s) => stopGroup(s)));
-      await Promise.all(this.children.map((s) => new Promise<void>((resolve) => s.log.end(resolve))));
-      process.off('exit', this.killOnExit);
-      this.releaseLock();
-      this.settle(this.failure ?? { ok: true, reason: 'stopped', logTail: '' });
-    })();
-    return this.stopping;
-  }
-}
-
-async function stopGroup(s: Supervised): Promise<void> {
-  signalGroup(s, 'SIGTERM');
-  const deadline = Date.now() + STOP_GRACE_MS;
-  await within(s.exit, STOP_GRACE_MS);
-  // the leader may be gone while a grandchild (workerd) is still shutting down
-  while (groupAlive(s) && Date.now() < deadline) await delay(50);
-  if (groupAlive(s)) signalGroup(s, 'SIGKILL');
-  await s.exit;
-}
-
-function signalGroup(s: Supervised, signal: NodeJS.Signals): void {
-  if (s.child.pid === undefined) return;
-  try {
-    process.kill(-s.child.pid, signal);
-  } catch {
-    // ESRCH: the whole group is already gone
-  }
-}
-
-function groupAlive(s: Supervised): boolean {
-  return s.child.pid !== undefined && processAlive(-s.child.pid);
-}
-
-function processAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return errorCode(error) === 'EPERM';
+    await delay(250, undefined, signal ? { signal } : {}).catch(() => signal?.throwIfAborted());
   }
 }
 

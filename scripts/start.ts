@@ -1,9 +1,13 @@
-// `npm start`: runs edgeharness on this machine with built-in defaults and prints how to connect.
-// One SIGINT/SIGTERM stops everything; state (credentials, sessions) survives in the state dir.
+// `npm start`: runs edgeharness on this machine with built-in defaults, prints how to connect, and supervises it:
+// a crashed child is restarted, SIGINT/SIGTERM/SIGHUP stop everything; state survives in the state dir.
 import path from 'node:path';
 import { isTruthy, RuntimeStartError, startRuntime, type Runtime } from './runtime.ts';
 
 const say = (line: string): void => { process.stdout.write(`edgeharness: ${line}\n`); };
+// a closed terminal fails every later write (EIO): stopping cleanly matters more than saying so
+process.stdout.on('error', () => {});
+/** Restarts allowed within 10 minutes; past them the runtime stops and says why. */
+const RESTARTS = 3;
 const verbose = process.argv.includes('--verbose') || isTruthy(process.env.EDGEHARNESS_VERBOSE);
 // npm runs scripts from the project root; a relative path is meant from where the user typed `npm start`
 const userCwd = process.env.INIT_CWD ?? process.cwd();
@@ -23,15 +27,18 @@ function requestStop(why: string): void {
 }
 process.on('SIGINT', () => requestStop('SIGINT'));
 process.on('SIGTERM', () => requestStop('SIGTERM'));
+// a closed terminal: without a handler Node would die at once, leaving the children to the reaper
+process.on('SIGHUP', () => requestStop('SIGHUP'));
 
-// if whoever started us is killed outright (kill -9 of npm), no signal comes: notice being orphaned
+// if whoever started us is killed outright (kill -9 of npm), no signal comes: notice being orphaned.
+// (If we are killed outright, the reaper, scripts/reaper.ts, stops the children.)
 const parent = process.ppid;
 setInterval(() => {
   if (process.ppid !== parent) requestStop('parent process gone');
 }, 1_000).unref();
 
 try {
-  runtime = await startRuntime({ stateDir, verbose, onStatus: say, signal: starting.signal });
+  runtime = await startRuntime({ stateDir, verbose, onStatus: say, signal: starting.signal, restarts: RESTARTS });
 } catch (error) {
   if (stopRequested) {
     say('stopped before it was ready');
@@ -76,6 +83,7 @@ function printBanner(r: Runtime): void {
     `   Model     ${model[0]}`,
     ...model.slice(1).map((l) => `             ${l}`),
     `   Logs      ${r.logDir}  (EDGEHARNESS_VERBOSE=1 to stream them here)`,
+    ...(r.inspectorUrl ? [`   Inspector ${r.inspectorUrl}  (DevTools; it can read every secret of the Worker)`] : []),
     '',
     ' Connect with the official SDK:',
     "   import Anthropic from '@anthropic-ai/sdk';",
@@ -84,7 +92,7 @@ function printBanner(r: Runtime): void {
     "   const environment = await client.beta.environments.create({ name: 'local' });",
     '   const session = await client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });',
     '',
-    ' Ctrl-C stops everything; sessions and the API key are kept for the next start.',
+    ' Ctrl-C stops everything; sessions and the API key are kept for the next start. A crashed part is restarted.',
     rule,
   ];
   process.stdout.write(`${lines.join('\n')}\n`);

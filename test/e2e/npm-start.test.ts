@@ -1,5 +1,6 @@
 // `npm start` with nothing configured: generates and keeps an API key, runs the scripted model, answers
 // /healthz, the demo agent replies and says how to connect a real model, and one Ctrl-C stops everything.
+// What it exposes: every port on 127.0.0.1 only, no DevTools inspector, no scripted-model request log.
 import Anthropic from '@anthropic-ai/sdk';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -7,11 +8,12 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { findFreePort as freePort } from '../../scripts/runtime.ts';
+import { descendants, listeners } from '../support/processes.ts';
 
 /** The user's shell, minus any model configuration: the embedded defaults must do. */
 function bareEnv(stateDir: string, port: number): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), EDGEHARNESS_STATE_DIR: stateDir, CI: 'true' };
-  for (const k of ['ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', 'EDGEHARNESS_API_KEY', 'EDGEHARNESS_STREAM_TOKEN_SECRET', 'EDGEHARNESS_VERBOSE']) delete env[k];
+  for (const k of ['ANTHROPIC_API_KEY', 'ANTHROPIC_BASE_URL', 'EDGEHARNESS_API_KEY', 'EDGEHARNESS_STREAM_TOKEN_SECRET', 'EDGEHARNESS_VERBOSE', 'EDGEHARNESS_INSPECTOR_PORT']) delete env[k];
   return env;
 }
 
@@ -100,6 +102,29 @@ describe('npm start', () => {
     for await (const ev of client2.beta.sessions.events.list(session.id)) events.push(ev.type);
     expect(events.at(-1)).toBe('session.status_idle');
     expect(await ctrlC(again.child)).toBe(0);
+    expect(leftovers(stateDir)).toEqual([]);
+  });
+
+  it('listens on 127.0.0.1 only, opens no DevTools inspector, and its scripted model keeps its request log to itself', async () => {
+    const port = await freePort();
+    const { child, output } = await start(port);
+    for (let i = 0; i < 100 && !output().includes('is running'); i++) await new Promise((r) => setTimeout(r, 100));
+    const modelUrl = /scripted model at (http:\/\/\S+)/.exec(output())?.[1];
+    expect(modelUrl).toBeDefined();
+    // other sessions' prompts, for anyone (a sandbox allowed onto loopback) that asks
+    expect((await fetch(`${modelUrl}/_scripted/requests`)).status).toBe(404);
+    expect((await fetch(`${modelUrl}/_scripted/script`, { method: 'POST', body: '{"steps":[]}' })).status).toBe(404);
+
+    const ports = listeners(descendants(child.pid!));
+    expect(ports.map((l) => l.port)).toContain(port);
+    // a socket on 0.0.0.0 or :: would answer on 127.0.0.2 too, which a sandbox may be allowed to reach
+    expect(ports.filter((l) => l.address !== '127.0.0.1')).toEqual([]);
+    for (const l of ports) {
+      // a DevTools inspector answers /json/version with its protocol version; its Runtime.evaluate reads the Worker's secrets
+      const body = await fetch(`http://127.0.0.1:${l.port}/json/version`, { signal: AbortSignal.timeout(5_000) }).then((r) => r.text(), () => '');
+      expect(body, `port ${l.port}`).not.toContain('Protocol-Version');
+    }
+    expect(await ctrlC(child)).toBe(0);
     expect(leftovers(stateDir)).toEqual([]);
   });
 });

@@ -34,6 +34,8 @@ interface Match {
   start: number;
   end: number;
   secret: number;
+  /** The match could still grow with bytes not yet seen (the base64 characters after it): a stream waits. */
+  open: boolean;
 }
 
 /**
@@ -51,9 +53,13 @@ interface Match {
 export class SecretForms {
   readonly forms: readonly Form[];
   readonly placeholders: readonly Uint8Array[];
-  /** The longest any match can be: a stream keeps back one byte less than this. */
+  /** The longest any match can be. */
   readonly longest: number;
   readonly caseless: boolean;
+  /** Each form's beginnings (lead, then needle), for telling whether a stream's last bytes may begin a match. */
+  private readonly starts: ReadonlyArray<{ text: string; caseless: boolean }>;
+  private readonly firstChars: ReadonlySet<string>;
+  private readonly longestStart: number;
 
   constructor(secrets: readonly Secret[]) {
     const forms: Form[] = [];
@@ -76,29 +82,31 @@ export class SecretForms {
     this.placeholders = secrets.map((s) => utf8(s.placeholder));
     this.caseless = forms.some((f) => f.caseless);
     this.longest = Math.max(0, ...forms.map((f) => f.needle.length + spellingMax(f.lead) + spellingMax(f.trail) + (f.trail ? PADDING_MAX : 0)));
+    this.starts = forms.flatMap((f) => (f.lead ? f.lead.map((l) => l + f.needle) : [f.needle]).map((text) => ({ text, caseless: f.caseless })));
+    this.firstChars = new Set(this.starts.map((s) => s.text[0] as string));
+    this.longestStart = Math.max(0, ...this.starts.map((s) => s.text.length));
   }
 
   /**
-   * The matches in `text` (latin1) that start before `limit`, leftmost first and not overlapping (at one start the
-   * longest wins). A match that starts before `limit` lies wholly in `text` when at least `longest - 1` characters
-   * follow `limit`, which is how a stream knows it is final.
+   * The matches in `text` (latin1; `lower` is it lowercased), leftmost first and not overlapping (at one start the
+   * longest wins).
    */
-  find(text: string, limit = text.length): Match[] {
-    if (this.forms.length === 0 || limit <= 0) return [];
-    const lower = this.caseless ? text.toLowerCase() : text;
+  find(text: string, lower = this.caseless ? text.toLowerCase() : text): Match[] {
+    if (this.forms.length === 0) return [];
     const found: Match[] = [];
     for (const form of this.forms) {
       const haystack = form.caseless ? lower : text;
       for (let at = haystack.indexOf(form.needle); at !== -1; at = haystack.indexOf(form.needle, at + 1)) {
         let start = at;
         let end = at + form.needle.length;
+        const open = form.trail !== undefined && end + spellingMax(form.trail) + PADDING_MAX > text.length;
         if (form.lead) start -= spellingBefore(text, start, form.lead);
         if (form.trail) {
           const trail = spellingAfter(text, end, form.trail);
           // the padding after the last character belongs to the same token; without the trail there is none
           end += trail > 0 ? trail + paddingAfter(text, end + trail) : 0;
         }
-        if (start < limit) found.push({ start, end, secret: form.secret });
+        found.push({ start, end, secret: form.secret, open });
       }
     }
     found.sort((a, b) => a.start - b.start || b.end - a.end);
@@ -111,32 +119,42 @@ export class SecretForms {
     }
     return chosen;
   }
+
+  /**
+   * Where a stream must hold `text` back from: the first position whose bytes to the end could be the beginning of
+   * a spelling not yet complete. `text.length` when the end of `text` cannot begin one: then everything may go.
+   */
+  heldFrom(text: string, lower: string): number {
+    for (let at = Math.max(0, text.length - this.longestStart + 1); at < text.length; at++) {
+      if (!this.firstChars.has(text[at] as string) && !this.firstChars.has(lower[at] as string)) continue;
+      const rest = text.slice(at);
+      const restLower = lower.slice(at);
+      if (this.starts.some((s) => s.text.length > rest.length && s.text.startsWith(s.caseless ? restLower : rest))) return at;
+    }
+    return text.length;
+  }
 }
 
-/** Scrubs a stream of bytes: `push` each chunk and send what it returns; `end` returns the rest. */
+/**
+ * Scrubs a stream of bytes: `push` each chunk and send what it returns; `end` returns the rest. Only bytes that may
+ * begin a spelling not yet complete are held back, so a stream of small events (server-sent events) still flows.
+ */
 export class SecretScrubber {
   private readonly forms: SecretForms;
-  private readonly keep: number;
   private pending: Uint8Array = new Uint8Array(0);
   /** How many spellings were replaced so far. */
   replaced = 0;
 
   constructor(secrets: readonly Secret[] | SecretForms) {
     this.forms = secrets instanceof SecretForms ? secrets : new SecretForms(secrets);
-    this.keep = Math.max(0, this.forms.longest - 1);
   }
 
   push(chunk: Uint8Array): Uint8Array {
     if (this.forms.forms.length === 0) return chunk;
     const data = this.pending.length === 0 ? chunk : concat([this.pending, chunk]);
-    const safe = data.length - this.keep;
-    // copies (`new Uint8Array(view)`, since a Buffer's `slice` is a view): the caller may reuse its chunk, and the
-    // tail must not pin the whole chunk it was cut from
-    if (safe <= 0) {
-      this.pending = new Uint8Array(data);
-      return new Uint8Array(0);
-    }
-    const { output, consumed } = this.scrub(data, safe);
+    const { output, consumed } = this.scrub(data, false);
+    // a copy (`new Uint8Array(view)`; a Buffer's `slice` is a view): the caller may reuse its chunk, and the held
+    // bytes must not pin the whole chunk they were cut from
     this.pending = new Uint8Array(data.subarray(consumed));
     return output;
   }
@@ -144,18 +162,30 @@ export class SecretScrubber {
   end(): Uint8Array {
     const data = this.pending;
     this.pending = new Uint8Array(0);
-    return this.scrub(data, data.length).output;
+    return this.scrub(data, true).output;
   }
 
-  /** Replaces the matches that start before `limit`; `consumed` is how far the output covers `data`. */
-  private scrub(data: Uint8Array, limit: number): { output: Uint8Array; consumed: number } {
-    const matches = this.forms.find(latin1(data), limit);
-    const consumed = Math.max(limit, matches.at(-1)?.end ?? 0);
-    if (matches.length === 0) return { output: data.subarray(0, consumed), consumed };
-    this.replaced += matches.length;
+  /** Replaces what is settled in `data`; `consumed` is how far the output covers it. */
+  private scrub(data: Uint8Array, final: boolean): { output: Uint8Array; consumed: number } {
+    const text = latin1(data);
+    const lower = this.forms.caseless ? text.toLowerCase() : text;
+    const found = this.forms.find(text, lower);
+    let cut = final ? data.length : this.forms.heldFrom(text, lower);
+    const settled: Match[] = [];
+    for (const m of found) {
+      if (m.start >= cut) break;
+      if (m.open && !final) {
+        cut = m.start;
+        break;
+      }
+      settled.push(m);
+    }
+    const consumed = Math.max(cut, settled.at(-1)?.end ?? 0);
+    if (settled.length === 0) return { output: data.subarray(0, consumed), consumed };
+    this.replaced += settled.length;
     const parts: Uint8Array[] = [];
     let at = 0;
-    for (const m of matches) {
+    for (const m of settled) {
       parts.push(data.subarray(at, m.start), this.forms.placeholders[m.secret] as Uint8Array);
       at = m.end;
     }

@@ -4,10 +4,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { homedir, networkInterfaces } from 'node:os';
 import path from 'node:path';
 import type { SandboxAskCallback, SandboxRuntimeConfig } from '@anthropic-ai/sandbox-runtime';
-import type { SandboxCredential } from '../credentials.ts';
 import { canonicalAddress, decideEgress, normalizeRule, PACKAGE_REGISTRY_HOSTS, type EgressOptions } from '../egress-policy.ts';
 import type { Networking } from '../hands.ts';
-import { credentialFilter } from './credential-filter.ts';
 
 export interface IsolationPaths {
   /** The session's workspace: the only place the sandbox may write (besides its private /tmp). */
@@ -37,7 +35,7 @@ export function selfAddresses(): string[] {
 }
 
 /** The egress options of the local provider: this machine's own addresses are never reachable. */
-function localEgressOptions(): EgressOptions {
+export function localEgressOptions(): EgressOptions {
   return { packageRegistryHosts: PACKAGE_REGISTRY_HOSTS, selfAddresses: selfAddresses() };
 }
 
@@ -77,10 +75,10 @@ function systemSecrets(): string[] {
  * (minus their secrets), its own workspace, and the few project files the tool runner needs; every other directory
  * of the host is an empty tmpfs inside. Writes are denied by default and allowed in the workspace only (and in the
  * private /tmp). The network namespace is empty, so the proxy (and `networkPolicy`) is the only way out. With
- * credentials, the proxy also substitutes their values (see `networkConfig`).
+ * credentials, `credentialProxySocket` is where the launcher's credential proxy listens (see `networkConfig`).
  * The sandbox runs as an unprivileged user on top of this (sandbox-user.ts).
  */
-export function sandboxConfig(paths: IsolationPaths, networking: Networking, credentials: readonly SandboxCredential[] = []): SandboxRuntimeConfig {
+export function sandboxConfig(paths: IsolationPaths, networking: Networking, credentialProxySocket?: string): SandboxRuntimeConfig {
   const system = SYSTEM_READ_PATHS.filter((p) => existsSync(p));
   // a Node installed outside the system paths (nvm, volta, /opt) must still start, with its npm: re-open its
   // install prefix, <prefix>/bin/node (but never a prefix that is the root itself)
@@ -88,7 +86,7 @@ export function sandboxConfig(paths: IsolationPaths, networking: Networking, cre
   const nodeCovered = [...system, path.join(paths.projectRoot, 'node_modules')].some((dir) => paths.nodeBinary.startsWith(`${dir}/`));
   const nodeReads = nodeCovered ? [] : [nodePrefix === '/' ? paths.nodeBinary : nodePrefix];
   return {
-    network: networkConfig(networking, credentials),
+    network: networkConfig(networking, credentialProxySocket),
     filesystem: {
       denyRead: [
         // everything; allowRead re-opens what the tools need. sandbox-runtime turns this into an empty tmpfs over
@@ -118,7 +116,7 @@ export function sandboxConfig(paths: IsolationPaths, networking: Networking, cre
   };
 }
 
-function networkConfig(networking: Networking, credentials: readonly SandboxCredential[]): SandboxRuntimeConfig['network'] {
+function networkConfig(networking: Networking, credentialProxySocket: string | undefined): SandboxRuntimeConfig['network'] {
   return {
     // Names are never allowed here: every destination goes to `networkPolicy`, so both providers apply the one
     // rule in sandbox/egress-policy.ts, with its reasons. Only the IP literals `limited` lists are named, because
@@ -129,21 +127,13 @@ function networkConfig(networking: Networking, credentials: readonly SandboxCred
     // sandbox-runtime's resolved-address guard when a name resolves to it (loopback and this host's addresses).
     deniedDomains: [],
     deniedResolvedAddresses: PRIVATE_CIDRS,
-    // A session without credentials keeps the plain proxy: no request hook, HTTPS tunnelled untouched.
-    ...(credentials.length > 0
-      ? {
-          filterRequest: credentialFilter(credentials),
-          // the filter sets headers on plain HTTP only towards loopback; it refuses cleartext to any other host
-          allowPlaintextHeaderSet: true,
-          // HTTPS is terminated with an ephemeral CA (which sandbox-runtime makes the sandbox trust, and
-          // re-opens for reading inside the denied /tmp) so the filter sees those requests too. Upstreams are
-          // verified against the system roots plus the host's NODE_EXTRA_CA_CERTS.
-          tlsTerminate: {},
-          // the filter does not judge paths, so no reading of an ambiguous one gets around it: forward the
-          // client's bytes, as a tunnel without the filter would, instead of refusing them
-          ambiguousRequestTarget: 'asSpelled' as const,
-        }
-      : {}),
+    // A session without credentials keeps the plain proxy: HTTPS tunnelled untouched. With credentials, every
+    // connection sandbox-runtime allows is handed to the launcher's credential proxy (credential-proxy.ts), which
+    // substitutes the values, dials the upstream itself under the same egress policy, and scrubs every response of
+    // the secrets before the sandbox reads it. `*` is every host: an unrestricted credential applies anywhere, and
+    // a response from any host is scrubbed. (sandbox-runtime's schema accepts `*` only in deny lists; its matcher
+    // takes it here, and initialize() does not re-validate a configuration given in code.)
+    ...(credentialProxySocket !== undefined ? { mitmProxy: { socketPath: credentialProxySocket, domains: ['*'] } } : {}),
   };
 }
 

@@ -4,13 +4,16 @@
 // credentials as one JSON line on fd 4.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createWriteStream, rmSync, type WriteStream } from 'node:fs';
+import { createWriteStream, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import { Socket } from 'node:net';
 import path from 'node:path';
 import { SandboxManager } from '@anthropic-ai/sandbox-runtime';
-import { RESERVED_ENV_NAMES, type SandboxCredential } from '../credentials.ts';
-import { networkPolicy, sandboxConfig } from './isolation.ts';
+import { CA_TRUST_ENV_NAMES, RESERVED_ENV_NAMES, type SandboxCredential } from '../credentials.ts';
+import { startCredentialProxy, type CredentialProxy } from './credential-proxy.ts';
+import { localEgressOptions, networkPolicy, sandboxConfig } from './isolation.ts';
+import { MitmAuthority, upstreamRoots } from './mitm-authority.ts';
 import type { LauncherNotice, LauncherOptions, LauncherSecrets } from './runner-protocol.ts';
+import { parentProxyFromEnv, UpstreamDialer } from './upstream-dialer.ts';
 import { giveToSandboxUser, prepareUserSwitch } from './user-switch.ts';
 
 const options = JSON.parse(process.argv[2] ?? '{}') as LauncherOptions;
@@ -75,7 +78,8 @@ async function main(): Promise<number> {
   // The launcher stays root when the host is: it runs sandbox-runtime's proxy, which holds the credentials, and
   // bwrap must be started by root to mount what the sandbox sees (bwrap-drop.ts says why). Only the sandboxed
   // command runs as the sandbox user.
-  const config = { ...sandboxConfig(options, options.networking, credentials), ...prepareUserSwitch(options.user, options.scratch, options.nodeBinary) };
+  const vault = credentials.length > 0 ? await startVaultProxy(credentials) : undefined;
+  const config = { ...sandboxConfig(options, options.networking, vault?.socketPath), ...prepareUserSwitch(options.user, options.scratch, options.nodeBinary) };
   await SandboxManager.initialize(config, networkPolicy(options.networking));
 
   let seen = 0;
@@ -90,16 +94,17 @@ async function main(): Promise<number> {
   const sockets = [SandboxManager.getLinuxHttpSocketPath(), SandboxManager.getLinuxSocksSocketPath()]
     .filter((s): s is string => typeof s === 'string');
   giveToSandboxUser(sockets, options.user);
-  const filesystem = { ...config.filesystem, allowRead: [...(config.filesystem.allowRead ?? []), ...sockets] };
+  // likewise the bundle of certificate authorities the sandbox trusts when its credential proxy terminates TLS
+  const filesystem = { ...config.filesystem, allowRead: [...(config.filesystem.allowRead ?? []), ...sockets, ...(vault ? [vault.trustBundle] : [])] };
   const command = [options.nodeBinary, options.toolRunner, '--workdir', options.workspace, '--max-chars', String(options.maxResultChars)]
     .map(shellQuote).join(' ');
   // an unguessable id: it is what the proxy username carries, instead of the command text
   const commandId = randomBytes(16).toString('base64url');
   const wrapped = await SandboxManager.wrapWithSandbox(command, undefined, { filesystem }, undefined, { commandId });
 
-  // sandbox-runtime's own variables (proxy, and with credentials the CA trust ones) are bwrap --setenv flags
-  // in `wrapped`, so they apply over this environment
-  const child = spawn(wrapped, { shell: '/bin/bash', stdio: 'inherit', cwd: options.workspace, env: runnerEnv(credentials) });
+  // sandbox-runtime's own variables (the proxy ones) are bwrap --setenv flags in `wrapped`, so they apply over
+  // this environment
+  const child = spawn(wrapped, { shell: '/bin/bash', stdio: 'inherit', cwd: options.workspace, env: runnerEnv(credentials, vault?.trustBundle) });
   const stop = (): void => { child.kill('SIGKILL'); }; // bwrap's --die-with-parent takes the whole sandbox with it
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
@@ -109,20 +114,44 @@ async function main(): Promise<number> {
   });
   SandboxManager.cleanupAfterCommand();
   await SandboxManager.reset();
+  await vault?.close();
   rmSync(options.scratch, { recursive: true, force: true });
   return code;
 }
 
 /**
- * The runner's whole environment, built rather than inherited: nothing of the host's (API keys, the sandbox
- * secret, tokens) crosses. Each credential's variable holds its placeholder, never its value. sandbox-runtime
- * adds its proxy variables on top.
+ * For a session with credentials: the proxy sandbox-runtime hands every connection to (credential-proxy.ts), on a
+ * Unix socket in the scratch dir, with a certificate authority made for this sandbox. Its key stays in this
+ * process; the bundle the sandbox trusts (the authority and the host's roots) is a world-readable file beside it,
+ * which the sandbox user can read once it is bound in.
  */
-function runnerEnv(credentials: readonly SandboxCredential[]): NodeJS.ProcessEnv {
+async function startVaultProxy(credentials: readonly SandboxCredential[]): Promise<CredentialProxy & { socketPath: string; trustBundle: string }> {
+  const authority = new MitmAuthority();
+  const trustBundle = path.join(options.scratch, 'ca-bundle.pem');
+  writeFileSync(trustBundle, authority.trustBundle(), { mode: 0o644 });
+  const socketPath = path.join(options.scratch, 'credential-proxy.sock');
+  const dialer = new UpstreamDialer({
+    networking: options.networking,
+    egressOptions: localEgressOptions,
+    ca: upstreamRoots(),
+    parent: parentProxyFromEnv(process.env),
+  });
+  const proxy = await startCredentialProxy({ socketPath, credentials, authority, dialer, onRefusal: (line) => notify({ type: 'violation', line }) });
+  return { ...proxy, socketPath, trustBundle };
+}
+
+/**
+ * The runner's whole environment, built rather than inherited: nothing of the host's (API keys, the sandbox
+ * secret, tokens) crosses. Each credential's variable holds its placeholder, never its value; with credentials,
+ * the usual trust variables name the bundle that holds the credential proxy's authority. sandbox-runtime adds its
+ * proxy variables on top.
+ */
+function runnerEnv(credentials: readonly SandboxCredential[], trustBundle: string | undefined): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   // refused when the credential is created; skipped here too, so a stray one cannot break the sandbox's PATH
   // or its proxy settings
   for (const c of credentials) if (!RESERVED_ENV_NAMES.has(c.name)) env[c.name] = c.placeholder;
+  if (trustBundle) for (const name of CA_TRUST_ENV_NAMES) env[name] = trustBundle;
   return {
     ...env,
     PATH: [path.dirname(options.nodeBinary), '/usr/local/bin', '/usr/bin', '/bin'].join(':'),

@@ -9,11 +9,9 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { RequestInfo } from '@anthropic-ai/sandbox-runtime';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { placeholderFor, type SandboxCredential } from '../../sandbox/credentials.ts';
 import type { Networking, SandboxSpec, ToolOutcome } from '../../sandbox/hands.ts';
-import { credentialFilter } from '../../sandbox/local/credential-filter.ts';
 import { redactSavedOutput } from '../../sandbox/local/saved-output.ts';
 import { newKey, processesMentioning, removeRoot, runnerPids, startHost, text, type TestHost } from './fixture.ts';
 import { filesHolding } from '../support/files.ts';
@@ -29,120 +27,6 @@ function credential(o: Partial<SandboxCredential> & { credentialId: string }): S
     ...o,
   };
 }
-
-describe('the credential filter', () => {
-  const token = credential({ credentialId: 'vcrd_token' });
-  const bearer = `Bearer ${token.placeholder}`;
-  const ask = (url: string, info: RequestInfo, init: RequestInit = {}, credentials = [token]) =>
-    credentialFilter(credentials)(new Request(url, { headers: { authorization: bearer }, ...init }), info);
-  const https = (host: string): RequestInfo => ({ scheme: 'https', target: { host, port: 443 } });
-
-  it('puts the value in the header of an https request to a host the credential is bound to', async () => {
-    expect(await ask('https://api.example.com/v1', https('api.example.com'))).toEqual({
-      action: 'allow',
-      setHeaders: [['authorization', `Bearer ${token.value}`]],
-    });
-  });
-
-  it('refuses plain http to a host that is not loopback rather than send the value in cleartext', async () => {
-    const decision = await ask('http://api.example.com/v1', { scheme: 'http', target: { host: 'api.example.com', port: 80 } });
-    expect(decision.action).toBe('deny');
-    expect(decision.reason).toContain('credential TOKEN (vcrd_token) is substituted only over https');
-    expect(decision.reason).not.toContain(token.value);
-  });
-
-  it('substitutes over plain http to a loopback host', async () => {
-    const local = credential({ credentialId: 'vcrd_local', networking: { type: 'limited', allowed_hosts: ['127.0.0.2'] } });
-    const decision = await credentialFilter([local])(
-      new Request('http://127.0.0.2:8080/', { headers: { 'x-api-key': local.placeholder } }),
-      { scheme: 'http', target: { host: '127.0.0.2', port: 8080 } },
-    );
-    expect(decision).toEqual({ action: 'allow', setHeaders: [['x-api-key', local.value]] });
-  });
-
-  it('judges the host the proxy connects to, not the Host header the client wrote', async () => {
-    const decision = await ask('https://evil.example/', https('evil.example'), { headers: { authorization: bearer, host: 'api.example.com' } });
-    expect(decision).toEqual({ action: 'allow' });
-  });
-
-  it('leaves the placeholder for hosts the credential is not bound to', async () => {
-    expect(await ask('https://other.example/', https('other.example'))).toEqual({ action: 'allow' });
-    // not even plain http is refused there: no value would be sent
-    expect(await ask('http://other.example/', { scheme: 'http', target: { host: 'other.example', port: 80 } })).toEqual({ action: 'allow' });
-  });
-
-  it('a wildcard rule matches subdomains, not the bare domain', async () => {
-    const wild = credential({ credentialId: 'vcrd_wild', networking: { type: 'limited', allowed_hosts: ['*.example.org'] } });
-    const headers = { authorization: `Bearer ${wild.placeholder}` };
-    const at = (host: string) => credentialFilter([wild])(new Request(`https://${host}/`, { headers }), https(host));
-    expect(await at('api.example.org')).toEqual({ action: 'allow', setHeaders: [['authorization', `Bearer ${wild.value}`]] });
-    expect(await at('deep.api.EXAMPLE.org.')).toEqual({ action: 'allow', setHeaders: [['authorization', `Bearer ${wild.value}`]] });
-    expect(await at('example.org')).toEqual({ action: 'allow' });
-    expect(await at('badexample.org')).toEqual({ action: 'allow' });
-  });
-
-  it('an unrestricted credential applies at any host', async () => {
-    const any = credential({ credentialId: 'vcrd_any', networking: { type: 'unrestricted' } });
-    const decision = await credentialFilter([any])(new Request('https://x.test/', { headers: { 'x-key': any.placeholder } }), https('x.test'));
-    expect(decision).toEqual({ action: 'allow', setHeaders: [['x-key', any.value]] });
-  });
-
-  it('does not substitute a credential whose header injection is off', async () => {
-    const bodyOnly = credential({ credentialId: 'vcrd_body_only', injection: { header: false, body: true } });
-    const decision = await credentialFilter([bodyOnly])(
-      new Request('https://api.example.com/', { headers: { authorization: `Bearer ${bodyOnly.placeholder}` } }),
-      https('api.example.com'),
-    );
-    expect(decision).toEqual({ action: 'allow' });
-  });
-
-  it('keeps repeated header values apart and changes only headers that hold a placeholder', async () => {
-    const decision = await credentialFilter([token])(
-      new Request('https://api.example.com/', { headers: { 'x-a': 'plain' } }),
-      { ...https('api.example.com'), rawHeaders: ['X-A', 'plain', 'X-Key', 'first', 'x-key', `v=${token.placeholder}`] },
-    );
-    expect(decision).toEqual({ action: 'allow', setHeaders: [['X-Key', 'first'], ['X-Key', `v=${token.value}`]] });
-  });
-
-  it('refuses a body holding the placeholder of a body-enabled credential: the local provider cannot substitute bodies', async () => {
-    const both = credential({ credentialId: 'vcrd_both', injection: { header: true, body: true } });
-    const decision = await credentialFilter([both])(
-      new Request('https://api.example.com/', { method: 'POST', body: `{"token":"${both.placeholder}"}`, duplex: 'half' } as RequestInit),
-      https('api.example.com'),
-    );
-    expect(decision.action).toBe('deny');
-    expect(decision.reason).toContain('body substitution is not available on the local sandbox provider');
-    // a body without the placeholder goes through
-    const clean = await credentialFilter([both])(new Request('https://api.example.com/', { method: 'POST', body: '{"a":1}' }), https('api.example.com'));
-    expect(clean).toEqual({ action: 'allow' });
-  });
-
-  it('finds a body placeholder split across chunks', async () => {
-    const both = credential({ credentialId: 'vcrd_split', injection: { header: false, body: true } });
-    const half = Math.floor(both.placeholder.length / 2);
-    const chunks = ['x'.repeat(1000) + both.placeholder.slice(0, half), both.placeholder.slice(half) + 'y'];
-    const body = new ReadableStream<Uint8Array>({
-      start(controller) {
-        for (const c of chunks) controller.enqueue(new TextEncoder().encode(c));
-        controller.close();
-      },
-    });
-    const decision = await credentialFilter([both])(
-      new Request('https://api.example.com/', { method: 'PUT', body, duplex: 'half' } as RequestInit),
-      https('api.example.com'),
-    );
-    expect(decision.action).toBe('deny');
-  });
-
-  it('refuses a GET whose body the proxy does not show when a body-enabled credential applies', async () => {
-    const both = credential({ credentialId: 'vcrd_get', injection: { header: true, body: true } });
-    const decide = (unshown: boolean) => credentialFilter([both])(new Request('https://api.example.com/'), { ...https('api.example.com'), unshownBody: async () => unshown });
-    const refused = await decide(true);
-    expect(refused.action).toBe('deny');
-    expect(refused.reason).toContain('has a body the proxy cannot inspect');
-    expect(await decide(false)).toEqual({ action: 'allow' });
-  });
-});
 
 describe('the whole output a truncated call saved in the workspace', () => {
   const token = credential({ credentialId: 'vcrd_saved' });
@@ -303,12 +187,12 @@ describe('credentials in a local sandbox', () => {
     expect(text(outcome)).not.toContain(token.value);
   });
 
-  it('refuses a POST whose body holds the placeholder of a body-enabled credential, saying why', async () => {
+  it('substitutes in the body of a request when the credential allows it, and scrubs the echo of it', async () => {
     const both = credential({ credentialId: 'vcrd_body', name: 'BODY_TOKEN', networking: { type: 'limited', allowed_hosts: ['127.0.0.2'] }, injection: { header: true, body: true } });
-    const before = bound.seen.length;
     const outcome = await bash(spec('sesn_body', [both]), `curl -sS -m 10 -d "{\\"token\\":\\"$BODY_TOKEN\\"}" ${bound.url}/`);
-    expect(text(outcome)).toContain('body substitution is not available on the local sandbox provider');
-    expect(bound.seen.length).toBe(before);
+    expect(bound.seen.at(-1)?.body).toBe(`{"token":"${both.value}"}`);
+    expect(JSON.parse(JSON.parse(text(outcome)).body)).toEqual({ token: both.placeholder });
+    expect(text(outcome)).not.toContain(both.value);
   });
 
   it('nothing under the state dir holds the secret after the calls', async () => {

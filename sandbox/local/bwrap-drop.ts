@@ -42,11 +42,14 @@ const SWITCH_CAPABILITIES = ['--cap-drop', 'ALL', '--cap-add', 'CAP_SETUID', '--
 
 /**
  * The mode of every directory bwrap makes inside the sandbox: its tmpfs mounts over hidden directories and the
- * directories leading to each bind mount. bwrap 0.8 makes a bind's missing parents 0700 root, which the sandbox
+ * directories leading to a mount inside one. bwrap 0.8 makes a bind's missing parents 0700 root, which the sandbox
  * user could not pass through to its own workspace; and a hidden directory stays what it was for a root sandbox,
  * an empty scratch space whose writes never reach the host (the sticky bit as on /tmp).
  */
 const MADE_DIRECTORY_MODE = '01777';
+
+/** Options that mount something over their destination, in the order bwrap applies them (last one wins). */
+const MOUNTS = new Set([...BINDS, '--tmpfs', '--proc', '--dev', '--mqueue', '--bind-fd', '--ro-bind-fd']);
 
 export interface DropOptions {
   uid: number;
@@ -72,6 +75,7 @@ export interface DroppedArgs {
 export function dropToSandboxUser(args: readonly string[], o: DropOptions): DroppedArgs {
   const out: string[] = [];
   const fds = new Set<number>();
+  const view = new SandboxView(o.exists);
   let explicitPerms = false;
   let i = 0;
   for (; i < args.length; i++) {
@@ -89,12 +93,16 @@ export function dropToSandboxUser(args: readonly string[], o: DropOptions): Drop
     }
     if (option === '--unshare-user' || option === '--unshare-user-try' || option === '--cap-add' || option === '--cap-drop') continue;
     if (FD_OPTIONS.has(option)) fds.add(Number(words[0]));
-    if (BINDS.has(option)) {
-      const [source = '', dest = ''] = words;
-      if (!TRY_BINDS.has(option) || o.exists(source)) {
-        for (const parent of ancestors(dest)) out.push('--perms', MADE_DIRECTORY_MODE, '--dir', parent);
+    if (MOUNTS.has(option)) {
+      const source = BINDS.has(option) ? words[0] : undefined;
+      const dest = words.at(-1) ?? '';
+      // a `-try` bind of a missing source mounts nothing, and bwrap makes nothing for it
+      if (!(TRY_BINDS.has(option) && source !== undefined && !o.exists(source))) {
+        for (const parent of view.missingParents(dest)) out.push('--perms', MADE_DIRECTORY_MODE, '--dir', parent);
+        view.mount(dest, option === '--tmpfs' || source === undefined ? undefined : source);
       }
     }
+    if (option === '--dir') view.made(words[0] ?? '');
     if (option === '--tmpfs' && !explicitPerms) out.push('--perms', MADE_DIRECTORY_MODE);
     out.push(option, ...words);
     explicitPerms = option === '--perms' || (explicitPerms && option === '--size');
@@ -113,8 +121,55 @@ export function dropToSandboxUser(args: readonly string[], o: DropOptions): Drop
   };
 }
 
-/** `/a/b/c` → `/a`, `/a/b`: where bwrap would make missing parents, shallowest first. */
-function ancestors(dest: string): string[] {
-  const parts = dest.split('/').filter(Boolean);
-  return parts.slice(0, -1).map((_, n) => `/${parts.slice(0, n + 1).join('/')}`);
+/**
+ * What the sandbox's tree holds so far, as far as bwrap's missing parents go: the mounts in order, each either a
+ * host path bound there or something made empty (a tmpfs, procfs...), and the directories made since. A parent is
+ * missing when the last mount over it is an empty one it lies inside, or a bind of a host path that has no such
+ * directory, and no `--dir` made it since. Only those get a `--dir`: a profile of thousands of mounts must stay
+ * under bwrap's 9,000 arguments.
+ */
+class SandboxView {
+  private readonly mounts: Array<{ dest: string; source: string | undefined }> = [];
+  private readonly madeAt = new Map<string, number>();
+  private readonly exists: (path: string) => boolean;
+
+  constructor(exists: (path: string) => boolean) {
+    this.exists = exists;
+  }
+
+  mount(dest: string, source: string | undefined): void {
+    this.mounts.push({ dest, source });
+  }
+
+  made(dir: string): void {
+    this.madeAt.set(dir, this.mounts.length);
+  }
+
+  /** The parents of `dest` bwrap would have to make, shallowest first; noted as made. */
+  missingParents(dest: string): string[] {
+    const parts = dest.split('/').filter(Boolean);
+    const missing = parts.slice(0, -1).map((_, n) => `/${parts.slice(0, n + 1).join('/')}`).filter((dir) => this.isMissing(dir));
+    for (const dir of missing) this.made(dir);
+    return missing;
+  }
+
+  private isMissing(dir: string): boolean {
+    let last = -1;
+    for (let i = this.mounts.length - 1; i >= 0; i--) {
+      if (isAtOrUnder(dir, (this.mounts[i] as { dest: string }).dest)) {
+        last = i;
+        break;
+      }
+    }
+    if ((this.madeAt.get(dir) ?? -1) > last) return false;
+    const over = this.mounts[last];
+    if (over === undefined) return !this.exists(dir);
+    if (over.source === undefined) return dir !== over.dest;
+    const rest = over.dest === '/' ? dir : dir.slice(over.dest.length);
+    return !this.exists(over.source === '/' ? rest : over.source + rest);
+  }
+}
+
+function isAtOrUnder(p: string, dir: string): boolean {
+  return dir === '/' || p === dir || p.startsWith(`${dir}/`);
 }

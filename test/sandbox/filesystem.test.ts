@@ -60,6 +60,27 @@ describe('the sandbox user', () => {
   });
 });
 
+describe('a workspace holding hundreds of repositories', () => {
+  it('still starts, as the sandbox user, though their write protections make too long a bwrap command line', async () => {
+    const host = await startHost();
+    try {
+      // sandbox-runtime protects each repository's .git/hooks, .git/config and the like with a mount of its own;
+      // past ~128 KiB it passes the mounts to bwrap through a file (--args), which the switch to the user rewrites too
+      for (let i = 0; i < 300; i++) {
+        const repo = path.join(host.workspace('sesn_repos'), `a-directory-with-a-long-name-for-repository-${i}`);
+        mkdirSync(path.join(repo, '.git', 'hooks'), { recursive: true });
+        writeFileSync(path.join(repo, '.git', 'config'), '');
+      }
+      const outcome = await host.call('sesn_repos', 'bash', { command: 'id -u; ls | wc -l; echo x > a-directory-with-a-long-name-for-repository-7/.git/config' });
+      expect(outcome.isError).toBe(true);
+      expect(text(outcome)).toMatch(new RegExp(`^${sandboxUser().uid}\n300\n.*: Read-only file system$`));
+    } finally {
+      await host.close();
+      removeRoot(host.root);
+    }
+  });
+});
+
 describe("a file the host rewrites in a workspace", () => {
   it("stays the sandbox user's: a saved output redacted by a root host is still the sandbox's to read", ({ skip }) => {
     if (!root) return skip('only a root host writes as another user');

@@ -46,15 +46,30 @@ describe("root's bubblewrap arguments, rewritten to run the sandbox as its user"
     expect(args).toEqual(['--new-session', '--unshare-pid', '--proc', '/proc', ...tail, '/usr/bin/bash', '-c', 'id']);
   });
 
-  it('give the sandbox user a way through the directories bwrap makes for each mount, and its tmpfs mounts', () => {
-    const { args } = dropToSandboxUser(['--ro-bind', '/', '/', '--tmpfs', '/tmp', '--bind', '/tmp/state/ws', '/tmp/state/ws', '--ro-bind-try', '/missing/x', '/missing/x', 'true'], o);
+  it('give the sandbox user a way through the directories bwrap makes for a mount, and its tmpfs mounts', () => {
+    const host = new Set(['/', '/tmp', '/tmp/state', '/tmp/state/ws', '/tmp/state/ws/repo', '/usr', '/usr/lib']);
+    const { args } = dropToSandboxUser([
+      '--ro-bind', '/', '/', '--tmpfs', '/tmp',
+      '--bind', '/tmp/state/ws', '/tmp/state/ws',
+      '--ro-bind', '/dev/null', '/tmp/state/ws/repo/.gitconfig', // inside the bind: its parents are the host's
+      '--ro-bind', '/tmp/state/other', '/tmp/state/other', // /tmp/state was made already
+      '--ro-bind', '/usr/lib/x', '/usr/lib/x', // in the host's tree
+      '--ro-bind-try', '/missing/x', '/missing/x', // mounts nothing
+      '--tmpfs', '/tmp/state', '--ro-bind', '/tmp/state/ws', '/tmp/state/ws', // a tmpfs over it: made again
+      'true',
+    ], { ...o, exists: (p) => host.has(p) });
     expect(args).toEqual([
-      '--ro-bind', '/', '/',
-      '--perms', '01777', '--tmpfs', '/tmp',
-      '--perms', '01777', '--dir', '/tmp', '--perms', '01777', '--dir', '/tmp/state', '--bind', '/tmp/state/ws', '/tmp/state/ws',
+      '--ro-bind', '/', '/', '--perms', '01777', '--tmpfs', '/tmp',
+      '--perms', '01777', '--dir', '/tmp/state', '--bind', '/tmp/state/ws', '/tmp/state/ws',
+      '--ro-bind', '/dev/null', '/tmp/state/ws/repo/.gitconfig',
+      '--ro-bind', '/tmp/state/other', '/tmp/state/other',
+      '--ro-bind', '/usr/lib/x', '/usr/lib/x',
       '--ro-bind-try', '/missing/x', '/missing/x',
+      '--perms', '01777', '--tmpfs', '/tmp/state', '--ro-bind', '/tmp/state/ws', '/tmp/state/ws',
       ...tail, 'true',
     ]);
+    const deeper = dropToSandboxUser(['--tmpfs', '/tmp', '--ro-bind', '/tmp/a/b/c', '/tmp/a/b/c', 'true'], o).args;
+    expect(deeper.slice(0, 12)).toEqual(['--perms', '01777', '--tmpfs', '/tmp', '--perms', '01777', '--dir', '/tmp/a', '--perms', '01777', '--dir', '/tmp/a/b']);
   });
 
   it('keep a mode given for a tmpfs, and hand on the file descriptors the arguments name', () => {

@@ -1,8 +1,9 @@
 // Benchmark for the vault's egress path: the added latency of one proxied request whose Authorization header
-// carries a credential placeholder (substituted by the proxy) versus the same request from a session without
-// credentials (no TLS termination, no request filter), over plain HTTP to loopback and over HTTPS (where a
-// session with credentials has its TLS terminated by the proxy). Local sandbox host (bubblewrap); curl inside
-// the sandbox times each request itself (`%{time_total}`), so the numbers hold the proxy path only. Asserts nothing.
+// carries a credential placeholder (substituted, and the response scrubbed, by the launcher's credential proxy)
+// versus the same request from a session without credentials (sandbox-runtime's proxy alone, HTTPS tunnelled
+// untouched), over plain HTTP to loopback and over HTTPS (where the credential proxy terminates TLS and dials the
+// upstream itself). Local sandbox host (bubblewrap); curl inside the sandbox times each request itself
+// (`%{time_total}`), so the numbers hold the proxy path only. Asserts nothing.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type RequestListener } from 'node:http';
@@ -29,7 +30,7 @@ await new Promise<void>((resolve) => upstream.listen(0, HOST, resolve));
 const port = (upstream.address() as AddressInfo).port;
 
 const stateDir = mkdtempSync(path.join(tmpdir(), 'eh-bench-vault-'));
-// An HTTPS upstream with a certificate of its own; the terminating proxy trusts it through NODE_EXTRA_CA_CERTS,
+// An HTTPS upstream with a certificate of its own; the credential proxy trusts it through NODE_EXTRA_CA_CERTS,
 // which the sandbox launcher inherits from this process.
 const certFile = path.join(stateDir, 'cert.pem');
 const keyFile = path.join(stateDir, 'key.pem');

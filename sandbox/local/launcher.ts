@@ -122,8 +122,8 @@ async function main(): Promise<number> {
 /**
  * For a session with credentials: the proxy sandbox-runtime hands every connection to (credential-proxy.ts), on a
  * Unix socket in the scratch dir, with a certificate authority made for this sandbox. Its key stays in this
- * process; the bundle the sandbox trusts (the authority and the host's roots) is a world-readable file beside it,
- * which the sandbox user can read once it is bound in.
+ * process; the certificate the sandbox trusts is a world-readable file beside it, which the sandbox user can read
+ * once it is bound in.
  */
 async function startVaultProxy(credentials: readonly SandboxCredential[]): Promise<CredentialProxy & { socketPath: string; trustBundle: string }> {
   const authority = new MitmAuthority();

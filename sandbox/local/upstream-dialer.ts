@@ -158,7 +158,8 @@ function portOf(url: URL): number {
 
 function openTcp(host: string, port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const socket = tcpConnect({ host, port });
+    // a proxy relays small writes (a request head, an event) as they come: no waiting to fill a segment
+    const socket = tcpConnect({ host, port, noDelay: true });
     socket.setTimeout(DIAL_TIMEOUT_MS, () => socket.destroy(new Error(`connecting to port ${port} timed out`)));
     socket.once('connect', () => {
       socket.setTimeout(0);

@@ -7,9 +7,8 @@
 // re-spell.
 import { Agent, createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
-import { Readable } from 'node:stream';
+import { Duplex, Readable } from 'node:stream';
 import { TLSSocket } from 'node:tls';
-import type { Duplex } from 'node:stream';
 import { injectableAt, substitute, substituteBody, type RequestTarget, type SandboxCredential } from '../credentials.ts';
 import { normalizeHost } from '../egress-policy.ts';
 import {
@@ -120,6 +119,8 @@ export async function startCredentialProxy(o: CredentialProxyOptions): Promise<C
     }
 
     const upstream = upstreamRequest(destination, method, requestPath(req, destination), headers);
+    // a client that goes away takes its upstream request with it
+    res.once('close', () => { if (!res.writableFinished) upstream.destroy(); });
     await new Promise<void>((resolve, reject) => {
       upstream.once('error', reject);
       upstream.once('response', (answer) => {
@@ -260,8 +261,8 @@ export async function startCredentialProxy(o: CredentialProxyOptions): Promise<C
   const openTunnel = async (socket: Socket, head: Buffer, target: { host: string; port: number }): Promise<void> => {
     const first = await sniff(socket, head);
     if (socket.destroyed) return;
-    if (first.length > 0) socket.unshift(first);
     if (first[0] === 0x16) {
+      if (first.length > 0) socket.unshift(first);
       const destination: Destination = { ...target, scheme: 'https' };
       const secure = new TLSSocket(socket, { isServer: true, secureContext: o.authority.contextFor(target.host), ALPNProtocols: ['http/1.1'] });
       secure.on('error', () => secure.destroy());
@@ -271,12 +272,16 @@ export async function startCredentialProxy(o: CredentialProxyOptions): Promise<C
       return;
     }
     if (/^[A-Z]+ /.test(first.toString('latin1'))) {
+      // the HTTP server reads a socket's handle directly, past anything unshifted: hand it a stream that starts
+      // with the bytes already read
       const destination: Destination = { ...target, scheme: 'http' };
-      socket.once('close', () => destination.agent?.destroy());
-      destinations.set(socket, destination);
-      inner.emit('connection', socket);
+      const stream = replaying(socket, first);
+      stream.once('close', () => destination.agent?.destroy());
+      destinations.set(stream, destination);
+      inner.emit('connection', stream);
       return;
     }
+    if (first.length > 0) socket.unshift(first);
     // neither TLS nor HTTP (SSH, say): nothing to substitute, nothing to scrub. Refused where a credential applies,
     // since what comes back could not be checked for its value.
     const destination: UpstreamTarget = { ...target, scheme: 'http' };
@@ -335,6 +340,34 @@ class DialingAgent extends Agent {
     );
     return undefined;
   }
+}
+
+/** A duplex over `socket` whose readable side begins with `first`, bytes already read from it. */
+function replaying(socket: Socket, first: Buffer): Duplex {
+  const stream = new Duplex({
+    read() {
+      socket.resume();
+    },
+    write(chunk: Buffer, _encoding, done) {
+      socket.write(chunk, (error) => done(error ?? null));
+    },
+    final(done) {
+      socket.end();
+      done();
+    },
+    destroy(error, done) {
+      socket.destroy();
+      done(error);
+    },
+  });
+  stream.push(first);
+  socket.on('data', (chunk: Buffer) => {
+    if (!stream.push(chunk)) socket.pause();
+  });
+  socket.once('end', () => stream.push(null));
+  socket.once('close', () => stream.destroy());
+  socket.resume();
+  return stream;
 }
 
 /** The first bytes a tunnel's client sends: enough to tell TLS from HTTP from anything else, or none in time. */

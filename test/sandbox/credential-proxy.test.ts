@@ -276,6 +276,18 @@ describe('the credential proxy', () => {
     expect(leaks(rest.body, SECRET)).toBe(false);
   });
 
+  it('reads plain HTTP sent through a tunnel like any other request', async () => {
+    const socket = await tunnel('127.0.0.2', httpPort);
+    socket.write(`GET /echo HTTP/1.1\r\nHost: 127.0.0.2:${httpPort}\r\nX-Key: ${token.placeholder}\r\nConnection: close\r\n\r\n`);
+    let answer = '';
+    socket.on('data', (chunk: Buffer) => { answer += chunk.toString('utf8'); });
+    await once(socket, 'close');
+    expect(seen.at(-1)?.headers['x-key']).toBe(SECRET);
+    expect(answer).toMatch(/^HTTP\/1\.1 200/);
+    expect(answer).toContain(`"x-key":"${token.placeholder}"`);
+    expect(leaks(answer, SECRET)).toBe(false);
+  });
+
   it('substitutes over plain http to a loopback host, in the body too when the credential allows it', async () => {
     const answer = await collect(await plain(`http://127.0.0.2:${httpPort}/echo`, { 'x-key': token.placeholder, 'content-type': 'application/json' }, { method: 'POST', body: `{"key":"${bodyToken.placeholder}"}` }));
     expect(seen.at(-1)?.headers['x-key']).toBe(SECRET);

@@ -341,3 +341,98 @@ describe('the credential proxy', () => {
     expect(refusals.at(-1)).toContain('neither TLS nor HTTP');
   });
 });
+
+describe("the credential proxy behind the host's own forward proxy", () => {
+  let dir: string;
+  let proxy: CredentialProxy;
+  let socketPath: string;
+  let authority: MitmAuthority;
+  const servers: Array<{ close(): unknown; closeAllConnections?: () => void }> = [];
+  const asked: string[] = []; // what the forward proxy was asked for
+  const seen: Seen[] = [];
+  let httpPort: number;
+  let httpsPort: number;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'eh-credential-proxy-parent-'));
+    const upstreamCa = new MitmAuthority();
+    const handler = echoHandler(seen, { wait: Promise.resolve() });
+    const plain = createHttpServer(handler);
+    const secure = createHttpsServer(upstreamCa.certificateFor('api.example.test'), handler);
+    // the forward proxy: it alone knows where api.example.test is (127.0.0.2 for http, 127.0.0.4 for https)
+    const forward = createHttpServer((req, res) => {
+      asked.push(`${req.method} ${req.url}`);
+      const url = new URL(req.url ?? '');
+      const upstream = httpRequest({ host: '127.0.0.2', port: url.port, path: `${url.pathname}${url.search}`, method: req.method, headers: req.headers }, (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      });
+      req.pipe(upstream);
+    });
+    forward.on('connect', (req: IncomingMessage, client: Socket, head: Buffer) => {
+      asked.push(`CONNECT ${req.url}`);
+      const upstream = netConnect({ host: '127.0.0.4', port: Number((req.url ?? '').split(':')[1]) }, () => {
+        client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+        upstream.write(head);
+        upstream.pipe(client);
+        client.pipe(upstream);
+      });
+      upstream.on('error', () => client.destroy());
+      client.on('error', () => upstream.destroy());
+    });
+    servers.push(plain, secure, forward);
+    await Promise.all([
+      new Promise<void>((r) => plain.listen(0, '127.0.0.2', r)),
+      new Promise<void>((r) => secure.listen(0, '127.0.0.4', r)),
+      new Promise<void>((r) => forward.listen(0, '127.0.0.6', r)),
+    ]);
+    httpPort = (plain.address() as AddressInfo).port;
+    httpsPort = (secure.address() as AddressInfo).port;
+    const parent = new URL(`http://127.0.0.6:${(forward.address() as AddressInfo).port}`);
+    authority = new MitmAuthority();
+    socketPath = path.join(dir, 'proxy.sock');
+    const dialer = new UpstreamDialer({
+      networking,
+      egressOptions: () => ({}),
+      ca: [upstreamCa.certPem],
+      parent: { http: parent, https: parent, noProxy: [] },
+      resolve: async () => { throw new Error("names are the forward proxy's to resolve"); },
+    });
+    const credential = { ...token, networking: { type: 'limited' as const, allowed_hosts: ['api.example.test'] } };
+    proxy = await startCredentialProxy({ socketPath, credentials: [credential], authority, dialer });
+  });
+
+  afterAll(async () => {
+    await proxy?.close();
+    for (const server of servers) {
+      server.closeAllConnections?.();
+      server.close();
+    }
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('sends https through a CONNECT to it, the value substituted and the echo scrubbed', async () => {
+    const socket = netConnect({ path: socketPath });
+    await once(socket, 'connect');
+    socket.write(`CONNECT api.example.test:${httpsPort} HTTP/1.1\r\n\r\n`);
+    await once(socket, 'data');
+    const secure = tlsConnect({ socket, servername: 'api.example.test', ca: [authority.certPem] });
+    await once(secure, 'secureConnect');
+    const req = httpRequest({ createConnection: () => secure, path: '/echo', headers: { host: `api.example.test:${httpsPort}`, authorization: `Bearer ${token.placeholder}` } });
+    req.end();
+    const [res] = (await once(req, 'response')) as [IncomingMessage];
+    const answer = await collect(res);
+    expect(asked).toContain(`CONNECT api.example.test:${httpsPort}`);
+    expect(seen.at(-1)?.headers.authorization).toBe(`Bearer ${SECRET}`);
+    expect(answer.body).toContain(`Bearer ${token.placeholder}`);
+    expect(leaks(answer.body, SECRET)).toBe(false);
+  });
+
+  it('sends plain http to it in absolute form', async () => {
+    const req = httpRequest({ socketPath, path: `http://api.example.test:${httpPort}/echo`, headers: { host: `api.example.test:${httpPort}` } });
+    req.end();
+    const [res] = (await once(req, 'response')) as [IncomingMessage];
+    expect((await collect(res)).status).toBe(200);
+    expect(asked).toContain(`GET http://api.example.test:${httpPort}/echo`);
+  });
+});

@@ -8,6 +8,7 @@
 import { Agent, createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect as netConnect, isIP, type Socket } from 'node:net';
 import { Duplex, Readable } from 'node:stream';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { TLSSocket } from 'node:tls';
 import { injectableAt, substitute, substituteBody, type RequestTarget, type SandboxCredential } from '../credentials.ts';
 import { normalizeHost } from '../egress-policy.ts';
@@ -124,7 +125,10 @@ export async function startCredentialProxy(o: CredentialProxyOptions): Promise<C
     await new Promise<void>((resolve, reject) => {
       upstream.once('error', reject);
       upstream.once('response', (answer) => {
+        // from here a failure shows as the body stream's error (which ends the client's response); an error event
+        // without a listener would end the whole launcher
         upstream.removeListener('error', reject);
+        upstream.on('error', () => {});
         try {
           respond(res, answer, method, destination);
         } catch {
@@ -159,7 +163,9 @@ export async function startCredentialProxy(o: CredentialProxyOptions): Promise<C
       res.end();
       return;
     }
-    const scrubbed = Readable.fromWeb(scrubbedBody(Readable.toWeb(answer) as ReadableStream<Uint8Array>, codings, forms) as import('node:stream/web').ReadableStream<Uint8Array>);
+    // the web stream types of Node and of the DOM lib differ in name only
+    const body = scrubbedBody(Readable.toWeb(answer) as ReadableStream<Uint8Array>, codings, forms);
+    const scrubbed = Readable.fromWeb(body as NodeReadableStream<Uint8Array>);
     scrubbed.on('error', () => res.destroy());
     res.once('close', () => { if (!res.writableFinished) scrubbed.destroy(); });
     scrubbed.pipe(res, { end: false });

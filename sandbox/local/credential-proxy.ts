@@ -6,7 +6,7 @@
 // sandbox reads it (../response-scrubbing.ts), so an upstream that echoes a value gives the sandbox nothing to
 // re-spell.
 import { Agent, createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect as netConnect, isIP, type Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { Duplex, Readable } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { TLSSocket } from 'node:tls';
@@ -297,8 +297,7 @@ export async function startCredentialProxy(o: CredentialProxyOptions): Promise<C
       return;
     }
     try {
-      const address = await o.dialer.checkedAddress(target.host);
-      const upstream = netConnect({ host: address, port: target.port });
+      const upstream = await o.dialer.tunnel(target);
       upstream.on('error', () => socket.destroy());
       socket.on('close', () => upstream.destroy());
       upstream.on('close', () => socket.destroy());

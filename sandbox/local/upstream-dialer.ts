@@ -73,6 +73,16 @@ export class UpstreamDialer {
   }
 
   /**
+   * A plain TCP connection to `target` for bytes that are neither TLS nor HTTP: directly to the checked address, or
+   * through a CONNECT to the host's forward proxy for HTTPS.
+   */
+  async tunnel(target: { host: string; port: number }): Promise<Socket> {
+    const parent = this.parentFor({ ...target, scheme: 'https' });
+    if (parent) return connectThrough(parent, { ...target, scheme: 'https' });
+    return openTcp(await this.checkedAddress(target.host), target.port);
+  }
+
+  /**
    * The address to dial for `host`: an IP literal as the egress policy judges it; a name resolved once, its first
    * address the policy allows (a public one, or a private one `limited` lists as that literal). Never resolved
    * twice, so what is dialed is what was checked.

@@ -121,15 +121,10 @@ export function substituteBody(
 }
 
 /**
- * Replaces every spelling of every credential's value in `text` with that credential's placeholder: as is, in any
- * case, reversed, percent-encoded, hex, base64 and base64url at any alignment, JSON-escaped (the forms in
- * ./secret-scrubber.ts).
+ * Redacts every text block of a tool outcome: every spelling of every credential's value becomes that credential's
+ * placeholder (as is, in any case, reversed, percent-encoded, hex, JSON-escaped, base64 and base64url at any
+ * alignment: the forms in ./secret-scrubber.ts).
  */
-export function redact(text: string, credentials: readonly SandboxCredential[]): string {
-  return credentials.length === 0 ? text : scrubText(text, credentials);
-}
-
-/** Redacts every text block of a tool outcome. */
 export function redactContent<T extends { type: string; text?: string }>(content: T[], credentials: readonly SandboxCredential[]): T[] {
   if (credentials.length === 0) return content;
   const forms = new SecretForms(credentials);

@@ -48,7 +48,8 @@ const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer',
   'transfer-encoding', 'upgrade',
 ]);
-export const REFUSED_HEADER = 'x-edgeharness-egress';
+/** Marks the proxy's own refusals, as the Cloudflare outbound handler does. */
+const REFUSED_HEADER = 'x-edgeharness-egress';
 
 /** Where requests on one client connection go: the CONNECT target, or the absolute URI of a plain request. */
 interface Destination extends UpstreamTarget {

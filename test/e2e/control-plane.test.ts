@@ -4,7 +4,7 @@
 // (as an environment stored before the API refused such lists would). None answers. And the API refuses such
 // environments now.
 import Anthropic from '@anthropic-ai/sdk';
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,73 +14,7 @@ import type { Networking } from '../../sandbox/hands.ts';
 import { localHands } from '../../sandbox/local/client.ts';
 import { selfAddresses } from '../../sandbox/local/isolation.ts';
 import { startRuntime, type Runtime } from '../../scripts/runtime.ts';
-
-/** Every process started (directly or not) by this test process. */
-function descendants(root: number): number[] {
-  const parent = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      // the command name is in parentheses and may hold spaces: the fields after it are fixed
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      parent.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  const found: number[] = [];
-  const queue = [root];
-  while (queue.length > 0) {
-    const pid = queue.shift() as number;
-    for (const [child, ppid] of parent) if (ppid === pid) { found.push(child); queue.push(child); }
-  }
-  return found;
-}
-
-interface Listener { address: string; port: number; pid: number }
-
-/** The TCP sockets in LISTEN state held by `pids`, from /proc/net/tcp{,6} matched by socket inode. */
-function listeners(pids: number[]): Listener[] {
-  const owner = new Map<string, number>();
-  for (const pid of pids) {
-    let fds: string[];
-    try {
-      fds = readdirSync(`/proc/${pid}/fd`);
-    } catch {
-      continue;
-    }
-    for (const fd of fds) {
-      try {
-        const match = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/${pid}/fd/${fd}`));
-        if (match?.[1]) owner.set(match[1], pid);
-      } catch {
-        // closed meanwhile
-      }
-    }
-  }
-  const found: Listener[] = [];
-  for (const [file, v6] of [['/proc/net/tcp', false], ['/proc/net/tcp6', true]] as const) {
-    for (const line of readFileSync(file, 'utf8').trim().split('\n').slice(1)) {
-      const fields = line.trim().split(/\s+/);
-      const [local, , state] = [fields[1] ?? '', fields[2], fields[3]];
-      const pid = owner.get(fields[9] ?? '');
-      if (state !== '0A' || pid === undefined) continue;
-      const [hexAddress = '', hexPort = '0'] = local.split(':');
-      found.push({ address: decodeAddress(hexAddress, v6), port: parseInt(hexPort, 16), pid });
-    }
-  }
-  return found;
-}
-
-/** /proc/net/tcp writes addresses as host-order 32-bit words in hex. */
-function decodeAddress(hex: string, v6: boolean): string {
-  const words = hex.match(/.{8}/g) ?? [];
-  const bytes = words.flatMap((w) => (w.match(/../g) ?? []).reverse().map((b) => parseInt(b, 16)));
-  if (!v6) return bytes.join('.');
-  const groups: string[] = [];
-  for (let i = 0; i < 16; i += 2) groups.push(((bytes[i]! << 8) | bytes[i + 1]!).toString(16));
-  return new URL(`http://[${groups.join(':')}]/`).hostname.slice(1, -1);
-}
+import { descendants, listeners, type Listener } from '../support/processes.ts';
 
 describe("the runtime's own services, from a sandbox", () => {
   let runtime: Runtime;

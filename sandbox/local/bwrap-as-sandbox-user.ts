@@ -5,7 +5,7 @@
 import { spawn, type StdioOptions } from 'node:child_process';
 import { closeSync, existsSync, readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
-import { dropToSandboxUser } from './bwrap-drop.ts';
+import { dropToSandboxUser, RUNTIME_TAG } from './bwrap-drop.ts';
 
 const [uid, gid, bwrap, setpriv, ...given] = process.argv.slice(2);
 
@@ -60,7 +60,16 @@ if (expanded.argsFd !== undefined) {
 }
 
 function startBwrap(args: string[], stdio: StdioOptions): ReturnType<typeof spawn> {
-  const child = spawn(bwrap as string, args, { stdio });
+  // the runtime's tag is for finding this process; the sandbox inherits bwrap's environment and has no use for it
+  const env = { ...process.env };
+  delete env[RUNTIME_TAG];
+  const child = spawn(bwrap as string, args, { stdio, env });
+  // Orphaned (the launcher was killed on its own, by the OOM killer say): end, and bwrap's --die-with-parent takes
+  // the sandbox along, rather than leave it running unseen with the workspace mounted.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) child.kill('SIGKILL');
+  }, 500).unref();
   // bwrap's --die-with-parent ties the sandbox to this process; signals meant for bwrap are handed on
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGQUIT'] as const) {
     process.on(signal, () => child.kill(signal));

@@ -51,6 +51,9 @@ const MADE_DIRECTORY_MODE = '01777';
 /** Options that mount something over their destination, in the order bwrap applies them (last one wins). */
 const MOUNTS = new Set([...BINDS, '--tmpfs', '--proc', '--dev', '--mqueue', '--bind-fd', '--ro-bind-fd']);
 
+/** The variable by which `npm start`'s reaper knows every process of one runtime (scripts/runtime-record.ts). */
+export const RUNTIME_TAG = 'EDGEHARNESS_RUNTIME_ID';
+
 export interface DropOptions {
   uid: number;
   gid: number;
@@ -112,6 +115,9 @@ export function dropToSandboxUser(args: readonly string[], o: DropOptions): Drop
   return {
     args: [
       ...out,
+      // every sandbox runs as the same user: without its own IPC namespace, System V shared memory and semaphores
+      // would be a channel from one session's sandbox to another's
+      ...(out.includes('--unshare-ipc') ? [] : ['--unshare-ipc']),
       ...SWITCH_CAPABILITIES,
       '--',
       o.setpriv, `--reuid=${o.uid}`, `--regid=${o.gid}`, '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--',

@@ -4,11 +4,12 @@
 import { spawnSync } from 'node:child_process';
 import { accessSync, chownSync, constants, realpathSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { dropToSandboxUser } from './bwrap-drop.ts';
+import { dropToSandboxUser, RUNTIME_TAG } from './bwrap-drop.ts';
 import { SYSTEM_READ_PATHS } from './isolation.ts';
 import type { SandboxUser } from './sandbox-user.ts';
 
 const STAND_IN = path.join(import.meta.dirname, 'bwrap-as-sandbox-user.ts');
+
 
 /**
  * What sandbox-runtime's configuration needs so that its sandbox runs as `user`: nothing when the host sandboxes as
@@ -32,7 +33,11 @@ export function prepareUserSwitch(user: SandboxUser, scratch: string, nodeBinary
   checkStart(user, bwrap, drop(['--unshare-user', ...PROBE_MOUNTS, '--', 'true']));
   if (unshare) checkUserNamespaces(user, bwrap, drop(['--unshare-user', ...PROBE_MOUNTS, '--', unshare, ...NESTED_NAMESPACE, 'true']));
   const script = path.join(scratch, 'bwrap-as-sandbox-user');
-  writeFileSync(script, `#!/bin/sh\nexec ${[nodeBinary, STAND_IN, String(user.uid), String(user.gid), bwrap, setpriv].map(shellQuote).join(' ')} "$@"\n`, { mode: 0o700 });
+  // sandbox-runtime runs the script with the sandbox's own environment, built afresh: the stand-in gets the
+  // runtime's tag back, so the runtime's reaper finds it (and, through bwrap's --die-with-parent, the sandbox)
+  const tag = process.env[RUNTIME_TAG];
+  const command = [...(tag ? ['env', `${RUNTIME_TAG}=${tag}`] : []), nodeBinary, STAND_IN, String(user.uid), String(user.gid), bwrap, setpriv];
+  writeFileSync(script, `#!/bin/sh\nexec ${command.map(shellQuote).join(' ')} "$@"\n`, { mode: 0o700 });
   return { bwrapPath: script };
 }
 

@@ -1,8 +1,14 @@
 // Who a sandbox runs as: nobody when the host is root, EDGEHARNESS_SANDBOX_USER when it names someone else, the
 // host's own user otherwise; and how root's bubblewrap arguments are rewritten to switch to that user.
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { realpathSync } from 'node:fs';
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dropToSandboxUser, type DropOptions } from '../../sandbox/local/bwrap-drop.ts';
 import { sandboxUser } from '../../sandbox/local/sandbox-user.ts';
+import { processesMentioning, waitFor } from '../support/processes.ts';
+import { PROJECT_ROOT } from './fixture.ts';
 
 const PASSWD = [
   'root:x:0:0:root:/root:/bin/bash',
@@ -38,7 +44,8 @@ describe('the sandbox user', () => {
 
 describe("root's bubblewrap arguments, rewritten to run the sandbox as its user", () => {
   const o: DropOptions = { uid: 65534, gid: 65534, setpriv: '/usr/bin/setpriv', exists: (p) => !p.startsWith('/missing') };
-  const tail = ['--cap-drop', 'ALL', '--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID', '--cap-add', 'CAP_SETPCAP', '--',
+  // its own IPC namespace (every sandbox runs as the same user), the capabilities the switch needs, then setpriv
+  const tail = ['--unshare-ipc', '--cap-drop', 'ALL', '--cap-add', 'CAP_SETUID', '--cap-add', 'CAP_SETGID', '--cap-add', 'CAP_SETPCAP', '--',
     '/usr/bin/setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all', '--'];
 
   it('make no user namespace, keep only the capabilities the switch needs, and run the command through setpriv', () => {
@@ -89,5 +96,23 @@ describe("root's bubblewrap arguments, rewritten to run the sandbox as its user"
 
   it('leave a question about bwrap itself as it is', () => {
     expect(dropToSandboxUser(['--version'], o).args).toEqual(['--version']);
+  });
+});
+
+// needs root (it switches users) and real bubblewrap
+describe.skipIf(process.getuid?.() !== 0)('the bubblewrap stand-in', () => {
+  const standIn = path.join(PROJECT_ROOT, 'sandbox', 'local', 'bwrap-as-sandbox-user.ts');
+  const which = (name: string): string => execFileSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' }).trim();
+
+  it('ends, and takes its sandbox along, when whoever started it is killed without a word', async () => {
+    const marker = `edgeharness-orphan-probe-${randomBytes(6).toString('hex')}`;
+    const args = [standIn, '65534', '65534', which('bwrap'), realpathSync(which('setpriv')),
+      '--ro-bind', '/', '/', '--dev', '/dev', '--unshare-pid', '--proc', '/proc', '--die-with-parent', '--', '/bin/sh', '-c', 'sleep 300', marker];
+    // the launcher's place: a parent that starts the stand-in and then dies by SIGKILL, with no chance to clean up
+    const parent = spawn(process.execPath, ['-e', `require('node:child_process').spawn(process.execPath, ${JSON.stringify(args)}, { stdio: 'ignore' }); setInterval(() => {}, 1000);`], { stdio: 'ignore' });
+    const inside = (): ReturnType<typeof processesMentioning> => processesMentioning(marker).filter((p) => p.cmdline.startsWith('/bin/sh -c sleep 300'));
+    await waitFor('the sandboxed command to start', () => inside().length > 0, 30_000);
+    parent.kill('SIGKILL');
+    await waitFor('the orphaned sandbox to end', () => processesMentioning(marker).length === 0, 30_000);
   });
 });

@@ -191,6 +191,27 @@ describe('Idempotency-Key', () => {
     expect(runs).toBe(2);
   });
 
+  it('keeps only a success: a refused request changed nothing, so the key is free for the corrected retry', async () => {
+    const key = newKey();
+    const refused = await call('POST', '/v1/agents', { name: 'x'.repeat(300), model: 'claude-sonnet-5-5' }, KEY, withKey(key));
+    expect(refused.status).toBe(400);
+    const corrected = await call('POST', '/v1/agents', { name: 'corrected', model: 'claude-sonnet-5-5' }, KEY, withKey(key));
+    expect(corrected.status).toBe(200);
+    expect(corrected.headers.get('idempotent-replayed')).toBeNull();
+    expectReplayOf(await call('POST', '/v1/agents', { name: 'corrected', model: 'claude-sonnet-5-5' }, KEY, withKey(key)), corrected);
+  });
+
+  it('mints a fresh stream token for every request, key or not: a replayed token would have expired', async () => {
+    const { sessionId } = await makeSession();
+    const key = newKey();
+    const first = await call('POST', `/v1/sessions/${sessionId}/stream_tokens`, {}, KEY, withKey(key));
+    const second = await call('POST', `/v1/sessions/${sessionId}/stream_tokens`, { ttl_seconds: 60 }, KEY, withKey(key));
+    expect(first.status).toBe(200);
+    expect(second.status).toBe(200);
+    expect(second.headers.get('idempotent-replayed')).toBeNull();
+    expect(second.body.token).not.toBe(first.body.token);
+  });
+
   it('replays a 5 MB event send whole, from an answer stored in chunks', async () => {
     const { sessionId } = await makeSession();
     const key = newKey();

@@ -12,9 +12,15 @@ export const MAX_KEY_LENGTH = 255;
 /** Headers of an answer that a replay repeats; the rest (request-id) belong to the request being answered. */
 const REPLAYED_HEADERS = ['content-type', 'x-should-retry'];
 
+/**
+ * POSTs that change nothing stored, so a retry should run again rather than replay: a stream token is minted fresh
+ * (a replayed one would have expired), a credential check reports the present state.
+ */
+const NOT_REPLAYED = [/^\/v1\/sessions\/[^/]+\/stream_tokens$/, /\/mcp_oauth_validate$/];
+
 export const idempotency: MiddlewareHandler<AppEnv> = async (c, next) => {
   const key = c.req.header('idempotency-key');
-  if (c.req.method !== 'POST' || key === undefined) return next();
+  if (c.req.method !== 'POST' || key === undefined || NOT_REPLAYED.some((route) => route.test(c.req.path))) return next();
   if (key.length === 0 || key.length > MAX_KEY_LENGTH || !/^[\x20-\x7e]+$/.test(key))
     throw invalidRequest(`Idempotency-Key: expected 1 to ${MAX_KEY_LENGTH} printable ASCII characters, got ${key.length} characters`);
   const request = await identify(c);
@@ -40,8 +46,10 @@ export const idempotency: MiddlewareHandler<AppEnv> = async (c, next) => {
       break;
   }
   await next();
-  // A 5xx may have happened before anything was done: forget the key, so a retry runs.
-  if (c.res.status >= 500) {
+  // Only a success is kept. A refused request changed nothing (bad input, a conflict with a concurrent change, a
+  // missing object), and a 5xx almost always did nothing: forget the key, so a retry runs, perhaps once the cause
+  // is gone, instead of being told the same refusal for a day.
+  if (c.res.status >= 300) {
     await store.releaseIdempotencyKey(key, claim.token).catch((err: unknown) => console.error('idempotency key release failed', err));
     return;
   }

@@ -1,12 +1,13 @@
 // How the credential proxy reaches an upstream. Directly: the name resolved once, each address judged by the egress
 // policy (sandbox-runtime's own resolved-address guard does not cover connections it hands to the proxy), the
 // checked address dialed, TLS verified against the host's roots. Or through the host's HTTP(S)_PROXY, as
-// sandbox-runtime would send the traffic of a session without credentials.
+// sandbox-runtime would send the traffic of a session without credentials, after the same check of the name.
 import { lookup } from 'node:dns/promises';
 import { connect as tcpConnect, isIP, type Socket } from 'node:net';
-import { connect as tlsConnect, type TLSSocket } from 'node:tls';
+import { connect as tlsConnect, createSecureContext, type SecureContext, type TLSSocket } from 'node:tls';
 import { decideEgress, decideResolvedAddress, type EgressOptions } from '../egress-policy.ts';
 import type { Networking } from '../hands.ts';
+import { refusedResolution } from './resolve-check.ts';
 
 export interface UpstreamTarget {
   /** As sandbox-runtime canonicalized it (lowercase, IPv6 without brackets). */
@@ -46,9 +47,15 @@ const DIAL_TIMEOUT_MS = 30_000;
 
 export class UpstreamDialer {
   private readonly o: UpstreamDialerOptions;
+  /**
+   * Made once: a context holding the host's few hundred roots takes milliseconds to build, which every upstream TLS
+   * dial would otherwise pay again.
+   */
+  private readonly secureContext: SecureContext;
 
   constructor(options: UpstreamDialerOptions) {
     this.o = options;
+    this.secureContext = createSecureContext({ ca: [...options.ca] });
   }
 
   /**
@@ -63,6 +70,7 @@ export class UpstreamDialer {
   async dial(target: UpstreamTarget): Promise<Upstream> {
     const parent = this.parentFor(target);
     if (parent) {
+      await this.checkBeforeParent(target.host);
       if (target.scheme === 'http') return { socket: await openTcp(parent.hostname, portOf(parent)) };
       const tunnel = await connectThrough(parent, target);
       return { socket: await this.tls(tunnel, target) };
@@ -78,8 +86,30 @@ export class UpstreamDialer {
    */
   async tunnel(target: { host: string; port: number }): Promise<Socket> {
     const parent = this.parentFor({ ...target, scheme: 'https' });
-    if (parent) return connectThrough(parent, { ...target, scheme: 'https' });
+    if (parent) {
+      await this.checkBeforeParent(target.host);
+      return connectThrough(parent, { ...target, scheme: 'https' });
+    }
     return openTcp(await this.checkedAddress(target.host), target.port);
+  }
+
+  /**
+   * Before `host` goes to the host's forward proxy, which resolves names itself and would dial a name that points
+   * at loopback or the LAN (`x.nip.io` → 127.0.0.1, where the runtime's API listens): the name resolved here and
+   * refused if the egress policy refuses any of its addresses; an IP literal judged as `checkedAddress` judges one.
+   * Best effort: the forward proxy resolves the name again, and a name whose answer changes between the two lookups
+   * (DNS rebinding with a TTL of 0) can still take it elsewhere. Only dialing the checked address, as the direct
+   * path does, is sure, and a forward proxy rules that out.
+   */
+  private async checkBeforeParent(host: string): Promise<void> {
+    const options = this.o.egressOptions();
+    if (isIP(host)) {
+      const decision = decideEgress(this.o.networking, `http://${host.includes(':') ? `[${host}]` : host}/`, options);
+      if (!decision.allow) throw new EgressRefused(decision.reason);
+      return;
+    }
+    const refusal = await refusedResolution(this.o.networking, host, { ...options, ...(this.o.resolve ? { resolve: this.o.resolve } : {}) });
+    if (refusal !== undefined) throw new EgressRefused(refusal);
   }
 
   /**
@@ -126,7 +156,7 @@ export class UpstreamDialer {
         // the certificate is checked against the name the sandbox asked for, and SNI carries it (not for an IP)
         host: target.host,
         ...(isIP(target.host) ? {} : { servername: target.host }),
-        ca: [...this.o.ca],
+        secureContext: this.secureContext,
         ALPNProtocols: ['http/1.1'],
       });
       secure.once('secureConnect', () => {

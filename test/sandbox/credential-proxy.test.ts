@@ -43,6 +43,7 @@ const networking: Networking = {
   allow_package_managers: false,
   allow_mcp_servers: false,
 };
+const unrestricted: Networking = { type: 'unrestricted' };
 
 /** The ways the upstream below spells back what it received. */
 function spellings(value: string): string[] {
@@ -350,6 +351,7 @@ describe("the credential proxy behind the host's own forward proxy", () => {
   const servers: Array<{ close(): unknown; closeAllConnections?: () => void }> = [];
   const asked: string[] = []; // what the forward proxy was asked for
   const seen: Seen[] = [];
+  const refusals: string[] = [];
   let httpPort: number;
   let httpsPort: number;
 
@@ -392,14 +394,15 @@ describe("the credential proxy behind the host's own forward proxy", () => {
     authority = new MitmAuthority();
     socketPath = path.join(dir, 'proxy.sock');
     const dialer = new UpstreamDialer({
-      networking,
+      networking: unrestricted,
       egressOptions: () => ({}),
       ca: [upstreamCa.certPem],
       parent: { http: parent, https: parent, noProxy: [] },
-      resolve: async () => { throw new Error("names are the forward proxy's to resolve"); },
+      // looked up only to check where a name points; the forward proxy is handed the name, and resolves it itself
+      resolve: async (host) => ({ 'api.example.test': ['93.184.216.34'], 'x.nip.io': ['127.0.0.1'], 'lan.example.test': ['93.184.216.34', '192.168.1.10'] })[host] ?? [],
     });
     const credential = { ...token, networking: { type: 'limited' as const, allowed_hosts: ['api.example.test'] } };
-    proxy = await startCredentialProxy({ socketPath, credentials: [credential], authority, dialer });
+    proxy = await startCredentialProxy({ socketPath, credentials: [credential], authority, dialer, onRefusal: (line) => refusals.push(line) });
   });
 
   afterAll(async () => {
@@ -434,5 +437,30 @@ describe("the credential proxy behind the host's own forward proxy", () => {
     const [res] = (await once(req, 'response')) as [IncomingMessage];
     expect((await collect(res)).status).toBe(200);
     expect(asked).toContain(`GET http://api.example.test:${httpPort}/echo`);
+  });
+
+  it('refuses a name that resolves to loopback or the LAN before handing it to the forward proxy, which would dial it', async () => {
+    const before = asked.length;
+    const viaHttp = await collect(await (async () => {
+      const req = httpRequest({ socketPath, path: `http://x.nip.io:${httpPort}/echo`, headers: { host: `x.nip.io:${httpPort}` } });
+      req.end();
+      return (await once(req, 'response'))[0] as IncomingMessage;
+    })());
+    expect(viaHttp.status).toBe(403);
+    expect(viaHttp.body).toContain('egress to x.nip.io refused: it resolved to the machine the runtime itself runs on');
+
+    const socket = netConnect({ path: socketPath });
+    await once(socket, 'connect');
+    socket.write(`CONNECT lan.example.test:${httpsPort} HTTP/1.1\r\n\r\n`);
+    await once(socket, 'data');
+    const secure = tlsConnect({ socket, servername: 'lan.example.test', ca: [authority.certPem] });
+    await once(secure, 'secureConnect');
+    const req = httpRequest({ createConnection: () => secure, path: '/echo', headers: { host: `lan.example.test:${httpsPort}` } });
+    req.end();
+    const viaHttps = await collect((await once(req, 'response'))[0] as IncomingMessage);
+    expect(viaHttps.status).toBe(403);
+    expect(viaHttps.body).toContain('resolved to an address in private range 192.168.0.0/16');
+    expect(refusals.at(-1)).toContain('lan.example.test');
+    expect(asked.length).toBe(before);
   });
 });

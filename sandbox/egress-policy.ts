@@ -138,13 +138,14 @@ export function hostMatches(host: string, rule: string): boolean {
 }
 
 /**
- * Lowercase, brackets of an IPv6 literal and one trailing dot removed, and an IP literal in its canonical
+ * Lowercase, brackets of an IPv6 literal and trailing dots removed, and an IP literal in its canonical
  * spelling (`127.1` and `0x7f.0.0.1` are `127.0.0.1`; `0:0::1` is `::1`), as the URL parser writes it.
  */
 export function normalizeHost(hostname: string): string {
   let host = hostname.trim().toLowerCase();
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
-  if (host.endsWith('.')) host = host.slice(0, -1);
+  // every trailing dot: `localhost..` must not pass for a name other than localhost
+  while (host.endsWith('.')) host = host.slice(0, -1);
   return canonicalAddress(host) ?? host;
 }
 
@@ -304,20 +305,38 @@ function parseIPv6(host: string): number[] | undefined {
   return [...head, ...new Array<number>(missing).fill(0), ...rest];
 }
 
+// [first 16-bit group, mask of that group, name]: every IPv6 range below is a prefix of at most 16 bits.
+const IPV6_RANGES: ReadonlyArray<readonly [number, number, string]> = [
+  [0xfc00, 0xfe00, 'the unique-local range fc00::/7'],
+  [0xfe80, 0xffc0, 'the link-local range fe80::/10'],
+  [0xfec0, 0xffc0, 'the site-local range fec0::/10'],
+  [0xff00, 0xff00, 'the multicast range ff00::/8'],
+];
+
+/**
+ * Every non-public range the policy knows, as CIDR text, for a proxy that takes a list (sandbox-runtime's
+ * `deniedResolvedAddresses`): one table, so a name can never resolve into a range a literal may not name.
+ */
+export const NON_PUBLIC_CIDRS: readonly string[] = [
+  ...IPV4_RANGES.map(([first, prefix]) => `${[first >>> 24, (first >>> 16) & 255, (first >>> 8) & 255, first & 255].join('.')}/${prefix}`),
+  '::/128', '::1/128',
+  ...IPV6_RANGES.map(([first, mask]) => `${first.toString(16)}::/${16 - Math.log2((~mask & 0xffff) + 1)}`),
+];
+
 function ipv6Range(groups: number[]): string | undefined {
   const g = (i: number): number => groups[i] ?? 0;
   const zeroUpTo = (n: number): boolean => groups.slice(0, n).every((x) => x === 0);
   if (zeroUpTo(8)) return 'the unspecified address ::';
   if (zeroUpTo(7) && g(7) === 1) return 'the loopback address ::1';
-  // IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d): judge the embedded IPv4 address.
-  if (zeroUpTo(5) && (g(5) === 0xffff || g(5) === 0)) {
-    const embedded = ((g(6) << 16) | g(7)) >>> 0;
-    const range = ipv4Range(embedded);
-    return range === undefined ? undefined : `${range} (embedded in an IPv6 address)`;
-  }
-  if ((g(0) & 0xfe00) === 0xfc00) return 'the unique-local range fc00::/7';
-  if ((g(0) & 0xffc0) === 0xfe80) return 'the link-local range fe80::/10';
-  if ((g(0) & 0xffc0) === 0xfec0) return 'the site-local range fec0::/10';
-  if ((g(0) & 0xff00) === 0xff00) return 'the multicast range ff00::/8';
+  // IPv4-mapped (::ffff:a.b.c.d) and IPv4-compatible (::a.b.c.d), NAT64 (64:ff9b::a.b.c.d) and 6to4
+  // (2002:aabb:ccdd::): a gateway may carry them to the IPv4 address they embed, so that address is judged
+  const embedded = (hi: number, lo: number, how: string): string | undefined => {
+    const range = ipv4Range(((hi << 16) | lo) >>> 0);
+    return range === undefined ? undefined : `${range} (embedded in ${how})`;
+  };
+  if (zeroUpTo(5) && (g(5) === 0xffff || g(5) === 0)) return embedded(g(6), g(7), 'an IPv6 address');
+  if (g(0) === 0x64 && g(1) === 0xff9b && groups.slice(2, 6).every((x) => x === 0)) return embedded(g(6), g(7), 'a NAT64 address');
+  if (g(0) === 0x2002) return embedded(g(1), g(2), 'a 6to4 address');
+  for (const [first, mask, name] of IPV6_RANGES) if ((g(0) & mask) === first) return name;
   return undefined;
 }

@@ -4,7 +4,7 @@ import { existsSync, readdirSync } from 'node:fs';
 import { homedir, networkInterfaces } from 'node:os';
 import path from 'node:path';
 import type { SandboxAskCallback, SandboxRuntimeConfig } from '@anthropic-ai/sandbox-runtime';
-import { canonicalAddress, decideEgress, normalizeRule, PACKAGE_REGISTRY_HOSTS, type EgressOptions } from '../egress-policy.ts';
+import { canonicalAddress, decideEgress, NON_PUBLIC_CIDRS, normalizeRule, PACKAGE_REGISTRY_HOSTS, type EgressOptions } from '../egress-policy.ts';
 import type { Networking } from '../hands.ts';
 
 export interface IsolationPaths {
@@ -20,14 +20,6 @@ export interface IsolationPaths {
   nodeBinary: string;
 }
 
-/**
- * What an allowed *name* must not resolve to (DNS rebinding to the LAN), in either networking: sandbox-runtime's
- * resolved-address guard already refuses loopback, link-local, unspecified and this host's own addresses for
- * every name, and lets a name reach one of these only when that address is itself in `allowedDomains` (which
- * `networkConfig` fills with the IP literals of `allowed_hosts`). IP literals are judged by the shared egress
- * policy, as `decideResolvedAddress` does for the providers that resolve names themselves.
- */
-const PRIVATE_CIDRS = ['10.0.0.0/8', '100.64.0.0/10', '172.16.0.0/12', '192.168.0.0/16', 'fc00::/7'];
 
 /** The addresses of this machine's network interfaces, read when asked: they change as interfaces come and go. */
 export function selfAddresses(): string[] {
@@ -126,7 +118,10 @@ function networkConfig(networking: Networking, credentialProxySocket: string | u
     // The machine itself is refused by `networkPolicy` when named by a literal (with the policy's reason), and by
     // sandbox-runtime's resolved-address guard when a name resolves to it (loopback and this host's addresses).
     deniedDomains: [],
-    deniedResolvedAddresses: PRIVATE_CIDRS,
+    // What an allowed name must not resolve to (DNS rebinding to the LAN), in either networking: every range the
+    // policy refuses as a literal. sandbox-runtime lets a name reach one only when that address is itself in
+    // `allowedDomains` (filled with the IP literals of `allowed_hosts`), and refuses this host's own addresses too.
+    deniedResolvedAddresses: [...NON_PUBLIC_CIDRS],
     // A session without credentials keeps the plain proxy: HTTPS tunnelled untouched. With credentials, every
     // connection sandbox-runtime allows is handed to the launcher's credential proxy (credential-proxy.ts), which
     // substitutes the values, dials the upstream itself under the same egress policy, and scrubs every response of

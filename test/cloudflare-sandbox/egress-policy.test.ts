@@ -1,7 +1,7 @@
 // The egress policy both providers apply, and the Worker-side handler that applies it to a container's requests.
 import { describe, expect, it } from 'vitest';
 import { EGRESS_REFUSED_HEADER, applyEgressPolicy } from '../../sandbox/cloudflare/outbound-handler.ts';
-import { decideEgress, decideResolvedAddress, hostMatches, thisMachineRule } from '../../sandbox/egress-policy.ts';
+import { decideEgress, decideResolvedAddress, hostMatches, NON_PUBLIC_CIDRS, thisMachineRule } from '../../sandbox/egress-policy.ts';
 import type { Networking } from '../../sandbox/hands.ts';
 
 const unrestricted: Networking = { type: 'unrestricted' };
@@ -41,6 +41,9 @@ describe('decideEgress with unrestricted networking', () => {
     ['http://[::ffff:127.0.0.2]/', 'loopback range 127.0.0.0/8 (embedded in an IPv6 address)'],
     ['http://0x7f.0.0.2/', 'loopback range 127.0.0.0/8'],
     ['http://[ff02::1]/', 'multicast'],
+    ['http://[64:ff9b::a00:5]/', 'private range 10.0.0.0/8 (embedded in a NAT64 address)'],
+    ['http://[64:ff9b::7f00:2]/', 'loopback range 127.0.0.0/8 (embedded in a NAT64 address)'],
+    ['http://[2002:c0a8:101::1]/', 'private range 192.168.0.0/16 (embedded in a 6to4 address)'],
   ])('refuses %s (%s)', (url, range) => {
     const decision = decideEgress(unrestricted, url);
     expect(decision.allow).toBe(false);
@@ -121,6 +124,7 @@ describe('the machine the runtime runs on', () => {
   it.each([
     ['http://localhost:8787/', 'localhost'],
     ['http://LOCALHOST./', 'localhost'],
+    ['http://localhost../', 'localhost'],
     ['http://api.localhost/', 'localhost'],
     ['http://127.0.0.1:9229/json', 'the loopback address 127.0.0.1'],
     ['http://127.1/', 'the loopback address 127.0.0.1'],
@@ -159,13 +163,27 @@ describe('the machine the runtime runs on', () => {
   });
 
   it.each([
-    ['localhost', true], ['LOCALHOST.', true], ['localhost:3000', true], ['*.localhost', true], ['dev.localhost', true],
+    ['localhost', true], ['LOCALHOST.', true], ['localhost..', true], ['localhost:3000', true], ['*.localhost', true], ['dev.localhost', true],
     ['127.0.0.1', true], ['127.1', true], ['127.0.0.1:8787', true], ['http://127.0.0.1:8787/x', true], ['0x7f000001', true],
     ['::1', true], ['[::1]', true], ['[::1]:3000', true], ['0:0:0:0:0:0:0:1', true], ['::ffff:127.0.0.1', true],
     ['0.0.0.0', true], ['::', true],
     ['127.0.0.2', false], ['localhost.example.com', false], ['*.example.com', false], ['10.0.0.5', false], ['api.example.com', false],
   ])('an allowed_hosts rule %s names the machine itself: %s', (rule, refused) => {
     expect(thisMachineRule(rule) !== undefined).toBe(refused);
+  });
+});
+
+describe('the non-public ranges as CIDR text, for a proxy that takes a list', () => {
+  it('holds every range the policy refuses, so a name cannot resolve where a literal may not go', () => {
+    expect(NON_PUBLIC_CIDRS).toEqual([
+      '0.0.0.0/8', '10.0.0.0/8', '100.64.0.0/10', '127.0.0.0/8', '169.254.0.0/16', '172.16.0.0/12', '192.0.0.0/24',
+      '192.168.0.0/16', '198.18.0.0/15', '224.0.0.0/4', '240.0.0.0/4', '::/128', '::1/128', 'fc00::/7', 'fe80::/10',
+      'fec0::/10', 'ff00::/8',
+    ]);
+    for (const cidr of NON_PUBLIC_CIDRS) {
+      const first = cidr.slice(0, cidr.indexOf('/'));
+      expect(decideEgress(unrestricted, `http://${first.includes(':') ? `[${first}]` : first}/`).allow, cidr).toBe(false);
+    }
   });
 });
 

@@ -72,11 +72,16 @@ function systemSecrets(): string[] {
  */
 export function sandboxConfig(paths: IsolationPaths, networking: Networking, credentialProxySocket?: string): SandboxRuntimeConfig {
   const system = SYSTEM_READ_PATHS.filter((p) => existsSync(p));
-  // a Node installed outside the system paths (nvm, volta, /opt) must still start, with its npm: re-open its
-  // install prefix, <prefix>/bin/node (but never a prefix that is the root itself)
+  // A Node installed outside the system paths (nvm, volta, /opt) must still start, with its npm: re-open its
+  // <prefix>/bin and <prefix>/lib/node_modules, not the whole prefix (nvm's <prefix>/etc/npmrc keeps registry
+  // tokens; a Node in ~/.local/bin would open all of ~/.local), nor a prefix that is the root itself.
   const nodePrefix = path.dirname(path.dirname(paths.nodeBinary));
   const nodeCovered = [...system, path.join(paths.projectRoot, 'node_modules')].some((dir) => paths.nodeBinary.startsWith(`${dir}/`));
-  const nodeReads = nodeCovered ? [] : [nodePrefix === '/' ? paths.nodeBinary : nodePrefix];
+  const nodeReads = nodeCovered
+    ? []
+    : nodePrefix === '/'
+      ? [paths.nodeBinary]
+      : [path.dirname(paths.nodeBinary), path.join(nodePrefix, 'lib', 'node_modules')].filter((p) => existsSync(p));
   return {
     network: networkConfig(networking, credentialProxySocket),
     filesystem: {

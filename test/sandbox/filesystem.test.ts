@@ -3,10 +3,11 @@
 // Every check runs a real command inside real bubblewrap, as the sandbox host runs it.
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { placeholderFor, type SandboxCredential } from '../../sandbox/credentials.ts';
-import { SYSTEM_READ_PATHS } from '../../sandbox/local/isolation.ts';
+import { sandboxConfig, SYSTEM_READ_PATHS } from '../../sandbox/local/isolation.ts';
 import { redactSavedOutput } from '../../sandbox/local/saved-output.ts';
 import { sandboxUser } from '../../sandbox/local/sandbox-user.ts';
 import { newRoot, PROJECT_ROOT, removeRoot, startHost, startHostProcess, text, type TestHost } from './fixture.ts';
@@ -200,5 +201,26 @@ describe('what a sandbox can read of the host', () => {
     expect(hidden.length).toBeGreaterThan(0);
     const outcome = await host.call('sesn_read', 'bash', { command: `for d in ${hidden.join(' ')} /sys; do echo "$d: $(ls -A $d | wc -l)"; done; ls /usr/bin/env; ls /etc/hosts` });
     expect(text(outcome).split('\n')).toEqual([...[...hidden, '/sys'].map((d) => `${d}: 0`), '/usr/bin/env', '/etc/hosts']);
+  });
+});
+
+describe('a Node installed outside the system paths', () => {
+  it('re-opens its bin and global modules, never the rest of its prefix (where npm keeps registry tokens)', () => {
+    const prefix = mkdtempSync(path.join(tmpdir(), 'eh-node-prefix-'));
+    try {
+      for (const dir of ['bin', 'lib/node_modules/npm', 'etc']) mkdirSync(path.join(prefix, dir), { recursive: true });
+      writeFileSync(path.join(prefix, 'bin', 'node'), '');
+      writeFileSync(path.join(prefix, 'etc', 'npmrc'), '//registry.npmjs.org/:_authToken=secret');
+      const paths = {
+        workspace: path.join(prefix, 'ws'), hiddenState: [], projectRoot: PROJECT_ROOT,
+        toolRunner: path.join(PROJECT_ROOT, 'sandbox', 'local', 'tool-runner.ts'), nodeBinary: path.join(prefix, 'bin', 'node'),
+      };
+      const { allowRead = [] } = sandboxConfig(paths, { type: 'unrestricted' }).filesystem;
+      expect(allowRead).toContain(path.join(prefix, 'bin'));
+      expect(allowRead).toContain(path.join(prefix, 'lib', 'node_modules'));
+      expect(allowRead.filter((p) => typeof p === 'string' && (p === prefix || path.join(prefix, 'etc').startsWith(p)))).toEqual([]);
+    } finally {
+      rmSync(prefix, { recursive: true, force: true });
+    }
   });
 });

@@ -1,12 +1,12 @@
 // A deterministic Anthropic Messages API server over web-standard Request/Response: the
 // stand-in model for `npm start` without an API key, and the fault-injecting test bench.
 //
-// What decides a /v1/messages response, first match wins:
-//   1. The next queued ScriptStep (see script-steps.ts), from enqueue() or POST /_scripted/script.
-//
 // The /_scripted/* control routes (the request log, the script) exist only with `controlRoutes: true`,
 // which test fixtures set: the log holds every session's prompts, and under `npm start` a sandbox
 // that could reach the model must not be able to read them.
+//
+// What decides a /v1/messages response, first match wins:
+//   1. The next queued ScriptStep (see script-steps.ts), from enqueue() or POST /_scripted/script.
 //   2. A fault directive in the last user message that has not yet fired its N times for this
 //      exact `messages` array (keyed by its SHA-256), so a retry of the same request succeeds.
 //   3. A content directive (`tool:` or `reply:`) in the last user message.

@@ -5,6 +5,8 @@ import { homedir, networkInterfaces } from 'node:os';
 import path from 'node:path';
 import type { SandboxAskCallback, SandboxRuntimeConfig } from '@anthropic-ai/sandbox-runtime';
 import { canonicalAddress, decideEgress, NON_PUBLIC_CIDRS, normalizeRule, PACKAGE_REGISTRY_HOSTS, type EgressOptions } from '../egress-policy.ts';
+import { refusedResolution } from './resolve-check.ts';
+import { parentProxyFromEnv } from './upstream-dialer.ts';
 import type { Networking } from '../hands.ts';
 
 export interface IsolationPaths {
@@ -142,10 +144,16 @@ function networkConfig(networking: Networking, credentialProxySocket: string | u
  * reaches the client as the status phrase of the proxy's 403 (for CONNECT) and the host's note on the result.
  */
 export function networkPolicy(networking: Networking): SandboxAskCallback {
+  // With HTTP(S)_PROXY set, sandbox-runtime hands names to that forward proxy, which resolves them itself and
+  // skips the resolved-address guard: judge where a name points here first (best effort, see resolve-check.ts).
+  const forwarded = parentProxyFromEnv(process.env) !== undefined;
   return async ({ host, port }) => {
     const authority = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
-    const decision = decideEgress(networking, `http://${authority}:${port}/`, localEgressOptions());
-    return decision.allow ? true : { allow: false, reason: decision.reason };
+    const options = localEgressOptions();
+    const decision = decideEgress(networking, `http://${authority}:${port}/`, options);
+    if (!decision.allow) return { allow: false, reason: decision.reason };
+    const refused = forwarded ? await refusedResolution(networking, host, options) : undefined;
+    return refused === undefined ? true : { allow: false, reason: refused };
   };
 }
 

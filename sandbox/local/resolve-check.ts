@@ -13,7 +13,9 @@ export interface ResolveCheckOptions extends EgressOptions {
 /**
  * Why `host` must not be handed to a dialer that resolves it itself (a parent proxy), or undefined when every
  * address it resolves to is one `decideResolvedAddress` allows. All addresses are judged, not the first: the
- * other dialer may pick any of them. A lookup that fails or answers nothing is a refusal too, with a reason.
+ * other dialer may pick any of them. A name this machine cannot resolve passes: behind a forward proxy the host
+ * often has no DNS of its own for outside names (the proxy resolves them, on its own machine, where a name for
+ * 127.0.0.1 is the proxy's loopback, not ours), and refusing those would close the sandbox off entirely.
  * An IP literal is not looked up and passes (undefined): `decideEgress` judges literals, and the caller has.
  *
  * Best effort only: the other dialer resolves the name again, so a name whose answer changes between the two
@@ -26,10 +28,9 @@ export async function refusedResolution(networking: Networking, host: string, op
   let addresses: string[];
   try {
     addresses = await (options.resolve ?? lookupAll)(name);
-  } catch (error) {
-    return `egress to ${name} refused: it could not be resolved to check where it points (${error instanceof Error ? error.message : String(error)})`;
+  } catch {
+    return undefined;
   }
-  if (addresses.length === 0) return `egress to ${name} refused: it resolved to no address`;
   for (const address of addresses) {
     const decision = decideResolvedAddress(networking, name, address, options);
     if (!decision.allow) return decision.reason;

@@ -100,3 +100,38 @@ describe.skipIf(process.getuid?.() !== 0)('egress from a sandbox to the machine 
     expect(report.hits.lo5).toHaveLength(2);
   });
 });
+
+// a network namespace of its own needs root (CI runs as root)
+describe.skipIf(process.getuid?.() !== 0)('egress through the host\'s forward proxy (HTTP_PROXY)', () => {
+  let report: ProbeReport;
+  beforeAll(async () => {
+    report = await runProbe({
+      selfAddress: SELF,
+      hosts: HOSTS,
+      forwardProxy: true,
+      attempts: [
+        { name: 'a public name', networking: unrestricted, command: curl('http://public.example/path') },
+        { name: 'a name for loopback', networking: unrestricted, command: curl('http://loop.test:{lo1}/') },
+        { name: 'a name for the own address', networking: unrestricted, command: curl('http://self.test:{any}/') },
+        { name: 'a limited name for a private address', networking: limited(['private.test']), command: curl('http://private.test/') },
+        { name: 'a limited name for 127.0.0.5, listed', networking: limited(['loop5.test', '127.0.0.5']), command: curl('http://loop5.test:{lo5}/') },
+      ],
+    });
+  }, 240_000);
+
+  it('lets a name this machine cannot resolve through to the forward proxy, which resolves it', () => {
+    expect(report.results['a public name']?.text).toBe('the internet says hello to http://public.example/path');
+  });
+
+  it('refuses a name that resolves to the machine itself or into a private range, before the forward proxy sees it', () => {
+    expect(report.results['a name for loopback']?.text).toContain('egress to loop.test refused: it resolved to the machine the runtime itself runs on');
+    expect(report.results['a name for the own address']?.text).toContain('egress to self.test refused: it resolved to the machine the runtime itself runs on');
+    expect(report.results['a limited name for a private address']?.text).toContain('egress to private.test refused: it resolved to an address in');
+    expect(report.asked.filter((url) => /loop\.test|self\.test|private\.test/.test(url))).toEqual([]);
+  });
+
+  it('hands a listed address on, as the policy allows', () => {
+    expect(report.results['a limited name for 127.0.0.5, listed']?.text).toContain('loop5.test');
+    expect(report.asked.some((url) => url.includes('loop5.test'))).toBe(true);
+  });
+});

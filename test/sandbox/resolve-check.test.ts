@@ -41,9 +41,9 @@ describe('refusedResolution', () => {
     expect(await refusedResolution(unrestricted, 'me.example.test', { resolve, selfAddresses: ['203.0.113.9'] })).toMatch(/one of its own addresses/);
   });
 
-  it('refuses a name that cannot be resolved, or resolves to nothing, saying so', async () => {
-    expect(await refusedResolution(unrestricted, 'gone.example.test', { resolve: answers({}) })).toMatch(/could not be resolved.*ENOTFOUND/);
-    expect(await refusedResolution(unrestricted, 'empty.example.test', { resolve: answers({ 'empty.example.test': [] }) })).toMatch(/resolved to no address/);
+  it('leaves a name this machine cannot resolve to the forward proxy, which resolves it on its own side', async () => {
+    expect(await refusedResolution(unrestricted, 'gone.example.test', { resolve: answers({}) })).toBeUndefined();
+    expect(await refusedResolution(unrestricted, 'empty.example.test', { resolve: answers({ 'empty.example.test': [] }) })).toBeUndefined();
   });
 
   it('leaves IP literals to decideEgress: they are not looked up', async () => {

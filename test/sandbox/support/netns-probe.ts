@@ -20,10 +20,17 @@ export interface ProbePlan {
   hosts: Record<string, string>;
   /** Each runs as one bash call in its own session; `{any}`, `{lo1}`, `{lo5}` become the servers' ports. */
   attempts: Array<{ name: string; networking: Networking; command: string }>;
+  /**
+   * Give the sandbox host HTTP_PROXY/HTTPS_PROXY: a forward proxy on 127.0.0.9 that answers every request itself
+   * (the "internet" the namespace does not have) and records what it was asked for.
+   */
+  forwardProxy?: boolean;
 }
 
 export interface ProbeReport {
   results: Record<string, { text: string; isError: boolean }>;
+  /** What the forward proxy was asked for (absolute URLs, or CONNECT authorities). */
+  asked: string[];
   /** Requests each server saw: `any` listens on every address, `lo1` on 127.0.0.1, `lo5` on 127.0.0.5. */
   hits: Record<'any' | 'lo1' | 'lo5', string[]>;
   ports: Record<'any' | 'lo1' | 'lo5', number>;
@@ -43,7 +50,7 @@ async function listen(host: string, hits: string[]): Promise<{ server: Server; p
 }
 
 async function main(): Promise<void> {
-  const { selfAddress, hosts, attempts } = JSON.parse(process.argv[2] ?? '{}') as ProbePlan;
+  const { selfAddress, hosts, attempts, forwardProxy } = JSON.parse(process.argv[2] ?? '{}') as ProbePlan;
   sh('ip', ['link', 'set', 'lo', 'up']);
   // on lo: no kernel module needed (a dummy interface may not exist), and it is an interface address all the same
   sh('ip', ['addr', 'add', `${selfAddress}/32`, 'dev', 'lo']);
@@ -57,6 +64,23 @@ async function main(): Promise<void> {
   const any = await listen('::', hits.any); // dual stack: every IPv4 and IPv6 address of the namespace
   const lo1 = await listen('127.0.0.1', hits.lo1);
   const lo5 = await listen('127.0.0.5', hits.lo5);
+
+  const asked: string[] = [];
+  let internet: Server | undefined;
+  if (forwardProxy) {
+    internet = createServer((req, res) => {
+      asked.push(req.url ?? '');
+      res.end(`the internet says hello to ${req.url}`);
+    });
+    internet.on('connect', (req, socket) => {
+      asked.push(req.url ?? '');
+      socket.end('HTTP/1.1 502 Bad Gateway\r\n\r\n');
+    });
+    await new Promise<void>((resolve) => internet?.listen(0, '127.0.0.9', () => resolve()));
+    const url = `http://127.0.0.9:${(internet.address() as AddressInfo).port}`;
+    // read by the launchers the host starts: sandbox-runtime and the credential proxy forward through it
+    Object.assign(process.env, { HTTP_PROXY: url, HTTPS_PROXY: url, NO_PROXY: '' });
+  }
 
   const secret = 'netns-probe-secret';
   const host = await startSandboxHost({ stateDir: path.join(scratch, 'sandboxes'), secret, hide: [scratch] });
@@ -75,9 +99,10 @@ async function main(): Promise<void> {
   } finally {
     await host.close();
     for (const s of [any, lo1, lo5]) s.server.close();
+    internet?.close();
     rmSync(scratch, { recursive: true, force: true });
   }
-  process.stdout.write(`${JSON.stringify({ results, hits, ports } satisfies ProbeReport)}\n`);
+  process.stdout.write(`${JSON.stringify({ results, asked, hits, ports } satisfies ProbeReport)}\n`);
 }
 
 main().then(

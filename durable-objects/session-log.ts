@@ -83,6 +83,8 @@ export interface EmitOptions {
   release?: boolean;
   /** Highest input seq this emit answers; input newer than it keeps the session pending. */
   consumedSeq?: number;
+  /** The emit answers all input the log holds: for a brain that could not read the session to learn how much. */
+  consumeAllInput?: boolean;
   usage?: Partial<Pick<SessionUsage, 'input_tokens' | 'output_tokens' | 'cache_read_input_tokens'>> & {
     cache_creation_input_tokens?: number;
   };
@@ -374,6 +376,7 @@ export class SessionLog extends DurableObject<Env> {
           st.usage.list_cost = { amount: st.spentUsd.toFixed(6), currency: 'USD' };
         }
         if (opts.consumedSeq !== undefined) st.consumedSeq = Math.max(st.consumedSeq, opts.consumedSeq);
+        if (opts.consumeAllInput) st.consumedSeq = st.inputSeq;
         if (opts.release) st.lease = null;
         else this.extendLease(st);
         this.save();

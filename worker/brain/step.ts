@@ -67,6 +67,31 @@ export const DEFAULT_STEP_OPTIONS: StepOptions = { maxModelAttempts: 5, retryBas
 const MAX_BACKOFF_MS = 30_000;
 const MAX_RETRY_AFTER_MS = 120_000;
 
+/**
+ * The error a Durable Object call gives when what it returns is over the RPC limit (32 MiB): a session whose
+ * context (its messages and tool results, as the step reads them) outgrew what one step can read.
+ */
+const READ_TOO_LARGE = /limited to 32MiB/;
+
+/**
+ * Ends the turn of a session too large to read, visibly and for good: without this, every watchdog alarm would
+ * wake a brain that fails the same way, forever.
+ */
+async function endTurnTooLarge(epoch: number, log: LogPort): Promise<StepOutcome> {
+  const message =
+    "this session's context (its messages and tool results) is larger than one turn can read (32 MiB), so no model " +
+    'request was made; start a new session, or send smaller messages';
+  await log.emit(
+    epoch,
+    [
+      { type: 'session.error', error: { type: 'model_request_failed_error', message, retry_status: { type: 'terminal' } } },
+      { type: 'session.status_idle', stop_reason: { type: 'retries_exhausted' }, stop_details: null },
+    ],
+    { release: true, consumeAllInput: true },
+  );
+  return 'model_error';
+}
+
 export async function runStep(
   epoch: number,
   log: LogPort,
@@ -75,7 +100,13 @@ export async function runStep(
   options: StepOptions = DEFAULT_STEP_OPTIONS,
   vault: VaultPort = NO_VAULT,
 ): Promise<StepOutcome> {
-  const view = await log.readForStep(epoch, STEP_EVENT_TYPES);
+  let view: StepView | Refusal;
+  try {
+    view = await log.readForStep(epoch, STEP_EVENT_TYPES);
+  } catch (err) {
+    if (!READ_TOO_LARGE.test(String(err))) throw err;
+    return endTurnTooLarge(epoch, log);
+  }
   if (!view.ok) return 'stale';
   const crash = async (point: CrashPoint) => {
     if (!view.faults.includes(point)) return;

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian/Ubuntu packages edgeharness uses beyond npm: bubblewrap, socat and ripgrep for
 # the local sandbox, curl for the sandbox tests' network checks, openssl for their test certificates,
-# iproute2 for the egress tests' own network namespace, chromium for browser tests. Does nothing (and needs no network) when all are present.
+# iproute2 for the egress tests' own network namespace, xxd for the vault test's hex re-spelling of a secret,
+# chromium for browser tests. Does nothing (and needs no network) when all are present.
 set -euo pipefail
 
-packages=(bubblewrap socat ripgrep curl openssl iproute2 chromium)
+packages=(bubblewrap socat ripgrep curl openssl iproute2 xxd chromium)
 
 # the command each package provides: finding it on PATH is enough, however it was installed
 command_of() {

@@ -228,7 +228,7 @@ describe('vault credentials through the egress proxy', () => {
       // every way of fetching the echo (plain, gzip, a few bytes per write), each re-spelt every way
       const respell = [
         'echo "$R"', 'echo "$R" | tr a-z A-Z', 'echo "$R" | tr A-Z a-z', 'echo "$R" | rev', 'echo "$R" | rev | tr a-z A-Z',
-        '(command -v xxd >/dev/null && echo "$R" | xxd -p || true)', 'echo "$R" | od -An -tx1', 'echo "$R" | od -c',
+        'echo "$R" | xxd -p', 'echo "$R" | od -An -tx1', 'echo "$R" | od -c',
         'echo "$R" | base64', 'echo "$R" | base64 -w0', 'echo "x$R" | base64', 'echo "xy$R" | base64', 'echo "$R" | fold -w3',
         'echo "$R" | gzip | base64',
       ].join('; ');

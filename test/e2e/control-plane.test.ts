@@ -25,8 +25,9 @@ describe("the runtime's own services, from a sandbox", () => {
 
   beforeAll(async () => {
     stateDir = mkdtempSync(path.join(tmpdir(), 'eh-control-plane-'));
-    // no ANTHROPIC_* settings: the runtime starts its own scripted model, whose port is then one of its own
-    runtime = await startRuntime({ port: 0, stateDir, env: { EDGEHARNESS_API_KEY: 'control-plane-key', PATH: process.env.PATH, HOME: process.env.HOME } });
+    // No ANTHROPIC_* settings: the runtime starts its own scripted model, whose port is then one of its own. The
+    // DevTools inspector (off by default) is turned on, to show it is out of reach even when a developer opens it.
+    runtime = await startRuntime({ port: 0, stateDir, inspectorPort: 0, env: { EDGEHARNESS_API_KEY: 'control-plane-key', PATH: process.env.PATH, HOME: process.env.HOME } });
     ports = listeners(descendants(process.pid));
     const server = createServer((_req, res) => res.end('control'));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.3', () => resolve()));
@@ -39,9 +40,10 @@ describe("the runtime's own services, from a sandbox", () => {
     rmSync(stateDir, { recursive: true, force: true });
   });
 
-  it('finds the API, the model and the sandbox host among the ports it listens on, all bound to 127.0.0.1', () => {
+  it('finds the API, the inspector, the model and the sandbox host among the ports it listens on, all bound to 127.0.0.1', () => {
     const listed = new Set(ports.map((l) => l.port));
     expect(listed.has(runtime.port)).toBe(true);
+    expect(listed.has(Number(new URL(runtime.inspectorUrl ?? '').port))).toBe(true);
     expect(listed.has(Number(new URL(runtime.model.baseURL ?? '').port))).toBe(true);
     expect(listed.has(Number(new URL(runtime.sandboxHost.url).port))).toBe(true);
     // a socket bound to 0.0.0.0 or :: would answer on 127.0.0.2 and up, which an environment may list

@@ -16,6 +16,16 @@ export const NODE_DECODABLE: readonly string[] = [...WEB_DECODABLE, 'br'];
 export const REQUEST_HEADERS_DROPPED: readonly string[] = ['range', 'if-range'];
 
 /**
+ * Why a WebSocket (or any other upgraded connection) is refused in a session with credentials, to every host: its
+ * frames are masked, fragmented and, with permessage-deflate, compressed with a window that spans messages, so a
+ * value is not reliably in the bytes as they pass; and a value stored through a credential's host can be served
+ * back by any other.
+ */
+export function upgradeRefusal(protocol: string): string {
+  return `an upgraded connection (${protocol}) is refused in a session with credentials, to every host: what comes back over it could not be scrubbed of the credentials' values reliably (WebSocket frames may be compressed by permessage-deflate across messages), and a value stored through one host can be served back by another`;
+}
+
+/**
  * Response headers the scrubbed body no longer matches: its length (replacements change it), its coding (undone)
  * and digests of the bytes as sent.
  */

@@ -138,10 +138,17 @@ export class SecretForms {
 /**
  * Scrubs a stream of bytes: `push` each chunk and send what it returns; `end` returns the rest. Only bytes that may
  * begin a spelling not yet complete are held back, so a stream of small events (server-sent events) still flows.
+ * For a peer that waits for those bytes (an interactive protocol), `release` lets a few go early.
  */
 export class SecretScrubber {
   private readonly forms: SecretForms;
+  /** Held back: not sent yet. */
   private pending: Uint8Array = new Uint8Array(0);
+  /**
+   * Sent early by `release` (fewer than MIN_FORM bytes) and still able to begin a spelling: kept as the start of the
+   * text searched, so a spelling they turn out to begin is still replaced, from where they end.
+   */
+  private released: Uint8Array = new Uint8Array(0);
   /** How many spellings were replaced so far. */
   replaced = 0;
 
@@ -149,24 +156,40 @@ export class SecretScrubber {
     this.forms = secrets instanceof SecretForms ? secrets : new SecretForms(secrets);
   }
 
+  /** How many bytes are held back, waiting for what follows them. */
+  get holding(): number {
+    return this.pending.length;
+  }
+
   push(chunk: Uint8Array): Uint8Array {
     if (this.forms.forms.length === 0) return chunk;
-    const data = this.pending.length === 0 ? chunk : concat([this.pending, chunk]);
-    const { output, consumed } = this.scrub(data, false);
-    // a copy (`new Uint8Array(view)`; a Buffer's `slice` is a view): the caller may reuse its chunk, and the held
-    // bytes must not pin the whole chunk they were cut from
-    this.pending = new Uint8Array(data.subarray(consumed));
-    return output;
+    if (this.pending.length === 0 && this.released.length === 0) return this.scrub(chunk, 0, false);
+    return this.scrub(concat([this.released, this.pending, chunk]), this.released.length, false);
   }
 
   end(): Uint8Array {
-    const data = this.pending;
-    this.pending = new Uint8Array(0);
-    return this.scrub(data, true).output;
+    return this.scrub(concat([this.released, this.pending]), this.released.length, true);
   }
 
-  /** Replaces what is settled in `data`; `consumed` is how far the output covers it. */
-  private scrub(data: Uint8Array, final: boolean): { output: Uint8Array; consumed: number } {
+  /**
+   * The held bytes, for a peer that waits for them before it sends more, when they are fewer than MIN_FORM (with
+   * any released before and still pending a verdict); otherwise nothing, and they stay held. What is let go is at
+   * most what a value shorter than MIN_FORM would give away anyway, and the rest of a spelling it begins is still
+   * replaced when it comes. (Letting longer holds go would hand over most of a spelling split by a pause.)
+   */
+  release(): Uint8Array {
+    if (this.pending.length === 0 || this.released.length + this.pending.length >= MIN_FORM) return new Uint8Array(0);
+    const out = this.pending;
+    this.released = concat([this.released, this.pending]);
+    this.pending = new Uint8Array(0);
+    return out;
+  }
+
+  /**
+   * Replaces what is settled in `data`, of which the first `sent` bytes went out already (released early): the
+   * output starts after them, and a spelling they begin is replaced from there on. Keeps back what is not settled.
+   */
+  private scrub(data: Uint8Array, sent: number, final: boolean): Uint8Array {
     const text = latin1(data);
     const lower = this.forms.caseless ? text.toLowerCase() : text;
     const found = this.forms.find(text, lower);
@@ -180,17 +203,21 @@ export class SecretScrubber {
       }
       settled.push(m);
     }
-    const consumed = Math.max(cut, settled.at(-1)?.end ?? 0);
-    if (settled.length === 0) return { output: data.subarray(0, consumed), consumed };
+    const consumed = Math.max(cut, settled.at(-1)?.end ?? 0, sent);
+    // copies (`new Uint8Array(view)`; a Buffer's `slice` is a view): the caller may reuse its chunk, and the held
+    // bytes must not pin the whole chunk they were cut from
+    this.released = consumed === sent && cut < sent ? new Uint8Array(data.subarray(cut, sent)) : new Uint8Array(0);
+    this.pending = new Uint8Array(data.subarray(consumed));
+    if (settled.length === 0) return data.subarray(sent, consumed);
     this.replaced += settled.length;
     const parts: Uint8Array[] = [];
-    let at = 0;
+    let at = sent;
     for (const m of settled) {
-      parts.push(data.subarray(at, m.start), this.forms.placeholders[m.secret] as Uint8Array);
+      parts.push(data.subarray(at, Math.max(at, m.start)), this.forms.placeholders[m.secret] as Uint8Array);
       at = m.end;
     }
     parts.push(data.subarray(at, consumed));
-    return { output: concat(parts), consumed };
+    return concat(parts);
   }
 }
 

@@ -13,6 +13,7 @@ import {
   scrubbedBody,
   scrubbedHeaders,
   undecodableReason,
+  upgradeRefusal,
   WEB_DECODABLE,
 } from '../response-scrubbing.ts';
 import { SecretForms, scrubLatin1 } from '../secret-scrubber.ts';
@@ -59,6 +60,8 @@ export async function applyEgressPolicy(
   // credential's hosts stored can be served back by another
   const credentials = await loadCredentials(vault);
   if (credentials.length === 0) return forward(request);
+  const upgradeTo = request.headers.get('upgrade');
+  if (upgradeTo !== null) return refuse(upgradeRefusal(upgradeTo));
   const url = new URL(request.url);
   const target: RequestTarget = { host: url.hostname, scheme: url.protocol === 'https:' ? 'https' : 'http' };
   const prepared = await withCredentials(request, target, injectableAt(credentials, url.hostname));

@@ -7,7 +7,7 @@
 // re-spell.
 import { Agent, createServer, request as httpRequest, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { isIP, type Socket } from 'node:net';
-import { Duplex, Readable } from 'node:stream';
+import { Duplex, pipeline, Readable, Transform } from 'node:stream';
 import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
 import { TLSSocket } from 'node:tls';
 import { injectableAt, substitute, substituteBody, type RequestTarget, type SandboxCredential } from '../credentials.ts';
@@ -20,8 +20,9 @@ import {
   scrubbedBody,
   scrubbedHeaders,
   undecodableReason,
+  upgradeRefusal,
 } from '../response-scrubbing.ts';
-import { SecretForms, scrubLatin1 } from '../secret-scrubber.ts';
+import { SecretForms, SecretScrubber, scrubLatin1 } from '../secret-scrubber.ts';
 import type { MitmAuthority } from './mitm-authority.ts';
 import { EgressRefused, type UpstreamDialer, type UpstreamTarget } from './upstream-dialer.ts';
 
@@ -43,6 +44,14 @@ export interface CredentialProxy {
 const MAX_SUBSTITUTED_BODY = 32 << 20;
 /** How long a tunnel's first bytes may take before it is taken for a protocol whose server speaks first. */
 const SNIFF_MS = 3_000;
+/** Past this many bytes a tunnel's beginning is judged as it is (a client sending nothing but line breaks). */
+const SNIFF_MAX = 4_096;
+/**
+ * How long a raw tunnel's held-back bytes wait for what follows before the few that may go early are let go: a
+ * protocol whose peer waits for the end of a message (one that ends in bytes that may begin a secret's spelling)
+ * would otherwise stall. See `SecretScrubber.release`.
+ */
+const RAW_RELEASE_MS = 100;
 /** Hop-by-hop request headers (RFC 9110 7.6.1), and the proxy's own. */
 const HOP_BY_HOP = new Set([
   'connection', 'keep-alive', 'proxy-connection', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer',
@@ -188,38 +197,12 @@ export async function startCredentialProxy(o: CredentialProxyOptions): Promise<C
     return httpRequest({ agent: destination.agent, method, path: target, headers, setHost: false });
   };
 
-  /** A WebSocket or other upgrade: tunnelled as it is where no credential applies, refused where one does. */
-  const upgrade = (req: IncomingMessage, socket: Duplex, head: Buffer, destination: Destination): void => {
+  /** A WebSocket or any other upgrade: refused, to every host (`upgradeRefusal` says why). */
+  const upgrade = (req: IncomingMessage, socket: Duplex, destination: Destination): void => {
     socket.on('error', () => {});
-    const method = req.method ?? 'GET';
-    if (injectableAt(o.credentials, destination.host).length > 0) {
-      const reason = `an upgraded connection (${req.headers.upgrade ?? 'upgrade'}) to ${destination.host}, where a credential applies, cannot be checked for the credential's value, so it was refused`;
-      o.onRefusal?.(`${method} ${destination.scheme}://${authorityOf(destination)}: ${reason}`);
-      socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain; charset=utf-8\r\n${REFUSED_HEADER}: refused\r\nconnection: close\r\n\r\nedgeharness: ${reason}\n`);
-      return;
-    }
-    o.dialer.dial(destination).then(
-      ({ socket: upstream }) => {
-        const path = requestPath(req, destination);
-        const lines = [`${method} ${o.dialer.absoluteForm(destination) ? `http://${authorityOf(destination)}${path}` : path} HTTP/1.1`];
-        for (let i = 0; i + 1 < req.rawHeaders.length; i += 2) {
-          const name = (req.rawHeaders[i] as string).toLowerCase();
-          if (name !== 'proxy-authorization' && name !== 'proxy-connection') lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
-        }
-        upstream.write(`${lines.join('\r\n')}\r\n\r\n`);
-        if (head.length > 0) upstream.write(head);
-        upstream.on('error', () => socket.destroy());
-        socket.on('close', () => upstream.destroy());
-        upstream.on('close', () => socket.destroy());
-        upstream.pipe(socket);
-        socket.pipe(upstream);
-      },
-      (error: unknown) => {
-        const reason = error instanceof Error ? error.message : String(error);
-        o.onRefusal?.(`${method} ${destination.scheme}://${authorityOf(destination)}: ${reason}`);
-        socket.end(`HTTP/1.1 ${error instanceof EgressRefused ? '403 Forbidden' : '502 Bad Gateway'}\r\ncontent-type: text/plain; charset=utf-8\r\nconnection: close\r\n\r\nedgeharness: ${reason}\n`);
-      },
-    );
+    const reason = upgradeRefusal(req.headers.upgrade ?? 'upgrade');
+    o.onRefusal?.(`${req.method ?? 'GET'} ${destination.scheme}://${authorityOf(destination)}: ${reason}`);
+    socket.end(`HTTP/1.1 403 Forbidden\r\ncontent-type: text/plain; charset=utf-8\r\n${REFUSED_HEADER}: refused\r\nconnection: close\r\n\r\nedgeharness: ${reason}\n`);
   };
 
   // Connections carved out of tunnels: each carries its destination, set when the tunnel was opened.
@@ -229,9 +212,9 @@ export async function startCredentialProxy(o: CredentialProxyOptions): Promise<C
     if (destination) handle(req, res, destination);
     else res.destroy();
   });
-  inner.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+  inner.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
     const destination = destinations.get(socket);
-    if (destination) upgrade(req, socket, head, destination);
+    if (destination) upgrade(req, socket, destination);
     else socket.destroy();
   });
   inner.on('clientError', (_error, socket) => socket.destroy());
@@ -247,13 +230,17 @@ export async function startCredentialProxy(o: CredentialProxyOptions): Promise<C
     res.once('close', () => destination.agent?.destroy());
     handle(req, res, destination);
   });
-  outer.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+  outer.on('upgrade', (req: IncomingMessage, socket: Duplex) => {
     const destination = absoluteTarget(req.url ?? '');
-    if (destination) upgrade(req, socket, head, destination);
+    if (destination) upgrade(req, socket, destination);
     else socket.destroy();
   });
+  // tunnels leave the server's keeping once CONNECT is answered: closing the proxy ends them itself
+  const tunnels = new Set<Duplex>();
   outer.on('connect', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => {});
+    tunnels.add(socket);
+    socket.once('close', () => tunnels.delete(socket));
     const target = connectTarget(req.url ?? '');
     if (!target) {
       socket.end('HTTP/1.1 400 Bad Request\r\n\r\n');
@@ -264,12 +251,17 @@ export async function startCredentialProxy(o: CredentialProxyOptions): Promise<C
   });
   outer.on('clientError', (_error, socket) => socket.destroy());
 
-  /** What the client speaks in a tunnel decides what is done with it: TLS and HTTP are read; anything else is passed. */
+  /**
+   * What the client speaks in a tunnel decides what is done with it: TLS and HTTP are read; anything else is
+   * passed, with what comes back scrubbed as a stream of bytes.
+   */
   const openTunnel = async (socket: Socket, head: Buffer, target: { host: string; port: number }): Promise<void> => {
     const first = await sniff(socket, head);
     if (socket.destroyed) return;
-    if (first[0] === 0x16) {
-      if (first.length > 0) socket.unshift(first);
+    // judged past the line breaks an HTTP server skips before a request line: `\r\nGET` is HTTP to it
+    const start = first.subarray(leadingLineBreaks(first));
+    if (start[0] === 0x16) {
+      if (start.length > 0) socket.unshift(start);
       const destination: Destination = { ...target, scheme: 'https' };
       const secure = new TLSSocket(socket, { isServer: true, secureContext: o.authority.contextFor(target.host), ALPNProtocols: ['http/1.1'] });
       secure.on('error', () => secure.destroy());
@@ -278,19 +270,20 @@ export async function startCredentialProxy(o: CredentialProxyOptions): Promise<C
       inner.emit('connection', secure);
       return;
     }
-    if (/^[A-Z]+ /.test(first.toString('latin1'))) {
+    if (/^[A-Z]+ /.test(start.toString('latin1'))) {
       // the HTTP server reads a socket's handle directly, past anything unshifted: hand it a stream that starts
       // with the bytes already read
       const destination: Destination = { ...target, scheme: 'http' };
-      const stream = replaying(socket, first);
+      const stream = replaying(socket, start);
       stream.once('close', () => destination.agent?.destroy());
       destinations.set(stream, destination);
       inner.emit('connection', stream);
       return;
     }
     if (first.length > 0) socket.unshift(first);
-    // neither TLS nor HTTP (SSH, say): nothing to substitute, nothing to scrub. Refused where a credential applies,
-    // since what comes back could not be checked for its value.
+    // neither TLS nor HTTP (SSH, a database's wire protocol): nothing to substitute. Refused where a credential
+    // applies, since that host is the one that holds its value. Elsewhere what comes back is scrubbed as bytes,
+    // which finds a value in the clear; inside a protocol's own encryption or compression nothing can.
     const destination: UpstreamTarget = { ...target, scheme: 'http' };
     if (injectableAt(o.credentials, target.host).length > 0) {
       o.onRefusal?.(`CONNECT ${authorityOf(destination)}: a connection that is neither TLS nor HTTP to ${target.host}, where a credential applies, cannot be checked for the credential's value, so it was refused`);
@@ -299,11 +292,10 @@ export async function startCredentialProxy(o: CredentialProxyOptions): Promise<C
     }
     try {
       const upstream = await o.dialer.tunnel(target);
-      upstream.on('error', () => socket.destroy());
       socket.on('close', () => upstream.destroy());
-      upstream.on('close', () => socket.destroy());
-      upstream.pipe(socket);
       socket.pipe(upstream);
+      // the tunnel ends when what came back has been scrubbed and delivered (or on any error)
+      pipeline(upstream, scrubbingTransform(forms), socket, () => socket.destroy());
     } catch (error) {
       o.onRefusal?.(`CONNECT ${authorityOf(destination)}: ${error instanceof Error ? error.message : String(error)}`);
       socket.destroy();
@@ -321,6 +313,7 @@ export async function startCredentialProxy(o: CredentialProxyOptions): Promise<C
     close: () =>
       new Promise<void>((resolve) => {
         outer.closeAllConnections();
+        for (const socket of tunnels) socket.destroy();
         outer.close(() => resolve());
       }),
   };
@@ -376,9 +369,55 @@ function replaying(socket: Socket, first: Buffer): Duplex {
   return stream;
 }
 
-/** The first bytes a tunnel's client sends: enough to tell TLS from HTTP from anything else, or none in time. */
+/**
+ * A raw tunnel's bytes scrubbed as they stream. Held-back bytes that nothing follows for a while are let go when the
+ * scrubber allows (a few; see `SecretScrubber.release`), so an interactive protocol does not stall.
+ */
+function scrubbingTransform(forms: SecretForms): Transform {
+  const scrubber = new SecretScrubber(forms);
+  let timer: NodeJS.Timeout | undefined;
+  const transform = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      clearTimeout(timer);
+      const out = scrubber.push(chunk);
+      if (scrubber.holding > 0) {
+        timer = setTimeout(() => {
+          const early = scrubber.release();
+          if (early.length > 0) transform.push(early);
+        }, RAW_RELEASE_MS);
+      }
+      done(null, out.length > 0 ? out : undefined);
+    },
+    flush(done) {
+      clearTimeout(timer);
+      const out = scrubber.end();
+      done(null, out.length > 0 ? out : undefined);
+    },
+    destroy(error, done) {
+      clearTimeout(timer);
+      done(error);
+    },
+  });
+  return transform;
+}
+
+/** How many carriage returns and line feeds `bytes` begins with. */
+function leadingLineBreaks(bytes: Buffer): number {
+  let at = 0;
+  while (at < bytes.length && (bytes[at] === 0x0d || bytes[at] === 0x0a)) at++;
+  return at;
+}
+
+/**
+ * The first bytes a tunnel's client sends: enough to tell TLS from HTTP from anything else (past leading line
+ * breaks, which HTTP servers skip), or none in time.
+ */
 function sniff(socket: Socket, head: Buffer): Promise<Buffer> {
-  const enough = (b: Buffer): boolean => b.length > 0 && (b[0] === 0x16 || b.length >= 16 || b.includes(0x20) || !/^[A-Z]/.test(String.fromCharCode(b[0] as number)));
+  const enough = (all: Buffer): boolean => {
+    if (all.length >= SNIFF_MAX) return true;
+    const b = all.subarray(leadingLineBreaks(all));
+    return b.length > 0 && (b[0] === 0x16 || b.length >= 16 || b.includes(0x20) || !/^[A-Z]/.test(String.fromCharCode(b[0] as number)));
+  };
   if (enough(head)) return Promise.resolve(head);
   return new Promise((resolve) => {
     let got = head;

@@ -96,7 +96,8 @@ export class UpstreamDialer {
   /**
    * Before `host` goes to the host's forward proxy, which resolves names itself and would dial a name that points
    * at loopback or the LAN (`x.nip.io` → 127.0.0.1, where the runtime's API listens): the name resolved here and
-   * refused if the egress policy refuses any of its addresses; an IP literal judged as `checkedAddress` judges one.
+   * refused if the egress policy refuses any of its addresses (a name this machine cannot resolve is left to the
+   * forward proxy: `refusedResolution` says why); an IP literal judged as `checkedAddress` judges one.
    * Best effort: the forward proxy resolves the name again, and a name whose answer changes between the two lookups
    * (DNS rebinding with a TTL of 0) can still take it elsewhere. Only dialing the checked address, as the direct
    * path does, is sure, and a forward proxy rules that out.

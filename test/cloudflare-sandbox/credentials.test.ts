@@ -262,6 +262,20 @@ describe('what the container reads back from an upstream that echoes the secret'
     expect(await response.text()).toBe(`stored: ${credential().placeholder}`);
   });
 
+  it('refuses a WebSocket to any host, whose frames it could not scrub, saying why', async () => {
+    const asked: string[] = [];
+    const response = await run(
+      (r) => {
+        asked.push(r.url);
+        return new Response(`stored: ${SECRET}`);
+      },
+      new Request('https://other.example.com/socket', { headers: { upgrade: 'websocket', connection: 'Upgrade' } }),
+    );
+    expect(response.status).toBe(403);
+    expect(await response.text()).toContain('refused in a session with credentials, to every host');
+    expect(asked).toEqual([]);
+  });
+
   it('cannot fetch the secret in pieces: range headers are not sent upstream', async () => {
     const asked: Array<[string | null, string | null]> = [];
     await run(

@@ -150,6 +150,9 @@ describe('the credential proxy', () => {
   let httpPort: number; // 127.0.0.2
   let httpsPort: number; // 127.0.0.4
   let rawPort: number; // 127.0.0.3 and 127.0.0.2: a TCP service that greets and echoes
+  // 127.0.0.3, a host no credential lists, serves back the notes stored through 127.0.0.2, which has one
+  let notesPort: number; // HTTP, and WebSocket by upgrade
+  let rawNotesPort: number; // a line protocol of its own
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'eh-credential-proxy-'));
@@ -159,15 +162,51 @@ describe('the credential proxy', () => {
     const secure = createHttpsServer(upstreamCa.certificateFor('127.0.0.4'), handler);
     const raw = createTcpServer((socket) => socket.pipe(socket));
     const raw2 = createTcpServer((socket) => socket.pipe(socket));
-    servers.push(plain, secure, raw, raw2);
+    const note = (): string => seen.filter((s) => s.url === '/notes').at(-1)?.body ?? '';
+    const notes = createHttpServer((req, res) => {
+      req.resume();
+      res.end(`note: ${note()}\n`);
+    });
+    notes.on('upgrade', (_req: IncomingMessage, socket: Socket) => {
+      const payload = Buffer.from(note());
+      socket.end(Buffer.concat([
+        Buffer.from('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n'),
+        Buffer.from([0x81, payload.length]), // one unmasked text frame
+        payload,
+      ]));
+    });
+    const rawNotes = createTcpServer((socket) => {
+      socket.on('error', () => {});
+      socket.on('data', async (line: Buffer) => {
+        const command = line.toString().trim();
+        if (command === 'read') {
+          const bytes = Buffer.from(`note: ${note()}\n`);
+          for (let i = 0; i < bytes.length; i += 5) {
+            socket.write(bytes.subarray(i, i + 5));
+            await new Promise((r) => setImmediate(r));
+          }
+          socket.end();
+        } else if (command === 'split') {
+          // a message that ends in what may begin the value, and the peer waits for it before it asks for more
+          socket.write(`ready ${note().slice(0, 2)}`);
+        } else if (command === 'more') {
+          socket.end(`${note().slice(2)}\n`);
+        }
+      });
+    });
+    servers.push(plain, secure, raw, raw2, notes, rawNotes);
     await Promise.all([
       new Promise<void>((r) => plain.listen(0, '127.0.0.2', r)),
       new Promise<void>((r) => secure.listen(0, '127.0.0.4', r)),
       new Promise<void>((r) => raw.listen(0, '127.0.0.3', r)),
+      new Promise<void>((r) => notes.listen(0, '127.0.0.3', r)),
+      new Promise<void>((r) => rawNotes.listen(0, '127.0.0.3', r)),
     ]);
     httpPort = (plain.address() as AddressInfo).port;
     httpsPort = (secure.address() as AddressInfo).port;
     rawPort = (raw.address() as AddressInfo).port;
+    notesPort = (notes.address() as AddressInfo).port;
+    rawNotesPort = (rawNotes.address() as AddressInfo).port;
     await new Promise<void>((r) => raw2.listen(rawPort, '127.0.0.2', r));
     authority = new MitmAuthority();
     socketPath = path.join(dir, 'proxy.sock');
@@ -323,10 +362,65 @@ describe('the credential proxy', () => {
     expect(seen.length).toBe(before);
   });
 
-  it("refuses an upgrade to a credential's host, whose frames it could not scrub", async () => {
-    const answer = await collect(await https('/ws', { ...bearer, connection: 'Upgrade', upgrade: 'websocket' }));
-    expect(answer.status).toBe(403);
-    expect(answer.body).toContain('cannot be checked for the credential');
+  /** Everything a tunnel's other end sends until it closes. */
+  async function readAll(socket: Socket): Promise<string> {
+    let text = '';
+    socket.on('data', (chunk: Buffer) => { text += chunk.toString('latin1'); });
+    await once(socket, 'close');
+    return text;
+  }
+
+  /** Stores a note on 127.0.0.2 with the body credential's placeholder in it, which the proxy fills in on the way. */
+  async function storeNote(): Promise<void> {
+    const stored = await collect(await plain(`http://127.0.0.2:${httpPort}/notes`, {}, { method: 'POST', body: bodyToken.placeholder }));
+    expect(stored.status).toBe(200);
+    expect(seen.at(-1)?.body).toBe(BODY_SECRET);
+  }
+
+  it('refuses a WebSocket to every host, a credential\'s or not, saying why', async () => {
+    const credentialHost = await collect(await https('/ws', { ...bearer, connection: 'Upgrade', upgrade: 'websocket' }));
+    expect(credentialHost.status).toBe(403);
+    expect(credentialHost.body).toContain('permessage-deflate');
+
+    // a note stored through the credential's host, read back over a WebSocket from another host
+    await storeNote();
+    const socket = await tunnel('127.0.0.3', notesPort);
+    socket.write(`GET /ws HTTP/1.1\r\nHost: 127.0.0.3:${notesPort}\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n`);
+    const answer = await readAll(socket);
+    expect(answer).toMatch(/^HTTP\/1\.1 403 /);
+    expect(answer).toContain('refused in a session with credentials, to every host');
+    expect(leaks(answer, BODY_SECRET)).toBe(false);
+    expect(refusals.at(-1)).toContain(`127.0.0.3:${notesPort}`);
+  });
+
+  it('reads a request with line breaks before its request line as HTTP, and scrubs its answer', async () => {
+    await storeNote();
+    const socket = await tunnel('127.0.0.3', notesPort);
+    socket.write(`\r\nGET /note HTTP/1.1\r\nHost: 127.0.0.3:${notesPort}\r\nConnection: close\r\n\r\n`);
+    const answer = await readAll(socket);
+    expect(answer).toMatch(/^HTTP\/1\.1 200/);
+    expect(answer).toContain(`note: ${bodyToken.placeholder}`);
+    expect(leaks(answer, BODY_SECRET)).toBe(false);
+  });
+
+  it('scrubs what comes back over a tunnel that is neither TLS nor HTTP', async () => {
+    await storeNote();
+    const socket = await tunnel('127.0.0.3', rawNotesPort);
+    socket.write('read\n');
+    const answer = await readAll(socket);
+    expect(answer).toBe(`note: ${bodyToken.placeholder}\n`);
+  });
+
+  it('lets a raw protocol\'s last few held bytes go to a peer that waits for them, and still replaces the value they begin', async () => {
+    await storeNote();
+    const socket = await tunnel('127.0.0.3', rawNotesPort);
+    let text = '';
+    socket.on('data', (chunk: Buffer) => { text += chunk.toString('latin1'); });
+    socket.write('split\n');
+    while (!text.endsWith(`ready ${BODY_SECRET.slice(0, 2)}`)) await once(socket, 'data');
+    socket.write('more\n');
+    await once(socket, 'close');
+    expect(text).toBe(`ready ${BODY_SECRET.slice(0, 2)}${bodyToken.placeholder}\n`);
   });
 
   it("tunnels a protocol that is neither TLS nor HTTP to a host without credentials, and refuses it to a credential's host", async () => {

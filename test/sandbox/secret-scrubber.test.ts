@@ -156,4 +156,47 @@ describe('the secret scrubber', () => {
     const second = Buffer.from(scrubber.push(buffer.subarray(0, SECRET.value.length - half + 1)));
     expect(Buffer.concat([first, second, scrubber.end()]).toString()).toBe(`${'x'.repeat(64 - half)}${SECRET.placeholder}!`);
   });
+
+  it('lets fewer than four held bytes go when asked, and still replaces the spelling they turn out to begin', () => {
+    const scrubber = new SecretScrubber([SECRET]);
+    expect(Buffer.from(scrubber.push(Buffer.from(`ready ${SECRET.value.slice(0, 2)}`))).toString()).toBe('ready ');
+    expect(scrubber.holding).toBe(2);
+    expect(Buffer.from(scrubber.release()).toString()).toBe(SECRET.value.slice(0, 2));
+    expect(Buffer.from(scrubber.push(Buffer.from(SECRET.value.slice(2, 3)))).toString()).toBe('');
+    expect(Buffer.from(scrubber.release()).toString()).toBe(SECRET.value.slice(2, 3));
+    const rest = Buffer.concat([scrubber.push(Buffer.from(`${SECRET.value.slice(3)} done`)), scrubber.end()]).toString();
+    // the three characters sent early are all the agent gets of it
+    expect(rest).toBe(`${SECRET.placeholder} done`);
+  });
+
+  it('keeps holding four bytes or more, which would give away a spelling split by a pause', () => {
+    const scrubber = new SecretScrubber([SECRET]);
+    scrubber.push(Buffer.from(`ready ${SECRET.value.slice(0, 2)}`));
+    scrubber.release();
+    scrubber.push(Buffer.from(SECRET.value.slice(2, 4)));
+    expect(scrubber.release().length).toBe(0);
+    expect(scrubber.holding).toBe(2);
+    const rest = Buffer.concat([scrubber.push(Buffer.from(SECRET.value.slice(4))), scrubber.end()]).toString();
+    expect(rest).toBe(SECRET.placeholder);
+  });
+
+  it('forgets bytes let go early once what follows shows they begin nothing', () => {
+    const scrubber = new SecretScrubber([SECRET]);
+    const out = [scrubber.push(Buffer.from(`ready ${SECRET.value.slice(0, 2)}`)), scrubber.release()];
+    out.push(scrubber.push(Buffer.from(' and more')), scrubber.push(Buffer.from(` then ${SECRET.value}.`)), scrubber.end());
+    expect(Buffer.concat(out).toString()).toBe(`ready ${SECRET.value.slice(0, 2)} and more then ${SECRET.placeholder}.`);
+  });
+
+  it('gives no spelling away when every held byte it may let go is let go, one byte at a time', () => {
+    for (const [name, spelled] of Object.entries(spellings(SECRET.value))) {
+      const scrubber = new SecretScrubber([SECRET]);
+      const out: Uint8Array[] = [];
+      for (const byte of Buffer.from(`echo: ${spelled};`)) out.push(scrubber.push(Uint8Array.of(byte)), scrubber.release());
+      out.push(scrubber.end());
+      const text = Buffer.concat(out).toString();
+      expect(text, name).toContain(SECRET.placeholder);
+      expect(holds(text, SECRET.value), `${name}: ${text}`).toBe(false);
+    }
+  });
 });
+

@@ -6,7 +6,7 @@
 import { Buffer } from 'node:buffer';
 import { decideEgress, hostMatches, normalizeHost, type EgressOptions } from './egress-policy.ts';
 import type { Networking } from './hands.ts';
-import { SecretForms, scrubText } from './secret-scrubber.ts';
+import { formsFor, scrubText } from './secret-scrubber.ts';
 
 /** One `environment_variable` credential as the hands receive it: with its value, which only the proxy uses. */
 export interface SandboxCredential {
@@ -127,7 +127,7 @@ export function substituteBody(
  */
 export function redactContent<T extends { type: string; text?: string }>(content: T[], credentials: readonly SandboxCredential[]): T[] {
   if (credentials.length === 0) return content;
-  const forms = new SecretForms(credentials);
+  const forms = formsFor(credentials);
   return content.map((block) => (typeof block.text === 'string' ? { ...block, text: scrubText(block.text, forms) } : block));
 }
 

@@ -56,9 +56,11 @@ export class SecretForms {
   /** The longest any match can be. */
   readonly longest: number;
   readonly caseless: boolean;
-  /** Each form's beginnings (lead, then needle), for telling whether a stream's last bytes may begin a match. */
-  private readonly starts: ReadonlyArray<{ text: string; caseless: boolean }>;
-  private readonly firstChars: ReadonlySet<string>;
+  /**
+   * Each form's beginnings (one lead spelling, then the needle), by their first character, for telling whether a
+   * stream's last bytes may begin a match: a position is checked only against the beginnings it could start.
+   */
+  private readonly startsByFirst: ReadonlyMap<string, readonly Start[]>;
   private readonly longestStart: number;
 
   constructor(secrets: readonly Secret[]) {
@@ -82,9 +84,15 @@ export class SecretForms {
     this.placeholders = secrets.map((s) => utf8(s.placeholder));
     this.caseless = forms.some((f) => f.caseless);
     this.longest = Math.max(0, ...forms.map((f) => f.needle.length + spellingMax(f.lead) + spellingMax(f.trail) + (f.trail ? PADDING_MAX : 0)));
-    this.starts = forms.flatMap((f) => (f.lead ? f.lead.map((l) => l + f.needle) : [f.needle]).map((text) => ({ text, caseless: f.caseless })));
-    this.firstChars = new Set(this.starts.map((s) => s.text[0] as string));
-    this.longestStart = Math.max(0, ...this.starts.map((s) => s.text.length));
+    // lead and needle kept apart: joined, each of a long value's up to 16 lead spellings would copy its needle
+    const starts: Start[] = forms.flatMap((f) => (f.lead ?? ['']).map((lead) => ({ lead, needle: f.needle, caseless: f.caseless, length: lead.length + f.needle.length })));
+    const byFirst = new Map<string, Start[]>();
+    for (const start of starts) {
+      const first = (start.lead || start.needle)[0] as string;
+      byFirst.set(first, [...(byFirst.get(first) ?? []), start]);
+    }
+    this.startsByFirst = byFirst;
+    this.longestStart = Math.max(0, ...starts.map((s) => s.length));
   }
 
   /**
@@ -125,14 +133,85 @@ export class SecretForms {
    * a spelling not yet complete. `text.length` when the end of `text` cannot begin one: then everything may go.
    */
   heldFrom(text: string, lower: string): number {
-    for (let at = Math.max(0, text.length - this.longestStart + 1); at < text.length; at++) {
-      if (!this.firstChars.has(text[at] as string) && !this.firstChars.has(lower[at] as string)) continue;
+    // Far from the end, where the rest is at least PROBE characters past any lead, a form can begin only where
+    // its needle's first PROBE characters are: found by indexOf (native, fast) rather than position by position.
+    const near = Math.max(0, text.length - PROBE - MAX_LEAD);
+    let best = near;
+    for (const form of this.forms) {
+      if (form.needle.length <= PROBE) continue;
+      const haystack = form.caseless ? lower : text;
+      const probe = form.needle.slice(0, PROBE);
+      const leadMax = spellingMax(form.lead);
+      const first = text.length - form.needle.length - leadMax + 1; // from q on, the rest is shorter than the needle
+      for (let q = haystack.indexOf(probe, Math.max(0, first)); q !== -1 && q - leadMax < best && q <= text.length - PROBE; q = haystack.indexOf(probe, q + 1)) {
+        const rest = haystack.slice(q);
+        if (rest.length >= form.needle.length || !form.needle.startsWith(rest)) continue;
+        // a form with a lead begins with one of its spellings; a later q may still begin earlier (a longer lead)
+        const at = form.lead ? q - spellingBefore(text, q, form.lead) : q;
+        if ((at < q || !form.lead) && at < best) best = at;
+      }
+    }
+    if (best < near) return best;
+    for (let at = near; at < text.length; at++) {
+      const exact = this.startsByFirst.get(text[at] as string);
+      const folded = lower[at] === text[at] ? undefined : this.startsByFirst.get(lower[at] as string);
+      if (!exact && !folded) continue;
       const rest = text.slice(at);
       const restLower = lower.slice(at);
-      if (this.starts.some((s) => s.text.length > rest.length && s.text.startsWith(s.caseless ? restLower : rest))) return at;
+      const begins = (s: Start): boolean => s.length > rest.length && beginsWith(s, s.caseless ? restLower : rest);
+      if (exact?.some(begins) || folded?.some(begins)) return at;
     }
     return text.length;
   }
+}
+
+/** One way a form can begin: one spelling of its lead character (or none), then its needle. */
+interface Start {
+  lead: string;
+  needle: string;
+  caseless: boolean;
+  length: number;
+}
+
+/** Whether `text` is the beginning of `start` (lead, then needle), without joining the two. */
+function beginsWith(start: Start, text: string): boolean {
+  const n = start.lead.length;
+  if (text.length <= n) return start.lead.startsWith(text);
+  return text.startsWith(start.lead) && start.needle.startsWith(text.slice(n));
+}
+
+/** Built spellings by credential set, most recently used last; bounded by the size of what they hold. */
+const built = new Map<string, { forms: SecretForms; weight: number }>();
+/** About how many characters of spellings the cache keeps (a 64 KB value has some 2 M): a few MB at most. */
+const CACHE_WEIGHT = 8 << 20;
+let cachedWeight = 0;
+
+/**
+ * The spellings of `secrets`, built once per set of values and reused: every request of a session (Cloudflare) and
+ * every tool result (the brain, the hands) brings the same credentials as fresh objects, and building the spellings
+ * of a large value takes milliseconds. Keyed by the placeholders and values themselves, compared exactly (the cache
+ * holds their spellings, hence the values, either way), so a rotated value is a new entry and a stale one is never
+ * used. Least recently used sets go first once the cache outgrows `CACHE_WEIGHT`.
+ */
+export function formsFor(secrets: readonly Secret[]): SecretForms {
+  const key = secrets.map((s) => `${s.placeholder.length}:${s.placeholder}${s.value.length}:${s.value}`).join('');
+  const hit = built.get(key);
+  if (hit) {
+    built.delete(key);
+    built.set(key, hit);
+    return hit.forms;
+  }
+  const forms = new SecretForms(secrets);
+  const weight = key.length + forms.forms.reduce((sum, f) => sum + f.needle.length, 0);
+  if (weight > CACHE_WEIGHT) return forms;
+  built.set(key, { forms, weight });
+  cachedWeight += weight;
+  for (const [oldest, entry] of built) {
+    if (cachedWeight <= CACHE_WEIGHT) break;
+    built.delete(oldest);
+    cachedWeight -= entry.weight;
+  }
+  return forms;
 }
 
 /**
@@ -153,7 +232,7 @@ export class SecretScrubber {
   replaced = 0;
 
   constructor(secrets: readonly Secret[] | SecretForms) {
-    this.forms = secrets instanceof SecretForms ? secrets : new SecretForms(secrets);
+    this.forms = secrets instanceof SecretForms ? secrets : formsFor(secrets);
   }
 
   /** How many bytes are held back, waiting for what follows them. */
@@ -246,7 +325,7 @@ export function scrubBytes(bytes: Uint8Array, secrets: readonly Secret[] | Secre
 
 /** `text` (any Unicode, searched as its UTF-8 bytes) with every spelling of every secret replaced. */
 export function scrubText(text: string, secrets: readonly Secret[] | SecretForms): string {
-  const forms = secrets instanceof SecretForms ? secrets : new SecretForms(secrets);
+  const forms = secrets instanceof SecretForms ? secrets : formsFor(secrets);
   if (forms.forms.length === 0 || text.length === 0) return text;
   const bytes = Buffer.from(text, 'utf8');
   return forms.find(bytes.toString('latin1')).length === 0 ? text : Buffer.from(scrubBytes(bytes, forms)).toString('utf8');
@@ -257,7 +336,7 @@ export function scrubText(text: string, secrets: readonly Secret[] | SecretForms
  * every spelling replaced.
  */
 export function scrubLatin1(value: string, secrets: readonly Secret[] | SecretForms): string {
-  const forms = secrets instanceof SecretForms ? secrets : new SecretForms(secrets);
+  const forms = secrets instanceof SecretForms ? secrets : formsFor(secrets);
   const matches = forms.find(value);
   if (matches.length === 0) return value;
   let out = '';
@@ -298,39 +377,47 @@ const ALPHABETS = [
   'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_',
 ] as const;
 const PADDING_MAX = 2 * 3; // `==`, or `%3D%3D`
+/** The longest spelling of a lead character (`%2B`, `%2F`). */
+const MAX_LEAD = 3;
+/** How much of a needle `heldFrom` searches for, far from the end of a text. */
+const PROBE = 8;
 
 /**
  * Base64 spellings of `bytes` at alignments 0, 1 and 2 (how many bytes of something else precede them in their
  * 3-byte group). Each is the run of characters made of the secret's bits only, plus the spellings of the partial
- * character on either side, which mixes the secret's bits with unknown ones.
+ * character on either side, which mixes the secret's bits with unknown ones. The run is read straight off an
+ * encoding of the bytes behind `align` zero bytes (only its two edge characters depend on what surrounds them), so
+ * building is linear in the value's length, which may be the vault's 64 KB.
  */
 function base64Forms(bytes: Uint8Array): Array<Omit<Form, 'secret'>> {
   const forms: Array<Omit<Form, 'secret'>> = [];
+  const aligned = [0, 1, 2].map((align) => {
+    const first = Math.ceil((align * 8) / 6); // the first character of the secret's bits only
+    const end = Math.floor(((align + bytes.length) * 8) / 6); // one past the last
+    const core = Buffer.concat([Buffer.alloc(align), bytes]).toString('base64').slice(first, end);
+    // the edge characters: how many of their low (lead) or high (trail) bits are the secret's, and those bits
+    const leadBits = (first * 6 - align * 8) % 6;
+    const trailBits = ((align + bytes.length) * 8) % 6;
+    const lead = leadBits === 0 ? undefined : partialValues(leadBits, ((bytes[0] as number) >> (8 - leadBits)) & ((1 << leadBits) - 1), 'low');
+    const trail = trailBits === 0 ? undefined : partialValues(trailBits, (bytes[bytes.length - 1] as number) & ((1 << trailBits) - 1), 'high');
+    return { core, lead, trail };
+  });
   for (const alphabet of ALPHABETS) {
-    for (let align = 0; align < 3; align++) {
-      // the bits of the group-aligned text: `align` unknown bytes, then the secret
-      const known = (bit: number): number | undefined => {
-        const i = bit - align * 8;
-        if (i < 0 || i >= bytes.length * 8) return undefined;
-        return ((bytes[i >> 3] as number) >> (7 - (i & 7))) & 1;
-      };
-      const chars = Math.ceil(((align + bytes.length) * 8) / 6);
-      let core = '';
-      let lead: string[] | undefined;
-      let trail: string[] | undefined;
-      for (let c = 0; c < chars; c++) {
-        const bits = [0, 1, 2, 3, 4, 5].map((j) => known(c * 6 + j));
-        if (bits.every((b) => b === undefined)) continue;
-        const candidates = Array.from({ length: 64 }, (_, v) => v).filter((v) => bits.every((b, j) => b === undefined || b === ((v >> (5 - j)) & 1)));
-        const spelled = candidates.flatMap((v) => charSpellings(alphabet[v] as string));
-        if (candidates.length === 1) core += alphabet[candidates[0] as number];
-        else if (core === '') lead = spelled;
-        else trail = spelled;
-      }
-      for (const needle of coreSpellings(core, alphabet)) forms.push({ needle, caseless: false, ...(lead ? { lead } : {}), ...(trail ? { trail } : {}) });
+    for (const { core, lead, trail } of aligned) {
+      const spelledCore = alphabet === ALPHABETS[0] ? core : core.replaceAll('+', '-').replaceAll('/', '_');
+      const spell = (values: number[] | undefined): string[] | undefined => values?.flatMap((v) => charSpellings(alphabet[v] as string));
+      const leads = spell(lead);
+      const trails = spell(trail);
+      for (const needle of coreSpellings(spelledCore, alphabet)) forms.push({ needle, caseless: false, ...(leads ? { lead: leads } : {}), ...(trails ? { trail: trails } : {}) });
     }
   }
   return forms;
+}
+
+/** The 6-bit values, ascending, whose `bits` low or high bits are `known` (the rest anything). */
+function partialValues(bits: number, known: number, side: 'low' | 'high'): number[] {
+  const free = 6 - bits;
+  return Array.from({ length: 1 << free }, (_, other) => (side === 'low' ? (other << bits) | known : (known << free) | other)).sort((a, b) => a - b);
 }
 
 /** A base64 character as it may appear: itself, and `+` and `/` percent-encoded (either case) or `/` JSON-escaped. */

@@ -16,7 +16,7 @@ import {
   upgradeRefusal,
   WEB_DECODABLE,
 } from '../response-scrubbing.ts';
-import { SecretForms, scrubLatin1 } from '../secret-scrubber.ts';
+import { formsFor, type SecretForms, scrubLatin1 } from '../secret-scrubber.ts';
 
 /** Which vaults a session's egress reads credentials from: ids only, never a secret. */
 export interface VaultRef {
@@ -66,7 +66,7 @@ export async function applyEgressPolicy(
   const target: RequestTarget = { host: url.hostname, scheme: url.protocol === 'https:' ? 'https' : 'http' };
   const prepared = await withCredentials(request, target, injectableAt(credentials, url.hostname));
   if (!prepared.ok) return refuse(prepared.reason);
-  return scrubbed(await forward(prepared.request), request.method, new SecretForms(credentials));
+  return scrubbed(await forward(prepared.request), request.method, formsFor(credentials));
 }
 
 /**

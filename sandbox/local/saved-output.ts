@@ -4,7 +4,7 @@
 import { closeSync, constants, fchownSync, fstatSync, openSync, readSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import type { SandboxCredential } from '../credentials.ts';
-import { SecretForms, SecretScrubber } from '../secret-scrubber.ts';
+import { formsFor, type SecretForms, SecretScrubber } from '../secret-scrubber.ts';
 
 /** Where the runner saves a call's output, relative to the workspace (tool-runner.ts's OUTPUTS_DIR). */
 const OUTPUTS_DIR = ['.edgeharness', 'outputs'];
@@ -19,7 +19,7 @@ const CHUNK_BYTES = 1 << 20;
  * is left as it is (its content was in the sandbox already; results are redacted separately).
  */
 export function redactSavedOutput(workspace: string, key: string, credentials: readonly SandboxCredential[]): void {
-  const forms = new SecretForms(credentials);
+  const forms = formsFor(credentials);
   if (forms.forms.length === 0 || !/^[A-Za-z0-9_-]+$/.test(key)) return;
   const opened: number[] = [];
   const at = (fd: number, name: string): string => `/proc/self/fd/${fd}/${name}`;

@@ -2,7 +2,7 @@
 // echo it in becomes the placeholder, in one text and over a stream cut anywhere, and nothing else changes.
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { SecretScrubber, scrubBytes, scrubLatin1, scrubText } from '../../sandbox/secret-scrubber.ts';
+import { formsFor, SecretForms, SecretScrubber, scrubBytes, scrubLatin1, scrubText } from '../../sandbox/secret-scrubber.ts';
 
 const SECRET = { value: 'sk-live_7f3a/9c1e+Zq"x\\y', placeholder: 'edgeharness_placeholder_vcrd_one' };
 const UNICODE = { value: 'pässwört-🔑-42', placeholder: 'edgeharness_placeholder_vcrd_two' };
@@ -197,6 +197,54 @@ describe('the secret scrubber', () => {
       expect(text, name).toContain(SECRET.placeholder);
       expect(holds(text, SECRET.value), `${name}: ${text}`).toBe(false);
     }
+  });
+
+  it('holds back exactly from the first byte that may begin a spelling, in long and repetitive values too', () => {
+    // the rule, position by position: the rest of the text is a proper beginning of a lead spelling and needle
+    const reference = (forms: SecretForms, text: string): number => {
+      for (let at = 0; at < text.length; at++) {
+        const rest = text.slice(at);
+        const begins = forms.forms.some((f) => (f.lead ?? ['']).some((lead) => {
+          const start = lead + f.needle;
+          return start.length > rest.length && start.startsWith(f.caseless ? rest.toLowerCase() : rest);
+        }));
+        if (begins) return at;
+      }
+      return text.length;
+    };
+    const check = (forms: SecretForms, text: string): void => {
+      expect(forms.heldFrom(text, text.toLowerCase()), JSON.stringify(text)).toBe(reference(forms, text));
+    };
+    const lengths = (n: number): number[] => [...new Set([...Array.from({ length: 24 }, (_, i) => i + 1), ...Array.from({ length: 8 }, (_, i) => Math.floor(((i + 1) * n) / 9))])].filter((k) => k > 0 && k < n);
+    // (the last two begin with bytes whose base64 leads include `/`, spelt `%2F`: three characters)
+    const values = [SECRET.value, UNICODE.value, 'ab'.repeat(20), 'a'.repeat(30), randomBytes(150).toString('base64url'), 'Zq9/Zq9/Zq9/Zq9+Zq9/', 'ÿ-secret-value', '🔑 secret value'];
+    for (const value of values) {
+      const forms = new SecretForms([{ value, placeholder: 'P' }]);
+      // as an upstream would spell it, cut anywhere, after nothing, junk, or a whole or partial copy
+      for (const spelled of [...Object.values(spellings(value)), b64(`u${value}`), encodeURIComponent(b64(`us${value}`))]) {
+        for (const k of lengths(spelled.length)) {
+          for (const before of ['', '{"a":"', spelled.slice(0, k), `${spelled} and `, randomBytes(40).toString('base64')]) {
+            check(forms, Buffer.from(`${before}${spelled.slice(0, k)}`).toString('latin1'));
+          }
+        }
+      }
+      // each form cut anywhere: after each of its shortest and longest lead spellings, and after none
+      for (const form of forms.forms) {
+        const leads = [...new Set(['', ...(form.lead ?? []).slice(0, 2), ...(form.lead ?? []).slice(-2)])];
+        for (const lead of leads) {
+          for (const k of lengths(form.needle.length)) check(forms, `"x${lead}${form.needle.slice(0, k)}`);
+        }
+      }
+    }
+  });
+
+  it('builds the spellings of a credential set once, and again when a value changes', () => {
+    const first = formsFor([{ ...SECRET }, { ...UNICODE }]);
+    expect(formsFor([{ ...SECRET }, { ...UNICODE }])).toBe(first);
+    const rotated = formsFor([{ ...SECRET, value: `${SECRET.value}-rotated` }, { ...UNICODE }]);
+    expect(rotated).not.toBe(first);
+    expect(scrubText(`${SECRET.value}-rotated`, rotated)).toBe(SECRET.placeholder);
+    expect(formsFor([{ ...UNICODE }, { ...SECRET }])).not.toBe(first); // the order decides which placeholder is whose
   });
 });
 

@@ -56,8 +56,13 @@ export type OpenSandbox = (sessionId: string) => SandboxLike;
 /** Where things are inside the container image (see sandbox/Dockerfile). */
 export interface ContainerLayout {
   workspaceDir: string;
-  /** A directory that always exists in the container: the call file of each call is written there. */
-  scratchDir: string;
+  /**
+   * Where each call's file is written, by root: a directory root alone may enter (mode 0700). Root's shell hands the
+   * file to the runner on its stdin and removes it, so the sandbox user never needs the file's name or ownership;
+   * and it cannot plant a link under that name, as it could in a world-writable /tmp, where root's write (and a
+   * chown) would follow the link to a file of the link's choosing (/etc/shadow).
+   */
+  callDir: string;
   nodeBinary: string;
   /** `run-one-call.ts`: starts the tool runner, hands it one call, prints its result. */
   oneCall: string;
@@ -72,7 +77,7 @@ export interface ContainerLayout {
 
 export const IMAGE_LAYOUT: ContainerLayout = {
   workspaceDir: '/workspace',
-  scratchDir: '/tmp',
+  callDir: '/opt/edgeharness/calls',
   nodeBinary: 'node',
   oneCall: '/opt/edgeharness/sandbox/cloudflare/run-one-call.ts',
   toolRunner: '/opt/edgeharness/sandbox/local/tool-runner.ts',
@@ -153,25 +158,26 @@ export function createContainerHands(openSandbox: OpenSandbox, options: Containe
       configured.delete(spec.sessionId);
       return failure(`The sandbox could not be started (${describe(error)}); the tool did not run.`);
     }
-    const callFile = `${layout.scratchDir}/edgeharness-call-${key}.json`;
+    const callFile = `${layout.callDir}/${key}.json`;
     const runnerCall: RunnerCall = { id: 1, name: call.name, input: call.input, key, timeoutMs };
     const wrapperSeconds = Math.ceil((timeoutMs + RUNNER_GRACE_MS) / 1000);
     // A subshell: the SDK runs commands in one long-lived shell, whose working directory must not move.
     const user = layout.sandboxUser;
     const command = [
       '(cd', shellQuote(layout.workspaceDir), '&&',
-      // the call file is the sandbox user's to read and remove (the control server wrote it as root)
-      ...(user ? ['chown', `${user.uid}:${user.gid}`, shellQuote(callFile), '&&'] : []),
       // The credentials' variables hold placeholders; the values are put in by the outbound handler.
       ...runnerEnv(spec, layout),
       // The runner enforces the call's timeout and reports it; `timeout` only catches a runner that hangs.
       'timeout -k 5', String(wrapperSeconds),
       ...(user ? switchUser(user) : []),
       shellQuote(layout.nodeBinary), shellQuote(layout.oneCall),
-      '--call', shellQuote(callFile),
       '--runner', shellQuote(layout.toolRunner),
       '--workdir', shellQuote(layout.workspaceDir),
-      '--max-chars', `${MAX_RESULT_CHARS})`,
+      '--max-chars', String(MAX_RESULT_CHARS),
+      // opened by root's shell before the user switch: the runner reads the call from that descriptor
+      '<', shellQuote(callFile) + ';',
+      // the exit status tells a runner stopped by `timeout` (124, 137) from one that answered
+      'code=$?; rm -f', shellQuote(callFile) + '; exit $code)',
     ].join(' ');
     let result: ExecResult;
     try {
@@ -251,11 +257,16 @@ function runnerEnv(spec: SandboxSpec, layout: ContainerLayout): string[] {
   return assignments.length === 0 ? [] : ['env', ...assignments.map(shellQuote)];
 }
 
-/** Creates the workspace, the sandbox user's alone when there is one. */
+/**
+ * Creates the workspace, the sandbox user's alone when there is one, and the directory of call files, root's alone
+ * (the image has both; a layout without them gets them here).
+ */
 function workspaceCommand(layout: ContainerLayout): string {
   const dir = shellQuote(layout.workspaceDir);
+  const calls = shellQuote(layout.callDir);
   const user = layout.sandboxUser;
-  return user ? `mkdir -p ${dir} && chown ${user.uid}:${user.gid} ${dir} && chmod 700 ${dir}` : `mkdir -p ${dir}`;
+  const workspace = user ? `mkdir -p ${dir} && chown ${user.uid}:${user.gid} ${dir} && chmod 700 ${dir}` : `mkdir -p ${dir}`;
+  return `${workspace} && mkdir -p ${calls} && chmod 700 ${calls}`;
 }
 
 /**

@@ -1,9 +1,10 @@
 // Runs inside the container, once per tool call (the SDK's exec has no stdin to keep a runner fed): starts the
-// local provider's tool runner unchanged, hands it the call read from a file, prints the runner's result as one
-// JSON line on stdout, then closes the runner's stdin, which stops it and its shell.
-// Usage: node run-one-call.ts --call <file> --runner <tool-runner.ts> --workdir <dir> --max-chars <n>
+// local provider's tool runner unchanged, hands it the call read from stdin (root's shell opens the call file, which
+// lives where only root may go), prints the runner's result as one JSON line on stdout, then closes the runner's
+// stdin, which stops it and its shell.
+// Usage: node run-one-call.ts --runner <tool-runner.ts> --workdir <dir> --max-chars <n> < call.json
 import { spawn } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -11,19 +12,17 @@ import type { RunnerCall, RunnerMessage } from '../local/runner-protocol.ts';
 
 const { values } = parseArgs({
   options: {
-    call: { type: 'string' },
     runner: { type: 'string' },
     workdir: { type: 'string' },
     'max-chars': { type: 'string' },
   },
 });
-if (!values.call || !values.runner || !values.workdir) {
-  process.stderr.write('usage: run-one-call.ts --call <file> --runner <tool-runner.ts> --workdir <dir> --max-chars <n>\n');
+if (!values.runner || !values.workdir) {
+  process.stderr.write('usage: run-one-call.ts --runner <tool-runner.ts> --workdir <dir> --max-chars <n> < call.json\n');
   process.exit(2);
 }
 
-const call = JSON.parse(readFileSync(values.call, 'utf8')) as RunnerCall;
-rmSync(values.call, { force: true });
+const call = JSON.parse(readFileSync(0, 'utf8')) as RunnerCall;
 
 const runner = spawn(process.execPath, [path.resolve(values.runner), '--workdir', values.workdir, '--max-chars', values['max-chars'] ?? '100000'], {
   cwd: values.workdir,

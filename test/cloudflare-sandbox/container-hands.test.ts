@@ -1,7 +1,7 @@
 // The Cloudflare provider's hands, against a fake sandbox Durable Object whose "container" runs the real tool
 // runner (the official agent toolset) in child processes on this machine. No container runtime is needed.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -164,7 +164,7 @@ describe('cloudflare hands', () => {
   it('gives a call without its own timeout the default of 120 s', async () => {
     const hands = createContainerHands(sandboxes.open, { layout: sandboxes.layout });
     await hands.execute(spec(), { name: 'bash', input: { command: 'true' }, idempotencyKey: 'sevt_1' });
-    const callFile = sandboxes.session('sesn_A1').writes.find((w) => w.path.includes('edgeharness-call-sevt_1'));
+    const callFile = sandboxes.session('sesn_A1').writes.find((w) => w.path === path.join(sandboxes.layout.callDir, 'sevt_1.json'));
     expect(JSON.parse(callFile?.content ?? '{}')).toMatchObject({ name: 'bash', key: 'sevt_1', timeoutMs: DEFAULT_TOOL_TIMEOUT_MS });
   });
 
@@ -227,17 +227,22 @@ describe('the user a container runs tools as', () => {
 
     const [provision, call] = image.session('sesn_A1').commands;
     const workspace = image.layout.workspaceDir;
-    const callFile = path.join(image.layout.scratchDir, 'edgeharness-call-sevt_1.json');
-    // the workspace is the sandbox user's alone
-    expect(provision).toBe(`mkdir -p ${workspace} && chown 10001:10001 ${workspace} && chmod 700 ${workspace}`);
-    // root gives it the call file, then everything of the call runs as that user, with the workspace as its home
+    const calls = image.layout.callDir;
+    const callFile = path.join(calls, 'sevt_1.json');
+    // the workspace is the sandbox user's alone; the call files' directory root's alone
+    expect(provision).toBe(`mkdir -p ${workspace} && chown 10001:10001 ${workspace} && chmod 700 ${workspace} && mkdir -p ${calls} && chmod 700 ${calls}`);
+    expect(image.session('sesn_A1').writes.map((w) => w.path)).toEqual([callFile]);
+    // everything of the call runs as that user, with the workspace as its home; root's shell opens the call file
+    // for it (no chown, no name it could have planted) and removes it afterwards
     expect(call).toBe([
-      `(cd ${workspace} && chown 10001:10001 ${callFile} &&`,
+      `(cd ${workspace} &&`,
       `env HOME=${workspace} TOKEN=edgeharness_placeholder_x`,
       `timeout -k 5 ${Math.ceil((DEFAULT_TOOL_TIMEOUT_MS + 30_000) / 1000)}`,
       'setpriv --reuid=10001 --regid=10001 --clear-groups --inh-caps=-all --no-new-privs --',
-      `${image.layout.nodeBinary} ${image.layout.oneCall} --call ${callFile} --runner ${image.layout.toolRunner} --workdir ${workspace} --max-chars ${MAX_RESULT_CHARS})`,
+      `${image.layout.nodeBinary} ${image.layout.oneCall} --runner ${image.layout.toolRunner} --workdir ${workspace} --max-chars ${MAX_RESULT_CHARS}`,
+      `< ${callFile}; code=$?; rm -f ${callFile}; exit $code)`,
     ].join(' '));
+    expect(IMAGE_LAYOUT.callDir).toBe('/opt/edgeharness/calls');
     expect(call).not.toContain('never-in-a-command');
   });
 
@@ -256,8 +261,41 @@ describe('the user a container runs tools as', () => {
     expect(statSync(path.join(layout.workspaceDir, 'mine.txt')).uid).toBe(65534);
     const read = await hands.execute(spec(), { name: 'read', input: { file_path: 'mine.txt' }, idempotencyKey: 'sevt_2' });
     expect(text(read)).toContain('mine');
-    // the call files were the sandbox user's to remove
-    expect(readdirSync(layout.scratchDir).filter((f) => f.startsWith('edgeharness-call-'))).toEqual([]);
+    // root removed the call files; the sandbox user could not even look for them
+    expect(readdirSync(layout.callDir)).toEqual([]);
+    const look = await hands.execute(spec(), { name: 'bash', input: { command: `ls ${layout.callDir}` }, idempotencyKey: 'sevt_3' });
+    expect(text(look)).toContain('Permission denied');
+    fake.killAll();
+  });
+
+  it('cannot have root write or hand over another file through a link planted where a call file would go (as nobody, on this machine)', async ({ skip }) => {
+    if (process.getuid?.() !== 0) return skip('only root can switch users');
+    const nobody = { uid: 65534, gid: 65534 };
+    const reachable = spawnSync('setpriv', [`--reuid=${nobody.uid}`, `--regid=${nobody.gid}`, '--clear-groups', 'test', '-r', path.join(PROJECT_ROOT, 'node_modules', '@anthropic-ai', 'sdk', 'package.json')]);
+    if (reachable.status !== 0) return skip('this checkout is not readable by nobody (a directory above it is private)');
+    chmodSync(root, 0o711);
+    const fake = new FakeSandboxes(root, { sandboxUser: nobody });
+    const hands = createContainerHands(fake.open, { layout: fake.layout });
+    // stands for /etc/shadow: root's, readable by root alone
+    const canary = path.join(root, 'canary');
+    writeFileSync(canary, 'root only\n', { mode: 0o600 });
+
+    // the sandbox user links the next call's file name, in every directory it can write, to root's file
+    // (and tries the call files' directory, which it may not enter)
+    const names = ['edgeharness-call-sevt_2.json', 'sevt_2.json'];
+    const plant = await hands.execute(spec(), {
+      name: 'bash',
+      input: { command: `for d in ${fake.tmpDir} ${fake.layout.workspaceDir} ${fake.layout.callDir}; do for n in ${names.join(' ')}; do ln -s ${canary} "$d/$n"; done; done; ls ${fake.tmpDir}` },
+      idempotencyKey: 'sevt_1',
+    });
+    expect(text(plant)).toContain('edgeharness-call-sevt_2.json');
+    const next = await hands.execute(spec(), { name: 'bash', input: { command: 'echo second' }, idempotencyKey: 'sevt_2' });
+
+    expect(text(next)).toBe('second');
+    expect(statSync(canary).uid).toBe(0);
+    expect(statSync(canary).mode & 0o777).toBe(0o600);
+    expect(readFileSync(canary, 'utf8')).toBe('root only\n');
     fake.killAll();
   });
 });
+

@@ -42,9 +42,12 @@ export class FakeSandbox implements SandboxLike {
   private readonly execs = new Set<RunningExec>();
 
   readonly layout: ContainerLayout;
+  /** Stands for the container's /tmp, where every user may write. */
+  readonly tmpDir: string;
 
-  constructor(layout: ContainerLayout) {
+  constructor(layout: ContainerLayout, tmpDir: string) {
     this.layout = layout;
+    this.tmpDir = tmpDir;
   }
 
   async setNetworking(networking: Networking, vault?: VaultRef): Promise<void> {
@@ -122,13 +125,13 @@ export class FakeSandbox implements SandboxLike {
 
   private ensureContainer(): void {
     if (this.running) return;
-    // a fresh container: empty workspace and scratch space
-    for (const dir of [this.layout.workspaceDir, this.layout.scratchDir]) {
+    // a fresh container: empty workspace, /tmp and call directory (root's alone, as in the image)
+    for (const dir of [this.layout.workspaceDir, this.tmpDir, this.layout.callDir]) {
       rmSync(dir, { recursive: true, force: true });
       mkdirSync(dir, { recursive: true });
     }
-    // the scratch dir stands for the container's /tmp, which every user may write in
-    chmodSync(this.layout.scratchDir, 0o1777);
+    chmodSync(this.tmpDir, 0o1777);
+    chmodSync(this.layout.callDir, 0o700);
     this.running = true;
     this.containersStarted++;
   }
@@ -181,12 +184,15 @@ export class FakeSandboxes {
   readonly bySession = new Map<string, FakeSandbox>();
   readonly opened: string[] = [];
   readonly layout: ContainerLayout;
+  /** The containers' /tmp, where every user may write. */
+  readonly tmpDir: string;
 
   /** `overrides` change the layout the adapter is given, e.g. the user tools run as. */
   constructor(root: string, overrides: Partial<ContainerLayout> = {}) {
+    this.tmpDir = path.join(root, 'tmp');
     this.layout = {
       workspaceDir: path.join(root, 'workspace'),
-      scratchDir: path.join(root, 'scratch'),
+      callDir: path.join(root, 'calls'),
       nodeBinary: path.join(PROJECT_ROOT, 'node_modules/.bin/node'),
       oneCall: path.join(PROJECT_ROOT, 'sandbox/cloudflare/run-one-call.ts'),
       toolRunner: path.join(PROJECT_ROOT, 'sandbox/local/tool-runner.ts'),
@@ -198,7 +204,7 @@ export class FakeSandboxes {
     this.opened.push(sessionId);
     let sandbox = this.bySession.get(sessionId);
     if (!sandbox) {
-      sandbox = new FakeSandbox(this.layout);
+      sandbox = new FakeSandbox(this.layout, this.tmpDir);
       this.bySession.set(sessionId, sandbox);
     }
     return sandbox;

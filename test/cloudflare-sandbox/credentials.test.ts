@@ -77,6 +77,20 @@ describe('the outbound handler with vault credentials', () => {
     expect(JSON.stringify(received)).not.toContain(SECRET);
   });
 
+  it('substitutes a value shorter than 4 characters as any other, but leaves its echo alone, as docs/vault.md says', async () => {
+    const { received, forward } = echoUpstream();
+    const cred = credential({ value: 'abc' });
+    const response = await applyEgressPolicy(
+      new Request('https://api.example.com/v1/me', { headers: { authorization: `Bearer ${cred.placeholder}` } }),
+      params(limited(['api.example.com'])),
+      forward,
+      {},
+      async () => [cred],
+    );
+    expect(received[0]?.headers.authorization).toBe('Bearer abc');
+    expect(response.headers.get('x-echo-auth')).toBe('Bearer abc');
+  });
+
   it('refuses to send the value over plain http to a host that is not loopback', async () => {
     const { received, forward } = echoUpstream();
     const cred = credential();

@@ -6,6 +6,8 @@ import { formsFor, SecretForms, SecretScrubber, scrubBytes, scrubLatin1, scrubTe
 
 const SECRET = { value: 'sk-live_7f3a/9c1e+Zq"x\\y', placeholder: 'edgeharness_placeholder_vcrd_one' };
 const UNICODE = { value: 'pässwört-🔑-42', placeholder: 'edgeharness_placeholder_vcrd_two' };
+// spaces for a form field, markup for HTML, and `???`, whose base64 holds a `/`
+const MARKUP = { value: `it's <b>&"two words"??? ok`, placeholder: 'edgeharness_placeholder_vcrd_three' };
 
 const b64 = (text: string) => Buffer.from(text).toString('base64');
 const b64url = (text: string) => Buffer.from(text).toString('base64url');
@@ -24,11 +26,13 @@ function spellings(value: string): Record<string, string> {
     'hex, upper case': hex(value).toUpperCase(),
     'percent-encoded': encodeURIComponent(value),
     'percent-encoded, lower-case hex': encodeURIComponent(value).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()),
+    'a form field': encodeURIComponent(value).replaceAll('%20', '+'),
     'every byte percent-encoded': [...Buffer.from(value)].map((b) => `%${b.toString(16).toUpperCase().padStart(2, '0')}`).join(''),
     'a JSON string': JSON.stringify(value).slice(1, -1),
     'a JSON string with \\/': JSON.stringify(value).slice(1, -1).replaceAll('/', '\\/'),
     'a JSON string, ASCII only': JSON.stringify(value).slice(1, -1).replace(/[^\x00-\x7f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`),
-    'HTML-escaped': value.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll('<', '&lt;'),
+    'HTML-escaped': value.replaceAll('&', '&amp;').replaceAll('"', '&quot;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll("'", '&#39;'),
+    'HTML-escaped by number': value.replace(/[&<>"']/g, (c) => `&#x${c.charCodeAt(0).toString(16)};`),
     base64: b64(value),
     'base64 without padding': b64(value).replace(/=+$/, ''),
     'base64 after one byte': b64(`u${value}`),
@@ -38,6 +42,8 @@ function spellings(value: string): Record<string, string> {
     'base64url after one byte': b64url(`u${value}`),
     'base64url after two bytes, more after': b64url(`us${value}tail`),
     'base64, percent-encoded': encodeURIComponent(b64(`user:${value}`)),
+    'base64, percent-encoded in lower case': encodeURIComponent(b64(`u${value}`)).replace(/%[0-9A-F]{2}/g, (m) => m.toLowerCase()),
+    'base64 in a JSON string, `/` escaped': b64(value).replaceAll('/', '\\/'),
   };
 }
 
@@ -57,9 +63,9 @@ function holds(text: string, value: string): boolean {
 }
 
 describe('the secret scrubber', () => {
-  for (const secret of [SECRET, UNICODE]) {
+  for (const [kind, secret] of [['ASCII', SECRET], ['non-ASCII', UNICODE], ['with spaces and markup', MARKUP]] as const) {
     for (const [name, spelled] of Object.entries(spellings(secret.value))) {
-      it(`replaces the value ${name} (${secret === SECRET ? 'ASCII' : 'non-ASCII'}) with the placeholder`, () => {
+      it(`replaces the value ${name} (${kind}) with the placeholder`, () => {
         const echoed = `{"authorization": "Basic ${spelled}", "note": "ok"}`;
         const scrubbed = scrubText(echoed, [secret]);
         expect(scrubbed).toContain(secret.placeholder);

@@ -11,6 +11,7 @@ import path from 'node:path';
 import type { Networking, SandboxSpec, ToolOutcome } from '../../sandbox/hands.ts';
 import { localHands } from '../../sandbox/local/client.ts';
 import { startSandboxHost } from '../../sandbox/local/host.ts';
+import { processesMentioning as liveProcessesMentioning } from '../support/processes.ts';
 
 export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..', '..');
 
@@ -139,27 +140,10 @@ export function runnerPids(workspace: string): number[] {
 
 /** Every host process whose command line mentions a workspace: the launcher's tree (bash, bwrap, the runner). */
 export function processesMentioning(workspace: string): number[] {
-  const pids: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      if (readFileSync(`/proc/${entry}/cmdline`, 'utf8').includes(workspace)) pids.push(Number(entry));
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return pids;
+  return liveProcessesMentioning(workspace).map((p) => p.pid);
 }
 
-export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 30_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+export { waitFor } from '../support/processes.ts';
 
 export interface TestServer {
   url: string;

@@ -223,14 +223,7 @@ describe('the credential proxy', () => {
     proxy = await startCredentialProxy({ socketPath, credentials: [token, bodyToken], authority, dialer, onRefusal: (line) => refusals.push(line) });
   });
 
-  afterAll(async () => {
-    await proxy?.close();
-    for (const server of servers) {
-      server.closeAllConnections?.();
-      server.close();
-    }
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => tearDown(proxy, servers, dir));
 
   /** A CONNECT tunnel through the proxy, as sandbox-runtime opens one. */
   async function tunnel(host: string, port: number): Promise<Socket> {
@@ -499,14 +492,7 @@ describe("the credential proxy behind the host's own forward proxy", () => {
     proxy = await startCredentialProxy({ socketPath, credentials: [credential], authority, dialer, onRefusal: (line) => refusals.push(line) });
   });
 
-  afterAll(async () => {
-    await proxy?.close();
-    for (const server of servers) {
-      server.closeAllConnections?.();
-      server.close();
-    }
-    rmSync(dir, { recursive: true, force: true });
-  });
+  afterAll(() => tearDown(proxy, servers, dir));
 
   it('sends https through a CONNECT to it, the value substituted and the echo scrubbed', async () => {
     const socket = netConnect({ path: socketPath });
@@ -558,3 +544,13 @@ describe("the credential proxy behind the host's own forward proxy", () => {
     expect(asked.length).toBe(before);
   });
 });
+
+/** Stops a proxy and its test upstreams, and removes its scratch dir. */
+async function tearDown(proxy: { close(): Promise<void> } | undefined, servers: ReadonlyArray<{ close(): unknown; closeAllConnections?: () => void }>, dir: string): Promise<void> {
+  await proxy?.close();
+  for (const server of servers) {
+    server.closeAllConnections?.();
+    server.close();
+  }
+  rmSync(dir, { recursive: true, force: true });
+}

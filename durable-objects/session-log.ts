@@ -2,10 +2,11 @@
 // brain's lease with its fencing epoch, the wake/watchdog alarm, and live fan-out to SSE and WebSocket readers.
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../worker/env.ts';
-import { newId } from '../worker/api/ids.ts';
-import type { EventParams, NewEvent, SessionEvent } from '../worker/api/schema/event.ts';
+import { workspaceStore } from './stubs.ts';
+import { newId } from '../contract/ids.ts';
+import type { EventParams, NewEvent, SessionEvent } from '../contract/event.ts';
 import type { Networking } from '../sandbox/hands.ts';
-import { emptyUsage, type Budget, type Compaction, type Limits, type SessionAgent, type SessionRuntime, type SessionStatus, type SessionUsage } from '../worker/api/schema/session.ts';
+import { emptyUsage, type Budget, type Compaction, type Limits, type SessionAgent, type SessionRuntime, type SessionStatus, type SessionUsage } from '../contract/session.ts';
 
 /** SQLite rows are capped at 2 MB; payloads above this many bytes are split into chunk rows. */
 const INLINE_LIMIT = 1_000_000;
@@ -630,7 +631,7 @@ export class SessionLog extends DurableObject<Env> {
     const st = this.state;
     if (!st) return;
     if (pushRuntime || stored.some((s) => s.event.type.startsWith('session.status'))) {
-      const ws = this.env.WORKSPACE.get(this.env.WORKSPACE.idFromName(st.workspaceId));
+      const ws = workspaceStore(this.env, st.workspaceId);
       try {
         await ws.applySessionRuntime(st.sessionId, this.runtimeOf(st));
       } catch (err) {

@@ -3,7 +3,8 @@
 // requests used (idempotency-keys.ts). Tenancy is structural: another workspace's objects are simply not here.
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../worker/env.ts';
-import { newId } from '../worker/api/ids.ts';
+import { newId } from '../contract/ids.ts';
+import { fail, ok, type Result } from '../contract/result.ts';
 import {
   applyAgentUpdate,
   buildDefinition,
@@ -14,14 +15,14 @@ import {
   type AgentCreateParams,
   type AgentDefinition,
   type AgentUpdateParams,
-} from '../worker/api/schema/agent.ts';
-import { applyMetadataPatch, decodeCursor, encodeCursor, type Page } from '../worker/api/schema/common.ts';
+} from '../contract/agent.ts';
+import { applyMetadataPatch, decodeCursor, encodeCursor, type Page } from '../contract/common.ts';
 import {
   normalizeConfig,
   type Environment,
   type EnvironmentCreateParams,
   type EnvironmentUpdateParams,
-} from '../worker/api/schema/environment.ts';
+} from '../contract/environment.ts';
 import {
   emptyUsage,
   type Session,
@@ -30,7 +31,7 @@ import {
   type SessionListQuery,
   type SessionRuntime,
   type SessionUpdateParams,
-} from '../worker/api/schema/session.ts';
+} from '../contract/session.ts';
 import {
   applyCredentialAuthUpdate,
   splitCredentialAuth,
@@ -43,14 +44,12 @@ import {
   type Vault,
   type VaultCreateParams,
   type VaultUpdateParams,
-} from '../worker/api/schema/vault.ts';
-import { MAX_AGENT_BYTES, MAX_ROW_BYTES, storedSizeProblem } from '../worker/api/schema/size-limits.ts';
+} from '../contract/vault.ts';
+import { MAX_AGENT_BYTES, MAX_ROW_BYTES, storedSizeProblem } from '../contract/size-limits.ts';
 import { placeholderFor, type SandboxCredential } from '../sandbox/credentials.ts';
 import { IdempotencyKeys, type Claim, type RequestIdentity, type StoredAnswer } from './idempotency-keys.ts';
 import { loadKeyring, openSecret, sealSecret, secretAad, VaultCryptoError, type Keyring, type SealedSecret } from '../vault/crypto.ts';
 
-export type StoreError = { type: 'invalid_request_error' | 'not_found_error' | 'conflict_error'; message: string; code?: string };
-export type Result<T> = { ok: true; value: T } | { ok: false; error: StoreError };
 
 export interface ListArgs {
   limit: number;
@@ -65,11 +64,6 @@ export interface ListArgs {
 /** Characters of JSON per list page; a V8 string takes at most two bytes per character, so well under 32 MiB. */
 const PAGE_CHARS = 8_000_000;
 
-const ok = <T>(value: T): Result<T> => ({ ok: true, value });
-const fail = (type: StoreError['type'], message: string, code?: string): Result<never> => ({
-  ok: false,
-  error: code ? { type, message, code } : { type, message },
-});
 
 export class WorkspaceStore extends DurableObject<Env> {
   private readonly sql: SqlStorage;
@@ -869,7 +863,7 @@ export class WorkspaceStore extends DurableObject<Env> {
   /** The workspace this store belongs to: its Durable Object name. Sealed secrets are bound to it. */
   private workspaceId(): string {
     const name = this.ctx.id.name;
-    if (!name) throw new Error('WorkspaceStore must be addressed by idFromName(workspaceId): vault secrets are bound to that name');
+    if (!name) throw new Error('WorkspaceStore must be reached by workspaceStore(env, workspaceId) (durable-objects/stubs.ts): vault secrets are bound to that name');
     return name;
   }
 

@@ -3,7 +3,7 @@
 import { env, runInDurableObject } from 'cloudflare:test';
 import { Hono } from 'hono';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { sha256Hex } from '../../durable-objects/directory.ts';
+import { sha256Hex } from '../../worker/api/auth.ts';
 import { IN_FLIGHT_TTL_MS, IdempotencyKeys } from '../../durable-objects/idempotency-keys.ts';
 import type { AppEnv } from '../../worker/api/app-env.ts';
 import { ApiError } from '../../worker/api/errors.ts';

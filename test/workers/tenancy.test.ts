@@ -1,7 +1,7 @@
 // Tenancy: a key of another workspace sees none of this workspace's objects (404, never listed).
 import { env, runInDurableObject } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { sha256Hex } from '../../durable-objects/directory.ts';
+import { sha256Hex } from '../../worker/api/auth.ts';
 import { call, makeSession, say, settle } from './api.ts';
 
 const OTHER_KEY = 'test-key-second-workspace';

@@ -2,7 +2,7 @@
 // that names the field, credentials scoped to their vault and workspace, and sessions that reference vaults.
 import { env, runInDurableObject, SELF } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { sha256Hex } from '../../durable-objects/directory.ts';
+import { sha256Hex } from '../../worker/api/auth.ts';
 import { DEFAULT_WORKSPACE_ID } from '../../worker/env.ts';
 import { loadKeyring } from '../../vault/crypto.ts';
 import { call, KEY, makeSession } from './api.ts';

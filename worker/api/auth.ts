@@ -1,11 +1,11 @@
 // Who is calling: an API key (`x-api-key`, or `Authorization: Bearer`) resolves to a workspace; browsers,
 // which cannot set headers on EventSource/WebSocket, use a short-lived stream token minted by the API instead.
 import type { Context, Next } from 'hono';
-import { sha256Hex } from '../../durable-objects/directory.ts';
+import { directory } from '../../durable-objects/stubs.ts';
 import { DEFAULT_WORKSPACE_ID, type Env } from '../env.ts';
 import { forbidden, unauthenticated } from './errors.ts';
 import type { AppEnv } from './app-env.ts';
-import { fromBase64Url, toBase64Url } from './schema/common.ts';
+import { fromBase64Url, toBase64Url } from '../../contract/common.ts';
 
 export async function authenticate(c: Context<AppEnv>, next: Next): Promise<void> {
   const token = c.req.query('token');
@@ -32,8 +32,7 @@ function bearer(header: string | undefined): string | undefined {
 
 async function workspaceForKey(env: Env, key: string): Promise<string | null> {
   if (env.EDGEHARNESS_API_KEY && (await timingSafeEqual(key, env.EDGEHARNESS_API_KEY))) return DEFAULT_WORKSPACE_ID;
-  const directory = env.DIRECTORY.get(env.DIRECTORY.idFromName('directory'));
-  return directory.workspaceForKey(await sha256Hex(key));
+  return directory(env).workspaceForKey(await sha256Hex(key));
 }
 
 async function timingSafeEqual(a: string, b: string): Promise<boolean> {
@@ -78,3 +77,8 @@ async function hmac(env: Env, data: string): Promise<string> {
   return toBase64Url(new Uint8Array(await crypto.subtle.sign('HMAC', key, new TextEncoder().encode(data))));
 }
 
+/** How API keys are kept in the Directory: the hex SHA-256 of the key, never the key. */
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('');
+}

@@ -2,7 +2,8 @@
 import type { Context } from 'hono';
 import type { z } from 'zod';
 import { ApiError, fromZodError, invalidRequest, tooLarge } from './errors.ts';
-import type { Result } from '../../durable-objects/workspace-store.ts';
+import type { Result } from '../../contract/result.ts';
+import { workspaceStore, type WorkspaceStub } from '../../durable-objects/stubs.ts';
 import type { AppEnv } from './app-env.ts';
 
 /**
@@ -98,4 +99,9 @@ export function unwrap<T>(result: Result<T>): T {
 /** Refusals from the session log become the matching API error. */
 export function refusalError(error: { type: string; message: string }): ApiError {
   return new ApiError(error.type === 'not_found_error' ? 'not_found_error' : 'invalid_request_error', error.message);
+}
+
+/** The caller's workspace store: the only workspace a route ever asks. */
+export function workspace(c: Context<AppEnv>): WorkspaceStub {
+  return workspaceStore(c.env, c.get('workspaceId'));
 }

@@ -4,8 +4,8 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from './app-env.ts';
 import { conflict, invalidRequest, stillInFlight } from './errors.ts';
-import { readBody } from './http.ts';
-import { workspace, type WorkspaceStub } from './routes/stubs.ts';
+import { readBody, workspace } from './http.ts';
+import type { WorkspaceStub } from '../../durable-objects/stubs.ts';
 import { CHUNK_BYTES, type RequestIdentity, type StoredAnswer } from '../../durable-objects/idempotency-keys.ts';
 
 export const MAX_KEY_LENGTH = 255;

@@ -1,6 +1,7 @@
 // The Brain entrypoint: woken by a SessionLog alarm through the BRAIN service binding, runs one step.
 import { WorkerEntrypoint } from 'cloudflare:workers';
 import type { Env } from '../env.ts';
+import { sessionLog } from '../../durable-objects/stubs.ts';
 import { handsFor } from './hands.ts';
 import { anthropicModel } from './model-client.ts';
 import { vaultFor } from './vault.ts';
@@ -8,7 +9,7 @@ import { DEFAULT_STEP_OPTIONS, InjectedCrash, runStep, type LogPort, type StepOp
 
 export class Brain extends WorkerEntrypoint<Env> {
   async step(sessionId: string, epoch: number): Promise<StepOutcome> {
-    const log = this.env.SESSION_LOG.get(this.env.SESSION_LOG.idFromName(sessionId)) as unknown as LogPort;
+    const log: LogPort = sessionLog(this.env, sessionId);
     try {
       return await runStep(epoch, log, anthropicModel(this.env), handsFor(this.env), stepOptions(this.env), vaultFor(this.env));
     } catch (err) {

@@ -1,6 +1,6 @@
 // Budgets and limits: the official USD `budget` (list prices) and the `limits` extension, measured from the
 // log and the session's usage. At 80% of any of them the model gets one wrap-up notice; at 100% the loop stops.
-import type { SessionEvent } from '../api/schema/event.ts';
+import type { SessionEvent } from '../../contract/event.ts';
 import type { StepView } from '../../durable-objects/session-log.ts';
 
 export const BUDGET_NOTICE_SOURCE = 'edgeharness.budget';

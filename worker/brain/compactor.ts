@@ -1,8 +1,8 @@
 // Compaction: when the context would pass the session's threshold, the older part of the conversation is
 // summarised into a structured summary; later contexts are [static prefix][summary][events after the cut].
 // The log keeps every event: compaction writes one `agent.thread_context_compacted` event and deletes nothing.
-import type { SessionEvent } from '../api/schema/event.ts';
-import type { SessionAgent } from '../api/schema/session.ts';
+import type { SessionEvent } from '../../contract/event.ts';
+import type { SessionAgent } from '../../contract/session.ts';
 import type { ModelRequest } from './context-builder.ts';
 import type { ModelPort, ModelUsage } from './model-client.ts';
 

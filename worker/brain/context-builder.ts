@@ -1,6 +1,6 @@
 // Context builder: turns the session's log (a view of it) into a Messages API request for the agent's model.
-import type { SessionAgent } from '../api/schema/session.ts';
-import type { SessionEvent } from '../api/schema/event.ts';
+import type { SessionAgent } from '../../contract/session.ts';
+import type { SessionEvent } from '../../contract/event.ts';
 import { latestCompaction } from './compactor.ts';
 import type { ToolDefinition } from './tools.ts';
 

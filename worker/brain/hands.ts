@@ -1,7 +1,7 @@
 // Which hands run a session's tools (the local sandbox host under npm start, or Cloudflare containers), and
 // what the environment lets them reach.
 import type { Env } from '../env.ts';
-import type { EnvironmentConfig } from '../api/schema/environment.ts';
+import type { EnvironmentConfig } from '../../contract/environment.ts';
 import type { Hands, Networking } from '../../sandbox/hands.ts';
 import { cloudflareHands } from '../../sandbox/cloudflare/hands.ts';
 import { localHands } from '../../sandbox/local/client.ts';

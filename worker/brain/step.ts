@@ -2,8 +2,8 @@
 // what was learned — every append fenced by the epoch. The step holds nothing between calls; each decision is
 // re-derived from the log, so a fresh brain woken after a crash at any line continues the turn without
 // duplicating an event or running a tool twice (a tool call's idempotency key is its `agent.tool_use` id).
-import { newId } from '../api/ids.ts';
-import type { NewEvent, SessionEvent } from '../api/schema/event.ts';
+import { newId } from '../../contract/ids.ts';
+import type { NewEvent, SessionEvent } from '../../contract/event.ts';
 import type { EmitOptions, LiveDelta, Refusal, StepView } from '../../durable-objects/session-log.ts';
 import type { Hands, SandboxSpec } from '../../sandbox/hands.ts';
 import { redactContent, type SandboxCredential } from '../../sandbox/credentials.ts';

@@ -1,8 +1,8 @@
 // The tools a session's agent may call: which are offered to the model, how each is permitted, and how its
 // input is checked against its schema before anything runs.
 import { z } from 'zod';
-import type { PermissionPolicy, ToolResource } from '../api/schema/agent.ts';
-import type { SessionAgent } from '../api/schema/session.ts';
+import type { PermissionPolicy, ToolResource } from '../../contract/agent.ts';
+import type { SessionAgent } from '../../contract/session.ts';
 import { AGENT_TOOL_DEFINITIONS } from '../../sandbox/toolset/definitions.ts';
 
 export interface ToolDefinition {

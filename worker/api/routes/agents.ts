@@ -3,10 +3,9 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../app-env.ts';
-import { parseQuery, readJson, unwrap } from '../http.ts';
-import { AgentCreateParams, AgentUpdateParams } from '../schema/agent.ts';
-import { ListQuery } from '../schema/common.ts';
-import { workspace } from './stubs.ts';
+import { parseQuery, readJson, unwrap, workspace } from '../http.ts';
+import { AgentCreateParams, AgentUpdateParams } from '../../../contract/agent.ts';
+import { ListQuery } from '../../../contract/common.ts';
 
 const RetrieveQuery = z.object({ version: z.coerce.number().int().min(1).optional() });
 const VersionsQuery = z.object({ limit: ListQuery.shape.limit, page: z.string().min(1).optional() });

@@ -1,10 +1,9 @@
 // /v1/environments: create, retrieve, update, list, delete, archive.
 import { Hono } from 'hono';
 import type { AppEnv } from '../app-env.ts';
-import { parseQuery, readJson, unwrap } from '../http.ts';
-import { ListQuery } from '../schema/common.ts';
-import { EnvironmentCreateParams, EnvironmentUpdateParams } from '../schema/environment.ts';
-import { workspace } from './stubs.ts';
+import { parseQuery, readJson, unwrap, workspace } from '../http.ts';
+import { ListQuery } from '../../../contract/common.ts';
+import { EnvironmentCreateParams, EnvironmentUpdateParams } from '../../../contract/environment.ts';
 
 export const environments = new Hono<AppEnv>()
   .post('/', async (c) => {

@@ -4,10 +4,10 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../app-env.ts';
 import { invalidRequest } from '../errors.ts';
-import { parseQuery, readJson, refusalError, unwrap } from '../http.ts';
-import { decodeCursor, encodeCursor } from '../schema/common.ts';
-import { DELTA_TYPES, EventListQuery, EventSendParams } from '../schema/event.ts';
-import { sessionLog, workspace } from './stubs.ts';
+import { parseQuery, readJson, refusalError, unwrap, workspace } from '../http.ts';
+import { decodeCursor, encodeCursor } from '../../../contract/common.ts';
+import { DELTA_TYPES, EventListQuery, EventSendParams } from '../../../contract/event.ts';
+import { sessionLog } from '../../../durable-objects/stubs.ts';
 
 const StreamQuery = z.object({
   'event_deltas[]': z.array(z.enum(DELTA_TYPES)).optional(),

@@ -5,12 +5,12 @@ import { z } from 'zod';
 import type { AppEnv } from '../app-env.ts';
 import { mintStreamToken } from '../auth.ts';
 import { invalidRequest, notFound } from '../errors.ts';
-import { parseQuery, readJson, refusalError, unwrap } from '../http.ts';
-import { SessionCreateParams, SessionListQuery, SessionUpdateParams } from '../schema/session.ts';
-import { sessionLog, workspace } from './stubs.ts';
+import { parseQuery, readJson, refusalError, unwrap, workspace } from '../http.ts';
+import { SessionCreateParams, SessionListQuery, SessionUpdateParams } from '../../../contract/session.ts';
+import { sessionLog } from '../../../durable-objects/stubs.ts';
 import { destroySandbox, sandboxNetworking } from '../../brain/hands.ts';
 import { CRASH_POINTS } from '../../brain/step.ts';
-import type { NewEvent } from '../schema/event.ts';
+import type { NewEvent } from '../../../contract/event.ts';
 import type { Networking } from '../../../sandbox/hands.ts';
 import { unreachableHosts, type SandboxCredential } from '../../../sandbox/credentials.ts';
 

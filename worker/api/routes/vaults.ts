@@ -2,10 +2,9 @@
 // write-only (no response carries one), plus mcp_oauth_validate.
 import { Hono } from 'hono';
 import type { AppEnv } from '../app-env.ts';
-import { parseQuery, readJson, unwrap } from '../http.ts';
-import { ListQuery } from '../schema/common.ts';
-import { CredentialCreateParams, CredentialUpdateParams, VaultCreateParams, VaultUpdateParams } from '../schema/vault.ts';
-import { workspace } from './stubs.ts';
+import { parseQuery, readJson, unwrap, workspace } from '../http.ts';
+import { ListQuery } from '../../../contract/common.ts';
+import { CredentialCreateParams, CredentialUpdateParams, VaultCreateParams, VaultUpdateParams } from '../../../contract/vault.ts';
 
 export const vaults = new Hono<AppEnv>()
   .post('/', async (c) => {

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { Metadata, MetadataPatch } from './common.ts';
 import { LIMITS } from './size-limits.ts';
-import { thisMachineRule } from '../../../sandbox/egress-policy.ts';
+import { thisMachineRule } from '../sandbox/egress-policy.ts';
 
 /**
  * One `allowed_hosts` rule. The machine the runtime runs on (`localhost`, `127.0.0.1`, `::1`, in any spelling) is

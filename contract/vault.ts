@@ -1,7 +1,7 @@
 // Vaults and their credentials, mirroring vaults.d.ts and credentials.d.ts. A credential is split here into the
 // public part every response is built from and the secrets, which only the vault's encrypted storage holds.
 import { z } from 'zod';
-import { RESERVED_ENV_NAMES } from '../../../sandbox/credentials.ts';
+import { RESERVED_ENV_NAMES } from '../sandbox/credentials.ts';
 import { Metadata, MetadataPatch } from './common.ts';
 import { LIMITS } from './size-limits.ts';
 

@@ -1,0 +1,33 @@
+// How anything reaches a Durable Object: by name, through one function per class, typed as a plain async
+// interface (RPC's wrapped result types add nothing for the plain JSON values these objects return). Nothing else
+// calls `idFromName` or casts a stub.
+import type { Env } from '../worker/env.ts';
+import type { Directory } from './directory.ts';
+import type { SessionLog } from './session-log.ts';
+import type { WorkspaceStore } from './workspace-store.ts';
+
+/** The public methods of a Durable Object class, as its stub exposes them. */
+export type Remote<T> = {
+  [K in keyof T as T[K] extends (...args: never[]) => unknown ? K : never]: T[K] extends (...args: infer A) => infer R
+    ? (...args: A) => Promise<Awaited<R>>
+    : never;
+};
+
+type Handlers = 'fetch' | 'alarm' | 'webSocketMessage' | 'webSocketClose' | 'webSocketError';
+export type WorkspaceStub = Remote<Omit<WorkspaceStore, Handlers>>;
+export type SessionLogStub = Remote<Omit<SessionLog, Exclude<Handlers, 'fetch'>>>;
+export type DirectoryStub = Remote<Omit<Directory, Handlers>>;
+
+/** The workspace's store. Its name is the workspace id, which sealed vault secrets are bound to. */
+export function workspaceStore(env: Pick<Env, 'WORKSPACE'>, workspaceId: string): WorkspaceStub {
+  return env.WORKSPACE.get(env.WORKSPACE.idFromName(workspaceId)) as unknown as WorkspaceStub;
+}
+
+export function sessionLog(env: Pick<Env, 'SESSION_LOG'>, sessionId: string): SessionLogStub {
+  return env.SESSION_LOG.get(env.SESSION_LOG.idFromName(sessionId)) as unknown as SessionLogStub;
+}
+
+/** The one Directory of this deployment. */
+export function directory(env: Pick<Env, 'DIRECTORY'>): DirectoryStub {
+  return env.DIRECTORY.get(env.DIRECTORY.idFromName('directory')) as unknown as DirectoryStub;
+}

@@ -1,6 +1,6 @@
 // What a session's sandbox may read, write and reach: the `@anthropic-ai/sandbox-runtime` configuration and
 // network policy for one session, in one place so every rule and its reason can be read together.
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, realpathSync } from 'node:fs';
 import { homedir, networkInterfaces } from 'node:os';
 import path from 'node:path';
 import type { SandboxAskCallback, SandboxRuntimeConfig } from '@anthropic-ai/sandbox-runtime';
@@ -78,7 +78,8 @@ export function sandboxConfig(paths: IsolationPaths, networking: Networking, cre
   // <prefix>/bin and <prefix>/lib/node_modules, not the whole prefix (nvm's <prefix>/etc/npmrc keeps registry
   // tokens; a Node in ~/.local/bin would open all of ~/.local), nor a prefix that is the root itself.
   const nodePrefix = path.dirname(path.dirname(paths.nodeBinary));
-  const nodeCovered = [...system, path.join(paths.projectRoot, 'node_modules')].some((dir) => paths.nodeBinary.startsWith(`${dir}/`));
+  const nodeModules = projectNodeModules(paths.projectRoot);
+  const nodeCovered = [...system, ...nodeModules].some((dir) => paths.nodeBinary.startsWith(`${dir}/`));
   const nodeReads = nodeCovered
     ? []
     : nodePrefix === '/'
@@ -104,7 +105,7 @@ export function sandboxConfig(paths: IsolationPaths, networking: Networking, cre
         // allowRead beats the '/' deny, so each entry re-opens exactly one thing
         ...system,
         paths.workspace,
-        path.join(paths.projectRoot, 'node_modules'), // the Node binary (npm's `node` package) and the SDK's toolset
+        ...nodeModules, // the Node binary (npm's `node` package), the SDK's toolset, sandbox-runtime's seccomp helper
         path.join(paths.projectRoot, 'package.json'), // `"type": "module"`, which Node reads to load the runner
         paths.toolRunner,
         ...nodeReads,
@@ -113,6 +114,21 @@ export function sandboxConfig(paths: IsolationPaths, networking: Networking, cre
       denyWrite: [],
     },
   };
+}
+
+/**
+ * The project's node_modules, and where it leads when it is a link (worktrees sharing one install): Node and
+ * sandbox-runtime open their files by the real path, which the link's own path does not re-open.
+ */
+function projectNodeModules(projectRoot: string): string[] {
+  const linked = path.join(projectRoot, 'node_modules');
+  let real = linked;
+  try {
+    real = realpathSync(linked);
+  } catch {
+    // none: nothing to follow
+  }
+  return real === linked ? [linked] : [linked, real];
 }
 
 function networkConfig(networking: Networking, credentialProxySocket: string | undefined): SandboxRuntimeConfig['network'] {

@@ -9,18 +9,10 @@ import {
   type ToolCall,
   type ToolOutcome,
 } from '../hands.ts';
+import { CallLedger, callKey, type CallLedgerStore } from '../call-ledger.ts';
 import type { RunnerCall } from '../local/runner-protocol.ts';
 import { redactContent } from '../credentials.ts';
 import type { VaultRef } from './outbound-handler.ts';
-
-/**
- * What the ledger says about an idempotency key when a call claims it: never seen (now claimed by this call),
- * already finished (with its outcome), or started by an earlier call that has not recorded an outcome.
- */
-export type ToolCallClaim =
-  | { state: 'claimed' }
-  | { state: 'done'; outcome: ToolOutcome }
-  | { state: 'started'; expiresAt: number };
 
 export interface ExecResult {
   exitCode: number;
@@ -29,9 +21,9 @@ export interface ExecResult {
 }
 
 /**
- * One session's sandbox: a Durable Object that owns a container. The ledger lives in the object's storage, not
- * in the container, because the container (and its filesystem) is cattle: a call must not run twice just
- * because the container that ran it was replaced.
+ * One session's sandbox: a Durable Object that owns a container. The call ledger's records live in the object's
+ * storage, not in the container, because the container (and its filesystem) is cattle: a call must not run twice
+ * just because the container that ran it was replaced.
  */
 export interface SandboxLike {
   /**
@@ -42,11 +34,9 @@ export interface SandboxLike {
   /** Runs a shell command in the container, starting one if none runs. Rejects if the container dies or cannot be reached. */
   exec(command: string, options: { timeoutMs: number }): Promise<ExecResult>;
   writeFile(path: string, content: string): Promise<void>;
-  /** Atomically: returns the key's record, or records it as started (until `expiresAt`) and returns `claimed`. */
-  claimToolCall(key: string, expiresAt: number): Promise<ToolCallClaim>;
-  /** Records the key's outcome unless one is already recorded (the first outcome wins). */
-  recordToolOutcome(key: string, outcome: ToolOutcome): Promise<void>;
-  /** Stops the container and forgets the ledger. */
+  /** The session's call records (../call-ledger.ts), in the Durable Object's storage. */
+  readonly calls: CallLedgerStore;
+  /** Stops the container and forgets the call records. */
   destroy(): Promise<void>;
 }
 
@@ -87,7 +77,7 @@ export const IMAGE_LAYOUT: ContainerLayout = {
 
 export interface ContainerHandsOptions {
   layout?: ContainerLayout;
-  /** Clock for the ledger's expiry; tests move it instead of waiting. */
+  /** Clock for the call ledger's expiry; tests move it instead of waiting. */
   now?: () => number;
   /** How often a repeated call checks whether the first run of its key has finished. */
   pollIntervalMs?: number;
@@ -105,22 +95,23 @@ export function createContainerHands(openSandbox: OpenSandbox, options: Containe
   // Handles opened in this isolate (opening one starts nothing), and the egress policy applied to each. A Worker
   // isolate is short-lived, so this only saves round trips; a container that died is forgotten here so that its
   // successor is configured again.
-  const handles = new Map<string, SandboxLike>();
+  // Each with its session's call ledger, which knows the calls running in this isolate.
+  const handles = new Map<string, { sandbox: SandboxLike; ledger: CallLedger }>();
   const configured = new Map<string, string>();
-  // Calls running in this isolate, so a repeat waits for the same promise.
-  const inFlight = new Map<string, Promise<ToolOutcome>>();
 
-  function handle(sessionId: string): SandboxLike {
-    let sandbox = handles.get(sessionId);
-    if (!sandbox) {
-      sandbox = openSandbox(sessionId);
-      handles.set(sessionId, sandbox);
+  function handle(sessionId: string): { sandbox: SandboxLike; ledger: CallLedger } {
+    let opened = handles.get(sessionId);
+    if (!opened) {
+      const sandbox = openSandbox(sessionId);
+      const ledger = new CallLedger(sandbox.calls, { now, pollIntervalMs, graceMs: RUNNER_GRACE_MS + TRANSPORT_GRACE_MS });
+      opened = { sandbox, ledger };
+      handles.set(sessionId, opened);
     }
-    return sandbox;
+    return opened;
   }
 
   async function provision(spec: SandboxSpec): Promise<SandboxLike> {
-    const sandbox = handle(spec.sessionId);
+    const { sandbox } = handle(spec.sessionId);
     const vault = vaultRefOf(spec);
     const egress = JSON.stringify([spec.networking, vault ?? null]);
     if (configured.get(spec.sessionId) === egress) return sandbox;
@@ -128,26 +119,6 @@ export function createContainerHands(openSandbox: OpenSandbox, options: Containe
     await sandbox.exec(workspaceCommand(layout), { timeoutMs: 60_000 });
     configured.set(spec.sessionId, egress);
     return sandbox;
-  }
-
-  async function run(spec: SandboxSpec, call: ToolCall, key: string): Promise<ToolOutcome> {
-    const sandbox = handle(spec.sessionId);
-    const timeoutMs = call.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
-    // Claimed before the container is touched: a repeat of a finished call starts nothing.
-    const claim = await sandbox.claimToolCall(key, now() + timeoutMs + RUNNER_GRACE_MS + TRANSPORT_GRACE_MS);
-    if (claim.state === 'done') return claim.outcome;
-    if (claim.state === 'started') return awaitEarlierRun(sandbox, key, claim.expiresAt);
-
-    // Redacted before it is recorded: an echoed secret must not rest in the ledger either.
-    const ran = await runClaimed(spec, call, key, timeoutMs);
-    const outcome = { ...ran, content: redactContent(ran.content, spec.credentials ?? []) };
-    try {
-      await sandbox.recordToolOutcome(key, outcome);
-    } catch (error) {
-      // The tool ran; a repeat will say it was interrupted rather than run it again.
-      console.error(`could not record the outcome of tool call ${call.idempotencyKey}:`, error);
-    }
-    return outcome;
   }
 
   async function runClaimed(spec: SandboxSpec, call: ToolCall, key: string, timeoutMs: number): Promise<ToolOutcome> {
@@ -193,45 +164,29 @@ export function createContainerHands(openSandbox: OpenSandbox, options: Containe
     return outcomeOf(result, call.name, timeoutMs);
   }
 
-  async function awaitEarlierRun(sandbox: SandboxLike, key: string, expiresAt: number): Promise<ToolOutcome> {
-    while (now() < expiresAt) {
-      await new Promise((resolve) => setTimeout(resolve, pollIntervalMs));
-      const claim = await sandbox.claimToolCall(key, expiresAt);
-      if (claim.state === 'done') return claim.outcome;
-    }
-    const interrupted = failure(
-      'This tool call was started earlier and never finished: the sandbox or the step running it stopped mid-call. ' +
-        'It was not re-run, so that it runs at most once; check its effects before trying again.',
-    );
-    await sandbox.recordToolOutcome(key, interrupted);
-    const settled = await sandbox.claimToolCall(key, expiresAt);
-    return settled.state === 'done' ? settled.outcome : interrupted;
-  }
-
   return {
     async provision(spec) {
       await provision(spec);
     },
 
     async execute(spec, call) {
-      const key = await fileSafeKey(call.idempotencyKey);
-      const flightKey = `${spec.sessionId}\u0000${key}`;
-      const running = inFlight.get(flightKey);
-      if (running) return running;
-      const outcome = run(spec, call, key).catch((error: unknown) =>
-        // Reaching the sandbox's Durable Object failed before the call was claimed, or while recording it.
-        failure(`The sandbox could not be reached (${describe(error)}); the tool call did not complete.`),
-      );
-      inFlight.set(flightKey, outcome);
+      const timeoutMs = call.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
       try {
-        return await outcome;
-      } finally {
-        inFlight.delete(flightKey);
+        const key = await callKey(call.idempotencyKey);
+        // Claimed in the ledger before the container is touched: a repeat of a finished call starts nothing.
+        return await handle(spec.sessionId).ledger.run(key, timeoutMs, async () => {
+          const ran = await runClaimed(spec, call, key, timeoutMs);
+          // Redacted before it is recorded: an echoed secret must not rest in the ledger either.
+          return { ...ran, content: redactContent(ran.content, spec.credentials ?? []) };
+        });
+      } catch (error) {
+        // The sandbox's Durable Object could not be opened (a binding missing, say).
+        return failure(`The sandbox could not be reached (${describe(error)}); the tool call did not complete.`);
       }
     },
 
     async destroy(sessionId) {
-      const sandbox = handle(sessionId);
+      const { sandbox } = handle(sessionId);
       handles.delete(sessionId);
       configured.delete(sessionId);
       await sandbox.destroy();
@@ -314,14 +269,4 @@ function describe(error: unknown): string {
 
 export function shellQuote(value: string): string {
   return /^[A-Za-z0-9_./:=@%+-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`;
-}
-
-/**
- * The idempotency key as a file name: event ids (`sevt_…`) pass unchanged; anything else becomes a digest, so
- * distinct keys stay distinct and none can climb out of a directory.
- */
-export async function fileSafeKey(idempotencyKey: string): Promise<string> {
-  if (/^[A-Za-z0-9_-]{1,100}$/.test(idempotencyKey)) return idempotencyKey;
-  const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(idempotencyKey));
-  return `key-${[...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, '0')).join('')}`;
 }

@@ -1,8 +1,9 @@
 // The one module that knows `@cloudflare/sandbox` (0.12, due to be replaced by 1.0): the sandbox Durable Object
 // class of a session, the wiring of its egress through the Worker, and `SandboxLike` mapped onto the SDK.
 import { ContainerProxy, Sandbox, getSandbox } from '@cloudflare/sandbox';
+import type { CallRecord } from '../call-ledger.ts';
 import type { ToolOutcome } from '../hands.ts';
-import type { OpenSandbox, SandboxLike, ToolCallClaim } from './container-hands.ts';
+import type { OpenSandbox, SandboxLike } from './container-hands.ts';
 import { applyEgressPolicy, type EgressParams, type LoadCredentials } from './outbound-handler.ts';
 import type { SandboxCredential } from '../credentials.ts';
 
@@ -10,28 +11,33 @@ import type { SandboxCredential } from '../credentials.ts';
 export { ContainerProxy };
 
 const LEDGER_PREFIX = 'edgeharness:tool-call:';
-type LedgerEntry = { state: 'started'; expiresAt: number } | { state: 'done'; outcome: ToolOutcome };
 
-/** One per session (wrangler `class_name = "SessionSandbox"`): owns the session's container and its call ledger. */
+/**
+ * One per session (wrangler `class_name = "SessionSandbox"`): owns the session's container and keeps its call
+ * records (the store of ../call-ledger.ts, whose rules run in the Worker).
+ */
 export class SessionSandbox extends Sandbox {
   // Only intercepted HTTP and HTTPS leave the container: with internet access on, raw TCP would bypass the policy.
   override enableInternet = false;
   // HTTPS is decrypted with the platform's per-sandbox CA (trusted in the image), so the handler sees every host.
   override interceptHttps = true;
 
+  async readToolCall(key: string): Promise<CallRecord | undefined> {
+    return this.ctx.storage.get<CallRecord>(LEDGER_PREFIX + key);
+  }
+
   // Durable Object input gates keep the read and the write below from interleaving with another request.
-  async claimToolCall(key: string, expiresAt: number): Promise<ToolCallClaim> {
-    const entry = await this.ctx.storage.get<LedgerEntry>(LEDGER_PREFIX + key);
-    if (entry?.state === 'done') return { state: 'done', outcome: entry.outcome };
-    if (entry?.state === 'started') return { state: 'started', expiresAt: entry.expiresAt };
-    await this.ctx.storage.put<LedgerEntry>(LEDGER_PREFIX + key, { state: 'started', expiresAt });
-    return { state: 'claimed' };
+  async claimToolCall(key: string, started: Extract<CallRecord, { state: 'started' }>): Promise<CallRecord | undefined> {
+    const record = await this.ctx.storage.get<CallRecord>(LEDGER_PREFIX + key);
+    if (record) return record;
+    await this.ctx.storage.put<CallRecord>(LEDGER_PREFIX + key, started);
+    return undefined;
   }
 
   async recordToolOutcome(key: string, outcome: ToolOutcome): Promise<void> {
-    const entry = await this.ctx.storage.get<LedgerEntry>(LEDGER_PREFIX + key);
-    if (entry?.state === 'done') return;
-    await this.ctx.storage.put<LedgerEntry>(LEDGER_PREFIX + key, { state: 'done', outcome });
+    const record = await this.ctx.storage.get<CallRecord>(LEDGER_PREFIX + key);
+    if (record?.state === 'done') return;
+    await this.ctx.storage.put<CallRecord>(LEDGER_PREFIX + key, { state: 'done', outcome });
   }
 
   async forgetToolCalls(): Promise<void> {
@@ -75,8 +81,11 @@ export function openSessionSandbox(namespace: DurableObjectNamespace<SessionSand
       async writeFile(path, content) {
         await sandbox.writeFile(path, content);
       },
-      claimToolCall: (key, expiresAt) => sandbox.claimToolCall(key, expiresAt),
-      recordToolOutcome: (key, outcome) => sandbox.recordToolOutcome(key, outcome),
+      calls: {
+        read: (key) => sandbox.readToolCall(key),
+        claim: (key, started) => sandbox.claimToolCall(key, started),
+        finish: (key, outcome) => sandbox.recordToolOutcome(key, outcome),
+      },
       async destroy() {
         await sandbox.destroy();
         await sandbox.forgetToolCalls();

@@ -9,8 +9,9 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { SandboxCredential } from '../credentials.ts';
 import { DEFAULT_TOOL_TIMEOUT_MS, MAX_RESULT_CHARS, type ToolOutcome } from '../hands.ts';
-import { CallRecords, fileKey } from './call-records.ts';
-import { errorOutcome, SessionSandbox, type SandboxLaunch, type SandboxSettings } from './session-sandbox.ts';
+import { CallLedger, callKey } from '../call-ledger.ts';
+import { CallRecordFiles } from './call-records.ts';
+import { SessionSandbox, type SandboxLaunch, type SandboxSettings } from './session-sandbox.ts';
 
 export const DEFAULT_IDLE_MS = 15 * 60_000;
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -99,13 +100,23 @@ export async function startSandboxHost(options: SandboxHostOptions): Promise<San
   };
 
   const sandboxes = new Map<string, SessionSandbox>();
-  /** Calls running in this process, by session and key: a repeat waits for the first instead of running. */
-  const inFlight = new Map<string, Promise<ToolOutcome>>();
-  /** Bumped by destroy, so a call that outlives its session does not write a record into a removed dir. */
-  const generation = new Map<string, number>();
+  /**
+   * Each session's call ledger, exclusive: this host is the only runner of the state directory's calls, so a call
+   * recorded as started that this host is not running was cut off by an earlier host's death.
+   */
+  const ledgers = new Map<string, { ledger: CallLedger; records: CallRecordFiles }>();
 
   const sessionDir = (id: string): string => path.join(stateDir, id);
-  const records = (id: string): CallRecords => new CallRecords(path.join(sessionDir(id), 'results'));
+  const records = (id: string): CallRecordFiles => new CallRecordFiles(path.join(sessionDir(id), 'results'));
+  const ledgerOf = (id: string): CallLedger => {
+    let entry = ledgers.get(id);
+    if (!entry) {
+      const files = records(id);
+      entry = { ledger: new CallLedger(files, { exclusive: true }), records: files };
+      ledgers.set(id, entry);
+    }
+    return entry.ledger;
+  };
   const sandboxOf = (id: string): SessionSandbox => {
     let sandbox = sandboxes.get(id);
     if (!sandbox) {
@@ -130,43 +141,18 @@ export async function startSandboxHost(options: SandboxHostOptions): Promise<San
     };
   }
 
-  function execute(id: string, body: z.infer<typeof ExecuteBody>): Promise<ToolOutcome> {
+  async function execute(id: string, body: z.infer<typeof ExecuteBody>): Promise<ToolOutcome> {
     const { spec, call } = body;
-    const key = fileKey(call.idempotencyKey);
-    const flightKey = `${id}/${key}`;
-    // everything up to inFlight.set is synchronous: two requests with one key cannot both get past it
-    const running = inFlight.get(flightKey);
-    if (running) return running;
-    const log = records(id);
-    const previous = log.read(key);
-    if (previous?.status === 'finished') return Promise.resolve(previous.outcome);
-    if (previous?.status === 'started') {
-      return Promise.resolve(errorOutcome('this tool call was interrupted before it finished (sandbox restarted); it was not run again'));
-    }
-    let started;
-    try {
-      started = log.started(key, call.name); // before running: a crash from here on leaves "started", never a rerun
-    } catch (error) {
-      return Promise.resolve(errorOutcome(`the sandbox host could not record this call, so it did not run it: ${message(error)}`));
-    }
-    const gen = generation.get(id) ?? 0;
-    const run = (async () => {
-      // redacted of the credentials' values by the sandbox before it is recorded or returned
-      const outcome = await sandboxOf(id).run(settings(spec), {
-        name: call.name,
-        input: call.input,
-        key,
-        timeoutMs: call.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS,
-      });
-      if ((generation.get(id) ?? 0) === gen) log.finished(key, started, outcome);
-      return outcome;
-    })().finally(() => inFlight.delete(flightKey));
-    inFlight.set(flightKey, run);
-    return run;
+    const key = await callKey(call.idempotencyKey);
+    const timeoutMs = call.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
+    // redacted of the credentials' values by the sandbox before it is recorded or returned
+    return ledgerOf(id).run(key, timeoutMs, () => sandboxOf(id).run(settings(spec), { name: call.name, input: call.input, key, timeoutMs }));
   }
 
   async function destroy(id: string): Promise<void> {
-    generation.set(id, (generation.get(id) ?? 0) + 1);
+    // a call still running keeps its ledger, but its outcome is no longer recorded
+    ledgers.get(id)?.records.retire();
+    ledgers.delete(id);
     const sandbox = sandboxes.get(id);
     sandboxes.delete(id);
     await sandbox?.stop();

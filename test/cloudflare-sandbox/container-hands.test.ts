@@ -5,7 +5,7 @@ import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, 
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { createContainerHands, fileSafeKey, IMAGE_LAYOUT } from '../../sandbox/cloudflare/container-hands.ts';
+import { createContainerHands, IMAGE_LAYOUT } from '../../sandbox/cloudflare/container-hands.ts';
 import { DEFAULT_TOOL_TIMEOUT_MS, MAX_RESULT_CHARS, type SandboxSpec, type ToolOutcome } from '../../sandbox/hands.ts';
 import { FakeSandboxes, PROJECT_ROOT } from './support/fake-sandbox.ts';
 
@@ -200,15 +200,16 @@ describe('cloudflare hands', () => {
 
     const sandbox = sandboxes.session('sesn_A1');
     expect(sandbox.destroyed).toBe(2);
-    expect(sandbox.ledger.size).toBe(0);
+    expect(sandbox.calls.records.size).toBe(0);
   });
 
   it('names call files by the idempotency key, and by a digest when the key is not a safe file name', async () => {
-    expect(await fileSafeKey('sevt_01ABCxyz')).toBe('sevt_01ABCxyz');
-    const unsafe = await fileSafeKey('../../etc/passwd');
-    expect(unsafe).toMatch(/^key-[0-9a-f]{64}$/);
-    expect(await fileSafeKey('../../etc/passwd')).toBe(unsafe);
-    expect(await fileSafeKey('../../etc/passwe')).not.toBe(unsafe);
+    const hands = createContainerHands(sandboxes.open, { layout: sandboxes.layout });
+    await hands.execute(spec(), { name: 'bash', input: { command: 'true' }, idempotencyKey: 'sevt_01ABCxyz' });
+    await hands.execute(spec(), { name: 'bash', input: { command: 'true' }, idempotencyKey: '../../etc/passwd' });
+
+    const written = sandboxes.session('sesn_A1').writes.map((w) => path.relative(sandboxes.layout.callDir, w.path));
+    expect(written).toEqual(['sevt_01ABCxyz.json', expect.stringMatching(/^key-[0-9a-f]{64}\.json$/)]);
   });
 });
 

@@ -338,7 +338,8 @@ describe('container hands with credentials', () => {
     expect(text).toContain(`echoed=Bearer ${cred.placeholder}`);
     expect(text).not.toContain(SECRET);
     const fake = sandboxes.session('sesn_cred');
-    expect(JSON.stringify([...fake.ledger.values()])).not.toContain(SECRET);
+    expect(fake.calls.records.size).toBe(1);
+    expect(JSON.stringify([...fake.calls.records.values()])).not.toContain(SECRET);
     const commands = fake.commands.join('\n');
     expect(commands).toContain(`TOKEN=${cred.placeholder}`);
     expect(JSON.stringify(fake.writes)).not.toContain(`TOKEN=${SECRET}`);

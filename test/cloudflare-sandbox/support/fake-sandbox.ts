@@ -1,22 +1,15 @@
-// A stand-in for one session's SessionSandbox Durable Object and its container, on this machine: the ledger
-// lives in memory (like Durable Object storage, it outlives containers); the "container" is a workspace
+// A stand-in for one session's SessionSandbox Durable Object and its container, on this machine: the call records
+// live in memory (like Durable Object storage, it outlives containers); the "container" is a workspace
 // directory plus real child processes, wiped when it dies, as a container's filesystem is.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import type { Networking, ToolOutcome } from '../../../sandbox/hands.ts';
-import type {
-  ContainerLayout,
-  ExecResult,
-  OpenSandbox,
-  SandboxLike,
-  ToolCallClaim,
-} from '../../../sandbox/cloudflare/container-hands.ts';
+import type { Networking } from '../../../sandbox/hands.ts';
+import type { ContainerLayout, ExecResult, OpenSandbox, SandboxLike } from '../../../sandbox/cloudflare/container-hands.ts';
 import type { VaultRef } from '../../../sandbox/cloudflare/outbound-handler.ts';
+import { MemoryCallStore } from '../../sandbox/support/memory-call-store.ts';
 
 export const PROJECT_ROOT = path.resolve(import.meta.dirname, '../../..');
-
-type LedgerEntry = { state: 'started'; expiresAt: number } | { state: 'done'; outcome: ToolOutcome };
 
 interface RunningExec {
   child: ChildProcess;
@@ -24,7 +17,7 @@ interface RunningExec {
 }
 
 export class FakeSandbox implements SandboxLike {
-  readonly ledger = new Map<string, LedgerEntry>();
+  readonly calls = new MemoryCallStore();
   readonly networkingApplied: Networking[] = [];
   /** The vault references handed to egress with each networking (undefined: no credentials). */
   readonly vaultApplied: Array<VaultRef | undefined> = [];
@@ -90,22 +83,10 @@ export class FakeSandbox implements SandboxLike {
     writeFileSync(file, content);
   }
 
-  async claimToolCall(key: string, expiresAt: number): Promise<ToolCallClaim> {
-    const entry = this.ledger.get(key);
-    if (entry?.state === 'done') return { state: 'done', outcome: entry.outcome };
-    if (entry?.state === 'started') return { state: 'started', expiresAt: entry.expiresAt };
-    this.ledger.set(key, { state: 'started', expiresAt });
-    return { state: 'claimed' };
-  }
-
-  async recordToolOutcome(key: string, outcome: ToolOutcome): Promise<void> {
-    if (this.ledger.get(key)?.state !== 'done') this.ledger.set(key, { state: 'done', outcome });
-  }
-
   async destroy(): Promise<void> {
     this.destroyed++;
     this.killContainer('destroyed');
-    this.ledger.clear();
+    this.calls.records.clear();
   }
 
   /** The container dies: its processes are killed, its filesystem is gone, pending execs reject. */

@@ -3,6 +3,8 @@
 // session with vaults has its credentials' placeholders replaced here, on the way out, by values read from the
 // vault at that moment (never stored with the sandbox), and every response scrubbed of the values before the
 // container reads it (../response-scrubbing.ts), compressed, binary and streamed bodies included.
+import type { Env } from '../../worker/env.ts';
+import { workspaceStore } from '../../durable-objects/stubs.ts';
 import { decideEgress, type EgressOptions } from '../egress-policy.ts';
 import type { Networking } from '../hands.ts';
 import { injectableAt, substitute, substituteBody, type RequestTarget, type SandboxCredential } from '../credentials.ts';
@@ -32,6 +34,31 @@ export interface EgressParams {
 
 /** Reads a session's credentials from the vault (decrypted). */
 export type LoadCredentials = (vault: VaultRef) => Promise<SandboxCredential[]>;
+
+/**
+ * The vault as the outbound handler reads it, at each request, from the Worker's env (which the SDK hands its
+ * handlers as `unknown`): the workspace's store decrypts. None when the env binds no WORKSPACE namespace.
+ */
+export function vaultReaderOf(env: unknown): LoadCredentials | undefined {
+  const bindings = withWorkspace(env);
+  if (!bindings) return undefined;
+  return ({ workspaceId, vaultIds }) => workspaceStore(bindings, workspaceId).sessionCredentials(vaultIds);
+}
+
+function withWorkspace(env: unknown): Pick<Env, 'WORKSPACE'> | undefined {
+  if (typeof env !== 'object' || env === null || !('WORKSPACE' in env)) return undefined;
+  const ns = env.WORKSPACE;
+  return isNamespace(ns) ? { WORKSPACE: ns } : undefined;
+}
+
+/** Recognised by its shape: which class a namespace serves no value tells, so the binding's name is trusted for that. */
+function isNamespace(value: unknown): value is Env['WORKSPACE'] {
+  return (
+    typeof value === 'object' && value !== null &&
+    'get' in value && typeof value.get === 'function' &&
+    'idFromName' in value && typeof value.idFromName === 'function'
+  );
+}
 
 export const EGRESS_REFUSED_HEADER = 'x-edgeharness-egress';
 

@@ -4,8 +4,7 @@ import { ContainerProxy, Sandbox, getSandbox } from '@cloudflare/sandbox';
 import type { CallRecord } from '../call-ledger.ts';
 import type { ToolOutcome } from '../hands.ts';
 import type { OpenSandbox, SandboxLike } from './container-hands.ts';
-import { applyEgressPolicy, type EgressParams, type LoadCredentials } from './outbound-handler.ts';
-import type { SandboxCredential } from '../credentials.ts';
+import { applyEgressPolicy, vaultReaderOf, type EgressParams } from './outbound-handler.ts';
 
 // The Worker must export this entrypoint: the container's intercepted requests are delivered through it.
 export { ContainerProxy };
@@ -50,18 +49,9 @@ export class SessionSandbox extends Sandbox {
 // `outbound` is the default (no params: refuses everything, and puts the container in intercept-all mode);
 // `setNetworking` switches to `egressPolicy` with the session's networking as params.
 function egressPolicy(request: Request, env: unknown, ctx: { params?: unknown }): Promise<Response> {
-  return applyEgressPolicy(request, ctx.params, undefined, undefined, vaultReader(env));
+  return applyEgressPolicy(request, ctx.params, undefined, undefined, vaultReaderOf(env));
 }
 
-/** The handler reads the vault directly, at each request: the Worker's WORKSPACE namespace decrypts. */
-function vaultReader(env: unknown): LoadCredentials | undefined {
-  const ns = (env as { WORKSPACE?: DurableObjectNamespace } | null)?.WORKSPACE;
-  if (!ns) return undefined;
-  return async ({ workspaceId, vaultIds }) => {
-    const store = ns.get(ns.idFromName(workspaceId)) as unknown as { sessionCredentials(ids: string[]): Promise<SandboxCredential[]> };
-    return store.sessionCredentials(vaultIds);
-  };
-}
 SessionSandbox.outboundHandlers = { egressPolicy };
 SessionSandbox.outbound = egressPolicy;
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { applyEgressPolicy, type EgressParams, type VaultRef } from '../../sandbox/cloudflare/outbound-handler.ts';
+import { applyEgressPolicy, vaultReaderOf, type EgressParams, type VaultRef } from '../../sandbox/cloudflare/outbound-handler.ts';
 import { createContainerHands } from '../../sandbox/cloudflare/container-hands.ts';
 import { placeholderFor, type SandboxCredential } from '../../sandbox/credentials.ts';
 import type { Networking, SandboxSpec } from '../../sandbox/hands.ts';
@@ -171,6 +171,33 @@ function leaks(bytes: Uint8Array | string, secret: string): boolean {
 async function run(upstream: (request: Request) => Promise<Response> | Response, request: Request, credentials = [credential()]): Promise<Response> {
   return applyEgressPolicy(request, params(limited(['api.example.com', 'other.example.com'])), async (r) => upstream(r), {}, async () => credentials);
 }
+
+describe("the outbound handler's vault", () => {
+  it("reads a session's credentials from its workspace's store, by the workspace id", async () => {
+    const asked: string[] = [];
+    const WORKSPACE = {
+      idFromName: (name: string) => ({ name }),
+      get: (id: { name: string }) => ({
+        sessionCredentials: async (vaultIds: string[]) => {
+          asked.push(`${id.name}: ${vaultIds.join(',')}`);
+          return [credential()];
+        },
+      }),
+    };
+    const read = vaultReaderOf({ WORKSPACE, OTHER: 'binding' });
+
+    expect(await read?.(vault)).toEqual([credential()]);
+    expect(asked).toEqual(['wrkspc_default: vlt_one']);
+  });
+
+  it('is absent from an env without a WORKSPACE namespace, so no placeholder is ever filled', () => {
+    expect(vaultReaderOf(undefined)).toBeUndefined();
+    expect(vaultReaderOf(null)).toBeUndefined();
+    expect(vaultReaderOf({})).toBeUndefined();
+    expect(vaultReaderOf({ WORKSPACE: 'not a namespace' })).toBeUndefined();
+    expect(vaultReaderOf({ WORKSPACE: { get: () => ({}) } })).toBeUndefined();
+  });
+});
 
 describe('what the container reads back from an upstream that echoes the secret', () => {
   const bearer = () => ({ authorization: `Bearer ${credential().placeholder}` });

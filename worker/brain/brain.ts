@@ -2,7 +2,7 @@
 import { WorkerEntrypoint } from 'cloudflare:workers';
 import type { Env } from '../env.ts';
 import { sessionLog } from '../../durable-objects/stubs.ts';
-import { handsFor } from './hands.ts';
+import { handsFor } from '../../sandbox/providers.ts';
 import { anthropicModel } from './model-client.ts';
 import { vaultFor } from './vault.ts';
 import { DEFAULT_STEP_OPTIONS, InjectedCrash, runStep, type LogPort, type StepOptions, type StepOutcome } from './step.ts';

@@ -1,14 +1,8 @@
-// Which hands run a session's tools (the local sandbox host under npm start, or Cloudflare containers), and
-// what the environment lets them reach.
-import type { Env } from '../env.ts';
+// What the API and the brain need of the hands beyond running tools: an environment's networking in the hands'
+// terms, and a session's sandbox removed with the session. Which provider runs the tools: sandbox/providers.ts.
 import type { EnvironmentConfig } from '../../contract/environment.ts';
-import type { Hands, Networking } from '../../sandbox/hands.ts';
-import { cloudflareHands } from '../../sandbox/cloudflare/hands.ts';
-import { localHands } from '../../sandbox/local/client.ts';
-
-export function handsFor(env: Env): Hands {
-  return env.SANDBOX_PROVIDER === 'cloudflare' ? cloudflareHands(env) : localHands(env);
-}
+import type { Networking } from '../../sandbox/hands.ts';
+import { handsFor, type HandsEnv } from '../../sandbox/providers.ts';
 
 export function sandboxNetworking(config: EnvironmentConfig): Networking {
   if (config.type === 'cloud' && config.networking.type === 'limited') return { ...config.networking };
@@ -16,7 +10,7 @@ export function sandboxNetworking(config: EnvironmentConfig): Networking {
 }
 
 /** Session deletion: stop and remove the sandbox. Never fails the deletion. */
-export async function destroySandbox(env: Env, sessionId: string): Promise<void> {
+export async function destroySandbox(env: HandsEnv, sessionId: string): Promise<void> {
   try {
     await handsFor(env).destroy(sessionId);
   } catch (err) {

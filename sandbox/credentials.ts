@@ -51,7 +51,7 @@ export const RESERVED_ENV_NAMES: ReadonlySet<string> = new Set([
 ]);
 
 /** Whether `host` (a hostname or IP literal, brackets allowed) is a loopback address: 127.0.0.0/8, ::1, localhost. */
-export function isLoopback(host: string): boolean {
+function isLoopback(host: string): boolean {
   let h = normalizeHost(host);
   if (h === 'localhost' || h.endsWith('.localhost') || h === '::1' || h === '0:0:0:0:0:0:0:1') return true;
   if (h.startsWith('::ffff:')) h = h.slice(7);

@@ -61,7 +61,6 @@ export class SecretForms {
    * stream's last bytes may begin a match: a position is checked only against the beginnings it could start.
    */
   private readonly startsByFirst: ReadonlyMap<string, readonly Start[]>;
-  private readonly longestStart: number;
 
   constructor(secrets: readonly Secret[]) {
     const forms: Form[] = [];
@@ -92,7 +91,6 @@ export class SecretForms {
       byFirst.set(first, [...(byFirst.get(first) ?? []), start]);
     }
     this.startsByFirst = byFirst;
-    this.longestStart = Math.max(0, ...starts.map((s) => s.length));
   }
 
   /**

@@ -88,7 +88,7 @@ export function openSessionSandbox(namespace: DurableObjectNamespace<SessionSand
  * The sandbox id of a session: its UTF-8 bytes in hex. Session ids mix cases, and the SDK warns about (and will
  * later lowercase) ids with capitals, which would merge `sesn_aB…` with `sesn_Ab…`; hex keeps them apart.
  */
-export function sandboxIdFor(sessionId: string): string {
+function sandboxIdFor(sessionId: string): string {
   const hex = [...new TextEncoder().encode(sessionId)].map((b) => b.toString(16).padStart(2, '0')).join('');
   if (hex.length === 0 || hex.length > 63) throw new Error(`session id ${JSON.stringify(sessionId)} cannot name a sandbox (1-31 bytes)`);
   return hex;

@@ -4,7 +4,7 @@ import { lchownSync, lstatSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 
 /** Names the sandbox user when the host runs as root: a login name, or `uid` / `uid:gid`. */
-export const SANDBOX_USER_VARIABLE = 'EDGEHARNESS_SANDBOX_USER';
+const SANDBOX_USER_VARIABLE = 'EDGEHARNESS_SANDBOX_USER';
 
 /**
  * Root's default: the system's least privileged account. It has a passwd entry, which git and ssh insist on,

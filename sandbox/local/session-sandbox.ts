@@ -267,7 +267,7 @@ export class SessionSandbox {
   }
 }
 
-export function errorOutcome(text: string): ToolOutcome {
+function errorOutcome(text: string): ToolOutcome {
   return { content: [{ type: 'text', text }], isError: true };
 }
 

@@ -92,10 +92,9 @@ export function createContainerHands(openSandbox: OpenSandbox, options: Containe
   const layout = options.layout ?? IMAGE_LAYOUT;
   const now = options.now ?? Date.now;
   const pollIntervalMs = options.pollIntervalMs ?? 1_000;
-  // Handles opened in this isolate (opening one starts nothing), and the egress policy applied to each. A Worker
-  // isolate is short-lived, so this only saves round trips; a container that died is forgotten here so that its
-  // successor is configured again.
-  // Each with its session's call ledger, which knows the calls running in this isolate.
+  // Handles opened in this isolate (opening one starts nothing), each with its session's call ledger (which knows
+  // the calls running in this isolate), and the egress policy applied to each. A Worker isolate is short-lived, so
+  // this only saves round trips; a container that died is forgotten here so that its successor is configured again.
   const handles = new Map<string, { sandbox: SandboxLike; ledger: CallLedger }>();
   const configured = new Map<string, string>();
 

@@ -3,12 +3,13 @@
 // cut off by the crash is reported, never run a second time.
 import Anthropic from '@anthropic-ai/sdk';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRuntime, type Runtime } from '../../scripts/runtime.ts';
 import { startScriptedModel } from '../../scripted-model/server.ts';
+import { waitFor as waitUntil } from '../support/processes.ts';
 
 type Started = Awaited<ReturnType<typeof startScriptedModel>>;
 
@@ -91,8 +92,9 @@ describe('kill -9 of the whole runtime', () => {
       events: [{ type: 'user.message', content: [{ type: 'text', text: '[[tool:bash {"command":"echo started >> ran.log; sleep 5; echo finished >> ran.log"}]]' }] }],
     });
     await waitFor(c, session.id, 'agent.tool_use');
-    // Let the command start inside the sandbox before the power goes.
-    await new Promise((r) => setTimeout(r, 1500));
+    // The power goes once the command has started inside the sandbox (it has written its first line).
+    const log = path.join(stateDir, 'sandboxes', session.id, 'workspace', 'ran.log');
+    await waitUntil('the command to start in the sandbox', () => existsSync(log) && readFileSync(log, 'utf8').includes('started'));
     await killAndRestart();
     c = client();
     const events = await waitIdle(c, session.id, 1);

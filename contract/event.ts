@@ -1,5 +1,7 @@
-// Session events: what clients may send (params) and what the log stores and serves, mirroring events.d.ts.
+// Session events as clients send and list them: the params of events.send and the list query, mirroring
+// events.d.ts. What the log stores, and how the runtime builds its own events, is in events.ts.
 import { z } from 'zod';
+import type { BetaManagedAgentsSessionEventType } from '@anthropic-ai/sdk/resources/beta/sessions/events';
 
 const TextBlock = z.strictObject({ type: z.literal('text'), text: z.string() });
 const ImageSource = z.discriminatedUnion('type', [
@@ -10,7 +12,8 @@ const ImageSource = z.discriminatedUnion('type', [
 const ImageBlock = z.strictObject({ type: z.literal('image'), source: ImageSource });
 const DocumentSource = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('base64'), media_type: z.string().min(1), data: z.string() }),
-  z.strictObject({ type: z.literal('text'), media_type: z.string().min(1), data: z.string() }),
+  // official: "Must be text/plain"
+  z.strictObject({ type: z.literal('text'), media_type: z.literal('text/plain'), data: z.string() }),
   z.strictObject({ type: z.literal('url'), url: z.string().min(1) }),
   z.strictObject({ type: z.literal('file'), file_id: z.string().min(1) }),
 ]);
@@ -21,7 +24,13 @@ const DocumentBlock = z.strictObject({
   title: z.string().nullable().optional(),
 });
 const RedactedBlock = z.strictObject({ type: z.literal('redacted') }).passthrough();
-const SearchResultBlock = z.looseObject({ type: z.literal('search_result'), source: z.string(), title: z.string() });
+const SearchResultBlock = z.looseObject({
+  type: z.literal('search_result'),
+  source: z.string(),
+  title: z.string(),
+  content: z.array(TextBlock),
+  citations: z.looseObject({ enabled: z.boolean() }),
+});
 
 const UserContent = z.array(z.discriminatedUnion('type', [TextBlock, ImageBlock, DocumentBlock, RedactedBlock])).min(1);
 const ToolResultContent = z.array(z.discriminatedUnion('type', [TextBlock, ImageBlock, DocumentBlock, SearchResultBlock]));
@@ -52,7 +61,10 @@ export const UserToolResultParams = z.strictObject({
 export const UserDefineOutcomeParams = z.strictObject({
   type: z.literal('user.define_outcome'),
   description: z.string().min(1),
-  rubric: z.looseObject({ type: z.enum(['text', 'file']) }),
+  rubric: z.discriminatedUnion('type', [
+    z.strictObject({ type: z.literal('text'), content: z.string() }),
+    z.strictObject({ type: z.literal('file'), file_id: z.string().min(1) }),
+  ]),
   max_iterations: z.number().int().positive().nullable().optional(),
 });
 export const SystemMessageParams = z.strictObject({
@@ -100,7 +112,7 @@ export const EVENT_TYPES = [
   'span.model_request_start', 'span.model_request_end', 'span.outcome_evaluation_ongoing', 'user.define_outcome',
   'session.thread_status_running', 'session.thread_status_idle', 'session.thread_status_terminated', 'user.tool_result',
   'session.thread_status_rescheduled', 'session.updated', 'system.message', 'session.usage',
-] as const;
+] as const satisfies readonly BetaManagedAgentsSessionEventType[];
 
 export const EventListQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),

@@ -1,0 +1,152 @@
+// Session events as the log stores and streams them: the official SDK's event types (events.d.ts), plus the few
+// fields this runtime adds (docs/api-extensions.md), and one constructor per kind of event the runtime writes.
+// Everything that appends an event builds it here, so a misspelt type or field fails `tsc`, not a client.
+import type * as Official from '@anthropic-ai/sdk/resources/beta/sessions/events';
+import type * as OfficialSessions from '@anthropic-ai/sdk/resources/beta/sessions/sessions';
+import type { EventParams } from './event.ts';
+import type { Limits } from './session.ts';
+
+// ---------- the stored events ----------
+
+/** Which budget or limit stopped the loop (extension field `limit` on `session.status_idle`). */
+export type BudgetLimit = 'budget' | keyof Limits;
+/** What ended a turn that stopped short of the model's answer (extension field `stopped_by`). */
+export type StoppedBy = 'loop_detection' | 'compaction_limit';
+
+export type StatusIdleEvent = Official.BetaManagedAgentsSessionStatusIdleEvent & { limit?: BudgetLimit; stopped_by?: StoppedBy };
+/** `source` names who wrote it (`edgeharness.budget`, `edgeharness.loop`); `loop_key` the call a loop nudge is about. */
+export type SystemMessageEvent = OfficialSessions.BetaManagedAgentsSystemMessageEvent & { source?: string; loop_key?: string };
+export type ContextCompactedEvent = Official.BetaManagedAgentsAgentThreadContextCompactedEvent & {
+  /** The last event folded into the summary; later contexts start after it. */
+  compacted_through: string;
+  compacted_events: number;
+  method: 'model' | 'trim';
+  summary: string;
+  /** Why the model's summary was not used (method `trim`). */
+  fallback_reason?: string;
+};
+
+/**
+ * The kinds of event a session's log holds: client input as the API accepted it, and what the runtime appends.
+ * Each is the official type (with the extension fields above); `processed_at` is always set once stored.
+ */
+export type SessionEvent = (
+  | Official.BetaManagedAgentsUserMessageEvent
+  | Official.BetaManagedAgentsUserInterruptEvent
+  | Official.BetaManagedAgentsUserToolConfirmationEvent
+  | Official.BetaManagedAgentsUserCustomToolResultEvent
+  | OfficialSessions.BetaManagedAgentsUserToolResultEvent
+  | SystemMessageEvent
+  | Official.BetaManagedAgentsAgentMessageEvent
+  | Official.BetaManagedAgentsAgentToolUseEvent
+  | Official.BetaManagedAgentsAgentCustomToolUseEvent
+  | Official.BetaManagedAgentsAgentToolResultEvent
+  | ContextCompactedEvent
+  | Official.BetaManagedAgentsSessionErrorEvent
+  | Official.BetaManagedAgentsSessionStatusRunningEvent
+  | StatusIdleEvent
+  | Official.BetaManagedAgentsSessionStatusTerminatedEvent
+  | Official.BetaManagedAgentsSessionDeletedEvent
+  | Official.BetaManagedAgentsSpanModelRequestStartEvent
+  | Official.BetaManagedAgentsSpanModelRequestEndEvent
+) & { processed_at: string };
+
+export type SessionEventType = SessionEvent['type'];
+export type EventOf<T extends SessionEventType> = Extract<SessionEvent, { type: T }>;
+
+/** An event before the log stamps it: no `processed_at`, and an `id` only when the writer chose it in advance. */
+export type NewEvent<T extends SessionEventType = SessionEventType> = T extends SessionEventType
+  ? Omit<EventOf<T>, 'id' | 'processed_at'> & { id?: string }
+  : never;
+
+/** What live readers get besides stored events while the model writes (never stored). */
+export type LiveDelta = OfficialSessions.BetaManagedAgentsStartEvent | OfficialSessions.BetaManagedAgentsDeltaEvent;
+
+export type SessionErrorObject = Official.BetaManagedAgentsSessionErrorEvent['error'];
+export type StopReason = Official.BetaManagedAgentsSessionStatusIdleEvent['stop_reason'];
+export type ModelUsage = Official.BetaManagedAgentsSpanModelUsage;
+type TextBlock = Official.BetaManagedAgentsTextBlock;
+type ToolResultBlock = NonNullable<Official.BetaManagedAgentsAgentToolResultEvent['content']>[number];
+
+/** Client input the log stores as sent (`user.define_outcome` is refused before it gets there). */
+export type StoredInput = Exclude<EventParams, { type: 'user.define_outcome' }>;
+
+// The contract, checked by the compiler: what the log stores and what the stream sends are official events, and
+// input the API accepted is one of them once the log has stamped it.
+type Assignable<T extends U, U> = T;
+export type StoredEventsAreOfficial = Assignable<SessionEvent, Official.BetaManagedAgentsSessionEvent>;
+export type StreamedEventsAreOfficial = Assignable<SessionEvent | LiveDelta, Official.BetaManagedAgentsStreamSessionEvents>;
+export type AcceptedInputIsStored = Assignable<StoredInput & { id: string; processed_at: string }, SessionEvent>;
+
+// ---------- constructors: one per kind of event the runtime writes ----------
+
+export function statusRunning(): NewEvent<'session.status_running'> {
+  return { type: 'session.status_running' };
+}
+
+/** The session stops and waits for its user; `extension` says which limit, or what cut the turn short. */
+export function statusIdle(stop_reason: StopReason, extension: { limit?: BudgetLimit; stopped_by?: StoppedBy } = {}): NewEvent<'session.status_idle'> {
+  return { type: 'session.status_idle', stop_reason, stop_details: null, ...extension };
+}
+
+export function sessionError(error: SessionErrorObject): NewEvent<'session.error'> {
+  return { type: 'session.error', error };
+}
+
+export function spanModelRequestStart(): NewEvent<'span.model_request_start'> {
+  return { type: 'span.model_request_start' };
+}
+
+export function spanModelRequestEnd(startId: string, usage: ModelUsage, isError: boolean): NewEvent<'span.model_request_end'> {
+  return {
+    type: 'span.model_request_end',
+    model_request_start_id: startId,
+    is_error: isError,
+    model_usage: {
+      input_tokens: usage.input_tokens,
+      output_tokens: usage.output_tokens,
+      cache_read_input_tokens: usage.cache_read_input_tokens,
+      cache_creation_input_tokens: usage.cache_creation_input_tokens,
+    },
+  };
+}
+
+/** `id` is chosen before the model writes, so live deltas and the stored message share it. */
+export function agentMessage(id: string, content: TextBlock[]): NewEvent<'agent.message'> {
+  return { id, type: 'agent.message', content };
+}
+
+export function agentToolUse(name: string, input: Record<string, unknown>, permission: 'allow' | 'ask'): NewEvent<'agent.tool_use'> {
+  return { type: 'agent.tool_use', name, input, evaluated_permission: permission };
+}
+
+export function agentCustomToolUse(name: string, input: Record<string, unknown>): NewEvent<'agent.custom_tool_use'> {
+  return { type: 'agent.custom_tool_use', name, input };
+}
+
+export function agentToolResult(toolUseId: string, content: ToolResultBlock[], isError: boolean): NewEvent<'agent.tool_result'> {
+  return { type: 'agent.tool_result', tool_use_id: toolUseId, content, is_error: isError };
+}
+
+/** A runtime notice to the model, e.g. a budget or loop warning; `source` says who wrote it. */
+export function systemMessage(text: string, extension: { source: string; loop_key?: string }): NewEvent<'system.message'> {
+  return { type: 'system.message', ...extension, content: [{ type: 'text', text }] };
+}
+
+export function contextCompacted(fields: Omit<NewEvent<'agent.thread_context_compacted'>, 'type' | 'id'>): NewEvent<'agent.thread_context_compacted'> {
+  return { type: 'agent.thread_context_compacted', ...fields };
+}
+
+/** Sent to live readers as the session is deleted; never stored (the log goes with it). */
+export function sessionDeleted(id: string, processedAt: string): EventOf<'session.deleted'> {
+  return { id, type: 'session.deleted', processed_at: processedAt };
+}
+
+/** The start of a live preview of the agent.message that will be stored under `eventId`. */
+export function messageStart(eventId: string): LiveDelta {
+  return { type: 'event_start', event: { id: eventId, type: 'agent.message' } };
+}
+
+export function messageDelta(eventId: string, index: number, text: string): LiveDelta {
+  return { type: 'event_delta', event_id: eventId, delta: { type: 'content_delta', index, content: { type: 'text', text } } };
+}

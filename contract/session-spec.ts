@@ -1,0 +1,40 @@
+// A session's spec: what it is and what it may do, fixed when it is created (agent, budget and limits change only
+// by session update). One type from end to end: the create route builds it, the session's log stores it, every
+// brain step reads it, and the sandbox's spec is derived from it.
+import type { Networking } from '../sandbox/hands.ts';
+import type { Budget, Compaction, Limits, Session, SessionAgent } from './session.ts';
+
+export interface SessionSpec {
+  sessionId: string;
+  workspaceId: string;
+  /** The agent as the session pinned it (version and overrides applied). */
+  agent: SessionAgent;
+  environmentId: string;
+  /** The environment's networking when the session was created: what its sandbox may reach. */
+  networking: Networking;
+  /** The vaults whose credentials the session's sandbox may use. */
+  vaultIds: string[];
+  budget: Budget | null;
+  limits: Limits;
+  compaction: Compaction;
+  createdAt: string;
+}
+
+/** The spec of a session the workspace has just created, in the environment whose networking it was given. */
+export function sessionSpec(session: Session, workspaceId: string, networking: Networking): SessionSpec {
+  return {
+    sessionId: session.id,
+    workspaceId,
+    agent: session.agent,
+    environmentId: session.environment_id,
+    networking,
+    vaultIds: session.vault_ids,
+    budget: session.budget,
+    limits: session.limits,
+    compaction: session.compaction,
+    createdAt: session.created_at,
+  };
+}
+
+/** What session update may change: later steps use the new values. */
+export type SessionSpecChange = Partial<Pick<SessionSpec, 'agent' | 'budget' | 'limits'>>;

@@ -1,6 +1,7 @@
 // Two test projects: `workers` runs inside workerd (Durable Objects, routes, the brain) via
-// @cloudflare/vitest-plugin; `node` runs the scripted model's tests and the end-to-end tests that start the
-// real runtime and drive it with the official SDK.
+// @cloudflare/vitest-plugin, on the test Worker entry (the production Worker, whose brain steps a crash test can
+// kill at named points: test/support/fault-worker.ts); `node` runs the scripted model's tests and the end-to-end
+// tests that start the real runtime and drive it with the official SDK.
 import { cloudflareTest } from '@cloudflare/vitest-plugin';
 import { defineConfig } from 'vitest/config';
 
@@ -11,13 +12,13 @@ export default defineConfig({
         plugins: [
           cloudflareTest(({ inject }) => ({
             wrangler: { configPath: './wrangler.toml' },
+            main: './test/support/fault-worker.ts',
             miniflare: {
               bindings: {
                 EDGEHARNESS_API_KEY: 'test-key-default',
                 EDGEHARNESS_STREAM_TOKEN_SECRET: 'test-stream-secret',
                 ANTHROPIC_API_KEY: 'scripted',
                 ANTHROPIC_BASE_URL: inject<string>('scriptedModelUrl'),
-                EDGEHARNESS_FAULT_INJECTION: '1',
                 EDGEHARNESS_LEASE_MS: '400',
                 EDGEHARNESS_RETRY_BASE_MS: '20',
                 EDGEHARNESS_MODEL_MAX_ATTEMPTS: '4',

@@ -85,24 +85,6 @@ export type EventParams = z.infer<typeof EventParams>;
 
 export const EventSendParams = z.strictObject({ events: z.array(EventParams).min(1).max(100) });
 
-/**
- * A stored event: the official shape (`id`, `type`, `processed_at`, type-specific fields).
- * The log treats the type-specific part as opaque JSON; the brain and the API give it meaning.
- */
-export interface SessionEvent {
-  id: string;
-  type: string;
-  processed_at: string;
-  [field: string]: unknown;
-}
-
-/** An event body before the log stamps it with `processed_at` (and, if absent, an `id`). */
-export interface NewEvent {
-  id?: string;
-  type: string;
-  [field: string]: unknown;
-}
-
 export const EVENT_TYPES = [
   'user.message', 'user.interrupt', 'user.tool_confirmation', 'user.custom_tool_result', 'agent.custom_tool_use',
   'agent.message', 'agent.thinking', 'agent.mcp_tool_use', 'agent.mcp_tool_result', 'agent.tool_use',

@@ -3,10 +3,13 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../worker/env.ts';
 import { workspaceStore } from './stubs.ts';
+import { migrate } from './migrations.ts';
+import { SESSION_LOG_MIGRATIONS } from './session-log-schema.ts';
 import { newId } from '../contract/ids.ts';
-import type { EventParams, NewEvent, SessionEvent } from '../contract/event.ts';
-import type { Networking } from '../sandbox/hands.ts';
-import { emptyUsage, type Budget, type Compaction, type Limits, type SessionAgent, type SessionRuntime, type SessionStatus, type SessionUsage } from '../contract/session.ts';
+import type { EventParams } from '../contract/event.ts';
+import { sessionDeleted, statusIdle, type LiveDelta, type NewEvent, type SessionEvent, type StoredInput } from '../contract/events.ts';
+import type { SessionSpec, SessionSpecChange } from '../contract/session-spec.ts';
+import { emptyUsage, type SessionRuntime, type SessionStatus, type SessionUsage } from '../contract/session.ts';
 
 /** SQLite rows are capped at 2 MB; payloads above this many bytes are split into chunk rows. */
 const INLINE_LIMIT = 1_000_000;
@@ -15,16 +18,8 @@ const DEFAULT_LEASE_MS = 30_000;
 const READ_BYTE_BUDGET = 16_000_000;
 const SSE_PING_MS = 15_000;
 
-export interface LogState {
-  sessionId: string;
-  workspaceId: string;
-  agent: SessionAgent;
-  environmentId: string;
-  /** The environment's networking when the session was created: what its sandbox may reach. */
-  networking: Networking;
-  /** The vaults whose credentials the session's sandbox may use (fixed at creation; absent in older logs). */
-  vaultIds?: string[];
-  createdAt: string;
+/** Where the session stands: status, lease, input answered, accounting. Written with every append. */
+export interface RunState {
   status: SessionStatus;
   epoch: number;
   /** Set while a brain holds the lease; `until` is when the watchdog may hand it to another brain. */
@@ -35,48 +30,39 @@ export interface LogState {
   usage: SessionUsage;
   /** List cost so far in USD (usage.list_cost shows it rounded); the official budget is checked against it. */
   spentUsd: number;
-  budget: Budget | null;
-  limits: Limits;
-  compaction: Compaction;
   /** When max_wall_seconds runs out (ms), and whether the alarm has acted on it. */
   wallDeadline: number | null;
   wallFired: boolean;
   activeMs: number;
   runningSince: number | null;
-  faults: string[];
 }
 
-/** What a session's log starts from: its identity and configuration, fixed or changed only by session update. */
-export type LogInit = Pick<
-  LogState,
-  'sessionId' | 'workspaceId' | 'agent' | 'environmentId' | 'networking' | 'vaultIds' | 'createdAt' | 'budget' | 'limits' | 'compaction'
-> & {
+/** All the log keeps besides its events: the session's spec and its run state. */
+export interface LogState extends RunState {
+  spec: SessionSpec;
+}
+
+/** What a session's log starts from. */
+export interface LogInit {
+  spec: SessionSpec;
   /** System events the log starts with (e.g. a credential its environment cannot reach), before any input. */
   notices?: NewEvent[];
-};
+}
 
 export type Refusal = { ok: false; error: { type: 'invalid_request_error' | 'stale_epoch' | 'not_found_error'; message: string } };
 
+/** What one brain step reads: the session's spec, where it stands, and the events of the types it asked for. */
 export interface StepView {
   ok: true;
+  spec: SessionSpec;
+  status: SessionStatus;
   usage: SessionUsage;
   spentUsd: number;
-  budget: Budget | null;
-  limits: Limits;
-  compaction: Compaction;
-  createdAt: string;
-  sessionId: string;
-  workspaceId: string;
-  environmentId: string;
-  networking: Networking;
-  vaultIds: string[];
-  agent: SessionAgent;
-  status: SessionStatus;
+  /** seq of the newest input asking for a turn: what the step answers when it ends the turn. */
   inputSeq: number;
+  /** Input is waiting for an answer. */
   pending: boolean;
   events: SessionEvent[];
-  /** Test-only crash points for this step (see EDGEHARNESS_FAULT_INJECTION). */
-  faults: string[];
 }
 
 export interface EmitOptions {
@@ -91,11 +77,6 @@ export interface EmitOptions {
   };
   /** The list cost of the model request this emit reports, in USD. */
   costUsd?: number;
-}
-
-export interface LiveDelta {
-  type: 'event_start' | 'event_delta';
-  [field: string]: unknown;
 }
 
 interface SseSubscriber {
@@ -120,44 +101,19 @@ export class SessionLog extends DurableObject<Env> {
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
     this.sql = ctx.storage.sql;
-    this.sql.exec(`
-      CREATE TABLE IF NOT EXISTS events (
-        seq INTEGER PRIMARY KEY,
-        id TEXT NOT NULL UNIQUE,
-        type TEXT NOT NULL,
-        body TEXT,
-        chunks INTEGER NOT NULL DEFAULT 0,
-        size INTEGER NOT NULL
-      );
-      CREATE INDEX IF NOT EXISTS events_by_type ON events(type, seq);
-      CREATE TABLE IF NOT EXISTS event_refs (
-        ref TEXT NOT NULL,
-        type TEXT NOT NULL,
-        seq INTEGER NOT NULL,
-        PRIMARY KEY (ref, type, seq)
-      );
-      CREATE TABLE IF NOT EXISTS event_chunks (
-        seq INTEGER NOT NULL,
-        idx INTEGER NOT NULL,
-        data BLOB NOT NULL,
-        PRIMARY KEY (seq, idx)
-      );
-      CREATE TABLE IF NOT EXISTS meta (k TEXT PRIMARY KEY, v TEXT NOT NULL);
-    `);
-    const row = this.sql.exec<{ v: string }>(`SELECT v FROM meta WHERE k = 'state'`).toArray()[0];
-    this.state = row ? (JSON.parse(row.v) as LogState) : null;
+    migrate(ctx.storage, SESSION_LOG_MIGRATIONS);
+    this.state = this.load();
   }
 
   // ---------- lifecycle ----------
 
   /** Creates the log for a new session. Idempotent: a second call with the same id changes nothing. */
-  async init(args: LogInit): Promise<void> {
+  async init({ spec, notices }: LogInit): Promise<void> {
     if (this.state) return;
-    const { notices, ...init } = args;
     this.state = {
-      ...init,
+      spec,
       spentUsd: 0,
-      wallDeadline: args.limits.max_wall_seconds ? Date.parse(args.createdAt) + args.limits.max_wall_seconds * 1000 : null,
+      wallDeadline: wallDeadline(spec),
       wallFired: false,
       status: 'idle',
       epoch: 0,
@@ -167,11 +123,11 @@ export class SessionLog extends DurableObject<Env> {
       usage: emptyUsage(),
       activeMs: 0,
       runningSince: null,
-      faults: [],
     };
     const now = new Date().toISOString();
     this.ctx.storage.transactionSync(() => {
       for (const ev of notices ?? []) this.insert(stamp(ev, newId('sevt'), now));
+      this.saveSpec();
       this.save();
     });
     await this.rearm();
@@ -182,24 +138,26 @@ export class SessionLog extends DurableObject<Env> {
   }
 
   /** Session update changed the agent's tools, the budget or the limits: later steps use the new ones. */
-  async configure(change: { agent?: SessionAgent; budget?: Budget | null; limits?: Limits }): Promise<void> {
+  async configure(change: SessionSpecChange): Promise<void> {
     const st = this.requireState();
-    if (change.agent) st.agent = change.agent;
-    if (change.budget !== undefined) st.budget = change.budget;
+    if (change.agent) st.spec.agent = change.agent;
+    if (change.budget !== undefined) st.spec.budget = change.budget;
     if (change.limits) {
-      st.limits = change.limits;
-      st.wallDeadline = change.limits.max_wall_seconds ? Date.parse(st.createdAt) + change.limits.max_wall_seconds * 1000 : null;
+      st.spec.limits = change.limits;
+      st.wallDeadline = wallDeadline(st.spec);
       st.wallFired = false;
     }
-    this.save();
+    this.ctx.storage.transactionSync(() => {
+      this.saveSpec();
+      this.save();
+    });
     await this.rearm();
   }
 
   /** Session deletion: tell live readers, close them, drop every row. */
   async destroy(): Promise<void> {
     if (this.state) {
-      const bye: SessionEvent = { id: newId('sevt'), type: 'session.deleted', processed_at: new Date().toISOString() };
-      this.broadcast(bye);
+      this.broadcast(sessionDeleted(newId('sevt'), new Date().toISOString()));
     }
     for (const sub of this.sse) void sub.writer.close().catch(() => {});
     this.sse.clear();
@@ -219,16 +177,18 @@ export class SessionLog extends DurableObject<Env> {
     const st = this.state;
     if (!st) return refuse('not_found_error', 'session not found');
     if (st.status === 'terminated') return refuse('invalid_request_error', 'session is terminated and accepts no events');
+    const accepted: StoredInput[] = [];
     for (const [i, ev] of input.entries()) {
       const problem = this.checkInput(ev);
       if (problem) return refuse('invalid_request_error', `events[${i}]${problem}`);
+      if (ev.type !== 'user.define_outcome') accepted.push(ev);
     }
     const now = new Date().toISOString();
     const stored: Stored[] = [];
     let wantsTurn = false;
     let interrupted = false;
     this.ctx.storage.transactionSync(() => {
-      for (const ev of input) {
+      for (const ev of accepted) {
         const s = this.insert(stamp(ev, newId('sevt'), now));
         stored.push(s);
         // A message, or an answer the session was waiting for, asks for a turn.
@@ -280,9 +240,7 @@ export class SessionLog extends DurableObject<Env> {
     if (st.status !== 'running') return;
     st.epoch += 1;
     st.lease = null;
-    const idle = this.insert(
-      stamp({ type: 'session.status_idle', stop_reason: { type: 'end_turn' }, stop_details: null }, newId('sevt'), new Date().toISOString()),
-    );
+    const idle = this.insert(stamp(statusIdle({ type: 'end_turn' }), newId('sevt'), new Date().toISOString()));
     stored.push(idle);
     this.applyStatus(st, 'idle');
   }
@@ -314,40 +272,29 @@ export class SessionLog extends DurableObject<Env> {
     // Watchdog: if this brain dies, the alarm fires again at lease expiry and a new epoch takes over.
     await this.rearm();
     try {
-      await this.env.BRAIN.step(st.sessionId, epoch);
+      await this.env.BRAIN.step(st.spec.sessionId, epoch);
     } catch (err) {
-      console.error(`brain step failed for ${st.sessionId} at epoch ${epoch}:`, err);
+      console.error(`brain step failed for ${st.spec.sessionId} at epoch ${epoch}:`, err);
     }
   }
 
-  /** What a brain needs to run one step: the agent, the status, and the events of the given types. */
+  /** What a brain needs to run one step: the spec, where the session stands, and the events of the given types. */
   async readForStep(epoch: number, types: string[]): Promise<StepView | Refusal> {
     const st = this.state;
     if (!st) return refuse('not_found_error', 'session not found');
     if (!this.holds(st, epoch)) return refuse('stale_epoch', `epoch ${epoch} is stale (current ${st.epoch})`);
     this.extendLease(st);
-    const faults = [...st.faults];
     const placeholders = types.map(() => '?').join(',');
     const rows = this.sql.exec<Row>(`SELECT * FROM events WHERE type IN (${placeholders}) ORDER BY seq`, ...types).toArray();
     return {
       ok: true,
-      usage: st.usage,
-      spentUsd: st.spentUsd ?? 0,
-      budget: st.budget ?? null,
-      limits: st.limits ?? {},
-      compaction: st.compaction ?? {},
-      createdAt: st.createdAt,
-      sessionId: st.sessionId,
-      workspaceId: st.workspaceId,
-      environmentId: st.environmentId,
-      networking: st.networking ?? { type: 'unrestricted' },
-      vaultIds: st.vaultIds ?? [],
-      agent: st.agent,
+      spec: st.spec,
       status: st.status,
+      usage: st.usage,
+      spentUsd: st.spentUsd,
       inputSeq: st.inputSeq,
       pending: st.inputSeq > st.consumedSeq,
       events: rows.map((r) => this.decode(r)),
-      faults,
     };
   }
 
@@ -417,27 +364,9 @@ export class SessionLog extends DurableObject<Env> {
     return true;
   }
 
-  /** Test-only: make the next step(s) crash at the named points. */
-  async injectFaults(points: string[]): Promise<void> {
-    if (this.env.EDGEHARNESS_FAULT_INJECTION !== '1') throw new Error('fault injection is disabled');
-    const st = this.requireState();
-    st.faults.push(...points);
-    this.save();
-  }
-
   /** Whether `epoch` still holds the lease: a brain doing long work asks, and stops if an interrupt moved on. */
   async stillHolds(epoch: number): Promise<boolean> {
     return this.state !== null && this.holds(this.state, epoch);
-  }
-
-  /** Test-only: the brain is about to crash at `point`; crash there once only. */
-  async consumeFault(point: string): Promise<void> {
-    const st = this.requireState();
-    const i = st.faults.indexOf(point);
-    if (i >= 0) {
-      st.faults.splice(i, 1);
-      this.save();
-    }
   }
 
   /** Test and operator view of the lease, for asserting fencing. */
@@ -585,15 +514,7 @@ export class SessionLog extends DurableObject<Env> {
       if (st.status === 'running') {
         st.epoch += 1;
         st.lease = null;
-        stored.push(
-          this.insert(
-            stamp(
-              { type: 'session.status_idle', stop_reason: { type: 'budget_reached' }, stop_details: null, limit: 'max_wall_seconds' },
-              newId('sevt'),
-              new Date().toISOString(),
-            ),
-          ),
-        );
+        stored.push(this.insert(stamp(statusIdle({ type: 'budget_reached' }, { limit: 'max_wall_seconds' }), newId('sevt'), new Date().toISOString())));
         this.applyStatus(st, 'idle');
       }
       st.consumedSeq = st.inputSeq;
@@ -620,7 +541,7 @@ export class SessionLog extends DurableObject<Env> {
       usage: structuredClone(st.usage),
       stats: {
         active_seconds: Math.round(active / 100) / 10,
-        duration_seconds: Math.round((now - Date.parse(st.createdAt)) / 100) / 10,
+        duration_seconds: Math.round((now - Date.parse(st.spec.createdAt)) / 100) / 10,
       },
       updated_at: new Date().toISOString(),
     };
@@ -631,9 +552,9 @@ export class SessionLog extends DurableObject<Env> {
     const st = this.state;
     if (!st) return;
     if (pushRuntime || stored.some((s) => s.event.type.startsWith('session.status'))) {
-      const ws = workspaceStore(this.env, st.workspaceId);
+      const ws = workspaceStore(this.env, st.spec.workspaceId);
       try {
-        await ws.applySessionRuntime(st.sessionId, this.runtimeOf(st));
+        await ws.applySessionRuntime(st.spec.sessionId, this.runtimeOf(st));
       } catch (err) {
         // The log stays the source of truth; the index catches up on the next change.
         console.error('session index update failed', err);
@@ -714,8 +635,8 @@ export class SessionLog extends DurableObject<Env> {
       this.sql.exec(`INSERT INTO events (seq, id, type, body, chunks, size) VALUES (?, ?, ?, NULL, ?, ?)`, seq, event.id, event.type, idx, bytes.byteLength);
     }
     // Events that answer a tool call are indexed by the call they answer (lookups must not parse bodies).
-    const ref = event.tool_use_id ?? event.custom_tool_use_id;
-    if (typeof ref === 'string') this.sql.exec(`INSERT OR IGNORE INTO event_refs (ref, type, seq) VALUES (?, ?, ?)`, ref, event.type, seq);
+    const ref = 'tool_use_id' in event ? event.tool_use_id : 'custom_tool_use_id' in event ? event.custom_tool_use_id : undefined;
+    if (ref !== undefined) this.sql.exec(`INSERT OR IGNORE INTO event_refs (ref, type, seq) VALUES (?, ?, ?)`, ref, event.type, seq);
     return { seq, event };
   }
 
@@ -743,10 +664,29 @@ export class SessionLog extends DurableObject<Env> {
     return this.state;
   }
 
+  private load(): LogState | null {
+    const rows = new Map(this.sql.exec<{ k: string; v: string }>(`SELECT k, v FROM meta WHERE k IN ('spec', 'state')`).toArray().map((r) => [r.k, r.v]));
+    const spec = rows.get('spec');
+    const run = rows.get('state');
+    if (spec === undefined || run === undefined) return null;
+    return { ...(JSON.parse(run) as RunState), spec: JSON.parse(spec) as SessionSpec };
+  }
+
+  /** Writes the run state; the spec (with the agent, the larger part) is written only when it changes. */
   private save(): void {
     if (!this.state) return;
-    this.sql.exec(`INSERT OR REPLACE INTO meta (k, v) VALUES ('state', ?)`, JSON.stringify(this.state));
+    const { spec: _spec, ...run } = this.state;
+    this.sql.exec(`INSERT OR REPLACE INTO meta (k, v) VALUES ('state', ?)`, JSON.stringify(run));
   }
+
+  private saveSpec(): void {
+    if (!this.state) return;
+    this.sql.exec(`INSERT OR REPLACE INTO meta (k, v) VALUES ('spec', ?)`, JSON.stringify(this.state.spec));
+  }
+}
+
+function wallDeadline(spec: SessionSpec): number | null {
+  return spec.limits.max_wall_seconds ? Date.parse(spec.createdAt) + spec.limits.max_wall_seconds * 1000 : null;
 }
 
 interface Row extends Record<string, SqlStorageValue> {
@@ -758,10 +698,13 @@ interface Row extends Record<string, SqlStorageValue> {
   size: number;
 }
 
-/** The official field order: id and type first, processed_at last. */
-function stamp(ev: { type: string; id?: string; [k: string]: unknown }, id: string, processedAt: string): SessionEvent {
-  const { id: _ignored, type, ...rest } = ev;
-  return { id, type, ...rest, processed_at: processedAt };
+/**
+ * An event as stored: the official field order, id and type first, processed_at last. The cast is checked by the
+ * compiler elsewhere: every NewEvent is a SessionEvent less its stamp, and so is accepted input (contract/events.ts).
+ */
+function stamp(ev: NewEvent | StoredInput, id: string, processedAt: string): SessionEvent {
+  const { id: _ignored, type, ...rest } = ev as NewEvent;
+  return { id, type, ...rest, processed_at: processedAt } as SessionEvent;
 }
 
 function refuse(type: Refusal['error']['type'], message: string): Refusal {

@@ -38,8 +38,6 @@ export interface Env {
   /** Model attempts per request before retries_exhausted (default 5), and the first backoff in ms (default 1000). */
   EDGEHARNESS_MODEL_MAX_ATTEMPTS?: string;
   EDGEHARNESS_RETRY_BASE_MS?: string;
-  /** "1" enables test-only crash injection in the brain (never set in production). */
-  EDGEHARNESS_FAULT_INJECTION?: string;
 }
 
 export const DEFAULT_WORKSPACE_ID = 'wrkspc_default';

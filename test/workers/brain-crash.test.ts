@@ -1,7 +1,7 @@
 // A brain killed mid-step is re-woken by the session's alarm and the turn completes exactly once.
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { CRASH_POINTS } from '../../worker/brain/step.ts';
+import { injectFaults, MODEL_FAULT_POINTS } from '../support/faults.ts';
 import { allEvents, call, makeSession, say, settle } from './api.ts';
 
 const TURN = ['user.message', 'session.status_running', 'span.model_request_start', 'agent.message', 'span.model_request_end', 'session.status_idle'];
@@ -12,10 +12,10 @@ function log(sessionId: string) {
 
 describe('brain crash recovery', () => {
   // The tool-execution points are exercised end to end with a real sandbox (test/e2e/tools.test.ts).
-  for (const point of CRASH_POINTS.filter((p) => !p.includes('tool'))) {
+  for (const point of MODEL_FAULT_POINTS) {
     it(`completes the turn with no duplicate event after a crash at ${point}`, async () => {
       const { sessionId } = await makeSession();
-      await log(sessionId).injectFaults([point]);
+      await injectFaults(env, sessionId, [point]);
       expect((await say(sessionId, 'hello after a crash')).status).toBe(200);
       const events = await settle(sessionId);
       expect(events.map((e) => e.type)).toEqual(TURN);
@@ -32,7 +32,7 @@ describe('brain crash recovery', () => {
 
   it('refuses an append from a stale epoch and leaves the log unchanged', async () => {
     const { sessionId } = await makeSession();
-    await log(sessionId).injectFaults(['after_running']);
+    await injectFaults(env, sessionId, ['after_running']);
     await say(sessionId, 'first');
     await settle(sessionId);
     const before = await allEvents(sessionId);

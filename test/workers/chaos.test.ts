@@ -2,11 +2,11 @@
 // turn; every run must end with the same transcript as an uninterrupted run, with no duplicate event.
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { CRASH_POINTS } from '../../worker/brain/step.ts';
+import { faultLog, injectFaults, MODEL_FAULT_POINTS, type FaultPoint } from '../support/faults.ts';
 import { makeSession, say, settle } from './api.ts';
 
 // Tool points need a sandbox; they are covered end to end in test/e2e/tools.test.ts.
-const POINTS = CRASH_POINTS.filter((p) => !p.includes('tool'));
+const POINTS = MODEL_FAULT_POINTS;
 const RUNS = 12;
 
 /** A small deterministic PRNG (mulberry32), so a failing seed can be replayed. */
@@ -29,13 +29,14 @@ function transcript(events: any[]) {
   };
 }
 
-async function conversation(faultsPerTurn: string[][]) {
+async function conversation(faultsPerTurn: FaultPoint[][]) {
   const { sessionId } = await makeSession();
-  const log = env.SESSION_LOG.get(env.SESSION_LOG.idFromName(sessionId));
   for (const [turn, faults] of faultsPerTurn.entries()) {
-    if (faults.length) await log.injectFaults(faults);
+    if (faults.length) await injectFaults(env, sessionId, faults);
     await say(sessionId, `chaos turn ${turn}: what is ${turn + 2} * 3?`);
     await settle(sessionId);
+    // every kill happened in the turn it was meant for: a turn passes every point
+    expect(await faultLog(env, sessionId).pendingFaults(), `turn ${turn}, faults ${JSON.stringify(faults)}`).toEqual([]);
   }
   return settle(sessionId);
 }

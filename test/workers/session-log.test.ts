@@ -1,7 +1,9 @@
 // The session log: large payloads survive the SQLite row limit, positional reads page in order, multi-turn
 // context reaches the model.
-import { env } from 'cloudflare:test';
+import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { migrate } from '../../durable-objects/migrations.ts';
+import { SESSION_LOG_MIGRATIONS } from '../../durable-objects/session-log-schema.ts';
 import { allEvents, call, makeSession, say, settle } from './api.ts';
 
 function log(sessionId: string) {
@@ -64,6 +66,36 @@ describe('session log', () => {
     const s = await call('GET', `/v1/sessions/${sessionId}`);
     expect(s.body.usage.output_tokens).toBe(end.model_usage.output_tokens);
     expect(s.body.usage.input_tokens).toBe(end.model_usage.input_tokens);
+  });
+});
+
+describe('session log migrations', () => {
+  it('moves an older log onto the session spec, giving fields it lacks the values they were read as', async () => {
+    const { sessionId } = await makeSession();
+    await runInDurableObject(log(sessionId), async (_obj, state) => {
+      const sql = state.storage.sql;
+      const spec = JSON.parse(sql.exec<{ v: string }>(`SELECT v FROM meta WHERE k = 'spec'`).one().v);
+      // The one flat state row of a log written before networking, vaults, budgets, limits and compaction existed.
+      const old = {
+        sessionId: spec.sessionId, workspaceId: spec.workspaceId, agent: spec.agent, environmentId: spec.environmentId,
+        createdAt: spec.createdAt, status: 'idle', epoch: 3, lease: null, inputSeq: 4, consumedSeq: 4,
+        usage: { input_tokens: 7, output_tokens: 8, cache_read_input_tokens: 0, cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 }, list_cost: { amount: '0', currency: 'USD' } },
+        activeMs: 10, runningSince: null, faults: ['after_running'],
+      };
+      sql.exec(`DELETE FROM meta`);
+      sql.exec(`INSERT INTO meta (k, v) VALUES ('state', ?)`, JSON.stringify(old));
+      sql.exec(`DELETE FROM _migrations WHERE id = 'session-log/2-session-spec'`);
+      migrate(state.storage, SESSION_LOG_MIGRATIONS);
+      const rows = Object.fromEntries(sql.exec<{ k: string; v: string }>(`SELECT k, v FROM meta`).toArray().map((r) => [r.k, JSON.parse(r.v)]));
+      expect(rows.spec).toEqual({
+        sessionId: spec.sessionId, workspaceId: spec.workspaceId, agent: spec.agent, environmentId: spec.environmentId,
+        networking: { type: 'unrestricted' }, vaultIds: [], budget: null, limits: {}, compaction: {}, createdAt: spec.createdAt,
+      });
+      expect(rows.state).toEqual({
+        status: 'idle', epoch: 3, lease: null, inputSeq: 4, consumedSeq: 4, usage: old.usage, spentUsd: 0,
+        wallDeadline: null, wallFired: false, activeMs: 10, runningSince: null,
+      });
+    });
   });
 });
 

@@ -4,19 +4,21 @@ import type { Env } from '../env.ts';
 import { sessionLog } from '../../durable-objects/stubs.ts';
 import { handsFor } from '../../sandbox/providers.ts';
 import { anthropicModel } from './model-client.ts';
+import type { StepPorts } from './ports.ts';
 import { vaultFor } from './vault.ts';
-import { DEFAULT_STEP_OPTIONS, InjectedCrash, runStep, type LogPort, type StepOptions, type StepOutcome } from './step.ts';
+import { DEFAULT_STEP_OPTIONS, runStep, type StepOptions, type StepOutcome } from './step.ts';
 
 export class Brain extends WorkerEntrypoint<Env> {
   async step(sessionId: string, epoch: number): Promise<StepOutcome> {
-    const log: LogPort = sessionLog(this.env, sessionId);
-    try {
-      return await runStep(epoch, log, anthropicModel(this.env), handsFor(this.env), stepOptions(this.env), vaultFor(this.env));
-    } catch (err) {
-      // A test's simulated kill: the step simply stops here, lease still held, as if the process had died.
-      if (err instanceof InjectedCrash) return 'crashed';
-      throw err;
-    }
+    return runStep(epoch, this.ports(sessionId), stepOptions(this.env));
+  }
+
+  /**
+   * What a step of this session works with: its log, the model, the hands and the vault. A Worker that builds on
+   * this one may override it to wrap them (observe a step, or stop it at a given append or tool call).
+   */
+  protected ports(sessionId: string): StepPorts {
+    return { log: sessionLog(this.env, sessionId), model: anthropicModel(this.env), hands: handsFor(this.env), vault: vaultFor(this.env) };
   }
 }
 

@@ -1,14 +1,16 @@
 // Budgets and limits: the official USD `budget` (list prices) and the `limits` extension, measured from the
 // log and the session's usage. At 80% of any of them the model gets one wrap-up notice; at 100% the loop stops.
-import type { SessionEvent } from '../../contract/event.ts';
+import type { BudgetLimit, SessionEvent } from '../../contract/events.ts';
 import type { StepView } from '../../durable-objects/session-log.ts';
 
 export const BUDGET_NOTICE_SOURCE = 'edgeharness.budget';
 const NOTICE_AT = 0.8;
 
-type View = Pick<StepView, 'usage' | 'spentUsd' | 'budget' | 'limits' | 'createdAt'>;
+type View = Pick<StepView, 'spec' | 'usage' | 'spentUsd'>;
 
 interface Measure {
+  /** What the session's idle event names when this one stops the loop. */
+  limit: BudgetLimit;
   name: string;
   used: number;
   max: number;
@@ -17,38 +19,40 @@ interface Measure {
 
 function measures(view: View, seen: SessionEvent[], now: number): Measure[] {
   const out: Measure[] = [];
-  const { limits, budget, usage } = view;
-  if (budget) out.push({ name: 'budget (max_list_cost)', used: view.spentUsd, max: Number(budget.max_list_cost.amount), unit: 'USD' });
+  const { usage } = view;
+  const { limits, budget, createdAt } = view.spec;
+  if (budget) out.push({ limit: 'budget', name: 'budget (max_list_cost)', used: view.spentUsd, max: Number(budget.max_list_cost.amount), unit: 'USD' });
   if (limits.max_model_requests !== undefined)
-    out.push({ name: 'max_model_requests', used: seen.filter((e) => e.type === 'span.model_request_start').length, max: limits.max_model_requests, unit: 'requests' });
+    out.push({ limit: 'max_model_requests', name: 'max_model_requests', used: seen.filter((e) => e.type === 'span.model_request_start').length, max: limits.max_model_requests, unit: 'requests' });
   if (limits.max_tokens !== undefined) {
     const tokens = usage.input_tokens + usage.output_tokens + usage.cache_read_input_tokens + usage.cache_creation.ephemeral_5m_input_tokens + usage.cache_creation.ephemeral_1h_input_tokens;
-    out.push({ name: 'max_tokens', used: tokens, max: limits.max_tokens, unit: 'tokens' });
+    out.push({ limit: 'max_tokens', name: 'max_tokens', used: tokens, max: limits.max_tokens, unit: 'tokens' });
   }
   if (limits.max_wall_seconds !== undefined)
-    out.push({ name: 'max_wall_seconds', used: (now - Date.parse(view.createdAt)) / 1000, max: limits.max_wall_seconds, unit: 'seconds' });
+    out.push({ limit: 'max_wall_seconds', name: 'max_wall_seconds', used: (now - Date.parse(createdAt)) / 1000, max: limits.max_wall_seconds, unit: 'seconds' });
   if (limits.max_tool_calls !== undefined)
-    out.push({ name: 'max_tool_calls', used: seen.filter((e) => e.type === 'agent.tool_result').length, max: limits.max_tool_calls, unit: 'tool calls' });
+    out.push({ limit: 'max_tool_calls', name: 'max_tool_calls', used: seen.filter((e) => e.type === 'agent.tool_result').length, max: limits.max_tool_calls, unit: 'tool calls' });
   return out;
 }
 
 /** Which limit stops the loop now (if any), and the one-time wrap-up notice once one passes 80%. */
-export function assessBudget(view: View, seen: SessionEvent[], now: number): { exhausted: string | null; notice: string | null } {
+export function assessBudget(view: View, seen: SessionEvent[], now: number): { exhausted: BudgetLimit | null; notice: string | null } {
   const all = measures(view, seen, now);
   // Tool calls are stopped where they would run; reaching the count alone still allows a final answer.
-  const exhausted = all.find((m) => m.name !== 'max_tool_calls' && m.used >= m.max);
+  const exhausted = all.find((m) => m.limit !== 'max_tool_calls' && m.used >= m.max);
   const near = all.find((m) => m.max > 0 && m.used / m.max >= NOTICE_AT);
   const notice = near
     ? `Budget notice: ${Math.floor((near.used / near.max) * 100)}% of this session's ${near.name} is used (${fmt(near.used)} of ${fmt(near.max)} ${near.unit}). ` +
       'Wrap up now: finish with what you have, summarise the result and any unfinished steps, and avoid further tool calls.'
     : null;
-  return { exhausted: exhausted ? exhausted.name.replace(/ \(.*\)$/, '') : null, notice };
+  return { exhausted: exhausted?.limit ?? null, notice };
 }
 
 /** How many more tool runs the session's max_tool_calls allows. */
 export function toolCallsLeft(view: View, seen: SessionEvent[]): number {
-  if (view.limits.max_tool_calls === undefined) return Number.POSITIVE_INFINITY;
-  return view.limits.max_tool_calls - seen.filter((e) => e.type === 'agent.tool_result').length;
+  const max = view.spec.limits.max_tool_calls;
+  if (max === undefined) return Number.POSITIVE_INFINITY;
+  return max - seen.filter((e) => e.type === 'agent.tool_result').length;
 }
 
 function fmt(n: number): string {

@@ -1,7 +1,7 @@
 // Compaction: when the context would pass the session's threshold, the older part of the conversation is
 // summarised into a structured summary; later contexts are [static prefix][summary][events after the cut].
 // The log keeps every event: compaction writes one `agent.thread_context_compacted` event and deletes nothing.
-import type { SessionEvent } from '../../contract/event.ts';
+import type { EventOf, SessionEvent } from '../../contract/events.ts';
 import type { SessionAgent } from '../../contract/session.ts';
 import type { ModelRequest } from './context-builder.ts';
 import type { ModelPort, ModelUsage } from './model-client.ts';
@@ -23,9 +23,8 @@ export function estimateTokens(req: ModelRequest): number {
   return Math.ceil(JSON.stringify(req).length / 4);
 }
 
-export function latestCompaction(events: SessionEvent[]): SessionEvent | undefined {
-  for (let i = events.length - 1; i >= 0; i--) if (events[i]!.type === 'agent.thread_context_compacted') return events[i];
-  return undefined;
+export function latestCompaction(events: SessionEvent[]): EventOf<'agent.thread_context_compacted'> | undefined {
+  return events.findLast((e) => e.type === 'agent.thread_context_compacted');
 }
 
 /**
@@ -83,9 +82,7 @@ export async function summarize(model: ModelPort, agent: SessionAgent, previous:
 function render(previous: string | null, events: SessionEvent[], limit: number, withToolOutput: boolean): string {
   const cut = (s: string) => (s.length > limit ? `${s.slice(0, limit)}… [${s.length - limit} more characters]` : s);
   const text = (ev: SessionEvent) =>
-    (Array.isArray(ev.content) ? (ev.content as Array<{ type: string; text?: string }>) : [])
-      .map((b) => (b.type === 'text' ? (b.text ?? '') : `[${b.type}]`))
-      .join(' ');
+    ('content' in ev && ev.content ? ev.content : []).map((b) => (b.type === 'text' ? b.text : `[${b.type}]`)).join(' ');
   const lines: string[] = [];
   if (previous) lines.push(`Earlier summary:\n${previous}`);
   for (const ev of events) {
@@ -101,7 +98,7 @@ function render(previous: string | null, events: SessionEvent[], limit: number, 
         break;
       case 'agent.tool_use':
       case 'agent.custom_tool_use':
-        lines.push(`Agent called ${String(ev.name)}(${cut(JSON.stringify(ev.input ?? {}))})`);
+        lines.push(`Agent called ${ev.name}(${cut(JSON.stringify(ev.input ?? {}))})`);
         break;
       case 'agent.tool_result':
       case 'user.custom_tool_result':

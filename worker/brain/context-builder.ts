@@ -1,6 +1,6 @@
 // Context builder: turns the session's log (a view of it) into a Messages API request for the agent's model.
 import type { SessionAgent } from '../../contract/session.ts';
-import type { SessionEvent } from '../../contract/event.ts';
+import type { EventOf, SessionEvent } from '../../contract/events.ts';
 import { latestCompaction } from './compactor.ts';
 import type { ToolDefinition } from './tools.ts';
 
@@ -48,10 +48,11 @@ export function buildModelRequest(agent: SessionAgent, events: SessionEvent[], t
   if (compacted) {
     const from = events.findIndex((e) => e.id === compacted.compacted_through) + 1;
     events = events.slice(from);
-    push('user', [{ type: 'text', text: `<conversation-summary>\n${String(compacted.summary ?? '')}\n</conversation-summary>` }]);
+    push('user', [{ type: 'text', text: `<conversation-summary>\n${compacted.summary}\n</conversation-summary>` }]);
   }
   for (const ev of events) {
-    const content = Array.isArray(ev.content) ? (ev.content as Block[]) : [];
+    // Content blocks go to the model as the log holds them (the official block shapes are the Messages API's).
+    const content = ('content' in ev && ev.content ? ev.content : []) as Block[];
     switch (ev.type) {
       case 'user.message':
         push('user', content.filter((b) => b.type !== 'redacted'));
@@ -68,10 +69,10 @@ export function buildModelRequest(agent: SessionAgent, events: SessionEvent[], t
         push('assistant', [{ type: 'tool_use', id: ev.id, name: ev.name, input: ev.input ?? {} }]);
         break;
       case 'agent.tool_result':
-        push('user', [toolResult(String(ev.tool_use_id), content, ev.is_error === true)]);
+        push('user', [toolResult(ev.tool_use_id, content, ev.is_error === true)]);
         break;
       case 'user.custom_tool_result':
-        push('user', [toolResult(String(ev.custom_tool_use_id), content, ev.is_error === true)]);
+        push('user', [toolResult(ev.custom_tool_use_id, content, ev.is_error === true)]);
         break;
     }
   }

@@ -1,6 +1,6 @@
 // The brain's way into the vault: the session's workspace store decrypts the credentials of the session's vaults.
 import type { Env } from '../env.ts';
-import type { VaultPort } from './step.ts';
+import type { VaultPort } from './ports.ts';
 import { workspaceStore } from '../../durable-objects/stubs.ts';
 
 export function vaultFor(env: Env): VaultPort {

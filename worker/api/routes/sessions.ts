@@ -4,18 +4,17 @@ import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../app-env.ts';
 import { mintStreamToken } from '../auth.ts';
-import { invalidRequest, notFound } from '../errors.ts';
+import { invalidRequest } from '../errors.ts';
 import { parseQuery, readJson, refusalError, unwrap, workspace } from '../http.ts';
 import { SessionCreateParams, SessionListQuery, SessionUpdateParams } from '../../../contract/session.ts';
+import { sessionSpec } from '../../../contract/session-spec.ts';
+import { sessionError, type NewEvent } from '../../../contract/events.ts';
 import { sessionLog } from '../../../durable-objects/stubs.ts';
 import { destroySandbox, sandboxNetworking } from '../../brain/hands.ts';
-import { CRASH_POINTS } from '../../brain/step.ts';
-import type { NewEvent } from '../../../contract/event.ts';
 import type { Networking } from '../../../sandbox/hands.ts';
 import { unreachableHosts, type SandboxCredential } from '../../../sandbox/credentials.ts';
 
 const StreamTokenParams = z.strictObject({ ttl_seconds: z.number().int().min(10).max(3600).optional() });
-const FaultParams = z.strictObject({ points: z.array(z.enum(CRASH_POINTS)).min(1) });
 
 export const sessions = new Hono<AppEnv>()
   .post('/', async (c) => {
@@ -31,19 +30,7 @@ export const sessions = new Hono<AppEnv>()
       const networking = sandboxNetworking(environment.config);
       // Unreadable credentials (a master key missing) do not stop the session: its tool calls will say why.
       const credentials = session.vault_ids.length ? await ws.sessionCredentials(session.vault_ids).catch(() => []) : [];
-      await log.init({
-        sessionId: session.id,
-        workspaceId: c.get('workspaceId'),
-        agent: session.agent,
-        environmentId: session.environment_id,
-        networking,
-        vaultIds: session.vault_ids,
-        notices: credentialNotices(credentials, networking),
-        createdAt: session.created_at,
-        budget: session.budget,
-        limits: session.limits,
-        compaction: session.compaction,
-      });
+      await log.init({ spec: sessionSpec(session, c.get('workspaceId'), networking), notices: credentialNotices(credentials, networking) });
       if (body.initial_events?.length) {
         const appended = await log.appendInput(body.initial_events);
         if (!appended.ok) throw refusalError({ ...appended.error, message: `initial_${appended.error.message}` });
@@ -85,15 +72,6 @@ export const sessions = new Hono<AppEnv>()
     unwrap(await workspace(c).getSession(id));
     const { token, expiresAt } = await mintStreamToken(c.env, id, c.get('workspaceId'), body.ttl_seconds ?? 300);
     return c.json({ type: 'stream_token', session_id: id, token, expires_at: expiresAt.toISOString() });
-  })
-  // Test-only (EDGEHARNESS_FAULT_INJECTION=1): make the session's next brain step crash at the named points.
-  .post('/:id/_faults', async (c) => {
-    if (c.env.EDGEHARNESS_FAULT_INJECTION !== '1') throw notFound(`no route for POST ${c.req.path}`);
-    const body = await readJson(c, FaultParams);
-    const id = c.req.param('id');
-    unwrap(await workspace(c).getSession(id));
-    await sessionLog(c.env, id).injectFaults(body.points);
-    return c.json({ type: 'faults_injected', session_id: id, points: body.points });
   });
 
 /**
@@ -105,16 +83,15 @@ function credentialNotices(credentials: SandboxCredential[], networking: Network
   for (const c of credentials) {
     const hosts = unreachableHosts(c, networking);
     if (hosts.length === 0) continue;
-    notices.push({
-      type: 'session.error',
-      error: {
+    notices.push(
+      sessionError({
         type: 'credential_host_unreachable_error',
         credential_id: c.credentialId,
         vault_id: c.vaultId,
         message: `credential ${c.name} (${c.credentialId}) lists ${hosts.join(', ')} in auth.networking.allowed_hosts, which this session's environment networking does not allow; it will not be substituted there`,
         retry_status: { type: 'terminal' },
-      },
-    });
+      }),
+    );
   }
   return notices;
 }

@@ -1,0 +1,98 @@
+// Settling the tool calls a step finds open in the log: agent toolset calls run in the sandbox (or are refused:
+// denied by the user, unknown, input that violates the schema, over max_tool_calls); calls that need the client —
+// custom tools, and `always_ask` tools not yet confirmed — are what the session waits for.
+import { agentToolResult, type EventOf, type NewEvent, type SessionEvent } from '../../contract/events.ts';
+import type { SessionSpec } from '../../contract/session-spec.ts';
+import { redactContent, type SandboxCredential } from '../../sandbox/credentials.ts';
+import type { Hands, SandboxSpec } from '../../sandbox/hands.ts';
+import { checkToolInput, type ResolvedTool } from './tools.ts';
+
+/** The sandbox's view of a session: its spec, with the credentials read for this call. */
+export function sandboxSpec(spec: SessionSpec, credentials: SandboxCredential[]): SandboxSpec {
+  return {
+    sessionId: spec.sessionId,
+    workspaceId: spec.workspaceId,
+    environmentId: spec.environmentId,
+    networking: spec.networking,
+    credentials,
+  };
+}
+
+export interface ToolCallContext {
+  spec: SessionSpec;
+  tools: Map<string, ResolvedTool>;
+  hands: Hands;
+  /** The session's credentials, read from the vault only when a call is about to run. */
+  credentials: () => Promise<SandboxCredential[]>;
+  emit: (events: NewEvent[]) => Promise<SessionEvent[]>;
+  /** How many more calls max_tool_calls lets run. */
+  callsLeft: number;
+}
+
+/**
+ * Answers every tool call in `events` that has no result yet. Each call's `agent.tool_use` id is its idempotency
+ * key with the hands, so a call a dead brain already ran returns its recorded outcome instead of running again.
+ * Returns the ids the session must wait for, and whether a call went unrun because max_tool_calls was reached.
+ */
+export async function settleToolCalls(events: SessionEvent[], ctx: ToolCallContext): Promise<{ waiting: string[]; limitReached: boolean }> {
+  const answered = new Set<string>();
+  const confirmations = new Map<string, EventOf<'user.tool_confirmation'>>();
+  for (const e of events) {
+    if (e.type === 'agent.tool_result') answered.add(e.tool_use_id);
+    if (e.type === 'user.custom_tool_result') answered.add(e.custom_tool_use_id);
+    if (e.type === 'user.tool_confirmation') confirmations.set(e.tool_use_id, e);
+  }
+  const waiting: string[] = [];
+  let left = ctx.callsLeft;
+  let limitReached = false;
+  for (const call of events) {
+    if ((call.type !== 'agent.tool_use' && call.type !== 'agent.custom_tool_use') || answered.has(call.id)) continue;
+    const name = call.name;
+    const input = call.input ?? {};
+    const tool = ctx.tools.get(name);
+    const refuse = (text: string) => ctx.emit([agentToolResult(call.id, [{ type: 'text', text }], true)]);
+    if (!tool) {
+      await refuse(`Tool '${name}' is not available to this agent.`);
+      continue;
+    }
+    const problem = checkToolInput(tool.definition, input);
+    if (problem) {
+      await refuse(`Invalid input for tool '${name}': ${problem}`);
+      continue;
+    }
+    if (tool.kind === 'custom') {
+      waiting.push(call.id);
+      continue;
+    }
+    if (tool.permission.type === 'always_ask') {
+      const confirmation = confirmations.get(call.id);
+      if (!confirmation) {
+        waiting.push(call.id);
+        continue;
+      }
+      if (confirmation.result === 'deny') {
+        await refuse(confirmation.deny_message || 'The user denied this tool call.');
+        continue;
+      }
+    }
+    if (left <= 0) {
+      // No more tool runs: the call is answered, not run, and the turn stops (the caller reports why).
+      await refuse('Not run: the session reached its max_tool_calls limit.');
+      limitReached = true;
+      continue;
+    }
+    left--;
+    let credentials: SandboxCredential[];
+    try {
+      credentials = await ctx.credentials();
+    } catch (err) {
+      // e.g. a master key missing after a rotation: the call is answered (not run), the session goes on
+      await refuse(`Not run: the session's vault credentials could not be read (${(err as Error).message}).`);
+      continue;
+    }
+    const outcome = await ctx.hands.execute(sandboxSpec(ctx.spec, credentials), { name, input, idempotencyKey: call.id });
+    // The hands redact too; this is the last gate before the log, whatever provider ran the call.
+    await ctx.emit([agentToolResult(call.id, redactContent(outcome.content, credentials), outcome.isError)]);
+  }
+  return { waiting, limitReached };
+}

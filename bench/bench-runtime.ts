@@ -10,6 +10,8 @@ import { startScriptedModel } from '../scripted-model/server.ts';
 export async function startBenchRuntime(
   name: string,
   workerVars?: Readonly<Record<string, string>>,
+  /** Another Worker entry, e.g. the test Worker whose brain steps can be killed (test/support/faults.ts). */
+  workerEntry?: string,
 ): Promise<{ client: Anthropic; url: string; apiKey: string; stop(): Promise<void> }> {
   // Bodies grow with the conversation; recording only the last few keeps the model's memory flat.
   const model = await startScriptedModel({ port: 0, maxRecordedRequests: 5 });
@@ -19,6 +21,7 @@ export async function startBenchRuntime(
     stateDir,
     env: { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'scripted', EDGEHARNESS_API_KEY: 'bench-key', PATH: process.env.PATH, HOME: process.env.HOME },
     workerVars,
+    ...(workerEntry === undefined ? {} : { workerEntry }),
   });
   return {
     client: new Anthropic({ baseURL: runtime.url, apiKey: runtime.apiKey, maxRetries: 0 }),

@@ -4,6 +4,7 @@
 // Prints numbers; asserts nothing.
 import type Anthropic from '@anthropic-ai/sdk';
 import { percentile as pct, startBenchRuntime } from './bench-runtime.ts';
+import { faultWorkerEntry } from '../test/support/faults.ts';
 
 const TURNS = Number(process.env.BENCH_CACHE_TURNS ?? 100);
 const TAIL_TURNS = 50;
@@ -72,10 +73,7 @@ console.log('edgeharness harness benchmark — scripted model at zero latency\n'
 
 // ---- time to resume after a brain crash ----
 {
-  const { client, url, apiKey, stop } = await startBenchRuntime('harness-resume', {
-    EDGEHARNESS_FAULT_INJECTION: '1',
-    EDGEHARNESS_LEASE_MS: String(LEASE_MS),
-  });
+  const { client, url, apiKey, stop } = await startBenchRuntime('harness-resume', { EDGEHARNESS_LEASE_MS: String(LEASE_MS) }, faultWorkerEntry());
   try {
     const agent = await client.beta.agents.create({ name: 'bench-resume', model: 'claude-sonnet-5-5', system: 'Benchmark agent.' });
     const environment = await client.beta.environments.create({ name: 'bench-resume' });

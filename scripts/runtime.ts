@@ -36,6 +36,11 @@ export interface RuntimeOptions {
   verbose?: boolean;
   /** Extra string bindings for the Worker, e.g. limits a test wants to lower. */
   workerVars?: Readonly<Record<string, string>>;
+  /**
+   * Another Worker entry than wrangler.toml's `main`, run with the same bindings: for tests that wrap the production
+   * Worker (test/support/fault-worker.ts kills brain steps at named points). `npm start` never sets it.
+   */
+  workerEntry?: string;
   /** How long to wait for `GET /healthz` to answer 200. Default 90 s. */
   readyTimeoutMs?: number;
   /** Receives one-line progress messages while starting. */
@@ -173,7 +178,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       name: 'wrangler',
       command: node,
       // wrangler's own entry adds --no-warnings too
-      args: ['--no-warnings', path.join(PROJECT_ROOT, 'scripts', 'wrangler-dev.ts'), ...wranglerDevArgs({ port, stateDir, envFile, inspectorPort: inspector })],
+      args: ['--no-warnings', path.join(PROJECT_ROOT, 'scripts', 'wrangler-dev.ts'), ...wranglerDevArgs({ port, stateDir, envFile, inspectorPort: inspector, entry: options.workerEntry })],
       logFile: path.join(logDir, 'wrangler.log'),
       env: childEnv(wranglerEnv(stateDir, logDir)),
       // the supervisor asks every 2 s; a log of that would bury everything else
@@ -201,7 +206,7 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
 }
 
 /** The flags we give scripts/wrangler-dev.ts (wrangler's dev server without its inspector), exported for tests. */
-export function wranglerDevArgs(o: { port: number; stateDir: string; envFile: string; inspectorPort?: number | undefined }): string[] {
+export function wranglerDevArgs(o: { port: number; stateDir: string; envFile: string; inspectorPort?: number | undefined; entry?: string | undefined }): string[] {
   return [
     '--config', path.join(PROJECT_ROOT, 'wrangler.toml'),
     '--ip', HOST,
@@ -209,6 +214,7 @@ export function wranglerDevArgs(o: { port: number; stateDir: string; envFile: st
     ...(o.inspectorPort === undefined ? [] : ['--inspector-port', String(o.inspectorPort)]),
     '--persist-to', path.join(o.stateDir, 'wrangler'),
     '--env-file', o.envFile,
+    ...(o.entry === undefined ? [] : ['--entry', path.resolve(o.entry)]),
   ];
 }
 

@@ -2,7 +2,9 @@
 // API can turn the DevTools inspector off: `wrangler dev` always opens one, and its `Runtime.evaluate` hands any
 // local process that reaches it (a sandbox allowed onto loopback, say) every secret of the Worker.
 // Usage: node scripts/wrangler-dev.ts --config <wrangler.toml> --ip <host> --port <n> --persist-to <dir>
-//        --env-file <file> [--inspector-port <n>]
+//        --env-file <file> [--inspector-port <n>] [--entry <file>]
+// `--entry` runs another Worker entry than the config's `main`, with the config's bindings: tests use it to run the
+// production Worker wrapped (test/support/fault-worker.ts).
 import { parseArgs } from 'node:util';
 import { unstable_startWorker } from 'wrangler';
 
@@ -14,6 +16,7 @@ const { values } = parseArgs({
     'persist-to': { type: 'string' },
     'env-file': { type: 'string' },
     'inspector-port': { type: 'string' },
+    entry: { type: 'string' },
   },
 });
 const fail = (message: string): never => {
@@ -29,6 +32,7 @@ const inspectorPort = values['inspector-port'] === undefined ? undefined : Numbe
 
 const worker = await unstable_startWorker({
   config: values.config,
+  ...(values.entry === undefined ? {} : { entrypoint: values.entry }),
   // with explicit env files wrangler reads these only, so a developer's own .dev.vars never leaks in
   envFiles: [values['env-file']],
   dev: {

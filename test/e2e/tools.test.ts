@@ -7,6 +7,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRuntime, type Runtime } from '../../scripts/runtime.ts';
 import { startScriptedModel } from '../../scripted-model/server.ts';
+import { FAULT_POINTS, faultWorkerEntry, type FaultPoint } from '../support/faults.ts';
 
 type Started = Awaited<ReturnType<typeof startScriptedModel>>;
 type Event = Anthropic.Beta.Sessions.BetaManagedAgentsSessionEvent;
@@ -25,7 +26,9 @@ describe('tools through the loop', () => {
       port: 0,
       stateDir,
       env: { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'scripted', EDGEHARNESS_API_KEY: 'tools-key', PATH: process.env.PATH, HOME: process.env.HOME },
-      workerVars: { EDGEHARNESS_FAULT_INJECTION: '1', EDGEHARNESS_LEASE_MS: '1500' },
+      workerVars: { EDGEHARNESS_LEASE_MS: '1500' },
+      // the production Worker, whose brain steps can be killed at named points (POST /v1/sessions/{id}/_faults)
+      workerEntry: faultWorkerEntry(),
     });
     client = new Anthropic({ baseURL: runtime.url, apiKey: runtime.apiKey, maxRetries: 0 });
     environmentId = (await client.beta.environments.create({ name: 'tools' })).id;
@@ -165,16 +168,30 @@ describe('tools through the loop', () => {
     expect(await sandboxes()).not.toContain(id);
   });
 
+  /** Makes the session's next brain steps die once at each point (test/support/fault-worker.ts). */
+  async function injectFaults(id: string, points: readonly FaultPoint[]): Promise<void> {
+    const r = await fetch(`${runtime.url}/v1/sessions/${id}/_faults`, {
+      method: 'POST',
+      headers: { 'x-api-key': runtime.apiKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ points }),
+    });
+    expect(r.status).toBe(200);
+  }
+
+  /** The injected kills that have not happened yet. */
+  async function pendingFaults(id: string): Promise<FaultPoint[]> {
+    const r = await fetch(`${runtime.url}/v1/sessions/${id}/_faults`, { headers: { 'x-api-key': runtime.apiKey } });
+    expect(r.status).toBe(200);
+    return ((await r.json()) as { points: FaultPoint[] }).points;
+  }
+
   for (const point of ['after_tool_use', 'after_tool_execution'] as const) {
     it(`runs a tool once when the brain dies between agent.tool_use and agent.tool_result (${point})`, async () => {
       const id = await session(toolset);
-      const inject = await fetch(`${runtime.url}/v1/sessions/${id}/_faults`, {
-        method: 'POST',
-        headers: { 'x-api-key': runtime.apiKey, 'content-type': 'application/json' },
-        body: JSON.stringify({ points: [point] }),
-      });
-      expect(inject.status).toBe(200);
+      await injectFaults(id, [point]);
       const evs = await turn(id, say('[[tool:bash {"command":"echo ran >> runs.log; wc -l < runs.log"}]]'));
+      // the brain did die there
+      expect(await pendingFaults(id)).toEqual([]);
       const results = find(evs, 'agent.tool_result');
       expect(results).toHaveLength(1);
       expect(resultText(results[0]).trim()).toBe('1');
@@ -183,18 +200,15 @@ describe('tools through the loop', () => {
     });
   }
   it('gives the same transcript with random brain kills around tool runs, and runs each tool once (seeded)', async () => {
-    const points = ['before_running', 'after_running', 'after_model_request_start', 'mid_stream', 'after_model_response', 'after_tool_use', 'after_tool_execution'];
+    const points: readonly FaultPoint[] = FAULT_POINTS;
     let state = 7;
     const random = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648);
-    const run = async (faults: string[]) => {
+    const run = async (faults: FaultPoint[]) => {
       const id = await session(toolset);
-      if (faults.length)
-        await fetch(`${runtime.url}/v1/sessions/${id}/_faults`, {
-          method: 'POST',
-          headers: { 'x-api-key': runtime.apiKey, 'content-type': 'application/json' },
-          body: JSON.stringify({ points: faults }),
-        });
+      if (faults.length) await injectFaults(id, faults);
       const evs = await turn(id, say('[[tool:bash {"command":"echo ran >> runs.log; wc -l < runs.log"}]]'));
+      // every kill happened: a turn with a tool call passes every point
+      expect(await pendingFaults(id), `faults ${JSON.stringify(faults)}`).toEqual([]);
       return { types: evs.map((e) => e.type), results: find(evs, 'agent.tool_result').map((r) => resultText(r).trim()) };
     };
     const clean = await run([]);

@@ -13,21 +13,9 @@ export const Metadata = z
   });
 export type Metadata = z.infer<typeof Metadata>;
 
-/** Update semantics: a string upserts the key, null deletes it. */
+/** Update semantics (resources/shared/metadata.ts): a string upserts the key, null deletes it. */
 export const MetadataPatch = z.record(MetadataKey, MetadataValue.nullable());
 export type MetadataPatch = z.infer<typeof MetadataPatch>;
-
-export function applyMetadataPatch(current: Metadata, patch: MetadataPatch | null | undefined): Metadata | string {
-  if (patch === undefined) return current;
-  if (patch === null) return {};
-  const next: Metadata = { ...current };
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete next[k];
-    else next[k] = v;
-  }
-  if (Object.keys(next).length > MAX_METADATA_PAIRS) return `metadata: at most ${MAX_METADATA_PAIRS} key-value pairs`;
-  return next;
-}
 
 const boolish = z
   .enum(['true', 'false'])
@@ -48,10 +36,6 @@ export const ListQuery = z.object({
   'created_at[lt]': isoDate.optional(),
 });
 export type ListQuery = z.infer<typeof ListQuery>;
-
-export function nowIso(): string {
-  return new Date().toISOString();
-}
 
 /** One page of a cursor-paginated list, as the SDK's PageCursor reads it. */
 export interface Page<T> {

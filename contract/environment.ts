@@ -117,5 +117,3 @@ export function normalizeConfig(config: ConfigParams | null | undefined): Enviro
     },
   };
 }
-
-export { ConfigParams as EnvironmentConfigParams };

@@ -4,7 +4,7 @@ import { env, runInDurableObject } from 'cloudflare:test';
 import { Hono } from 'hono';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { sha256Hex } from '../../worker/api/auth.ts';
-import { IN_FLIGHT_TTL_MS, IdempotencyKeys } from '../../durable-objects/idempotency-keys.ts';
+import { IN_FLIGHT_TTL_MS, IdempotencyKeys } from '../../resources/idempotency-keys/idempotency-keys.ts';
 import type { AppEnv } from '../../worker/api/app-env.ts';
 import { ApiError } from '../../worker/api/errors.ts';
 import { idempotency } from '../../worker/api/idempotency.ts';
@@ -159,7 +159,7 @@ describe('Idempotency-Key', () => {
     const request = await identity('/v1/agents', body);
     // An attempt that claimed the key and died before answering, IN_FLIGHT_TTL_MS ago.
     await runInDurableObject(defaultWorkspace(), (_obj, state) => {
-      new IdempotencyKeys(state.storage.sql, (f) => state.storage.transactionSync(f)).claim(key, request, Date.now() - IN_FLIGHT_TTL_MS - 1);
+      new IdempotencyKeys(state.storage).claim(key, request, Date.now() - IN_FLIGHT_TTL_MS - 1);
     });
     const r = await call('POST', '/v1/agents', body, KEY, withKey(key));
     expect(r.status).toBe(200);

@@ -1,12 +1,12 @@
 // `Idempotency-Key` on POST: a request retried with the same key (the SDK retries on network errors and 5xx) gets
-// the first answer instead of running twice. Keys live in the caller's workspace store (durable-objects/
-// idempotency-keys.ts); the rules are in docs/api-extensions.md.
+// the first answer instead of running twice. Keys live in the caller's workspace store (resources/
+// idempotency-keys/); the rules are in docs/api-extensions.md.
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from './app-env.ts';
 import { conflict, invalidRequest, stillInFlight } from './errors.ts';
 import { readBody, workspace } from './http.ts';
 import type { WorkspaceStub } from '../../durable-objects/stubs.ts';
-import { CHUNK_BYTES, type RequestIdentity, type StoredAnswer } from '../../durable-objects/idempotency-keys.ts';
+import { CHUNK_BYTES, type RequestIdentity, type StoredAnswer } from '../../resources/idempotency-keys/idempotency-keys.ts';
 
 export const MAX_KEY_LENGTH = 255;
 /** Headers of an answer that a replay repeats; the rest (request-id) belong to the request being answered. */

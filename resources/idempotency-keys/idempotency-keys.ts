@@ -1,5 +1,6 @@
 // Idempotency keys of one workspace: which request each `Idempotency-Key` named, whether it is still being
-// answered, and its answer, kept 24 hours. Tables and queries only; the workspace's Durable Object hosts them.
+// answered, and its answer, kept 24 hours. Queries only (tables: migrations.ts); the workspace's Durable Object
+// hosts them, the API's idempotency middleware (worker/api/idempotency.ts) is their only caller.
 
 /** How long an answer is replayed for its key. */
 export const ANSWER_TTL_MS = 24 * 60 * 60 * 1000;
@@ -51,36 +52,12 @@ interface KeyRow extends Record<string, SqlStorageValue> {
 }
 
 export class IdempotencyKeys {
+  private readonly storage: DurableObjectStorage;
   private readonly sql: SqlStorage;
-  private readonly transaction: <T>(fn: () => T) => T;
 
-  constructor(sql: SqlStorage, transaction: <T>(fn: () => T) => T) {
-    this.sql = sql;
-    this.transaction = transaction;
-    sql.exec(`
-      -- token is set while an attempt is answering the key, status once it has answered. expires_at: when an
-      -- attempt is presumed dead, or when its answer is forgotten.
-      CREATE TABLE IF NOT EXISTS idempotency_keys (
-        key TEXT PRIMARY KEY,
-        method TEXT NOT NULL,
-        path TEXT NOT NULL,
-        body_sha256 TEXT NOT NULL,
-        token TEXT,
-        status INTEGER,
-        headers TEXT,
-        body BLOB,
-        size INTEGER,
-        chunks INTEGER NOT NULL DEFAULT 0,
-        expires_at INTEGER NOT NULL
-      );
-      CREATE INDEX IF NOT EXISTS idempotency_keys_by_expiry ON idempotency_keys(expires_at);
-      CREATE TABLE IF NOT EXISTS idempotency_chunks (
-        key TEXT NOT NULL,
-        idx INTEGER NOT NULL,
-        data BLOB NOT NULL,
-        PRIMARY KEY (key, idx)
-      );
-    `);
+  constructor(storage: DurableObjectStorage) {
+    this.storage = storage;
+    this.sql = storage.sql;
   }
 
   /**
@@ -89,7 +66,7 @@ export class IdempotencyKeys {
    * concurrent requests with one key never both run.
    */
   claim(key: string, request: RequestIdentity, now: number): Claim {
-    return this.transaction(() => {
+    return this.storage.transactionSync(() => {
       this.sweep(now);
       let row = this.row(key);
       if (row && row.expires_at <= now) {
@@ -126,7 +103,7 @@ export class IdempotencyKeys {
 
   /** Records the answer (inline `body`, or the chunks already put); it is replayed for ANSWER_TTL_MS. */
   complete(key: string, token: string, answer: StoredAnswer, now: number): boolean {
-    return this.transaction(() => {
+    return this.storage.transactionSync(() => {
       if (!this.holds(key, token)) return false;
       const stored = this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM idempotency_chunks WHERE key = ?`, key).one().n;
       if (stored !== answer.chunks) throw new Error(`idempotency key answer has ${stored} chunks stored, ${answer.chunks} announced`);
@@ -146,7 +123,7 @@ export class IdempotencyKeys {
 
   /** The attempt failed in a way a retry may not (a 5xx): forget the key, so the retry runs. */
   release(key: string, token: string): void {
-    this.transaction(() => {
+    this.storage.transactionSync(() => {
       if (this.holds(key, token)) this.forget(key);
     });
   }

@@ -8,7 +8,7 @@ import {
   IN_FLIGHT_TTL_MS,
   IdempotencyKeys,
   type StoredAnswer,
-} from '../../durable-objects/idempotency-keys.ts';
+} from '../../../resources/idempotency-keys/idempotency-keys.ts';
 
 const request = { method: 'POST', path: '/v1/agents', bodySha256: 'a'.repeat(64) };
 const answer = (body: string): StoredAnswer => ({
@@ -22,7 +22,7 @@ const answer = (body: string): StoredAnswer => ({
 /** A fresh workspace store per test, its records reached through the module itself. */
 function withKeys<T>(name: string, fn: (keys: IdempotencyKeys) => T | Promise<T>): Promise<T> {
   return runInDurableObject(env.WORKSPACE.get(env.WORKSPACE.idFromName(`wrkspc_idem_${name}`)), (_obj, state) =>
-    fn(new IdempotencyKeys(state.storage.sql, (f) => state.storage.transactionSync(f))),
+    fn(new IdempotencyKeys(state.storage)),
   );
 }
 

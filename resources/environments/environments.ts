@@ -1,0 +1,95 @@
+// Environments: where a session's tools run. An archived environment takes no updates and no new sessions;
+// deleting one leaves the sessions that used it as they are.
+import { newId } from '../../contract/ids.ts';
+import { fail, ok, type Result } from '../../contract/result.ts';
+import type { Page } from '../../contract/common.ts';
+import { normalizeConfig, type Environment, type EnvironmentCreateParams, type EnvironmentUpdateParams } from '../../contract/environment.ts';
+import { MAX_ROW_BYTES, storedSizeProblem } from '../../contract/size-limits.ts';
+import { applyMetadataPatch } from '../shared/metadata.ts';
+import { listFilters, newestFirst, type ListArgs } from '../shared/paging.ts';
+import { archiveRow, deserialise, readBody, serialise, timestamp, touched, writeBody } from '../shared/rows.ts';
+
+const TABLE = 'environments';
+
+const notFound = (id: string): Result<never> => fail('not_found_error', `environment '${id}' not found`, 'environment_not_found');
+
+export class Environments {
+  private readonly sql: SqlStorage;
+
+  constructor(storage: DurableObjectStorage) {
+    this.sql = storage.sql;
+  }
+
+  create(p: EnvironmentCreateParams): Result<Environment> {
+    const now = timestamp();
+    const env: Environment = {
+      type: 'environment',
+      id: newId('env'),
+      name: p.name,
+      description: p.description ?? null,
+      config: normalizeConfig(p.config),
+      metadata: p.metadata ?? {},
+      scope: p.scope ?? 'organization',
+      created_at: now,
+      updated_at: now,
+      archived_at: null,
+    };
+    const tooBig = storedSizeProblem(env, MAX_ROW_BYTES, 'environment');
+    if (tooBig) return fail('invalid_request_error', tooBig);
+    this.sql.exec(`INSERT INTO environments (id, created_at, body) VALUES (?, ?, ?)`, env.id, now, serialise(env));
+    return ok(env);
+  }
+
+  get(id: string): Result<Environment> {
+    const env = this.find(id);
+    return env ? ok(env) : notFound(id);
+  }
+
+  update(id: string, p: EnvironmentUpdateParams): Result<Environment> {
+    const env = this.find(id);
+    if (!env) return notFound(id);
+    if (env.archived_at) return fail('invalid_request_error', `environment '${id}' is archived`, 'environment_archived');
+    const next: Environment = { ...env };
+    if (p.name !== undefined && p.name !== null) next.name = p.name;
+    if (p.description !== undefined) next.description = p.description || null;
+    if (p.scope !== undefined && p.scope !== null) next.scope = p.scope;
+    if (p.config !== undefined && p.config !== null) {
+      if (p.config.type !== env.config.type)
+        return fail('invalid_request_error', `config.type: cannot change from '${env.config.type}' to '${p.config.type}'`, 'invalid_config_type_change');
+      next.config = normalizeConfig(p.config);
+    }
+    const metadata = applyMetadataPatch(env.metadata, p.metadata);
+    if (typeof metadata === 'string') return fail('invalid_request_error', metadata, 'invalid_metadata');
+    next.metadata = metadata;
+    const stored = touched(next);
+    const tooBig = storedSizeProblem(stored, MAX_ROW_BYTES, 'environment');
+    if (tooBig) return fail('invalid_request_error', tooBig);
+    writeBody(this.sql, TABLE, stored);
+    return ok(stored);
+  }
+
+  list(args: ListArgs): Result<Page<Environment>> {
+    const filters = listFilters(args);
+    if (!filters.ok) return filters;
+    const page = newestFirst<{ body: string }>(this.sql, { from: TABLE, columns: 'body', ...filters.value }, args, (r) => r.body.length);
+    if (!page.ok) return page;
+    return ok({ data: page.value.rows.map((r) => deserialise<Environment>(r.body)), next_page: page.value.next });
+  }
+
+  delete(id: string): Result<{ id: string; type: 'environment_deleted' }> {
+    if (!this.find(id)) return notFound(id);
+    this.sql.exec(`DELETE FROM environments WHERE id = ?`, id);
+    return ok({ id, type: 'environment_deleted' });
+  }
+
+  archive(id: string): Result<Environment> {
+    const env = this.find(id);
+    if (!env) return notFound(id);
+    return ok(archiveRow(this.sql, TABLE, env));
+  }
+
+  /** The environment, archived or not; undefined when this workspace has none of that id. */
+  find(id: string): Environment | undefined {
+    return readBody<Environment>(this.sql, TABLE, id);
+  }
+}

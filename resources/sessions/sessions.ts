@@ -1,0 +1,233 @@
+// The session index: what the API lists and retrieves of each session. Creating a session resolves its agent
+// (a pinned version, with any overrides) and checks its environment and vaults; after that its SessionLog owns
+// status and usage and pushes them here (applyRuntime).
+import { newId } from '../../contract/ids.ts';
+import { fail, ok, type Result } from '../../contract/result.ts';
+import { checkAgentDefinition, normalizeModel, normalizeTools, type Agent, type AgentDefinition } from '../../contract/agent.ts';
+import type { Page } from '../../contract/common.ts';
+import {
+  emptyUsage,
+  type AgentRef,
+  type Session,
+  type SessionAgent,
+  type SessionCreateParams,
+  type SessionListQuery,
+  type SessionRuntime,
+  type SessionUpdateParams,
+} from '../../contract/session.ts';
+import { MAX_AGENT_BYTES, MAX_ROW_BYTES, storedSizeProblem } from '../../contract/size-limits.ts';
+import type { Agents } from '../agents/agents.ts';
+import type { Environments } from '../environments/environments.ts';
+import type { Vaults } from '../vaults/vaults.ts';
+import { applyMetadataPatch } from '../shared/metadata.ts';
+import { bothWays, createdAtFilters } from '../shared/paging.ts';
+import { archiveRow, deserialise, readBody, serialise, timestamp, touched, writeBody } from '../shared/rows.ts';
+
+const TABLE = 'sessions';
+
+const notFound = (id: string): Result<never> => fail('not_found_error', `session '${id}' not found`);
+
+/** What a session is made from: the workspace's agents, environments and vaults. */
+export interface SessionSources {
+  agents: Agents;
+  environments: Environments;
+  vaults: Vaults;
+}
+
+export class Sessions {
+  private readonly sql: SqlStorage;
+  private readonly sources: SessionSources;
+
+  constructor(storage: DurableObjectStorage, sources: SessionSources) {
+    this.sql = storage.sql;
+    this.sources = sources;
+  }
+
+  /** Resolves the agent (pinned version, optional overrides) and environment, and records the session. */
+  create(p: SessionCreateParams): Result<Session> {
+    const resolved = this.resolveAgent(p.agent);
+    if (!resolved.ok) return resolved;
+    const sessionAgent = resolved.value;
+    const env = this.sources.environments.find(p.environment_id);
+    if (!env) return fail('not_found_error', `environment_id: environment '${p.environment_id}' not found`, 'environment_not_found');
+    if (env.archived_at) return fail('invalid_request_error', `environment_id: environment '${p.environment_id}' is archived`, 'environment_archived');
+    const vaults = this.vaultsProblem(p.vault_ids ?? []);
+    if (vaults) return vaults;
+
+    // The snapshot is copied into the session's row and its log's state: an agent stored before the limits
+    // existed, or grown by overrides, is refused here rather than failing to be written.
+    const agentTooBig = storedSizeProblem(sessionAgent, MAX_AGENT_BYTES, `agent '${sessionAgent.id}' (version ${sessionAgent.version})`, 'agent');
+    if (agentTooBig) return fail('invalid_request_error', `${agentTooBig}; shrink it with an agent update, or override the field`);
+    const now = timestamp();
+    const session: Session = {
+      type: 'session',
+      id: newId('sesn'),
+      agent: sessionAgent,
+      environment_id: env.id,
+      title: p.title ?? null,
+      metadata: p.metadata ?? {},
+      budget: p.budget ?? null,
+      limits: p.limits ?? {},
+      compaction: p.compaction ?? {},
+      resources: p.resources ?? [],
+      vault_ids: p.vault_ids ?? [],
+      outcome_evaluations: [],
+      status: 'idle',
+      usage: emptyUsage(),
+      stats: { active_seconds: 0, duration_seconds: 0 },
+      created_at: now,
+      updated_at: now,
+      archived_at: null,
+    };
+    const tooBig = storedSizeProblem(session, MAX_ROW_BYTES, 'session');
+    if (tooBig) return fail('invalid_request_error', tooBig);
+    this.sql.exec(
+      `INSERT INTO sessions (id, created_at, agent_id, agent_version, status, body) VALUES (?, ?, ?, ?, ?, ?)`,
+      session.id,
+      now,
+      sessionAgent.id,
+      sessionAgent.version,
+      session.status,
+      serialise(session),
+    );
+    return ok(session);
+  }
+
+  get(id: string): Result<Session> {
+    const s = this.find(id);
+    return s ? ok(s) : notFound(id);
+  }
+
+  update(id: string, p: SessionUpdateParams): Result<Session> {
+    const s = this.find(id);
+    if (!s) return notFound(id);
+    const next: Session = { ...s };
+    if (p.title !== undefined) next.title = p.title || null;
+    if (p.budget !== undefined) next.budget = p.budget;
+    if (p.limits !== undefined) next.limits = p.limits ?? {};
+    if (p.agent) {
+      const agent = { ...s.agent };
+      if (p.agent.tools !== undefined) agent.tools = normalizeTools(p.agent.tools);
+      if (p.agent.mcp_servers !== undefined) agent.mcp_servers = p.agent.mcp_servers;
+      const problem = checkAgentDefinition(agent) ?? storedSizeProblem(agent, MAX_AGENT_BYTES, 'agent', 'agent');
+      if (problem) return fail('invalid_request_error', problem.startsWith('agent') ? problem : `agent.${problem}`);
+      next.agent = agent;
+    }
+    const metadata = applyMetadataPatch(s.metadata, p.metadata);
+    if (typeof metadata === 'string') return fail('invalid_request_error', metadata);
+    next.metadata = metadata;
+    const stored = touched(next);
+    const tooBig = storedSizeProblem(stored, MAX_ROW_BYTES, 'session');
+    if (tooBig) return fail('invalid_request_error', tooBig);
+    writeBody(this.sql, TABLE, stored);
+    return ok(stored);
+  }
+
+  list(q: SessionListQuery): Result<Page<Session>> {
+    const where: string[] = [];
+    const params: Array<string | number> = [];
+    if (!q.include_archived) where.push('archived_at IS NULL');
+    if (q.agent_id) {
+      where.push('agent_id = ?');
+      params.push(q.agent_id);
+    }
+    if (q.agent_version !== undefined) {
+      where.push('agent_version = ?');
+      params.push(q.agent_version);
+    }
+    const statuses = q['statuses[]'];
+    if (statuses?.length) {
+      where.push(`status IN (${statuses.map(() => '?').join(',')})`);
+      params.push(...statuses);
+    }
+    const range = createdAtFilters({
+      createdGt: q['created_at[gt]'],
+      createdGte: q['created_at[gte]'],
+      createdLt: q['created_at[lt]'],
+      createdLte: q['created_at[lte]'],
+    });
+    if (!range.ok) return range;
+    where.push(...range.value.where);
+    params.push(...range.value.params);
+    // Memory stores and deployments do not exist in this runtime: such filters match nothing.
+    if (q.memory_store_id || q.deployment_id) where.push('0');
+    const page = bothWays<{ body: string }>(this.sql, { from: TABLE, columns: 'body', where, params }, q, (r) => r.body.length);
+    if (!page.ok) return page;
+    return ok({ ...page.value, data: page.value.data.map((r) => deserialise<Session>(r.body)) });
+  }
+
+  archive(id: string): Result<Session> {
+    const s = this.find(id);
+    if (!s) return notFound(id);
+    return ok(archiveRow(this.sql, TABLE, s));
+  }
+
+  delete(id: string): Result<{ id: string; type: 'session_deleted' }> {
+    if (!this.find(id)) return notFound(id);
+    this.sql.exec(`DELETE FROM sessions WHERE id = ?`, id);
+    return ok({ id, type: 'session_deleted' });
+  }
+
+  /** What the session's log reports: status and usage. A session deleted meanwhile is left deleted. */
+  applyRuntime(id: string, rt: SessionRuntime): void {
+    const s = this.find(id);
+    if (!s) return;
+    const next: Session = { ...s, ...rt };
+    this.sql.exec(`UPDATE sessions SET status = ?, body = ? WHERE id = ?`, rt.status, serialise(next), id);
+  }
+
+  find(id: string): Session | undefined {
+    return readBody<Session>(this.sql, TABLE, id);
+  }
+
+  /** The agent a session runs: the pinned (or latest) version of an active agent, with the overrides applied. */
+  private resolveAgent(agentRef: SessionCreateParams['agent']): Result<SessionAgent> {
+    const ref: Exclude<AgentRef, string> = typeof agentRef === 'string' ? { type: 'agent', id: agentRef } : agentRef;
+    const head = this.sources.agents.head(ref.id);
+    if (!head) return fail('not_found_error', `agent: agent '${ref.id}' not found`);
+    if (head.archived_at) return fail('invalid_request_error', `agent: agent '${ref.id}' is archived`);
+    const version = ref.version ?? head.version;
+    const agent = this.sources.agents.version(ref.id, version);
+    if (!agent) return fail('not_found_error', `agent.version: agent '${ref.id}' has no version ${version}`);
+    let def: AgentDefinition = pickDefinition(agent);
+    if (ref.type === 'agent_with_overrides') {
+      def = { ...def };
+      if (ref.model !== undefined) def.model = normalizeModel(ref.model);
+      if (ref.system !== undefined) def.system = ref.system || null;
+      if (ref.tools !== undefined) def.tools = normalizeTools(ref.tools);
+      if (ref.mcp_servers !== undefined) def.mcp_servers = ref.mcp_servers;
+      if (ref.skills !== undefined)
+        def.skills = ref.skills.map((s) => ({ type: s.type, skill_id: s.skill_id, version: s.version ?? 'latest' }));
+      const problem = checkAgentDefinition(def);
+      if (problem) return fail('invalid_request_error', `agent.${problem}`);
+    }
+    return ok({ type: 'agent', id: agent.id, version, ...def });
+  }
+
+  /** Every id names a vault of this workspace, active, listed once. Another workspace's vault is not found here. */
+  private vaultsProblem(vaultIds: string[]): Result<never> | null {
+    const seen = new Set<string>();
+    for (const [i, id] of vaultIds.entries()) {
+      if (seen.has(id)) return fail('invalid_request_error', `vault_ids[${i}]: vault '${id}' is listed more than once`);
+      seen.add(id);
+      const vault = this.sources.vaults.find(id);
+      if (!vault) return fail('not_found_error', `vault_ids[${i}]: vault '${id}' not found`);
+      if (vault.archived_at) return fail('invalid_request_error', `vault_ids[${i}]: vault '${id}' is archived`);
+    }
+    return null;
+  }
+}
+
+function pickDefinition(a: Agent): AgentDefinition {
+  return {
+    name: a.name,
+    description: a.description,
+    model: a.model,
+    system: a.system,
+    tools: a.tools,
+    mcp_servers: a.mcp_servers,
+    skills: a.skills,
+    execution_identity: a.execution_identity,
+    multiagent: a.multiagent,
+  };
+}

@@ -1,6 +1,7 @@
 // Environments: where a session's tools run (networking, packages), mirroring environments.d.ts.
 import { z } from 'zod';
 import { Metadata, MetadataPatch } from './common.ts';
+import { fail, ok, type Result } from './result.ts';
 import { LIMITS } from './size-limits.ts';
 import { thisMachineRule } from '../sandbox/egress-policy.ts';
 
@@ -91,29 +92,81 @@ export interface Environment {
   archived_at: string | null;
 }
 
+type NetworkingParams = z.infer<typeof Networking>;
+type PackagesParams = z.infer<typeof Packages>;
+type CloudConfig = Extract<EnvironmentConfig, { type: 'cloud' }>;
+
+/** A config as created: what the params leave out takes its default (unrestricted networking, no packages). */
 export function normalizeConfig(config: ConfigParams | null | undefined): EnvironmentConfig {
   if (config?.type === 'self_hosted') return { type: 'self_hosted' };
-  const net = config?.networking;
-  const pk = config?.packages;
   return {
     type: 'cloud',
-    networking:
-      net?.type === 'limited'
-        ? {
-            type: 'limited',
-            allow_mcp_servers: net.allow_mcp_servers ?? false,
-            allow_package_managers: net.allow_package_managers ?? false,
-            allowed_hosts: net.allowed_hosts ?? [],
-          }
-        : { type: 'unrestricted' },
-    packages: {
-      type: 'packages',
-      apt: pk?.apt ?? [],
-      cargo: pk?.cargo ?? [],
-      gem: pk?.gem ?? [],
-      go: pk?.go ?? [],
-      npm: pk?.npm ?? [],
-      pip: pk?.pip ?? [],
-    },
+    networking: config?.networking ? normalizeNetworking(config.networking) : { type: 'unrestricted' },
+    packages: normalizePackages(config?.packages),
+  };
+}
+
+function normalizeNetworking(net: NetworkingParams): CloudConfig['networking'] {
+  if (net.type === 'unrestricted') return { type: 'unrestricted' };
+  return {
+    type: 'limited',
+    allow_mcp_servers: net.allow_mcp_servers ?? false,
+    allow_package_managers: net.allow_package_managers ?? false,
+    allowed_hosts: net.allowed_hosts ?? [],
+  };
+}
+
+function normalizePackages(pk: PackagesParams | null | undefined): CloudConfig['packages'] {
+  return {
+    type: 'packages',
+    apt: pk?.apt ?? [],
+    cargo: pk?.cargo ?? [],
+    gem: pk?.gem ?? [],
+    go: pk?.go ?? [],
+    npm: pk?.npm ?? [],
+    pip: pk?.pip ?? [],
+  };
+}
+
+/** What an update may change; the rest (metadata, timestamps) is the store's. */
+export type EnvironmentFields = Pick<Environment, 'name' | 'description' | 'scope' | 'config'>;
+
+/**
+ * Applies an update as the SDK's EnvironmentUpdateParams and config params state it. An omitted field keeps its
+ * stored value, and so does null where the field cannot be cleared (`name`, `scope`, `config`). In `config`
+ * ("on update, omitted fields preserve the existing value"): `networking` and `packages` omitted or null are
+ * kept; `networking` of the stored type merges field by field (each of `allowed_hosts`, `allow_mcp_servers`,
+ * `allow_package_managers` omitted or null is kept, `allowed_hosts: []` empties the list), of another type
+ * replaces it with that type's defaults for what it leaves out; `packages` replaces the stored lists as a whole
+ * (its params carry no preserve rule, and a list left out is empty). Refuses a change of `config.type`.
+ */
+export function applyEnvironmentUpdate(current: EnvironmentFields, p: EnvironmentUpdateParams): Result<EnvironmentFields> {
+  const next: EnvironmentFields = { ...current };
+  if (p.name !== undefined && p.name !== null) next.name = p.name;
+  if (p.description !== undefined) next.description = p.description || null;
+  if (p.scope !== undefined && p.scope !== null) next.scope = p.scope;
+  if (p.config !== undefined && p.config !== null) {
+    if (p.config.type !== current.config.type)
+      return fail('invalid_request_error', `config.type: cannot change from '${current.config.type}' to '${p.config.type}'`, 'invalid_config_type_change');
+    next.config = current.config.type === 'cloud' && p.config.type === 'cloud' ? updateCloudConfig(current.config, p.config) : normalizeConfig(p.config);
+  }
+  return ok(next);
+}
+
+function updateCloudConfig(current: CloudConfig, p: Extract<ConfigParams, { type: 'cloud' }>): CloudConfig {
+  return {
+    type: 'cloud',
+    networking: p.networking ? updateNetworking(current.networking, p.networking) : current.networking,
+    packages: p.packages ? normalizePackages(p.packages) : current.packages,
+  };
+}
+
+function updateNetworking(current: CloudConfig['networking'], p: NetworkingParams): CloudConfig['networking'] {
+  if (p.type !== 'limited' || current.type !== 'limited') return normalizeNetworking(p);
+  return {
+    type: 'limited',
+    allow_mcp_servers: p.allow_mcp_servers ?? current.allow_mcp_servers,
+    allow_package_managers: p.allow_package_managers ?? current.allow_package_managers,
+    allowed_hosts: p.allowed_hosts ?? current.allowed_hosts,
   };
 }

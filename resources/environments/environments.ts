@@ -3,7 +3,7 @@
 import { newId } from '../../contract/ids.ts';
 import { fail, ok, type Result } from '../../contract/result.ts';
 import type { Page } from '../../contract/common.ts';
-import { normalizeConfig, type Environment, type EnvironmentCreateParams, type EnvironmentUpdateParams } from '../../contract/environment.ts';
+import { applyEnvironmentUpdate, normalizeConfig, type Environment, type EnvironmentCreateParams, type EnvironmentUpdateParams } from '../../contract/environment.ts';
 import { MAX_ROW_BYTES, storedSizeProblem } from '../../contract/size-limits.ts';
 import { applyMetadataPatch } from '../shared/metadata.ts';
 import { listFilters, newestFirst, type ListArgs } from '../shared/paging.ts';
@@ -49,19 +49,11 @@ export class Environments {
     const env = this.find(id);
     if (!env) return notFound(id);
     if (env.archived_at) return fail('invalid_request_error', `environment '${id}' is archived`, 'environment_archived');
-    const next: Environment = { ...env };
-    if (p.name !== undefined && p.name !== null) next.name = p.name;
-    if (p.description !== undefined) next.description = p.description || null;
-    if (p.scope !== undefined && p.scope !== null) next.scope = p.scope;
-    if (p.config !== undefined && p.config !== null) {
-      if (p.config.type !== env.config.type)
-        return fail('invalid_request_error', `config.type: cannot change from '${env.config.type}' to '${p.config.type}'`, 'invalid_config_type_change');
-      next.config = normalizeConfig(p.config);
-    }
+    const fields = applyEnvironmentUpdate(env, p);
+    if (!fields.ok) return fields;
     const metadata = applyMetadataPatch(env.metadata, p.metadata);
     if (typeof metadata === 'string') return fail('invalid_request_error', metadata, 'invalid_metadata');
-    next.metadata = metadata;
-    const stored = touched(next);
+    const stored = touched({ ...env, ...fields.value, metadata });
     const tooBig = storedSizeProblem(stored, MAX_ROW_BYTES, 'environment');
     if (tooBig) return fail('invalid_request_error', tooBig);
     writeBody(this.sql, TABLE, stored);

@@ -64,6 +64,7 @@ export const EnvironmentUpdateParams = z.strictObject({
   name: z.string().min(1).max(LIMITS.name).nullable().optional(),
   config: ConfigParams.nullable().optional(),
   description: z.string().max(LIMITS.description).nullable().optional(),
+  /** Unlike other resources' patches, an empty string deletes its key too (resources/shared/metadata.ts). */
   metadata: MetadataPatch.optional(),
   scope: Scope.nullable().optional(),
 });
@@ -133,7 +134,8 @@ export type EnvironmentFields = Pick<Environment, 'name' | 'description' | 'scop
 
 /**
  * Applies an update as the SDK's EnvironmentUpdateParams and config params state it. An omitted field keeps its
- * stored value, and so does null where the field cannot be cleared (`name`, `scope`, `config`). In `config`
+ * stored value, and so does null where the field cannot be cleared (`name`, `scope`, `config`); `description`
+ * null clears it, an empty string is stored as one. In `config`
  * ("on update, omitted fields preserve the existing value"): `networking` and `packages` omitted or null are
  * kept; `networking` of the stored type merges field by field (each of `allowed_hosts`, `allow_mcp_servers`,
  * `allow_package_managers` omitted or null is kept, `allowed_hosts: []` empties the list), of another type
@@ -143,7 +145,8 @@ export type EnvironmentFields = Pick<Environment, 'name' | 'description' | 'scop
 export function applyEnvironmentUpdate(current: EnvironmentFields, p: EnvironmentUpdateParams): Result<EnvironmentFields> {
   const next: EnvironmentFields = { ...current };
   if (p.name !== undefined && p.name !== null) next.name = p.name;
-  if (p.description !== undefined) next.description = p.description || null;
+  // "Omit to preserve; null clears to null; an empty string is stored as an empty string."
+  if (p.description !== undefined) next.description = p.description;
   if (p.scope !== undefined && p.scope !== null) next.scope = p.scope;
   if (p.config !== undefined && p.config !== null) {
     if (p.config.type !== current.config.type)

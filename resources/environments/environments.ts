@@ -51,7 +51,7 @@ export class Environments {
     if (env.archived_at) return fail('invalid_request_error', `environment '${id}' is archived`, 'environment_archived');
     const fields = applyEnvironmentUpdate(env, p);
     if (!fields.ok) return fields;
-    const metadata = applyMetadataPatch(env.metadata, p.metadata);
+    const metadata = applyMetadataPatch(env.metadata, p.metadata, { emptyDeletes: true });
     if (typeof metadata === 'string') return fail('invalid_request_error', metadata, 'invalid_metadata');
     const stored = touched({ ...env, ...fields.value, metadata });
     const tooBig = storedSizeProblem(stored, MAX_ROW_BYTES, 'environment');

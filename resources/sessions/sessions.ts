@@ -102,7 +102,8 @@ export class Sessions {
     const s = this.find(id);
     if (!s) return notFound(id);
     const next: Session = { ...s };
-    if (p.title !== undefined) next.title = p.title || null;
+    // As create stores it: a string (an empty one too) is the title, null clears it.
+    if (p.title !== undefined) next.title = p.title;
     if (p.budget !== undefined) next.budget = p.budget;
     if (p.limits !== undefined) next.limits = p.limits ?? {};
     if (p.agent) {

@@ -1,6 +1,7 @@
-// Environment updates follow the SDK's rules field by field: an omitted (or null) field of config keeps its
-// stored value, `limited` networking merges with the stored `limited` one, another networking type replaces it,
-// and `packages` replaces the stored lists as a whole.
+// Environment updates follow the SDK's rules field by field: an omitted (or null) field keeps its stored value,
+// `limited` networking merges with the stored `limited` one, another networking type replaces it, `packages`
+// replaces the stored lists as a whole, an empty description is stored as given, and an empty metadata value
+// deletes its key.
 import { describe, expect, it } from 'vitest';
 import { call } from './api.ts';
 
@@ -84,5 +85,27 @@ describe('environment update: config', () => {
     const created = await makeEnvironment({ config: { type: 'cloud', networking: limited, packages: { go: ['x'] } } });
     expect((await update(created.id, { name: 'renamed' })).config).toEqual(created.config);
     expect((await update(created.id, { config: null })).config).toEqual(created.config);
+  });
+});
+
+describe('environment update: description, name, scope, metadata', () => {
+  it('stores an empty description as an empty string, clears it with null, keeps it when omitted', async () => {
+    const created = await makeEnvironment({ description: 'GPU box' });
+    expect((await update(created.id, { name: 'renamed' })).description).toBe('GPU box');
+    expect((await update(created.id, { description: '' })).description).toBe('');
+    expect((await update(created.id, { description: 'back' })).description).toBe('back');
+    expect((await update(created.id, { description: null })).description).toBeNull();
+  });
+
+  it('keeps name and scope when they are null', async () => {
+    const created = await makeEnvironment({ name: 'kept', scope: 'organization' });
+    const updated = await update(created.id, { name: null, scope: null });
+    expect(updated).toMatchObject({ name: 'kept', scope: 'organization' });
+  });
+
+  it('deletes a metadata key set to null or to an empty string, upserts the others, keeps those left out', async () => {
+    const created = await makeEnvironment({ metadata: { a: '1', b: '2', c: '3' } });
+    const updated = await update(created.id, { metadata: { a: null, b: '', d: '4' } });
+    expect(updated.metadata).toEqual({ c: '3', d: '4' });
   });
 });

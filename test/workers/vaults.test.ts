@@ -98,6 +98,16 @@ describe('vaults', () => {
     expect((await call('GET', `/v1/vaults/${v.id}`)).status).toBe(404);
   });
 
+  it('keeps what an update leaves out or sets to null; an empty metadata value is stored, null deletes the key', async () => {
+    const created = await call('POST', '/v1/vaults', { display_name: 'Kept', metadata: { a: '1', b: '2', c: '3' } });
+    const id = created.body.id;
+    const nulled = await call('POST', `/v1/vaults/${id}`, { display_name: null });
+    expect(nulled.body).toMatchObject({ display_name: 'Kept', metadata: { a: '1', b: '2', c: '3' } });
+    const patched = await call('POST', `/v1/vaults/${id}`, { metadata: { a: null, b: '', d: '4' } });
+    expect(patched.body).toMatchObject({ display_name: 'Kept', metadata: { b: '', c: '3', d: '4' } });
+    expect((await call('GET', `/v1/vaults/${id}`)).body).toEqual(patched.body);
+  });
+
   it('pages through vaults newest first', async () => {
     const ids = [await makeVault('p1'), await makeVault('p2'), await makeVault('p3')];
     const first = await call('GET', '/v1/vaults?limit=2');
@@ -268,6 +278,16 @@ describe('credentials', () => {
     // Only the display name: the secret stays.
     expect((await call('POST', `/v1/vaults/${vaultId}/credentials/${c.id}`, { display_name: 'Deploy 2' })).status).toBe(200);
     expect((await workspaceStore().sessionCredentials([vaultId]))[0]?.value).toBe('new_value');
+  });
+
+  it('keeps a credential’s display_name and metadata when an update leaves them out or sets display_name to null', async () => {
+    const vaultId = await makeVault();
+    const c = await makeCredential(vaultId, { display_name: 'Deploy', metadata: { a: '1', b: '2' }, ...envVar('KEPT_TOKEN', 'v') });
+    const nulled = await call('POST', `/v1/vaults/${vaultId}/credentials/${c.id}`, { display_name: null });
+    expect(nulled.body).toMatchObject({ display_name: 'Deploy', metadata: { a: '1', b: '2' } });
+    const patched = await call('POST', `/v1/vaults/${vaultId}/credentials/${c.id}`, { metadata: { a: null, b: '' } });
+    expect(patched.body).toMatchObject({ display_name: 'Deploy', metadata: { b: '' } });
+    expect((await call('GET', `/v1/vaults/${vaultId}/credentials/${c.id}`)).body).toEqual(patched.body);
   });
 
   it('refuses invalid credentials naming the field, and stores nothing', async () => {

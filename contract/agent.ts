@@ -149,11 +149,15 @@ export type AgentUpdateParams = z.infer<typeof AgentUpdateParams>;
 
 // ---- the stored resource (BetaManagedAgentsAgent) ----
 
+export type Effort = (typeof EFFORTS)[number];
+export type Speed = 'standard' | 'fast';
+
+/** A stored agent's model (BetaManagedAgentsModelConfig). `effort` and `speed` are always present. */
 export interface ModelConfig {
   id: string;
-  effort?: { type: (typeof EFFORTS)[number] };
+  effort: { type: Effort };
   inference_geo?: string;
-  speed?: 'standard' | 'fast';
+  speed: Speed;
 }
 
 export type ToolResource =
@@ -193,13 +197,39 @@ export interface Agent extends AgentDefinition {
   archived_at: string | null;
 }
 
+/**
+ * The effort a model runs at when none is given, resolved when the agent is saved ("always present; resolved to
+ * the per-model default at save time"). The Messages API's default is `high` for every model that takes an
+ * effort, and leaving effort out is the same as `high`; a model with another default is listed here.
+ */
+export function defaultEffort(_modelId: string): Effort {
+  return 'high';
+}
+
+/** A model as created: an effort left out (or null) is the model's default, a speed left out `standard`. */
 export function normalizeModel(model: ModelParams): ModelConfig {
-  if (typeof model === 'string') return { id: model };
-  const out: ModelConfig = { id: model.id };
-  if (model.effort) out.effort = typeof model.effort === 'string' ? { type: model.effort } : model.effort;
-  if (model.inference_geo) out.inference_geo = model.inference_geo;
-  if (model.speed) out.speed = model.speed;
-  return out;
+  if (typeof model === 'string') return modelConfig(model, defaultEffort(model));
+  return modelConfig(model.id, model.effort ? effortLevel(model.effort) : defaultEffort(model.id), model.inference_geo, model.speed);
+}
+
+/**
+ * A model as an update replaces it: whole ("omitting inference_geo clears it", speed back to `standard`), except
+ * `effort`, which "on update, omitting it leaves the stored value unchanged". An effort of null, which the SDK
+ * leaves unstated, resolves the new model's default, as on create. A session's model override applies the same way.
+ */
+export function updateModel(current: ModelConfig, model: ModelParams): ModelConfig {
+  const p = typeof model === 'string' ? { id: model } : model;
+  const effort = p.effort === undefined ? current.effort.type : p.effort === null ? defaultEffort(p.id) : effortLevel(p.effort);
+  return modelConfig(p.id, effort, p.inference_geo, p.speed);
+}
+
+/** Fields in the order responses show them. */
+function modelConfig(id: string, effort: Effort, inferenceGeo?: string | null, speed?: Speed | null): ModelConfig {
+  return { id, effort: { type: effort }, ...(inferenceGeo ? { inference_geo: inferenceGeo } : {}), speed: speed ?? 'standard' };
+}
+
+function effortLevel(effort: Effort | { type: Effort }): Effort {
+  return typeof effort === 'string' ? effort : effort.type;
 }
 
 // Agent toolset tools run unattended unless configured otherwise; MCP tools ask first (third-party code).
@@ -291,7 +321,7 @@ export function applyAgentUpdate(def: AgentDefinition, p: AgentUpdateParams): Ag
   if (p.name !== undefined) next.name = p.name;
   if (p.description !== undefined) next.description = p.description || null;
   if (p.system !== undefined) next.system = p.system || null;
-  if (p.model !== undefined) next.model = normalizeModel(p.model);
+  if (p.model !== undefined) next.model = updateModel(def.model, p.model);
   if (p.tools !== undefined) next.tools = normalizeTools(p.tools ?? []);
   if (p.mcp_servers !== undefined) next.mcp_servers = p.mcp_servers ?? [];
   if (p.skills !== undefined)

@@ -3,7 +3,7 @@
 // status and usage and pushes them here (applyRuntime).
 import { newId } from '../../contract/ids.ts';
 import { fail, ok, type Result } from '../../contract/result.ts';
-import { checkAgentDefinition, normalizeModel, normalizeTools, type Agent, type AgentDefinition } from '../../contract/agent.ts';
+import { checkAgentDefinition, normalizeTools, updateModel, type Agent, type AgentDefinition } from '../../contract/agent.ts';
 import type { Page } from '../../contract/common.ts';
 import {
   emptyUsage,
@@ -193,7 +193,7 @@ export class Sessions {
     let def: AgentDefinition = pickDefinition(agent);
     if (ref.type === 'agent_with_overrides') {
       def = { ...def };
-      if (ref.model !== undefined) def.model = normalizeModel(ref.model);
+      if (ref.model !== undefined) def.model = updateModel(def.model, ref.model);
       if (ref.system !== undefined) def.system = ref.system || null;
       if (ref.tools !== undefined) def.tools = normalizeTools(ref.tools);
       if (ref.mcp_servers !== undefined) def.mcp_servers = ref.mcp_servers;

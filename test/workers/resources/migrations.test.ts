@@ -33,6 +33,14 @@ function rewindToBeforeMigrations(sql: SqlStorage): void {
   sql.exec(SCHEMA_BEFORE_MIGRATIONS);
 }
 
+function legacyAgent(id: string, model: Record<string, unknown>) {
+  const at = new Date().toISOString();
+  return {
+    type: 'agent', id, version: 1, name: 'legacy', description: null, model, system: null, tools: [], mcp_servers: [], skills: [],
+    execution_identity: { type: 'service_account' }, multiagent: null, metadata: {}, created_at: at, updated_at: at, archived_at: null,
+  };
+}
+
 describe('workspace migrations', () => {
   it('records each resource’s migrations once, in order, and applies none twice', () =>
     inWorkspace('migrations_recorded', (storage) => {
@@ -57,6 +65,18 @@ describe('workspace migrations', () => {
       );
       const session = value(before.sessions.create({ agent: agent.id, environment_id: env.id }));
       const keys = new IdempotencyKeys(storage);
+      // An agent, and a session embedding it, as the store wrote them before models carried speed and effort.
+      const legacy = legacyAgent('agent_legacy', { id: 'claude-sonnet-5-5', inference_geo: 'eu' });
+      sql.exec(`INSERT INTO agents (id, version, created_at) VALUES (?, 1, ?)`, legacy.id, legacy.created_at);
+      sql.exec(`INSERT INTO agent_versions (agent_id, version, body) VALUES (?, 1, ?)`, legacy.id, JSON.stringify(legacy));
+      const legacySession = { ...session, id: 'sesn_legacy', agent: { ...session.agent, model: { id: 'claude-sonnet-5-5' } } };
+      sql.exec(
+        `INSERT INTO sessions (id, created_at, agent_id, agent_version, status, body) VALUES (?, ?, ?, 1, 'idle', ?)`,
+        legacySession.id,
+        legacySession.created_at,
+        agent.id,
+        JSON.stringify(legacySession),
+      );
       const request = { method: 'POST', path: '/v1/agents', bodySha256: 'a'.repeat(64) };
       expect(keys.claim('k', request, Date.now()).kind).toBe('claimed');
       expect(sql.exec(`SELECT name FROM sqlite_master WHERE name = '_migrations'`).toArray()).toEqual([]);
@@ -72,5 +92,35 @@ describe('workspace migrations', () => {
       expect((await after.credentials.forSession([vault.id])).map((c) => c.value)).toEqual(['kept']);
       expect(value(after.sessions.get(session.id)).id).toBe(session.id);
       expect(keys.claim('k', request, Date.now()).kind).toBe('in_flight');
+      expect(value(after.agents.get(legacy.id)).model).toEqual({ id: 'claude-sonnet-5-5', effort: { type: 'high' }, inference_geo: 'eu', speed: 'standard' });
+      expect(value(after.sessions.get(legacySession.id)).agent.model).toEqual({ id: 'claude-sonnet-5-5', effort: { type: 'high' }, speed: 'standard' });
+    }));
+
+  it('gives agents and sessions stored without speed and effort the defaults once, keeping what they had', () =>
+    inWorkspace('migrations_model', (storage) => {
+      const sql = storage.sql;
+      const m = modules(storage);
+      const env = value(m.environments.create({ name: 'e' }));
+      const bodies: Array<[string, Record<string, unknown>, Record<string, unknown>]> = [
+        ['agent_plain', { id: 'claude-opus-5-5' }, { id: 'claude-opus-5-5', effort: { type: 'high' }, speed: 'standard' }],
+        ['agent_low', { id: 'claude-opus-5-5', effort: { type: 'low' } }, { id: 'claude-opus-5-5', effort: { type: 'low' }, speed: 'standard' }],
+        ['agent_fast', { id: 'claude-opus-5-5', speed: 'fast' }, { id: 'claude-opus-5-5', effort: { type: 'high' }, speed: 'fast' }],
+      ];
+      for (const [id, model] of bodies) {
+        const agent = legacyAgent(id, model);
+        sql.exec(`INSERT INTO agents (id, version, created_at) VALUES (?, 1, ?)`, id, agent.created_at);
+        sql.exec(`INSERT INTO agent_versions (agent_id, version, body) VALUES (?, 1, ?)`, id, JSON.stringify(agent));
+      }
+      // A session of the plain agent, its snapshot as stored then.
+      const session = value(m.sessions.create({ agent: 'agent_plain', environment_id: env.id }));
+      expect(session.agent.model).toEqual({ id: 'claude-opus-5-5' });
+      sql.exec(`DELETE FROM _migrations WHERE id IN ('agents/2-model-speed-and-effort', 'sessions/2-agent-model-speed-and-effort')`);
+
+      migrate(storage, WORKSPACE_MIGRATIONS);
+
+      for (const [id, , expected] of bodies) expect(value(m.agents.get(id)).model).toEqual(expected);
+      expect(value(m.sessions.get(session.id)).agent.model).toEqual(bodies[0]![2]);
+      // An update that restates the model finds nothing changed: the migrated version is what a save stores.
+      expect(value(m.agents.update('agent_plain', { model: 'claude-opus-5-5' })).version).toBe(1);
     }));
 });

@@ -40,7 +40,7 @@ export const agentMigrations: Migration[] = [
     // saved before this runtime stored them get them once, here, rather than on every read.
     id: 'agents/2-model-speed-and-effort',
     up(sql) {
-      rewriteBodies<Agent>(sql, 'agent_versions', 'agent_id, version', (agent) => ({ ...agent, model: withModelDefaults(agent.model) }));
+      rewriteBodies<Agent>(sql, 'agent_versions', ['agent_id', 'version'], (agent) => ({ ...agent, model: withModelDefaults(agent.model) }));
     },
   },
 ];

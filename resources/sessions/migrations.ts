@@ -29,7 +29,7 @@ export const sessionMigrations: Migration[] = [
     // The agent a session embeds shows its model as the agent does: with `effort` and `speed` (agents/2).
     id: 'sessions/2-agent-model-speed-and-effort',
     up(sql) {
-      rewriteBodies<Session>(sql, 'sessions', 'id', (session) => ({ ...session, agent: { ...session.agent, model: withModelDefaults(session.agent.model) } }));
+      rewriteBodies<Session>(sql, 'sessions', ['id'], (session) => ({ ...session, agent: { ...session.agent, model: withModelDefaults(session.agent.model) } }));
     },
   },
 ];

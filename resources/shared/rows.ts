@@ -47,14 +47,16 @@ export function archiveRow<T extends Stored>(sql: SqlStorage, table: string, cur
   return next;
 }
 
-/** Applies `change` to the body of every row of `table`: for migrations that add a field to stored resources. */
-export function rewriteBodies<T>(sql: SqlStorage, table: string, key: string, change: (body: T) => T): void {
+/**
+ * Applies `change` to the body of every row of `table`, whose rows `keys` identify: for migrations that complete
+ * stored resources (a field added with its default), so reads never need a fallback.
+ */
+export function rewriteBodies<T>(sql: SqlStorage, table: string, keys: string[], change: (body: T) => T): void {
+  const match = keys.map((c) => `${c} = ?`).join(' AND ');
   // The keys first: rows are rewritten one by one, never while a cursor over the table is open.
-  const keys = sql.exec<Record<string, SqlStorageValue>>(`SELECT ${key} FROM ${table}`).toArray();
-  const columns = key.split(',').map((c) => c.trim());
-  const match = columns.map((c) => `${c} = ?`).join(' AND ');
-  for (const row of keys) {
-    const values = columns.map((c) => row[c] ?? null);
+  const rows = sql.exec<Record<string, SqlStorageValue>>(`SELECT ${keys.join(', ')} FROM ${table}`).toArray();
+  for (const row of rows) {
+    const values = keys.map((c) => row[c]!);
     const current = sql.exec<{ body: string }>(`SELECT body FROM ${table} WHERE ${match}`, ...values).one().body;
     const next = serialise(change(deserialise<T>(current)));
     if (next !== current) sql.exec(`UPDATE ${table} SET body = ? WHERE ${match}`, next, ...values);

@@ -135,12 +135,14 @@ export type EnvironmentFields = Pick<Environment, 'name' | 'description' | 'scop
 /**
  * Applies an update as the SDK's EnvironmentUpdateParams and config params state it. An omitted field keeps its
  * stored value, and so does null where the field cannot be cleared (`name`, `scope`, `config`); `description`
- * null clears it, an empty string is stored as one. In `config`
- * ("on update, omitted fields preserve the existing value"): `networking` and `packages` omitted or null are
- * kept; `networking` of the stored type merges field by field (each of `allowed_hosts`, `allow_mcp_servers`,
- * `allow_package_managers` omitted or null is kept, `allowed_hosts: []` empties the list), of another type
- * replaces it with that type's defaults for what it leaves out; `packages` replaces the stored lists as a whole
- * (its params carry no preserve rule, and a list left out is empty). Refuses a change of `config.type`.
+ * null clears it, an empty string is stored as one.
+ *
+ * In `config` ("on update, omitted fields preserve the existing value"): `networking` and `packages` omitted or
+ * null are kept. `networking` of the stored type merges field by field (each of `allowed_hosts`,
+ * `allow_mcp_servers`, `allow_package_managers` omitted or null is kept, `allowed_hosts: []` empties the list); of
+ * another type it replaces the stored one, with that type's defaults for what it leaves out. `packages` replaces
+ * the stored lists as a whole (its params carry no preserve rule; a list left out is empty). Refuses a change of
+ * `config.type`: a limited environment must never open up by accident, nor change kind.
  */
 export function applyEnvironmentUpdate(current: EnvironmentFields, p: EnvironmentUpdateParams): Result<EnvironmentFields> {
   const next: EnvironmentFields = { ...current };

@@ -5,6 +5,7 @@ export interface AppEnv {
   Bindings: Env;
   Variables: {
     workspaceId: string;
+    /** Set by hono/request-id (see app.ts). */
     requestId: string;
     /** The request body once read (see readBody). */
     body: Uint8Array | undefined;

@@ -1,5 +1,6 @@
 // The HTTP API: request ids, auth, Idempotency-Key, the resource routes, and the one place errors become responses.
 import { Hono } from 'hono';
+import { requestId } from 'hono/request-id';
 import type { AppEnv } from './app-env.ts';
 import { authenticate } from './auth.ts';
 import { ApiError, notFound } from './errors.ts';
@@ -13,16 +14,20 @@ import { vaults } from './routes/vaults.ts';
 export function createApp() {
   const app = new Hono<AppEnv>();
 
-  app.use('*', async (c, next) => {
-    const requestId = `req_${crypto.randomUUID().replace(/-/g, '')}`;
-    c.set('requestId', requestId);
+  app.use(
+    requestId({
+      headerName: 'request-id',
+      // 0: a client's own `request-id` header is never adopted; an id names one answer of ours, as the official API's do.
+      limitLength: 0,
+      generator: () => `req_${crypto.randomUUID().replace(/-/g, '')}`,
+    }),
+  );
+  // requestId() sets the header on answers built through the context (c.json); a Durable Object's event stream
+  // and an idempotent replay are Responses of their own, stamped here. c.header copies a finalized Response, so
+  // the stream's immutable headers (and a WebSocket upgrade) go out stamped too.
+  app.use(async (c, next) => {
     await next();
-    if (c.res.status === 101 || c.res.headers.has('request-id')) return;
-    try {
-      c.res.headers.set('request-id', requestId);
-    } catch {
-      // Responses passed through from a Durable Object have immutable headers; they go out as they are.
-    }
+    if (!c.res.headers.has('request-id')) c.header('request-id', c.var.requestId);
   });
 
   app.get('/healthz', (c) => c.json({ ok: true }));
@@ -36,13 +41,12 @@ export function createApp() {
   app.route('/v1/sessions', sessions);
   app.route('/v1/vaults', vaults);
 
-  app.notFound((c) => notFound(`no route for ${c.req.method} ${c.req.path}`).toResponse(c.get('requestId') ?? 'req_unknown'));
+  app.notFound((c) => notFound(`no route for ${c.req.method} ${c.req.path}`).toResponse(c.var.requestId));
 
   app.onError((err, c) => {
-    const requestId = c.get('requestId') ?? 'req_unknown';
-    if (err instanceof ApiError) return err.toResponse(requestId);
-    console.error(`unhandled error on ${c.req.method} ${c.req.path}:`, err);
-    return new ApiError('api_error', 'internal error; see the runtime log for this request id').toResponse(requestId);
+    if (err instanceof ApiError) return err.toResponse(c.var.requestId);
+    console.error(`unhandled error on ${c.req.method} ${c.req.path} (${c.var.requestId}):`, err);
+    return new ApiError('api_error', 'internal error; see the runtime log for this request id').toResponse(c.var.requestId);
   });
 
   return app;

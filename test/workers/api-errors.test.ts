@@ -60,8 +60,47 @@ describe('API errors', () => {
     });
     const body: any = await res.json();
     expect(res.status).toBe(413);
-    expect(body.error.type).toBe('request_too_large');
+    expect(body.error).toEqual({ type: 'request_too_large', message: `request body is ${new TextEncoder().encode(huge).length} bytes; the limit is 32000000` });
+    expect(res.headers.get('x-should-retry')).toBe('false');
     expect(await allEvents(sessionId)).toEqual([]);
+  });
+
+  it('refuses a streamed body of unknown length once it passes the limit, without reading the rest', async () => {
+    const { sessionId } = await makeSession();
+    const chunk = 1024 * 1024;
+    const total = 96 * chunk;
+    let pulled = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulled >= total) return controller.close();
+        pulled += chunk;
+        controller.enqueue(new Uint8Array(chunk).fill(0x20));
+      },
+    });
+    const res = await SELF.fetch(`http://edgeharness.test/v1/sessions/${sessionId}/events`, {
+      method: 'POST',
+      headers: { 'x-api-key': KEY, 'content-type': 'application/json' },
+      body,
+    });
+    const reply: any = await res.json();
+    expect(res.status).toBe(413);
+    expect(reply.error).toEqual({ type: 'request_too_large', message: 'request body exceeds the limit of 32000000 bytes' });
+    expect(pulled).toBeLessThan(total);
+    expect(await allEvents(sessionId)).toEqual([]);
+  });
+
+  it('reads a streamed body of unknown length within the limit', async () => {
+    const bytes = new TextEncoder().encode(JSON.stringify({ name: 'streamed', model: 'claude-sonnet-5-5' }));
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let off = 0; off < bytes.length; off += 8) controller.enqueue(bytes.slice(off, off + 8));
+        controller.close();
+      },
+    });
+    const res = await SELF.fetch('http://edgeharness.test/v1/agents', { method: 'POST', headers: { 'x-api-key': KEY, 'content-type': 'application/json' }, body });
+    const created: any = await res.json();
+    expect(res.status).toBe(200);
+    expect(created.name).toBe('streamed');
   });
 
   it('rejects bad events and leaves the log unchanged', async () => {

@@ -1,4 +1,4 @@
-// The Hono context every route sees: bindings plus the caller's workspace, request id and (once read) body.
+// The Hono context every route sees: bindings plus the caller's workspace and request id.
 import type { Env } from '../env.ts';
 
 export interface AppEnv {
@@ -7,7 +7,5 @@ export interface AppEnv {
     workspaceId: string;
     /** Set by hono/request-id (see app.ts). */
     requestId: string;
-    /** The request body once read (see readBody). */
-    body: Uint8Array | undefined;
   };
 }

@@ -1,9 +1,10 @@
-// The HTTP API: request ids, auth, Idempotency-Key, the resource routes, and the one place errors become responses.
+// The HTTP API: request ids, auth, the body limit, Idempotency-Key, the resource routes, and the one place errors become responses.
 import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
 import type { AppEnv } from './app-env.ts';
 import { authenticate } from './auth.ts';
 import { ApiError, notFound } from './errors.ts';
+import { bodyLimited } from './http.ts';
 import { idempotency } from './idempotency.ts';
 import { agents } from './routes/agents.ts';
 import { environments } from './routes/environments.ts';
@@ -33,6 +34,7 @@ export function createApp() {
   app.get('/healthz', (c) => c.json({ ok: true }));
 
   app.use('/v1/*', authenticate);
+  app.use('/v1/*', bodyLimited);
   // After auth: keys are scoped to the caller's workspace.
   app.use('/v1/*', idempotency);
   app.route('/v1/agents', agents);

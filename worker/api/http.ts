@@ -1,5 +1,6 @@
-// Request plumbing shared by the routes: bounded JSON bodies, query strings, and store results → ApiError.
+// Request plumbing shared by the routes: the body limit, JSON bodies, query strings, and store results → ApiError.
 import type { Context } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
 import type { z } from 'zod';
 import { ApiError, fromZodError, invalidRequest, tooLarge } from './errors.ts';
 import type { Result } from '../../contract/result.ts';
@@ -13,8 +14,26 @@ import type { AppEnv } from './app-env.ts';
  */
 export const MAX_BODY_BYTES = 32_000_000;
 
+/**
+ * Bounds every request body at MAX_BODY_BYTES (mounted on /v1 after auth, so a stranger's upload is never read). A
+ * declared Content-Length over the limit is refused before a byte is read; a body of unknown length is read up to
+ * the limit and refused at the first byte past it. The routes then read the body through `c.req`, which keeps it:
+ * the idempotency check hashes the same bytes the route parses, read once.
+ */
+export const bodyLimited = bodyLimit({
+  maxSize: MAX_BODY_BYTES,
+  onError: (c) => {
+    const declared = Number(c.req.header('content-length'));
+    throw tooLarge(
+      declared > MAX_BODY_BYTES
+        ? `request body is ${declared} bytes; the limit is ${MAX_BODY_BYTES}`
+        : `request body exceeds the limit of ${MAX_BODY_BYTES} bytes`,
+    );
+  },
+});
+
 export async function readJson<S extends z.ZodType>(c: Context<AppEnv>, schema: S, opts: { optional?: boolean } = {}): Promise<z.infer<S>> {
-  const text = decodeUtf8(await readBody(c));
+  const text = decodeUtf8(await c.req.bytes());
   if (text.trim() === '') {
     if (opts.optional) return parseWith(schema, {});
     throw invalidRequest('request body: expected a JSON object, got an empty body');
@@ -28,41 +47,6 @@ export async function readJson<S extends z.ZodType>(c: Context<AppEnv>, schema: 
   if (value === null || typeof value !== 'object' || Array.isArray(value))
     throw invalidRequest('request body: expected a JSON object');
   return parseWith(schema, value);
-}
-
-/** The request body, read once (bounded) and kept on the context: the idempotency check hashes what the route parses. */
-export async function readBody(c: Context<AppEnv>): Promise<Uint8Array> {
-  const cached = c.get('body');
-  if (cached) return cached;
-  const declared = Number(c.req.header('content-length') ?? '0');
-  if (declared > MAX_BODY_BYTES) throw tooLarge(`request body is ${declared} bytes; the limit is ${MAX_BODY_BYTES}`);
-  const body = await readBounded(c.req.raw);
-  c.set('body', body);
-  return body;
-}
-
-async function readBounded(req: Request): Promise<Uint8Array> {
-  if (!req.body) return new Uint8Array(0);
-  const reader = req.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > MAX_BODY_BYTES) {
-      await reader.cancel();
-      throw tooLarge(`request body exceeds the limit of ${MAX_BODY_BYTES} bytes`);
-    }
-    chunks.push(value);
-  }
-  const all = new Uint8Array(total);
-  let off = 0;
-  for (const ch of chunks) {
-    all.set(ch, off);
-    off += ch.byteLength;
-  }
-  return all;
 }
 
 function decodeUtf8(bytes: Uint8Array): string {

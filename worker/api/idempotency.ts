@@ -4,7 +4,7 @@
 import type { Context, MiddlewareHandler } from 'hono';
 import type { AppEnv } from './app-env.ts';
 import { conflict, invalidRequest, stillInFlight } from './errors.ts';
-import { readBody, workspace } from './http.ts';
+import { workspace } from './http.ts';
 import type { WorkspaceStub } from '../../durable-objects/stubs.ts';
 import { CHUNK_BYTES, type RequestIdentity, type StoredAnswer } from '../../resources/idempotency-keys/idempotency-keys.ts';
 
@@ -65,7 +65,7 @@ export const idempotency: MiddlewareHandler<AppEnv> = async (c, next) => {
 
 /** What the key is bound to: method, path and a digest of the body (the same bytes the route parses). */
 async function identify(c: Context<AppEnv>): Promise<RequestIdentity> {
-  const body = await readBody(c);
+  const body = await c.req.bytes();
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', body));
   return { method: c.req.method, path: c.req.path, bodySha256: Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('') };
 }

@@ -4,7 +4,7 @@ import { z } from "zod";
 
 const ContentBlockSchema = z.looseObject({ type: z.string() });
 
-export const CacheControlSchema = z.looseObject({
+const CacheControlSchema = z.looseObject({
   type: z.literal("ephemeral"),
   ttl: z.enum(["5m", "1h"]).optional(),
 });

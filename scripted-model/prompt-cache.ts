@@ -36,7 +36,7 @@ export function estimateTokens(chars: number): number {
  * spellings of the same prompt share a cache. `cache_control` is excluded from a block's
  * identity: moving a breakpoint must not change what the prefix before it is.
  */
-export function promptBlocks(request: CountTokensRequest): PromptBlock[] {
+function promptBlocks(request: CountTokensRequest): PromptBlock[] {
   const blocks: PromptBlock[] = [];
   const push = (tag: string, block: Record<string, unknown>): void => {
     const { cache_control: cacheControl, ...rest } = block;

@@ -71,7 +71,7 @@ const respondingSteps = [
 ] as const;
 
 /** Any step except `delay`; `delay.then` takes one of these so delays cannot nest. */
-export const RespondingStepSchema = z.discriminatedUnion("type", [...respondingSteps]);
+const RespondingStepSchema = z.discriminatedUnion("type", [...respondingSteps]);
 
 const DelayStep = z.object({
   type: z.literal("delay"),

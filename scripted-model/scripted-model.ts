@@ -60,8 +60,6 @@ import type { ParsedScriptStep, RespondingStep, ScriptStep } from "./script-step
 import { buildMessage, errorEnvelope, errorResponse, sseFrame, toUsage } from "./wire-format.ts";
 import type { ApiErrorType, OutputBlock } from "./wire-format.ts";
 
-export type { ScriptStep } from "./script-steps.ts";
-
 export interface ScriptedModelOptions {
   /** Steps queued before the first request. */
   steps?: ScriptStep[];
@@ -604,7 +602,7 @@ async function* interrupt(interruption: Interruption, requestId: string): AsyncG
 }
 
 /** Thrown inside a response body to make the server drop the connection mid-response. */
-export class ScriptedCut extends Error {
+class ScriptedCut extends Error {
   constructor() {
     super("scripted fault: connection cut mid-response");
     this.name = "ScriptedCut";

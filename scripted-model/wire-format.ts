@@ -38,7 +38,7 @@ const DEFAULT_MESSAGE: Partial<Record<ApiErrorType, string>> = {
   timeout_error: "Request timed out (scripted fault).",
 };
 
-export function errorTypeForStatus(status: number): ApiErrorType {
+function errorTypeForStatus(status: number): ApiErrorType {
   return ERROR_TYPE_BY_STATUS.get(status) ?? (status >= 500 ? "api_error" : "invalid_request_error");
 }
 
@@ -76,7 +76,7 @@ export function toUsage(input: InputUsage, outputTokens: number): Usage {
   };
 }
 
-export function toContentBlock(block: OutputBlock): TextBlock | ToolUseBlock {
+function toContentBlock(block: OutputBlock): TextBlock | ToolUseBlock {
   return block.type === "text"
     ? { type: "text", text: block.text, citations: null }
     : { type: "tool_use", id: block.id, name: block.name, input: block.input, caller: { type: "direct" } };

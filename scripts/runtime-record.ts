@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { ProcessIdentity } from './process-table.ts';
 
-export const RECORD_FILE = 'runtime.json';
+const RECORD_FILE = 'runtime.json';
 /** Every process of a runtime inherits `${RUNTIME_TAG}=<runId>`: how its strays are found once their parent is gone. */
 export const RUNTIME_TAG = 'EDGEHARNESS_RUNTIME_ID';
 

@@ -1,5 +1,5 @@
 // API errors as values: one class per official error type, mapped to status + envelope here and only here.
-import { ZodError, type z } from 'zod';
+import type { ZodError, z } from 'zod';
 
 export type ApiErrorType =
   | 'invalid_request_error'
@@ -112,8 +112,4 @@ function describeIssue(issue: z.core.$ZodIssue): string {
     default:
       return issue.message;
   }
-}
-
-export function isZodError(err: unknown): err is ZodError {
-  return err instanceof ZodError;
 }

@@ -12,7 +12,7 @@ import type { AppEnv } from './app-env.ts';
  * purpose: the parsed events travel to the session's log, and back as the echo, in one RPC each, which workerd
  * limits to 32 MiB; the difference is the room that ids and timestamps take.
  */
-export const MAX_BODY_BYTES = 32_000_000;
+const MAX_BODY_BYTES = 32_000_000;
 
 /**
  * Bounds every request body at MAX_BODY_BYTES (mounted on /v1 after auth, so a stranger's upload is never read). A
@@ -57,7 +57,7 @@ function decodeUtf8(bytes: Uint8Array): string {
   }
 }
 
-export function parseWith<S extends z.ZodType>(schema: S, value: unknown, root?: string): z.infer<S> {
+function parseWith<S extends z.ZodType>(schema: S, value: unknown, root?: string): z.infer<S> {
   // Inputs in issues let a size refusal say what it got; messages never quote an input (it may be a secret).
   const parsed = schema.safeParse(value, { reportInput: true });
   if (!parsed.success) throw fromZodError(parsed.error, root);

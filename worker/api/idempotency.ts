@@ -8,7 +8,7 @@ import { workspace } from './http.ts';
 import type { WorkspaceStub } from '../../durable-objects/stubs.ts';
 import { CHUNK_BYTES, type RequestIdentity, type StoredAnswer } from '../../resources/idempotency-keys/idempotency-keys.ts';
 
-export const MAX_KEY_LENGTH = 255;
+const MAX_KEY_LENGTH = 255;
 /** Headers of an answer that a replay repeats; the rest (request-id) belong to the request being answered. */
 const REPLAYED_HEADERS = ['content-type', 'x-should-retry'];
 

@@ -1,17 +1,17 @@
 // A session's spec: what it is and what it may do, fixed when it is created (agent, budget and limits change only
 // by session update). One type from end to end: the create route builds it, the session's log stores it, every
 // brain step reads it, and the sandbox's spec is derived from it.
-import type { Networking } from '../sandbox/hands.ts';
+import type { Networking, SandboxSpec } from '../sandbox/hands.ts';
 import type { Budget, Compaction, Limits, Session, SessionAgent } from './session.ts';
 
-export interface SessionSpec {
-  sessionId: string;
-  workspaceId: string;
+/**
+ * The sandbox's part of the spec is the hands' own `SandboxSpec` (session, workspace, environment and the
+ * environment's networking when the session was created); only the credentials are added per tool call, read
+ * from the vaults named here.
+ */
+export interface SessionSpec extends Omit<SandboxSpec, 'credentials'> {
   /** The agent as the session pinned it (version and overrides applied). */
   agent: SessionAgent;
-  environmentId: string;
-  /** The environment's networking when the session was created: what its sandbox may reach. */
-  networking: Networking;
   /** The vaults whose credentials the session's sandbox may use. */
   vaultIds: string[];
   budget: Budget | null;

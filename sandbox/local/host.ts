@@ -8,7 +8,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import type { SandboxCredential } from '../credentials.ts';
-import { DEFAULT_TOOL_TIMEOUT_MS, MAX_RESULT_CHARS, type ToolOutcome } from '../hands.ts';
+import { DEFAULT_TOOL_TIMEOUT_MS, MAX_RESULT_CHARS, type SandboxSpec, type ToolOutcome } from '../hands.ts';
 import { CallLedger, callKey } from '../call-ledger.ts';
 import { CallRecordFiles } from './call-records.ts';
 import { SessionSandbox, type SandboxLaunch, type SandboxSettings } from './session-sandbox.ts';
@@ -66,7 +66,7 @@ const Spec = z.object({
   environmentId: z.string(),
   networking: Networking,
   credentials: z.array(Credential).default([]),
-});
+}) satisfies z.ZodType<SandboxSpec>;
 const ExecuteBody = z.object({
   spec: Spec,
   call: z.object({

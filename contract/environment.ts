@@ -4,6 +4,7 @@ import { Metadata, MetadataPatch } from './common.ts';
 import { fail, ok, type Result } from './result.ts';
 import { LIMITS } from './size-limits.ts';
 import { thisMachineRule } from '../sandbox/egress-policy.ts';
+import type { Networking } from '../sandbox/hands.ts';
 
 /**
  * One `allowed_hosts` rule. The machine the runtime runs on (`localhost`, `127.0.0.1`, `::1`, in any spelling) is
@@ -174,4 +175,10 @@ function updateNetworking(current: CloudConfig['networking'], p: NetworkingParam
     allow_package_managers: p.allow_package_managers ?? current.allow_package_managers,
     allowed_hosts: p.allowed_hosts ?? current.allowed_hosts,
   };
+}
+
+/** What a session's sandbox may reach, in the hands' terms: a cloud environment's networking, fixed at session create. */
+export function sandboxNetworking(config: EnvironmentConfig): Networking {
+  if (config.type === 'cloud' && config.networking.type === 'limited') return { ...config.networking };
+  return { type: 'unrestricted' };
 }

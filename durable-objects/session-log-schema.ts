@@ -1,6 +1,6 @@
 // The session log's database: its tables and the numbered migrations that brought older logs to the current shape
 // (run by `migrate()` when the SessionLog starts). A released migration never changes; a change is a new one.
-import type { Migration } from './migrations.ts';
+import type { Migration } from '../resources/shared/migrations.ts';
 import type { SessionSpec } from '../contract/session-spec.ts';
 import { emptyUsage } from '../contract/session.ts';
 

@@ -3,7 +3,7 @@
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../worker/env.ts';
 import { workspaceStore } from './stubs.ts';
-import { migrate } from './migrations.ts';
+import { migrate } from '../resources/shared/migrations.ts';
 import { SESSION_LOG_MIGRATIONS } from './session-log-schema.ts';
 import { newId } from '../contract/ids.ts';
 import type { EventParams } from '../contract/event.ts';

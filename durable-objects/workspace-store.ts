@@ -18,12 +18,13 @@ import type {
   VaultUpdateParams,
 } from '../contract/vault.ts';
 import type { SandboxCredential } from '../sandbox/credentials.ts';
-import { migrate, type Migration } from './migrations.ts';
+import { migrate, type Migration } from '../resources/shared/migrations.ts';
 import { Agents } from '../resources/agents/agents.ts';
 import { agentMigrations } from '../resources/agents/migrations.ts';
 import { Environments } from '../resources/environments/environments.ts';
 import { environmentMigrations } from '../resources/environments/migrations.ts';
-import { IdempotencyKeys, type Claim, type RequestIdentity, type StoredAnswer } from '../resources/idempotency-keys/idempotency-keys.ts';
+import type { Claim, RequestIdentity, StoredAnswer } from '../contract/idempotency.ts';
+import { IdempotencyKeys } from '../resources/idempotency-keys/idempotency-keys.ts';
 import { idempotencyKeyMigrations } from '../resources/idempotency-keys/migrations.ts';
 import { Sessions } from '../resources/sessions/sessions.ts';
 import { sessionMigrations } from '../resources/sessions/migrations.ts';

@@ -54,3 +54,12 @@ function unavailableHands(reason: string): Hands {
 
 /** The intersection of a union's members: an env that satisfies every provider's slice at once. */
 type AllOf<U> = (U extends unknown ? (slice: U) => void : never) extends (slice: infer I) => void ? I : never;
+
+/** Session deletion: stop and remove the session's sandbox. Never fails the deletion; a failure is logged. */
+export async function destroySandbox(env: HandsEnv, sessionId: string): Promise<void> {
+  try {
+    await handsFor(env).destroy(sessionId);
+  } catch (err) {
+    console.error(`could not destroy the sandbox of ${sessionId}:`, err);
+  }
+}

@@ -1,6 +1,6 @@
 // The agents' tables: one head row per agent (its current version, archive state and list position) and every
 // version's body, never changed by an update (a change is a new version), only completed by migrations.
-import type { Migration } from '../../durable-objects/migrations.ts';
+import type { Migration } from '../shared/migrations.ts';
 import { defaultEffort, type Agent, type ModelConfig } from '../../contract/agent.ts';
 import { rewriteBodies } from '../shared/rows.ts';
 

@@ -1,5 +1,5 @@
 // The environments' table: each environment's body, with the columns its list filters on.
-import type { Migration } from '../../durable-objects/migrations.ts';
+import type { Migration } from '../shared/migrations.ts';
 
 export const environmentMigrations: Migration[] = [
   {

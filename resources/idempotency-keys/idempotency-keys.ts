@@ -2,6 +2,8 @@
 // answered, and its answer, kept 24 hours. Queries only (tables: migrations.ts); the workspace's Durable Object
 // hosts them, the API's idempotency middleware (worker/api/idempotency.ts) is their only caller.
 
+import { CHUNK_BYTES, type Claim, type RequestIdentity, type StoredAnswer } from '../../contract/idempotency.ts';
+
 /** How long an answer is replayed for its key. */
 export const ANSWER_TTL_MS = 24 * 60 * 60 * 1000;
 /**
@@ -9,33 +11,8 @@ export const ANSWER_TTL_MS = 24 * 60 * 60 * 1000;
  * unanswered after this is presumed dead (its Worker crashed mid-way), and the next request with the key runs.
  */
 export const IN_FLIGHT_TTL_MS = 60 * 1000;
-/** Answers larger than this are stored as chunk rows of this size (rows hold at most 2 MB). */
-export const CHUNK_BYTES = 1_000_000;
 /** Expired keys dropped per claim: enough to keep up with any request rate, never a long pause. */
 const SWEEP_BATCH = 16;
-
-/** What a key is bound to: the first request that used it. */
-export interface RequestIdentity {
-  method: string;
-  path: string;
-  bodySha256: string;
-}
-
-/** A stored answer. Its body is inline when `chunks` is 0, otherwise read chunk by chunk. */
-export interface StoredAnswer {
-  status: number;
-  headers: Record<string, string>;
-  size: number;
-  chunks: number;
-  body: Uint8Array | null;
-}
-
-export type Claim =
-  /** The key is new (or its last attempt died): run the request, then complete or release with this token. */
-  | { kind: 'claimed'; token: string }
-  | { kind: 'answered'; answer: StoredAnswer }
-  | { kind: 'in_flight' }
-  | { kind: 'mismatch'; first: RequestIdentity };
 
 interface KeyRow extends Record<string, SqlStorageValue> {
   key: string;

@@ -1,5 +1,5 @@
 // The Idempotency-Key records: one row per key, and the chunks of answers too large for a row.
-import type { Migration } from '../../durable-objects/migrations.ts';
+import type { Migration } from '../shared/migrations.ts';
 
 export const idempotencyKeyMigrations: Migration[] = [
   {

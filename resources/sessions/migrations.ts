@@ -1,6 +1,6 @@
 // The session index: each session's body (agent snapshot, configuration, the status and usage its log reports),
 // with the columns its list filters on. The session's events live in its own SessionLog, not here.
-import type { Migration } from '../../durable-objects/migrations.ts';
+import type { Migration } from '../shared/migrations.ts';
 import type { Session } from '../../contract/session.ts';
 import { withModelDefaults } from '../agents/migrations.ts';
 import { rewriteBodies } from '../shared/rows.ts';

@@ -1,6 +1,6 @@
 // The vaults' tables: each vault's body, and its credentials: the public part as the body, the secrets only as
 // the sealed columns (vault/crypto.ts).
-import type { Migration } from '../../durable-objects/migrations.ts';
+import type { Migration } from '../shared/migrations.ts';
 
 export const vaultMigrations: Migration[] = [
   {

@@ -2,7 +2,7 @@
 // context reaches the model.
 import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { migrate } from '../../durable-objects/migrations.ts';
+import { migrate } from '../../resources/shared/migrations.ts';
 import { SESSION_LOG_MIGRATIONS } from '../../durable-objects/session-log-schema.ts';
 import { allEvents, call, makeSession, say, settle } from './api.ts';
 

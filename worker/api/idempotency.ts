@@ -6,7 +6,7 @@ import type { AppEnv } from './app-env.ts';
 import { conflict, invalidRequest, stillInFlight } from './errors.ts';
 import { workspace } from './http.ts';
 import type { WorkspaceStub } from '../../durable-objects/stubs.ts';
-import { CHUNK_BYTES, type RequestIdentity, type StoredAnswer } from '../../resources/idempotency-keys/idempotency-keys.ts';
+import { CHUNK_BYTES, type RequestIdentity, type StoredAnswer } from '../../contract/idempotency.ts';
 
 const MAX_KEY_LENGTH = 255;
 /** Headers of an answer that a replay repeats; the rest (request-id) belong to the request being answered. */

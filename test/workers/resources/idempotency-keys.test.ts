@@ -2,13 +2,8 @@
 // replayed for 24 hours, a dead attempt's key freed, large answers chunked.
 import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import {
-  ANSWER_TTL_MS,
-  CHUNK_BYTES,
-  IN_FLIGHT_TTL_MS,
-  IdempotencyKeys,
-  type StoredAnswer,
-} from '../../../resources/idempotency-keys/idempotency-keys.ts';
+import { CHUNK_BYTES, type StoredAnswer } from '../../../contract/idempotency.ts';
+import { ANSWER_TTL_MS, IN_FLIGHT_TTL_MS, IdempotencyKeys } from '../../../resources/idempotency-keys/idempotency-keys.ts';
 
 const request = { method: 'POST', path: '/v1/agents', bodySha256: 'a'.repeat(64) };
 const answer = (body: string): StoredAnswer => ({

@@ -2,7 +2,7 @@
 // recorded (the tables already there, no `_migrations`) adopts them with its rows intact.
 import { describe, expect, it } from 'vitest';
 import { WORKSPACE_MIGRATIONS } from '../../../durable-objects/workspace-store.ts';
-import { migrate } from '../../../durable-objects/migrations.ts';
+import { migrate } from '../../../resources/shared/migrations.ts';
 import { IdempotencyKeys } from '../../../resources/idempotency-keys/idempotency-keys.ts';
 import { inWorkspace, modules, value } from './workspace.ts';
 

@@ -8,9 +8,10 @@ import { invalidRequest } from '../errors.ts';
 import { parseQuery, readJson, refusalError, unwrap, workspace } from '../http.ts';
 import { SessionCreateParams, SessionListQuery, SessionUpdateParams } from '../../../contract/session.ts';
 import { sessionSpec } from '../../../contract/session-spec.ts';
+import { sandboxNetworking } from '../../../contract/environment.ts';
 import { sessionError, type NewEvent } from '../../../contract/events.ts';
 import { sessionLog } from '../../../durable-objects/stubs.ts';
-import { destroySandbox, sandboxNetworking } from '../../brain/hands.ts';
+import { destroySandbox } from '../../../sandbox/providers.ts';
 import type { Networking } from '../../../sandbox/hands.ts';
 import { unreachableHosts, type SandboxCredential } from '../../../sandbox/credentials.ts';
 

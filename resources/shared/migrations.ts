@@ -1,6 +1,7 @@
 // Schema changes for a Durable Object's SQLite database, as an ordered list of numbered migrations, each applied
 // once and recorded in the database itself (`_migrations`). A resource module owns its migrations
-// (`resources/<name>/…`); the Durable Object that hosts it runs them, in the order it lists them, when it starts.
+// (`resources/<name>/migrations.ts`); the Durable Object that hosts it runs them, in the order it lists them, when
+// it starts.
 // A migration never changes once released: a later change is a new migration with the next number.
 
 export interface Migration {

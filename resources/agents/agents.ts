@@ -14,6 +14,7 @@ import type { Page } from '../../contract/common.ts';
 import { MAX_AGENT_BYTES, storedSizeProblem } from '../../contract/size-limits.ts';
 import { applyMetadataPatch } from '../shared/metadata.ts';
 import { listFilters, newestFirst, type ListArgs } from '../shared/paging.ts';
+import { Queries } from '../shared/queries.ts';
 import { deserialise, serialise, timestamp } from '../shared/rows.ts';
 
 export interface AgentHead {
@@ -23,15 +24,7 @@ export interface AgentHead {
 
 const notFound = (id: string): Result<never> => fail('not_found_error', `agent '${id}' not found`);
 
-export class Agents {
-  private readonly storage: DurableObjectStorage;
-  private readonly sql: SqlStorage;
-
-  constructor(storage: DurableObjectStorage) {
-    this.storage = storage;
-    this.sql = storage.sql;
-  }
-
+export class Agents extends Queries {
   create(p: AgentCreateParams): Result<Agent> {
     const def = buildDefinition(p);
     const problem = checkAgentDefinition(def);

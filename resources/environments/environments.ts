@@ -7,19 +7,14 @@ import { applyEnvironmentUpdate, normalizeConfig, type Environment, type Environ
 import { MAX_ROW_BYTES, storedSizeProblem } from '../../contract/size-limits.ts';
 import { applyMetadataPatch } from '../shared/metadata.ts';
 import { listFilters, newestFirst, type ListArgs } from '../shared/paging.ts';
+import { Queries } from '../shared/queries.ts';
 import { archiveRow, deserialise, readBody, serialise, timestamp, touched, writeBody } from '../shared/rows.ts';
 
 const TABLE = 'environments';
 
 const notFound = (id: string): Result<never> => fail('not_found_error', `environment '${id}' not found`, 'environment_not_found');
 
-export class Environments {
-  private readonly sql: SqlStorage;
-
-  constructor(storage: DurableObjectStorage) {
-    this.sql = storage.sql;
-  }
-
+export class Environments extends Queries {
   create(p: EnvironmentCreateParams): Result<Environment> {
     const now = timestamp();
     const env: Environment = {

@@ -1,8 +1,8 @@
 // Idempotency keys of one workspace: which request each `Idempotency-Key` named, whether it is still being
 // answered, and its answer, kept 24 hours. Queries only (tables: migrations.ts); the workspace's Durable Object
 // hosts them, the API's idempotency middleware (worker/api/idempotency.ts) is their only caller.
-
 import { CHUNK_BYTES, type Claim, type RequestIdentity, type StoredAnswer } from '../../contract/idempotency.ts';
+import { Queries } from '../shared/queries.ts';
 
 /** How long an answer is replayed for its key. */
 export const ANSWER_TTL_MS = 24 * 60 * 60 * 1000;
@@ -28,15 +28,7 @@ interface KeyRow extends Record<string, SqlStorageValue> {
   expires_at: number;
 }
 
-export class IdempotencyKeys {
-  private readonly storage: DurableObjectStorage;
-  private readonly sql: SqlStorage;
-
-  constructor(storage: DurableObjectStorage) {
-    this.storage = storage;
-    this.sql = storage.sql;
-  }
-
+export class IdempotencyKeys extends Queries {
   /**
    * Binds `key` to `request` and lets the caller run it, or says why not: the key already has an answer (replay
    * it), another attempt is answering it, or it was used for a different request. One transaction, so two

@@ -21,6 +21,7 @@ import type { Environments } from '../environments/environments.ts';
 import type { Vaults } from '../vaults/vaults.ts';
 import { applyMetadataPatch } from '../shared/metadata.ts';
 import { bothWays, createdAtFilters } from '../shared/paging.ts';
+import { Queries } from '../shared/queries.ts';
 import { archiveRow, deserialise, readBody, serialise, timestamp, touched, writeBody } from '../shared/rows.ts';
 
 const TABLE = 'sessions';
@@ -34,12 +35,11 @@ export interface SessionSources {
   vaults: Vaults;
 }
 
-export class Sessions {
-  private readonly sql: SqlStorage;
+export class Sessions extends Queries {
   private readonly sources: SessionSources;
 
   constructor(storage: DurableObjectStorage, sources: SessionSources) {
-    this.sql = storage.sql;
+    super(storage);
     this.sources = sources;
   }
 

@@ -18,6 +18,7 @@ import { placeholderFor, type SandboxCredential } from '../../sandbox/credential
 import { openSecret, sealSecret, secretAad, type SealedSecret } from '../../vault/crypto.ts';
 import { applyMetadataPatch } from '../shared/metadata.ts';
 import { listFilters, newestFirst, type ListArgs } from '../shared/paging.ts';
+import { Queries } from '../shared/queries.ts';
 import { deserialise, serialise, timestamp, touched } from '../shared/rows.ts';
 import type { VaultKeys } from './keys.ts';
 import type { Vaults } from './vaults.ts';
@@ -29,14 +30,13 @@ interface CredentialRow {
   sealed: SealedSecret | null;
 }
 
-export class Credentials {
-  private readonly sql: SqlStorage;
+export class Credentials extends Queries {
   private readonly vaults: Vaults;
   private readonly keys: VaultKeys;
 
   /** `vaults`: the vaults credentials belong to; `keys`: what their secrets are sealed with. */
   constructor(storage: DurableObjectStorage, vaults: Vaults, keys: VaultKeys) {
-    this.sql = storage.sql;
+    super(storage);
     this.vaults = vaults;
     this.keys = keys;
   }

@@ -6,6 +6,7 @@ import type { Page } from '../../contract/common.ts';
 import type { Vault, VaultCreateParams, VaultUpdateParams } from '../../contract/vault.ts';
 import { applyMetadataPatch } from '../shared/metadata.ts';
 import { listFilters, newestFirst, type ListArgs } from '../shared/paging.ts';
+import { Queries } from '../shared/queries.ts';
 import { archiveRow, deserialise, readBody, serialise, timestamp, touched, writeBody } from '../shared/rows.ts';
 import { archiveActiveCredentials } from './credentials.ts';
 
@@ -13,15 +14,7 @@ const TABLE = 'vaults';
 
 const vaultNotFound = (id: string): Result<never> => fail('not_found_error', `vault '${id}' not found`);
 
-export class Vaults {
-  private readonly storage: DurableObjectStorage;
-  private readonly sql: SqlStorage;
-
-  constructor(storage: DurableObjectStorage) {
-    this.storage = storage;
-    this.sql = storage.sql;
-  }
-
+export class Vaults extends Queries {
   create(p: VaultCreateParams): Result<Vault> {
     const now = timestamp();
     const vault: Vault = {

@@ -1,20 +1,10 @@
 // Fault injection, scripted and inline: each fault reaches the official SDK the way the real
 // API's would, and a directive fault lets a retry of the same request through.
 import Anthropic from "@anthropic-ai/sdk";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { ask, startBench, textOf, apiErrorFrom } from "./scripted-client.ts";
-import type { Bench } from "./scripted-client.ts";
+import { describe, expect, it } from "vitest";
+import { ask, startBench, useBench, textOf, apiErrorFrom } from "./scripted-client.ts";
 
-let bench: Bench;
-beforeAll(async () => {
-  bench = await startBench();
-});
-afterAll(async () => {
-  await bench.server.close();
-});
-beforeEach(() => {
-  bench.server.model.reset();
-});
+const bench = useBench();
 
 const bashTool: Anthropic.Tool = {
   name: "bash",

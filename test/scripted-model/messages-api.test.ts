@@ -1,22 +1,12 @@
 // The scripted model speaks the Messages API as the official SDK expects it: plain and
 // streaming replies, tool calls assembled from input_json_delta, errors, recording, control.
 import Anthropic from "@anthropic-ai/sdk";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createScriptedModel } from "../../scripted-model/scripted-model.ts";
 import type { RecordedRequest } from "../../scripted-model/scripted-model.ts";
-import { ask, MODEL, startBench, textOf, apiErrorFrom } from "./scripted-client.ts";
-import type { Bench } from "./scripted-client.ts";
+import { ask, MODEL, useBench, textOf, apiErrorFrom } from "./scripted-client.ts";
 
-let bench: Bench;
-beforeAll(async () => {
-  bench = await startBench();
-});
-afterAll(async () => {
-  await bench.server.close();
-});
-beforeEach(() => {
-  bench.server.model.reset();
-});
+const bench = useBench();
 
 describe("replies", () => {
   it("answers a non-streaming request with a complete Message", async () => {

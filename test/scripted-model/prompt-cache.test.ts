@@ -1,22 +1,14 @@
 // Prompt-cache accounting by prefix: what a growing conversation with cache_control
 // breakpoints reports as cache creation, cache reads and plain input, over time.
 import Anthropic from "@anthropic-ai/sdk";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { beforeEach, describe, expect, it } from "vitest";
 import { createScriptedModel } from "../../scripted-model/scripted-model.ts";
-import { MODEL, startBench, apiErrorFrom } from "./scripted-client.ts";
-import type { Bench } from "./scripted-client.ts";
+import { MODEL, useBench, apiErrorFrom } from "./scripted-client.ts";
 
 let clock = 0;
-let bench: Bench;
-beforeAll(async () => {
-  bench = await startBench({ now: () => clock });
-});
-afterAll(async () => {
-  await bench.server.close();
-});
+const bench = useBench({ now: () => clock });
 beforeEach(() => {
   clock = 1_000_000;
-  bench.server.model.reset();
 });
 
 const MINUTE = 60_000;

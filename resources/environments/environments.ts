@@ -6,9 +6,9 @@ import type { Page } from '../../contract/common.ts';
 import { applyEnvironmentUpdate, normalizeConfig, type Environment, type EnvironmentCreateParams, type EnvironmentUpdateParams } from '../../contract/environment.ts';
 import { MAX_ROW_BYTES, storedSizeProblem } from '../../contract/size-limits.ts';
 import { applyMetadataPatch } from '../shared/metadata.ts';
-import { listFilters, newestFirst, type ListArgs } from '../shared/paging.ts';
+import { listBodies, type ListArgs } from '../shared/paging.ts';
 import { Queries } from '../shared/queries.ts';
-import { archiveRow, deserialise, readBody, serialise, timestamp, touched, writeBody } from '../shared/rows.ts';
+import { archiveRow, readBody, serialise, timestamp, touched, writeBody } from '../shared/rows.ts';
 
 const TABLE = 'environments';
 
@@ -56,11 +56,7 @@ export class Environments extends Queries {
   }
 
   list(args: ListArgs): Result<Page<Environment>> {
-    const filters = listFilters(args);
-    if (!filters.ok) return filters;
-    const page = newestFirst<{ body: string }>(this.sql, { from: TABLE, columns: 'body', ...filters.value }, args, (r) => r.body.length);
-    if (!page.ok) return page;
-    return ok({ data: page.value.rows.map((r) => deserialise<Environment>(r.body)), next_page: page.value.next });
+    return listBodies<Environment>(this.sql, TABLE, args);
   }
 
   delete(id: string): Result<{ id: string; type: 'environment_deleted' }> {

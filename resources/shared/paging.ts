@@ -3,6 +3,7 @@
 // two-way cursor. Cursors are opaque to clients: base64url of the position of the page's last (or first) row.
 import { decodeCursor, encodeCursor, type Page } from '../../contract/common.ts';
 import { fail, ok, type Result } from '../../contract/result.ts';
+import { deserialise } from './rows.ts';
 
 export interface ListArgs {
   limit: number;
@@ -100,6 +101,28 @@ export function newestFirst<R extends Record<string, SqlStorageValue>>(
   const last = kept[kept.length - 1];
   const more = rows.length > page.limit || kept.length < walked.length;
   return ok({ rows: kept, next: more && last ? encodeCursor({ [field]: last.position }) : null });
+}
+
+/**
+ * One page of a table of resource bodies (rows.ts), newest first, under the common list filters: the list of
+ * every resource stored that way. `scope` narrows the rows first (a vault's credentials).
+ */
+export function listBodies<T>(
+  sql: SqlStorage,
+  table: string,
+  args: ListArgs,
+  scope: { where: string[]; params: SqlStorageValue[] } = { where: [], params: [] },
+): Result<Page<T>> {
+  const filters = listFilters(args);
+  if (!filters.ok) return filters;
+  const page = newestFirst<{ body: string }>(
+    sql,
+    { from: table, columns: 'body', where: [...scope.where, ...filters.value.where], params: [...scope.params, ...filters.value.params] },
+    args,
+    (r) => r.body.length,
+  );
+  if (!page.ok) return page;
+  return ok({ data: page.value.rows.map((r) => deserialise<T>(r.body)), next_page: page.value.next });
 }
 
 /**

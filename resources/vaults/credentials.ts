@@ -17,7 +17,7 @@ import {
 import { placeholderFor, type SandboxCredential } from '../../sandbox/credentials.ts';
 import { openSecret, sealSecret, secretAad, type SealedSecret } from '../../vault/crypto.ts';
 import { applyMetadataPatch } from '../shared/metadata.ts';
-import { listFilters, newestFirst, type ListArgs } from '../shared/paging.ts';
+import { listBodies, type ListArgs } from '../shared/paging.ts';
 import { Queries } from '../shared/queries.ts';
 import { deserialise, serialise, timestamp, touched } from '../shared/rows.ts';
 import type { VaultKeys } from './keys.ts';
@@ -141,16 +141,7 @@ export class Credentials extends Queries {
   list(vaultId: string, args: ListArgs): Result<Page<Credential>> {
     const vault = this.vaults.get(vaultId);
     if (!vault.ok) return vault;
-    const filters = listFilters(args);
-    if (!filters.ok) return filters;
-    const page = newestFirst<{ body: string }>(
-      this.sql,
-      { from: TABLE, columns: 'body', where: ['vault_id = ?', ...filters.value.where], params: [vaultId, ...filters.value.params] },
-      args,
-      (r) => r.body.length,
-    );
-    if (!page.ok) return page;
-    return ok({ data: page.value.rows.map((r) => deserialise<Credential>(r.body)), next_page: page.value.next });
+    return listBodies<Credential>(this.sql, TABLE, args, { where: ['vault_id = ?'], params: [vaultId] });
   }
 
   delete(vaultId: string, id: string): Result<{ id: string; type: 'vault_credential_deleted' }> {

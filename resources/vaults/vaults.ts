@@ -5,9 +5,9 @@ import { fail, ok, type Result } from '../../contract/result.ts';
 import type { Page } from '../../contract/common.ts';
 import type { Vault, VaultCreateParams, VaultUpdateParams } from '../../contract/vault.ts';
 import { applyMetadataPatch } from '../shared/metadata.ts';
-import { listFilters, newestFirst, type ListArgs } from '../shared/paging.ts';
+import { listBodies, type ListArgs } from '../shared/paging.ts';
 import { Queries } from '../shared/queries.ts';
-import { archiveRow, deserialise, readBody, serialise, timestamp, touched, writeBody } from '../shared/rows.ts';
+import { archiveRow, readBody, serialise, timestamp, touched, writeBody } from '../shared/rows.ts';
 import { archiveActiveCredentials } from './credentials.ts';
 
 const TABLE = 'vaults';
@@ -51,11 +51,7 @@ export class Vaults extends Queries {
   }
 
   list(args: ListArgs): Result<Page<Vault>> {
-    const filters = listFilters(args);
-    if (!filters.ok) return filters;
-    const page = newestFirst<{ body: string }>(this.sql, { from: TABLE, columns: 'body', ...filters.value }, args, (r) => r.body.length);
-    if (!page.ok) return page;
-    return ok({ data: page.value.rows.map((r) => deserialise<Vault>(r.body)), next_page: page.value.next });
+    return listBodies<Vault>(this.sql, TABLE, args);
   }
 
   /** Deletes the vault and every credential in it. Sessions that named it simply no longer get its credentials. */

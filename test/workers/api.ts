@@ -1,5 +1,6 @@
 // Test helpers for the workerd project: call the Worker's HTTP API as a client would.
 import { SELF } from 'cloudflare:test';
+import { expect } from 'vitest';
 
 export const KEY = 'test-key-default';
 const BASE = 'http://edgeharness.test';
@@ -19,6 +20,14 @@ export async function call<T = any>(method: string, path: string, body?: unknown
   const res = await SELF.fetch(`${BASE}${path}`, init);
   const text = await res.text();
   return { status: res.status, body: text ? JSON.parse(text) : null, headers: res.headers };
+}
+
+/** An update (a POST to the resource's path) that must succeed and that a retrieve then reads back as answered. */
+export async function updated(path: string, body: unknown): Promise<any> {
+  const r = await call('POST', path, body);
+  expect(r.status, JSON.stringify(r.body)).toBe(200);
+  expect((await call('GET', path)).body).toEqual(r.body);
+  return r.body;
 }
 
 export async function makeSession(key = KEY, agent: Record<string, unknown> = {}) {

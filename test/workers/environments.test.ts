@@ -3,7 +3,7 @@
 // replaces the stored lists as a whole, an empty description is stored as given, and an empty metadata value
 // deletes its key.
 import { describe, expect, it } from 'vitest';
-import { call } from './api.ts';
+import { call, updated } from './api.ts';
 
 const limited = {
   type: 'limited',
@@ -18,12 +18,7 @@ async function makeEnvironment(body: Record<string, unknown> = {}): Promise<any>
   return r.body;
 }
 
-async function update(id: string, body: unknown): Promise<any> {
-  const r = await call('POST', `/v1/environments/${id}`, body);
-  expect(r.status, JSON.stringify(r.body)).toBe(200);
-  expect((await call('GET', `/v1/environments/${id}`)).body).toEqual(r.body);
-  return r.body;
-}
+const update = (id: string, body: unknown) => updated(`/v1/environments/${id}`, body);
 
 describe('environment update: config', () => {
   it('keeps limited networking when the update’s config omits networking', async () => {

@@ -1,14 +1,9 @@
 // Session updates keep what they leave out: the title is stored as given (an empty one too) and cleared by null,
 // metadata is patched (a string upserts, null deletes), and a budget set to null is removed.
 import { describe, expect, it } from 'vitest';
-import { call, makeSession } from './api.ts';
+import { call, makeSession, updated } from './api.ts';
 
-async function update(id: string, body: unknown): Promise<any> {
-  const r = await call('POST', `/v1/sessions/${id}`, body);
-  expect(r.status, JSON.stringify(r.body)).toBe(200);
-  expect((await call('GET', `/v1/sessions/${id}`)).body).toEqual(r.body);
-  return r.body;
-}
+const update = (id: string, body: unknown) => updated(`/v1/sessions/${id}`, body);
 
 describe('session update: omit, null and empty', () => {
   it('stores an empty title as an empty string, as create does; null clears it; omitted keeps it', async () => {

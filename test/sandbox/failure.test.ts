@@ -2,16 +2,11 @@
 // workspace; a call whose run was cut off by the host itself dying is reported, never run again.
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newKey, newRoot, processesMentioning, removeRoot, runnerPids, startHost, startHostProcess, text, waitFor, type TestHost } from './fixture.ts';
+import { describe, expect, it } from 'vitest';
+import { newKey, newRoot, processesMentioning, removeRoot, runnerPids, startHostProcess, text, useHost, waitFor } from './fixture.ts';
 
 describe('a sandbox killed mid-command', () => {
-  let host: TestHost;
-  beforeAll(async () => { host = await startHost(); });
-  afterAll(async () => {
-    await host.close();
-    removeRoot(host.root);
-  });
+  const host = useHost();
 
   it('killing the tool runner: that call is an error saying so, and the next call succeeds in the same workspace', async () => {
     const id = 'sesn_kill_runner';

@@ -10,18 +10,13 @@ import { placeholderFor, type SandboxCredential } from '../../sandbox/credential
 import { sandboxConfig, SYSTEM_READ_PATHS } from '../../sandbox/local/isolation.ts';
 import { redactSavedOutput } from '../../sandbox/local/saved-output.ts';
 import { sandboxUser } from '../../sandbox/local/sandbox-user.ts';
-import { newRoot, PROJECT_ROOT, removeRoot, startHost, startHostProcess, text, type TestHost } from './fixture.ts';
+import { newRoot, PROJECT_ROOT, removeRoot, startHost, startHostProcess, text, useHost, type TestHost } from './fixture.ts';
 
 const root = process.getuid?.() === 0;
 const canary = `canary-${randomBytes(8).toString('hex')}`;
 
 describe('the sandbox user', () => {
-  let host: TestHost;
-  beforeAll(async () => { host = await startHost(); });
-  afterAll(async () => {
-    await host.close();
-    removeRoot(host.root);
-  });
+  const host = useHost();
 
   it('is not root: tools run as the sandbox user, without capabilities', async () => {
     const outcome = await host.call('sesn_who', 'bash', { command: 'id -u; id -g; grep -E "^Cap(Prm|Eff|Amb)" /proc/self/status' });

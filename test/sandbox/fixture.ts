@@ -12,6 +12,7 @@ import type { Networking, SandboxSpec, ToolOutcome } from '../../sandbox/hands.t
 import { localHands } from '../../sandbox/local/client.ts';
 import { startSandboxHost } from '../../sandbox/local/host.ts';
 import { processesMentioning as liveProcessesMentioning } from '../support/processes.ts';
+import { suiteFixture } from '../support/suite-fixture.ts';
 
 export const PROJECT_ROOT = path.resolve(import.meta.dirname, '..', '..');
 
@@ -74,6 +75,14 @@ export async function startHost(root = newRoot(), o: { idleMs?: number } = {}): 
   const secret = randomBytes(16).toString('hex');
   const host = await startSandboxHost({ stateDir: path.join(root, 'sandboxes'), secret, hide: [root], idleMs: o.idleMs });
   return wrap(host.url, secret, root, () => host.close());
+}
+
+/** One host (startHost) for the tests of the describe block that calls this; its root is removed afterwards. */
+export function useHost(): TestHost {
+  return suiteFixture(startHost, async (host) => {
+    await host.close();
+    removeRoot(host.root);
+  });
 }
 
 export interface HostProcess extends TestHost {

@@ -3,15 +3,10 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { newKey, newRoot, removeRoot, startHost, text, waitFor, type TestHost } from './fixture.ts';
+import { newKey, newRoot, removeRoot, startHost, text, useHost, waitFor, type TestHost } from './fixture.ts';
 
 describe('the agent toolset in a local sandbox', () => {
-  let host: TestHost;
-  beforeAll(async () => { host = await startHost(); });
-  afterAll(async () => {
-    await host.close();
-    removeRoot(host.root);
-  });
+  const host = useHost();
 
   it('bash writes a file and a later call reads it back', async () => {
     const wrote = await host.call('sesn_bash', 'bash', { command: 'mkdir -p notes && echo "first line" > notes/a.txt && echo done' });

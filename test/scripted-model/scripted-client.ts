@@ -1,9 +1,10 @@
 // Shared setup for the scripted model's tests: a model served over real HTTP and the official
 // SDK pointed at it, retries off so every fault reaches the test.
 import Anthropic, { APIError } from "@anthropic-ai/sdk";
-import { afterAll, beforeAll, beforeEach } from "vitest";
+import { beforeEach } from "vitest";
 import { startScriptedModel } from "../../scripted-model/server.ts";
 import type { StartOptions, StartedScriptedModel } from "../../scripted-model/server.ts";
+import { suiteFixture } from "../support/suite-fixture.ts";
 
 export interface Bench {
   server: StartedScriptedModel;
@@ -16,33 +17,11 @@ export async function startBench(options: StartOptions = {}): Promise<Bench> {
   return { server, client: new Anthropic({ baseURL: server.url, apiKey: "x", maxRetries: 0 }) };
 }
 
-/**
- * One bench for the test file that calls this: started before its tests, closed after them, its model reset
- * before each test. `server` and `client` are read inside tests (the bench starts in beforeAll).
- */
+/** One bench for the test file that calls this: started before its tests, closed after them, reset before each. */
 export function useBench(options: StartOptions = {}): Bench {
-  let started: Bench | undefined;
-  beforeAll(async () => {
-    started = await startBench(options);
-  });
-  afterAll(async () => {
-    await started?.server.close();
-  });
-  beforeEach(() => {
-    started?.server.model.reset();
-  });
-  const bench = (): Bench => {
-    if (!started) throw new Error("the bench starts in beforeAll: read it inside a test");
-    return started;
-  };
-  return {
-    get server() {
-      return bench().server;
-    },
-    get client() {
-      return bench().client;
-    },
-  };
+  const bench = suiteFixture(() => startBench(options), (b) => b.server.close());
+  beforeEach(() => bench.server.model.reset());
+  return bench;
 }
 
 export const MODEL = "claude-scripted-test";

@@ -1,6 +1,7 @@
 // Test helpers for the workerd project: call the Worker's HTTP API as a client would.
-import { SELF } from 'cloudflare:test';
+import { env, runInDurableObject, SELF } from 'cloudflare:test';
 import { expect } from 'vitest';
+import { sha256Hex } from '../../worker/api/auth.ts';
 
 export const KEY = 'test-key-default';
 const BASE = 'http://edgeharness.test';
@@ -28,6 +29,22 @@ export async function updated(path: string, body: unknown): Promise<any> {
   expect(r.status, JSON.stringify(r.body)).toBe(200);
   expect((await call('GET', path)).body).toEqual(r.body);
   return r.body;
+}
+
+/**
+ * Gives `apiKey` its own workspace. There is no admin API for workspaces yet, so the key's row is written into the
+ * Directory's table (durable-objects/directory-schema.ts) as that API would.
+ */
+export async function registerKey(apiKey: string, workspaceId: string): Promise<void> {
+  const digest = await sha256Hex(apiKey);
+  await runInDurableObject(env.DIRECTORY.get(env.DIRECTORY.idFromName('directory')), async (_obj, state) => {
+    state.storage.sql.exec(
+      `INSERT OR REPLACE INTO api_keys (key_sha256, workspace_id, created_at) VALUES (?, ?, ?)`,
+      digest,
+      workspaceId,
+      new Date().toISOString(),
+    );
+  });
 }
 
 export async function makeSession(key = KEY, agent: Record<string, unknown> = {}) {

@@ -3,13 +3,12 @@
 import { env, runInDurableObject } from 'cloudflare:test';
 import { Hono } from 'hono';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { sha256Hex } from '../../worker/api/auth.ts';
 import { IN_FLIGHT_TTL_MS, IdempotencyKeys } from '../../resources/idempotency-keys/idempotency-keys.ts';
 import type { AppEnv } from '../../worker/api/app-env.ts';
 import { ApiError } from '../../worker/api/errors.ts';
 import { idempotency } from '../../worker/api/idempotency.ts';
 import { DEFAULT_WORKSPACE_ID } from '../../worker/env.ts';
-import { allEvents, call, KEY, makeSession, settle, type Reply } from './api.ts';
+import { allEvents, call, KEY, makeSession, registerKey, settle, type Reply } from './api.ts';
 
 const OTHER_KEY = 'test-key-idempotency-second';
 let keyCount = 0;
@@ -42,10 +41,7 @@ function defaultWorkspace() {
 
 describe('Idempotency-Key', () => {
   beforeAll(async () => {
-    const digest = await sha256Hex(OTHER_KEY);
-    await runInDurableObject(env.DIRECTORY.get(env.DIRECTORY.idFromName('directory')), async (_obj, state) => {
-      state.storage.sql.exec(`INSERT OR REPLACE INTO api_keys (key_sha256, workspace_id, created_at) VALUES (?, 'wrkspc_idem_second', ?)`, digest, new Date().toISOString());
-    });
+    await registerKey(OTHER_KEY, 'wrkspc_idem_second');
   });
 
   it('creates one session for a create repeated with one key, and answers both the same', async () => {

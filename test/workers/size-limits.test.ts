@@ -4,7 +4,7 @@ import { env, runInDurableObject } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_WORKSPACE_ID } from '../../worker/env.ts';
 import { LIMITS, MAX_AGENT_BYTES } from '../../contract/size-limits.ts';
-import { call, makeSession, type Reply } from './api.ts';
+import { call, makeSession, registerKey, type Reply } from './api.ts';
 
 const MB = 1024 * 1024;
 /** The two sizes of the finding: one over every row, one under a row but over any sane prompt. */
@@ -270,11 +270,7 @@ describe('size limits', () => {
   it('lists agents that together exceed one RPC reply in pages instead of failing', async () => {
     // 36 agents of about 1 MB each: more than the 32 MiB one Durable Object reply may carry.
     const other = 'test-key-size-limits';
-    const { sha256Hex } = await import('../../worker/api/auth.ts');
-    const digest = await sha256Hex(other);
-    await runInDurableObject(env.DIRECTORY.get(env.DIRECTORY.idFromName('directory')), async (_obj, state) => {
-      state.storage.sql.exec(`INSERT OR REPLACE INTO api_keys (key_sha256, workspace_id, created_at) VALUES (?, 'wrkspc_size_limits', ?)`, digest, new Date().toISOString());
-    });
+    await registerKey(other, 'wrkspc_size_limits');
     const tools = list(23, (i) => custom(`tool_${i}`, { description: chars(LIMITS.toolDescription) }));
     const created: string[] = [];
     for (let i = 0; i < 36; i++) {

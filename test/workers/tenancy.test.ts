@@ -1,8 +1,10 @@
-// Tenancy: a key of another workspace sees none of this workspace's objects (404, never listed).
+// Tenancy: a key of another workspace sees none of this workspace's objects (404, never listed); the Directory
+// that maps keys to workspaces keeps them across its schema's migrations.
 import { env, runInDurableObject } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { sha256Hex } from '../../worker/api/auth.ts';
-import { call, makeSession, say, settle } from './api.ts';
+import { DIRECTORY_MIGRATIONS } from '../../durable-objects/directory-schema.ts';
+import { migrate } from '../../resources/shared/migrations.ts';
+import { call, makeSession, registerKey, say, settle } from './api.ts';
 
 const OTHER_KEY = 'test-key-second-workspace';
 
@@ -10,12 +12,7 @@ describe('workspace scoping', () => {
   let ids: { agentId: string; environmentId: string; sessionId: string };
 
   beforeAll(async () => {
-    // The admin API that creates workspaces comes later: register the second workspace's key in storage.
-    const directory = env.DIRECTORY.get(env.DIRECTORY.idFromName('directory'));
-    const digest = await sha256Hex(OTHER_KEY);
-    await runInDurableObject(directory, async (_obj, state) => {
-      state.storage.sql.exec(`INSERT OR REPLACE INTO api_keys (key_sha256, workspace_id, created_at) VALUES (?, 'wrkspc_second', ?)`, digest, new Date().toISOString());
-    });
+    await registerKey(OTHER_KEY, 'wrkspc_second');
     ids = await makeSession();
     await say(ids.sessionId, 'private conversation');
     await settle(ids.sessionId);
@@ -64,5 +61,21 @@ describe('workspace scoping', () => {
     const r = await call('GET', '/v1/agents', undefined, OTHER_KEY, { 'anthropic-workspace-id': 'wrkspc_default' });
     expect(r.status).toBe(403);
     expect(r.body.error.type).toBe('permission_error');
+  });
+});
+
+describe('the directory', () => {
+  it('keeps the keys of a Directory made before its table was a recorded migration', async () => {
+    const directory = env.DIRECTORY.get(env.DIRECTORY.idFromName('directory-before-migrations'));
+    await runInDurableObject(directory, async (obj, state) => {
+      const sql = state.storage.sql;
+      // The table as the Directory's constructor created it then, with a key in it, and no record of migrations.
+      sql.exec(`DROP TABLE api_keys; DROP TABLE _migrations`);
+      sql.exec(`CREATE TABLE api_keys (key_sha256 TEXT PRIMARY KEY, workspace_id TEXT NOT NULL, created_at TEXT NOT NULL)`);
+      sql.exec(`INSERT INTO api_keys VALUES ('digest-of-an-old-key', 'wrkspc_old', '2026-01-01T00:00:00.000Z')`);
+      migrate(state.storage, DIRECTORY_MIGRATIONS);
+      expect(sql.exec<{ id: string }>(`SELECT id FROM _migrations`).toArray().map((r) => r.id)).toEqual(['directory/1-tables']);
+      expect(await obj.workspaceForKey('digest-of-an-old-key')).toBe('wrkspc_old');
+    });
   });
 });

@@ -2,10 +2,9 @@
 // that names the field, credentials scoped to their vault and workspace, and sessions that reference vaults.
 import { env, runInDurableObject, SELF } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { sha256Hex } from '../../worker/api/auth.ts';
 import { DEFAULT_WORKSPACE_ID } from '../../worker/env.ts';
 import { loadKeyring } from '../../vault/crypto.ts';
-import { call, KEY, makeSession } from './api.ts';
+import { call, KEY, makeSession, registerKey } from './api.ts';
 
 const OTHER_KEY = 'test-key-vaults-second-workspace';
 const NO_VAULT_KEY_KEY = 'test-key-vaults-no-master-key';
@@ -21,19 +20,6 @@ async function rawCall(method: string, path: string, body?: unknown, key = KEY):
   const res = await SELF.fetch(`http://edgeharness.test${path}`, init);
   const text = await res.text();
   return { status: res.status, text, body: text ? JSON.parse(text) : null };
-}
-
-async function registerWorkspace(apiKey: string, workspaceId: string) {
-  const directory = env.DIRECTORY.get(env.DIRECTORY.idFromName('directory'));
-  const digest = await sha256Hex(apiKey);
-  await runInDurableObject(directory, async (_obj, state) => {
-    state.storage.sql.exec(
-      `INSERT OR REPLACE INTO api_keys (key_sha256, workspace_id, created_at) VALUES (?, ?, ?)`,
-      digest,
-      workspaceId,
-      new Date().toISOString(),
-    );
-  });
 }
 
 async function makeVault(name = 'Alice', key = KEY): Promise<string> {
@@ -61,8 +47,8 @@ async function credentialRow(credentialId: string): Promise<Record<string, unkno
 }
 
 beforeAll(async () => {
-  await registerWorkspace(OTHER_KEY, 'wrkspc_vaults_second');
-  await registerWorkspace(NO_VAULT_KEY_KEY, 'wrkspc_vaults_no_master_key');
+  await registerKey(OTHER_KEY, 'wrkspc_vaults_second');
+  await registerKey(NO_VAULT_KEY_KEY, 'wrkspc_vaults_no_master_key');
 });
 
 describe('vaults', () => {

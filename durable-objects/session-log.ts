@@ -133,10 +133,6 @@ export class SessionLog extends DurableObject<Env> {
     await this.rearm();
   }
 
-  runtime(): SessionRuntime | null {
-    return this.state ? this.runtimeOf(this.state) : null;
-  }
-
   /** Session update changed the agent's tools, the budget or the limits: later steps use the new ones. */
   async configure(change: SessionSpecChange): Promise<void> {
     const st = this.requireState();
@@ -410,10 +406,6 @@ export class SessionLog extends DurableObject<Env> {
   async getEventSeq(id: string): Promise<number | null> {
     const row = this.sql.exec<{ seq: number }>(`SELECT seq FROM events WHERE id = ?`, id).toArray()[0];
     return row ? row.seq : null;
-  }
-
-  async countEvents(): Promise<number> {
-    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM events`).one().n;
   }
 
   // ---------- live streams ----------

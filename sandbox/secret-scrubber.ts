@@ -53,8 +53,6 @@ interface Match {
 export class SecretForms {
   readonly forms: readonly Form[];
   readonly placeholders: readonly Uint8Array[];
-  /** The longest any match can be. */
-  readonly longest: number;
   readonly caseless: boolean;
   /**
    * Each form's beginnings (one lead spelling, then the needle), by their first character, for telling whether a
@@ -82,7 +80,6 @@ export class SecretForms {
     this.forms = forms;
     this.placeholders = secrets.map((s) => utf8(s.placeholder));
     this.caseless = forms.some((f) => f.caseless);
-    this.longest = Math.max(0, ...forms.map((f) => f.needle.length + spellingMax(f.lead) + spellingMax(f.trail) + (f.trail ? PADDING_MAX : 0)));
     // lead and needle kept apart: joined, each of a long value's up to 16 lead spellings would copy its needle
     const starts: Start[] = forms.flatMap((f) => (f.lead ?? ['']).map((lead) => ({ lead, needle: f.needle, caseless: f.caseless, length: lead.length + f.needle.length })));
     const byFirst = new Map<string, Start[]>();

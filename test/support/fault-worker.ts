@@ -20,7 +20,7 @@ export * from '../../worker/index.ts';
 /** The production SessionLog plus a table of pending kills. */
 export class SessionLog extends ProductionSessionLog {
   async injectFaults(points: FaultPoint[]): Promise<void> {
-    if (this.runtime() === null) throw new Error('session not found');
+    if (this.leaseInfo() === null) throw new Error('session not found');
     this.faultTable();
     for (const point of points) this.ctx.storage.sql.exec(`INSERT INTO test_faults (point) VALUES (?)`, point);
   }

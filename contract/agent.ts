@@ -10,7 +10,7 @@ const PermissionPolicy = z.discriminatedUnion('type', [
 ]);
 export type PermissionPolicy = z.infer<typeof PermissionPolicy>;
 
-export const AGENT_TOOL_NAMES = ['bash', 'edit', 'read', 'write', 'glob', 'grep', 'web_fetch', 'web_search'] as const;
+const AGENT_TOOL_NAMES = ['bash', 'edit', 'read', 'write', 'glob', 'grep', 'web_fetch', 'web_search'] as const;
 
 const AgentToolConfigParams = z
   .object({
@@ -90,14 +90,14 @@ export const ModelParams = z.union([
 ]);
 export type ModelParams = z.infer<typeof ModelParams>;
 
-export const McpServerParams = z.strictObject({
+const McpServerParams = z.strictObject({
   type: z.literal('url'),
   name: z.string().min(1).max(LIMITS.mcpServerName),
   url: z.url().max(LIMITS.url),
 });
 const SkillId = z.string().min(1).max(LIMITS.skillId);
 const SkillVersion = z.string().max(LIMITS.skillVersion).nullable().optional();
-export const SkillParams = z.discriminatedUnion('type', [
+const SkillParams = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('anthropic'), skill_id: SkillId, version: SkillVersion }),
   z.strictObject({ type: z.literal('custom'), skill_id: SkillId, version: SkillVersion }),
 ]);
@@ -207,7 +207,7 @@ export function defaultEffort(_modelId: string): Effort {
 }
 
 /** A model as created: an effort left out (or null) is the model's default, a speed left out `standard`. */
-export function normalizeModel(model: ModelParams): ModelConfig {
+function normalizeModel(model: ModelParams): ModelConfig {
   if (typeof model === 'string') return modelConfig(model, defaultEffort(model));
   return modelConfig(model.id, model.effort ? effortLevel(model.effort) : defaultEffort(model.id), model.inference_geo, model.speed);
 }

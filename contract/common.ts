@@ -21,7 +21,7 @@ const boolish = z
   .enum(['true', 'false'])
   .transform((v) => v === 'true');
 
-export const Limit = (max: number, dflt: number) =>
+const Limit = (max: number, dflt: number) =>
   z.coerce.number().int().min(1).max(max).default(dflt);
 
 const isoDate = z.string().refine((s) => !Number.isNaN(Date.parse(s)), { message: 'expected an RFC 3339 timestamp' });

@@ -36,23 +36,23 @@ const UserContent = z.array(z.discriminatedUnion('type', [TextBlock, ImageBlock,
 const ToolResultContent = z.array(z.discriminatedUnion('type', [TextBlock, ImageBlock, DocumentBlock, SearchResultBlock]));
 
 export const UserMessageParams = z.strictObject({ type: z.literal('user.message'), content: UserContent });
-export const UserInterruptParams = z.strictObject({
+const UserInterruptParams = z.strictObject({
   type: z.literal('user.interrupt'),
   session_thread_id: z.string().nullable().optional(),
 });
-export const UserToolConfirmationParams = z.strictObject({
+const UserToolConfirmationParams = z.strictObject({
   type: z.literal('user.tool_confirmation'),
   tool_use_id: z.string().min(1),
   result: z.enum(['allow', 'deny']),
   deny_message: z.string().nullable().optional(),
 });
-export const UserCustomToolResultParams = z.strictObject({
+const UserCustomToolResultParams = z.strictObject({
   type: z.literal('user.custom_tool_result'),
   custom_tool_use_id: z.string().min(1),
   content: ToolResultContent.optional(),
   is_error: z.boolean().nullable().optional(),
 });
-export const UserToolResultParams = z.strictObject({
+const UserToolResultParams = z.strictObject({
   type: z.literal('user.tool_result'),
   tool_use_id: z.string().min(1),
   content: ToolResultContent.optional(),
@@ -67,7 +67,7 @@ export const UserDefineOutcomeParams = z.strictObject({
   ]),
   max_iterations: z.number().int().positive().nullable().optional(),
 });
-export const SystemMessageParams = z.strictObject({
+const SystemMessageParams = z.strictObject({
   type: z.literal('system.message'),
   content: z.array(TextBlock).min(1),
 });
@@ -85,7 +85,7 @@ export type EventParams = z.infer<typeof EventParams>;
 
 export const EventSendParams = z.strictObject({ events: z.array(EventParams).min(1).max(100) });
 
-export const EVENT_TYPES = [
+const EVENT_TYPES = [
   'user.message', 'user.interrupt', 'user.tool_confirmation', 'user.custom_tool_result', 'agent.custom_tool_use',
   'agent.message', 'agent.thinking', 'agent.mcp_tool_use', 'agent.mcp_tool_result', 'agent.tool_use',
   'agent.tool_result', 'agent.thread_message_received', 'agent.thread_message_sent', 'agent.thread_context_compacted',

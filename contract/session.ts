@@ -75,7 +75,7 @@ export const SessionUpdateParams = z.strictObject({
 });
 export type SessionUpdateParams = z.infer<typeof SessionUpdateParams>;
 
-export const SESSION_STATUSES = ['rescheduling', 'running', 'idle', 'terminated'] as const;
+const SESSION_STATUSES = ['rescheduling', 'running', 'idle', 'terminated'] as const;
 export type SessionStatus = (typeof SESSION_STATUSES)[number];
 
 export const SessionListQuery = z.object({

@@ -66,11 +66,11 @@ export function jsonAtMost<S extends z.ZodType>(schema: S, max: number) {
   });
 }
 
-export function jsonBytes(value: unknown): number {
+function jsonBytes(value: unknown): number {
   return utf8Bytes(JSON.stringify(value) ?? '');
 }
 
-export function utf8Bytes(s: string): number {
+function utf8Bytes(s: string): number {
   let n = 0;
   for (let i = 0; i < s.length; i++) {
     const c = s.charCodeAt(i);

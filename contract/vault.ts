@@ -77,7 +77,7 @@ const Immutable = z
 const HOST_LABEL = /^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/;
 
 /** Why `entry` is not a bare hostname, an IPv4 address or a `*.` wildcard; null when it is one. */
-export function allowedHostProblem(entry: string): string | null {
+function allowedHostProblem(entry: string): string | null {
   if (entry.includes('://')) return `'${entry}' is a URL; give the bare hostname`;
   if (entry.startsWith('[') || (entry.match(/:/g)?.length ?? 0) > 1) return `'${entry}' is an IPv6 address; IPv6 addresses are not accepted`;
   if (entry.includes('/')) return `'${entry}' has a path; give the bare hostname`;

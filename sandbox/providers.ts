@@ -12,9 +12,9 @@ export const HANDS_PROVIDERS = {
   cloudflare: cloudflareHands,
 } satisfies Record<string, (env: never) => Hands>;
 
-export type HandsProviderName = keyof typeof HANDS_PROVIDERS;
+type HandsProviderName = keyof typeof HANDS_PROVIDERS;
 
-export const DEFAULT_HANDS_PROVIDER: HandsProviderName = 'local';
+const DEFAULT_HANDS_PROVIDER: HandsProviderName = 'local';
 
 /** What `handsFor` reads: the choice, and the variables of every provider (each factory's slice, together). */
 export type HandsEnv = { SANDBOX_PROVIDER?: string } & AllOf<{ [K in HandsProviderName]: Parameters<(typeof HANDS_PROVIDERS)[K]>[0] }[HandsProviderName]>;

@@ -2,7 +2,7 @@
 // host and wrangler's dev server, supervised (scripts/supervisor.ts), with credentials generated once and kept in
 // the state dir.
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -11,9 +11,9 @@ import {
   type ChildSpec, type HealthPolicy, type RuntimeExit, type Supervised,
 } from './supervisor.ts';
 
-export { PROJECT_ROOT, RuntimeStartError, type HealthPolicy, type RuntimeExit };
-export const DEFAULT_PORT = 8787;
-export const DEFAULT_READY_TIMEOUT_MS = 90_000;
+export { RuntimeStartError, type HealthPolicy, type RuntimeExit };
+const DEFAULT_PORT = 8787;
+const DEFAULT_READY_TIMEOUT_MS = 90_000;
 const HOST = '127.0.0.1';
 
 /** Where settings come from: `process.env` or a test's own map. */
@@ -205,8 +205,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
   }
 }
 
-/** The flags we give scripts/wrangler-dev.ts (wrangler's dev server without its inspector), exported for tests. */
-export function wranglerDevArgs(o: { port: number; stateDir: string; envFile: string; inspectorPort?: number | undefined; entry?: string | undefined }): string[] {
+/** The flags we give scripts/wrangler-dev.ts (wrangler's dev server without its inspector). */
+function wranglerDevArgs(o: { port: number; stateDir: string; envFile: string; inspectorPort?: number | undefined; entry?: string | undefined }): string[] {
   return [
     '--config', path.join(PROJECT_ROOT, 'wrangler.toml'),
     '--ip', HOST,
@@ -219,7 +219,7 @@ export function wranglerDevArgs(o: { port: number; stateDir: string; envFile: st
 }
 
 /** Environment for `wrangler dev`: no telemetry, no update check, nothing fetched, nothing asked. */
-export function wranglerEnv(stateDir: string, logDir: string): Record<string, string> {
+function wranglerEnv(stateDir: string, logDir: string): Record<string, string> {
   return {
     WRANGLER_SEND_METRICS: 'false',
     WRANGLER_SEND_ERROR_REPORTS: 'false',
@@ -244,7 +244,7 @@ export function resolveStateDir(value: string | undefined): string {
   return value ? path.resolve(process.cwd(), value) : path.join(PROJECT_ROOT, '.edgeharness');
 }
 
-export function parsePort(value: string | undefined): number {
+function parsePort(value: string | undefined): number {
   if (value === undefined || value === '') return DEFAULT_PORT;
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -254,7 +254,7 @@ export function parsePort(value: string | undefined): number {
 }
 
 /** `EDGEHARNESS_INSPECTOR_PORT`: unset or empty means no inspector; 0 means a free port. */
-export function parseInspectorPort(value: string | undefined): number | undefined {
+function parseInspectorPort(value: string | undefined): number | undefined {
   if (value === undefined || value.trim() === '') return undefined;
   const port = Number(value);
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
@@ -275,7 +275,7 @@ function randomToken(bytes: number): string {
  * The value from the environment if set (then nothing is written); otherwise the one saved in
  * `<stateDir>/<name>` (mode 0600) by an earlier start; otherwise a new one, saved there.
  */
-export function loadOrCreateSecret(stateDir: string, name: string, fromEnv: string | undefined, generate: () => string): Credential {
+function loadOrCreateSecret(stateDir: string, name: string, fromEnv: string | undefined, generate: () => string): Credential {
   const file = path.join(stateDir, name);
   if (fromEnv) return { value: fromEnv, source: 'env', file };
   try {

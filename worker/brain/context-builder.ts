@@ -1,6 +1,6 @@
 // Context builder: turns the session's log (a view of it) into a Messages API request for the agent's model.
 import type { SessionAgent } from '../../contract/session.ts';
-import type { EventOf, SessionEvent } from '../../contract/events.ts';
+import type { SessionEvent } from '../../contract/events.ts';
 import { latestCompaction } from './compactor.ts';
 import type { ToolDefinition } from './tools.ts';
 
@@ -16,7 +16,7 @@ export const CONTEXT_EVENT_TYPES = [
   'agent.thread_context_compacted',
 ] as const;
 
-export const DEFAULT_MAX_TOKENS = 8192;
+const DEFAULT_MAX_TOKENS = 8192;
 
 type Block = { type: string; [k: string]: unknown };
 export interface ModelMessage {

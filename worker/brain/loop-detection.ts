@@ -2,7 +2,7 @@
 // (a system.message after the call); if the model repeats the call again after that nudge, the turn stops.
 import type { NewEvent, SessionEvent } from '../../contract/events.ts';
 
-export const LOOP_REPEATS = 3;
+const LOOP_REPEATS = 3;
 export const LOOP_NOTICE_SOURCE = 'edgeharness.loop';
 
 export interface LoopVerdict {

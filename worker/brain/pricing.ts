@@ -17,7 +17,7 @@ const TABLE: Array<[RegExp, Rates]> = [
 ];
 const FALLBACK: Rates = { input: 3, output: 15 };
 
-export function ratesFor(model: string): Rates {
+function ratesFor(model: string): Rates {
   return TABLE.find(([re]) => re.test(model))?.[1] ?? FALLBACK;
 }
 

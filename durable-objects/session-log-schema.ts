@@ -3,6 +3,7 @@
 import type { Migration } from '../resources/shared/migrations.ts';
 import type { SessionSpec } from '../contract/session-spec.ts';
 import { emptyUsage } from '../contract/session.ts';
+import { withModelDefaults } from '../resources/agents/migrations.ts';
 
 export const SESSION_LOG_MIGRATIONS: readonly Migration[] = [
   {
@@ -70,6 +71,18 @@ export const SESSION_LOG_MIGRATIONS: readonly Migration[] = [
       };
       sql.exec(`INSERT OR REPLACE INTO meta (k, v) VALUES ('spec', ?)`, JSON.stringify(spec));
       sql.exec(`INSERT OR REPLACE INTO meta (k, v) VALUES ('state', ?)`, JSON.stringify(run));
+    },
+  },
+  {
+    // The log's copy of the agent shows its model as the agent does, with `effort` and `speed`
+    // (agents/2-model-speed-and-effort); a session created before agents carried them gets them here, once.
+    id: 'session-log/3-agent-model-speed-and-effort',
+    up(sql) {
+      const row = sql.exec<{ v: string }>(`SELECT v FROM meta WHERE k = 'spec'`).toArray()[0];
+      if (!row) return;
+      const spec = JSON.parse(row.v) as SessionSpec;
+      const next = JSON.stringify({ ...spec, agent: { ...spec.agent, model: withModelDefaults(spec.agent.model) } });
+      if (next !== row.v) sql.exec(`UPDATE meta SET v = ? WHERE k = 'spec'`, next);
     },
   },
 ];

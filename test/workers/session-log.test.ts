@@ -97,6 +97,21 @@ describe('session log migrations', () => {
       });
     });
   });
+
+  it('gives an older log’s copy of the agent the model effort and speed it lacks, as agents got them', async () => {
+    const { sessionId } = await makeSession();
+    await runInDurableObject(log(sessionId), async (_obj, state) => {
+      const sql = state.storage.sql;
+      const spec = JSON.parse(sql.exec<{ v: string }>(`SELECT v FROM meta WHERE k = 'spec'`).one().v);
+      // The log's copy of the agent as a session created before agents stored `effort` and `speed` has it.
+      const old = { ...spec, agent: { ...spec.agent, model: { id: spec.agent.model.id } } };
+      sql.exec(`UPDATE meta SET v = ? WHERE k = 'spec'`, JSON.stringify(old));
+      sql.exec(`DELETE FROM _migrations WHERE id = 'session-log/3-agent-model-speed-and-effort'`);
+      migrate(state.storage, SESSION_LOG_MIGRATIONS);
+      const migrated = JSON.parse(sql.exec<{ v: string }>(`SELECT v FROM meta WHERE k = 'spec'`).one().v);
+      expect(migrated).toEqual({ ...old, agent: { ...old.agent, model: { id: 'claude-sonnet-5-5', effort: { type: 'high' }, speed: 'standard' } } });
+    });
+  });
 });
 
 describe('session list', () => {

@@ -1,10 +1,25 @@
 // Compaction: past compaction.trigger_tokens older turns are summarised into agent.thread_context_compacted;
 // the next model request no longer carries the first turn verbatim; events.list still does. A summariser that
 // fails falls back to trimming instead of failing the session.
+import { env } from 'cloudflare:test';
 import { describe, expect, inject, it } from 'vitest';
 import { summarize } from '../../worker/brain/compactor.ts';
 import type { ModelPort } from '../../worker/brain/model-client.ts';
 import { allEvents, call, say, settle } from './api.ts';
+
+/**
+ * Waits until the session has answered its input and the step that ended the turn has let go of its lease: it
+ * compacts in idle time after the idle event, and releases the lease only then, so its compaction is in the log.
+ */
+async function settleAndRelease(sessionId: string, timeoutMs = 30_000): Promise<void> {
+  await settle(sessionId, timeoutMs);
+  const log = env.SESSION_LOG.get(env.SESSION_LOG.idFromName(sessionId));
+  const deadline = Date.now() + timeoutMs;
+  while ((await log.leaseInfo())?.lease) {
+    if (Date.now() > deadline) throw new Error('the step that ended the turn kept its lease');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
 
 describe('compaction', () => {
   it('summarises older turns past the threshold and keeps every event in the log', async () => {
@@ -16,11 +31,12 @@ describe('compaction', () => {
     const id = s.body.id as string;
     const tag = `tag-${id}`;
     const filler = 'lorem ipsum dolor sit amet '.repeat(60);
+    // Each next message waits for the last turn's idle-time compaction: sent during it, it would land before it.
     await say(id, `FIRST-TURN-MARKER ${tag} ${filler} [[reply:ack one]]`);
-    await settle(id);
+    await settleAndRelease(id);
     for (let i = 2; i <= 5; i++) {
       await say(id, `turn ${i} ${tag} ${filler} [[reply:ack ${i}]]`);
-      await settle(id);
+      await settleAndRelease(id);
     }
     const events = await allEvents(id);
     const compactions = events.filter((ev) => ev.type === 'agent.thread_context_compacted');

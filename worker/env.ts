@@ -28,7 +28,11 @@ export interface Env {
   ANTHROPIC_BASE_URL?: string;
   /** Cloudflare provider only (`--env cloudflare`): one SessionSandbox (and container) per session. */
   SANDBOX?: DurableObjectNamespace<SessionSandbox>;
-  /** "cloudflare" runs tools in containers (set by `--env cloudflare`); otherwise the local sandbox host. */
+  /**
+   * Which hands run tools (sandbox/providers.ts): "local" (unset or empty too) is the sandbox host `npm start` runs,
+   * "cloudflare" containers (set by `--env cloudflare`); any other name gives hands that refuse every call
+   * (a tool call is an error result) with a message naming this variable and the providers there are.
+   */
   SANDBOX_PROVIDER?: string;
   /** Local provider: the sandbox host started by `npm start`, and the secret the Worker authenticates with. */
   SANDBOX_HOST_URL?: string;

@@ -1,11 +1,7 @@
 // What every benchmark needs: the real runtime on a throwaway state dir, backed by the scripted model at zero
 // latency, an SDK client for it, and percentiles.
-import Anthropic from '@anthropic-ai/sdk';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { startRuntime } from '../scripts/runtime.ts';
-import { startScriptedModel } from '../scripted-model/server.ts';
+import type Anthropic from '@anthropic-ai/sdk';
+import { startScriptedRuntime } from '../test/support/scripted-runtime.ts';
 
 export async function startBenchRuntime(
   name: string,
@@ -14,25 +10,8 @@ export async function startBenchRuntime(
   workerEntry?: string,
 ): Promise<{ client: Anthropic; url: string; apiKey: string; stop(): Promise<void> }> {
   // Bodies grow with the conversation; recording only the last few keeps the model's memory flat.
-  const model = await startScriptedModel({ port: 0, maxRecordedRequests: 5 });
-  const stateDir = mkdtempSync(path.join(tmpdir(), `eh-bench-${name}-`));
-  const runtime = await startRuntime({
-    port: 0,
-    stateDir,
-    env: { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'scripted', EDGEHARNESS_API_KEY: 'bench-key', PATH: process.env.PATH, HOME: process.env.HOME },
-    workerVars,
-    ...(workerEntry === undefined ? {} : { workerEntry }),
-  });
-  return {
-    client: new Anthropic({ baseURL: runtime.url, apiKey: runtime.apiKey, maxRetries: 0 }),
-    url: runtime.url,
-    apiKey: runtime.apiKey,
-    async stop() {
-      await runtime.stop();
-      await model.close();
-      rmSync(stateDir, { recursive: true, force: true });
-    },
-  };
+  const run = await startScriptedRuntime(`bench-${name}`, { apiKey: 'bench-key', workerVars, workerEntry, model: { maxRecordedRequests: 5 } });
+  return { client: run.client, url: run.runtime.url, apiKey: run.runtime.apiKey, stop: () => run.stop() };
 }
 
 export function percentile(xs: number[], p: number): number {

@@ -1,53 +1,32 @@
 // Budgets stop a runaway tool loop: the official USD budget, max_tool_calls and max_wall_seconds each end the
 // turn with budget_reached and a complete trace; the 80% wrap-up notice reaches the model once.
-import Anthropic from '@anthropic-ai/sdk';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRuntime, type Runtime } from '../../scripts/runtime.ts';
-import { startScriptedModel } from '../../scripted-model/server.ts';
+import type Anthropic from '@anthropic-ai/sdk';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { startScriptedRuntime } from '../support/scripted-runtime.ts';
+import { suiteFixture } from '../support/suite-fixture.ts';
 
-type Started = Awaited<ReturnType<typeof startScriptedModel>>;
 type Event = Anthropic.Beta.Sessions.BetaManagedAgentsSessionEvent;
 
 describe('budgets and limits', () => {
-  let model: Started;
-  let runtime: Runtime;
-  let client: Anthropic;
-  let stateDir: string;
+  const e2e = suiteFixture(() => startScriptedRuntime('budget'), (run) => run.stop());
   let agentId: string;
   let environmentId: string;
 
   beforeAll(async () => {
-    model = await startScriptedModel({ port: 0 });
-    stateDir = mkdtempSync(path.join(tmpdir(), 'eh-budget-'));
-    runtime = await startRuntime({
-      port: 0,
-      stateDir,
-      env: { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'scripted', EDGEHARNESS_API_KEY: 'budget-key', PATH: process.env.PATH, HOME: process.env.HOME },
-    });
-    client = new Anthropic({ baseURL: runtime.url, apiKey: runtime.apiKey, maxRetries: 0 });
-    agentId = (await client.beta.agents.create({ name: 'runaway', model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' }] })).id;
-    environmentId = (await client.beta.environments.create({ name: 'budget' })).id;
-  });
-
-  afterAll(async () => {
-    await runtime?.stop();
-    await model?.close();
-    rmSync(stateDir, { recursive: true, force: true });
+    agentId = (await e2e.client.beta.agents.create({ name: 'runaway', model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' }] })).id;
+    environmentId = (await e2e.client.beta.environments.create({ name: 'budget' })).id;
   });
 
   /** A model that never stops calling tools (each call a little different, so it is not a loop of one call). */
   function runaway() {
-    model.model.reset();
-    for (let i = 0; i < 2_000; i++) model.model.enqueue({ type: 'tool_use', name: 'bash', input: { command: `echo x >> runs.log; wc -l < runs.log # ${i}` } });
+    e2e.model.model.reset();
+    for (let i = 0; i < 2_000; i++) e2e.model.model.enqueue({ type: 'tool_use', name: 'bash', input: { command: `echo x >> runs.log; wc -l < runs.log # ${i}` } });
   }
 
   async function runTurn(extra: Record<string, unknown>): Promise<{ id: string; events: Event[] }> {
-    const session = await client.beta.sessions.create({ agent: agentId, environment_id: environmentId, ...extra } as Anthropic.Beta.SessionCreateParams);
-    const stream = await client.beta.sessions.events.stream(session.id);
-    await client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'loop forever' }] }] });
+    const session = await e2e.client.beta.sessions.create({ agent: agentId, environment_id: environmentId, ...extra } as Anthropic.Beta.SessionCreateParams);
+    const stream = await e2e.client.beta.sessions.events.stream(session.id);
+    await e2e.client.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'loop forever' }] }] });
     const events: Event[] = [];
     for await (const ev of stream) {
       events.push(ev as Event);
@@ -72,7 +51,7 @@ describe('budgets and limits', () => {
     const notices = events.filter((e) => e.type === 'system.message');
     expect(notices).toHaveLength(1);
     // The notice reached the model.
-    expect(JSON.stringify(model.model.requests.at(-1)!.body)).toContain('Budget notice: 80%');
+    expect(JSON.stringify(e2e.model.model.requests.at(-1)!.body)).toContain('Budget notice: 80%');
   });
 
   it('stops at the USD budget (list prices) with budget_reached and exact usage', async () => {
@@ -80,7 +59,7 @@ describe('budgets and limits', () => {
     const { id, events } = await runTurn({ budget: { type: 'limit', max_list_cost: { amount: '0.002', currency: 'USD' } } });
     const idle = events.at(-1)!;
     expect(idle.type === 'session.status_idle' && idle.stop_reason.type).toBe('budget_reached');
-    const session = await client.beta.sessions.retrieve(id);
+    const session = await e2e.client.beta.sessions.retrieve(id);
     const spent = Number(session.usage.list_cost?.amount);
     expect(spent).toBeGreaterThanOrEqual(0.002);
     // Stopped before the next request: the spend before the last request was still under budget.
@@ -101,13 +80,13 @@ describe('budgets and limits', () => {
     // Nothing from the fenced-off brain lands afterwards.
     await new Promise((r) => setTimeout(r, 1500));
     const all = [];
-    for await (const e of client.beta.sessions.events.list(id, { limit: 1000 })) all.push(e);
+    for await (const e of e2e.client.beta.sessions.events.list(id, { limit: 1000 })) all.push(e);
     expect(all.at(-1)!.id).toBe(idle.id);
   });
 
   it('nudges a model that repeats the same call, then stops the turn with a visible reason', async () => {
-    model.model.reset();
-    model.model.enqueue({ type: 'tool_use', name: 'bash', input: { command: 'echo same' }, repeat: 50 });
+    e2e.model.model.reset();
+    e2e.model.model.enqueue({ type: 'tool_use', name: 'bash', input: { command: 'echo same' }, repeat: 50 });
     const { events } = await runTurn({});
     expect(events.filter((e) => e.type === 'agent.tool_use')).toHaveLength(3);
     expect(events.filter((e) => e.type === 'system.message')).toHaveLength(1);

@@ -3,49 +3,24 @@
 // cut off by the crash is reported, never run a second time.
 import Anthropic from '@anthropic-ai/sdk';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRuntime, type Runtime } from '../../scripts/runtime.ts';
-import { startScriptedModel } from '../../scripted-model/server.ts';
+import { describe, expect, it } from 'vitest';
 import { waitFor as waitUntil } from '../support/processes.ts';
-
-type Started = Awaited<ReturnType<typeof startScriptedModel>>;
+import { startScriptedRuntime } from '../support/scripted-runtime.ts';
+import { suiteFixture } from '../support/suite-fixture.ts';
 
 describe('kill -9 of the whole runtime', () => {
-  let model: Started;
-  let runtime: Runtime;
-  let stateDir: string;
-  const start = () =>
-    startRuntime({
-      port: 0,
-      stateDir,
-      env: { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'scripted', EDGEHARNESS_API_KEY: 'crash-key', PATH: process.env.PATH, HOME: process.env.HOME },
-      workerVars: { EDGEHARNESS_LEASE_MS: '1500' },
-    });
-  const client = () => new Anthropic({ baseURL: runtime.url, apiKey: runtime.apiKey, maxRetries: 0 });
-
-  beforeAll(async () => {
-    model = await startScriptedModel({ port: 0 });
-    stateDir = mkdtempSync(path.join(tmpdir(), 'eh-crash-'));
-    runtime = await start();
-  });
-
-  afterAll(async () => {
-    await runtime?.stop();
-    await model?.close();
-    rmSync(stateDir, { recursive: true, force: true });
-  });
+  const e2e = suiteFixture(() => startScriptedRuntime('crash', { workerVars: { EDGEHARNESS_LEASE_MS: '1500' } }), (run) => run.stop());
 
   /** SIGKILL to wrangler's process group (wrangler and workerd), as a power cut would; then a fresh start. */
   async function killAndRestart() {
-    const pids = execFileSync('pgrep', ['-f', `persist-to ${path.join(stateDir, 'wrangler')}`], { encoding: 'utf8' }).trim().split('\n');
+    const pids = execFileSync('pgrep', ['-f', `persist-to ${path.join(e2e.stateDir, 'wrangler')}`], { encoding: 'utf8' }).trim().split('\n');
     const groups = new Set(pids.map((pid) => execFileSync('ps', ['-o', 'pgid=', '-p', pid], { encoding: 'utf8' }).trim()).filter(Boolean));
     for (const g of groups) process.kill(-Number(g), 'SIGKILL');
-    const exit = await runtime.exited;
+    const exit = await e2e.runtime.exited;
     expect(exit.ok).toBe(false);
-    runtime = await start();
+    await e2e.restart();
   }
 
   async function waitIdle(c: Anthropic, id: string, minIdles: number) {
@@ -67,14 +42,14 @@ describe('kill -9 of the whole runtime', () => {
   }
 
   it('finishes a turn that was mid-model-call when the runtime died', async () => {
-    let c = client();
+    let c = e2e.client;
     const agent = await c.beta.agents.create({ name: 'crash', model: 'claude-sonnet-5-5' });
     const env = await c.beta.environments.create({ name: 'crash' });
     const session = await c.beta.sessions.create({ agent: agent.id, environment_id: env.id });
     await c.beta.sessions.events.send(session.id, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'slowly please [[slow-first-token 4000]]' }] }] });
     await waitFor(c, session.id, 'span.model_request_start');
     await killAndRestart();
-    c = client();
+    c = e2e.client;
     const events = await waitIdle(c, session.id, 1);
     expect(events.filter((e) => e.type === 'agent.message')).toHaveLength(1);
     expect(events.filter((e) => e.type === 'span.model_request_start')).toHaveLength(1);
@@ -84,7 +59,7 @@ describe('kill -9 of the whole runtime', () => {
   });
 
   it('reports a tool cut off by the crash as interrupted and never runs it again', async () => {
-    let c = client();
+    let c = e2e.client;
     const agent = await c.beta.agents.create({ name: 'crash-tool', model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' }] });
     const env = await c.beta.environments.create({ name: 'crash-tool' });
     const session = await c.beta.sessions.create({ agent: agent.id, environment_id: env.id });
@@ -93,10 +68,10 @@ describe('kill -9 of the whole runtime', () => {
     });
     await waitFor(c, session.id, 'agent.tool_use');
     // The power goes once the command has started inside the sandbox (it has written its first line).
-    const log = path.join(stateDir, 'sandboxes', session.id, 'workspace', 'ran.log');
+    const log = path.join(e2e.stateDir, 'sandboxes', session.id, 'workspace', 'ran.log');
     await waitUntil('the command to start in the sandbox', () => existsSync(log) && readFileSync(log, 'utf8').includes('started'));
     await killAndRestart();
-    c = client();
+    c = e2e.client;
     const events = await waitIdle(c, session.id, 1);
     const results = events.filter((e) => e.type === 'agent.tool_result');
     expect(results).toHaveLength(1);

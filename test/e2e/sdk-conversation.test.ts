@@ -2,81 +2,59 @@
 // the scripted model, runs agents → environment → session → two turns → stream → list, and the state
 // survives a restart.
 import Anthropic from '@anthropic-ai/sdk';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRuntime, type Runtime } from '../../scripts/runtime.ts';
-import { startScriptedModel } from '../../scripted-model/server.ts';
-
-type Started = Awaited<ReturnType<typeof startScriptedModel>>;
+import { describe, expect, it } from 'vitest';
+import { startScriptedRuntime } from '../support/scripted-runtime.ts';
+import { suiteFixture } from '../support/suite-fixture.ts';
 
 describe('the official SDK against a running edgeharness', () => {
-  let model: Started;
-  let runtime: Runtime;
-  let client: Anthropic;
-  let stateDir: string;
-  const env = () => ({ ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'scripted', EDGEHARNESS_API_KEY: 'e2e-key', PATH: process.env.PATH, HOME: process.env.HOME });
-
-  beforeAll(async () => {
-    model = await startScriptedModel({ port: 0 });
-    stateDir = mkdtempSync(path.join(tmpdir(), 'eh-e2e-'));
-    runtime = await startRuntime({ port: 0, stateDir, env: env() });
-    client = new Anthropic({ baseURL: runtime.url, apiKey: runtime.apiKey, maxRetries: 0 });
-  });
-
-  afterAll(async () => {
-    await runtime?.stop();
-    await model?.close();
-    rmSync(stateDir, { recursive: true, force: true });
-  });
+  const e2e = suiteFixture(() => startScriptedRuntime('e2e'), (run) => run.stop());
 
   let agentId: string;
   let environmentId: string;
   let sessionId: string;
 
   it('creates, retrieves, versions, lists and guards agents', async () => {
-    const agent = await client.beta.agents.create({ name: 'e2e agent', model: 'claude-sonnet-5-5', system: 'You are the first prompt.' });
+    const agent = await e2e.client.beta.agents.create({ name: 'e2e agent', model: 'claude-sonnet-5-5', system: 'You are the first prompt.' });
     agentId = agent.id;
     expect(agent).toMatchObject({ type: 'agent', version: 1, name: 'e2e agent', system: 'You are the first prompt.', model: { id: 'claude-sonnet-5-5' } });
-    expect(await client.beta.agents.retrieve(agent.id)).toEqual(agent);
+    expect(await e2e.client.beta.agents.retrieve(agent.id)).toEqual(agent);
 
-    const v2 = await client.beta.agents.update(agent.id, { version: 1, system: 'You are concise and kind.' });
+    const v2 = await e2e.client.beta.agents.update(agent.id, { version: 1, system: 'You are concise and kind.' });
     expect(v2.version).toBe(2);
-    expect((await client.beta.agents.retrieve(agent.id, { version: 1 })).system).toBe('You are the first prompt.');
+    expect((await e2e.client.beta.agents.retrieve(agent.id, { version: 1 })).system).toBe('You are the first prompt.');
 
-    const conflict = await client.beta.agents.update(agent.id, { version: 1, system: 'lost update' }).catch((e: unknown) => e);
+    const conflict = await e2e.client.beta.agents.update(agent.id, { version: 1, system: 'lost update' }).catch((e: unknown) => e);
     expect(conflict).toBeInstanceOf(Anthropic.ConflictError);
     expect((conflict as InstanceType<typeof Anthropic.ConflictError>).status).toBe(409);
 
     const listed = [];
-    for await (const a of client.beta.agents.list({ limit: 1 })) listed.push(a.id);
+    for await (const a of e2e.client.beta.agents.list({ limit: 1 })) listed.push(a.id);
     expect(listed).toContain(agent.id);
 
     const versions = [];
-    for await (const v of client.beta.agents.versions.list(agent.id)) versions.push(v.version);
+    for await (const v of e2e.client.beta.agents.versions.list(agent.id)) versions.push(v.version);
     expect(versions).toEqual([2, 1]);
   });
 
   it('creates and retrieves an environment', async () => {
-    const environment = await client.beta.environments.create({ name: 'e2e env', config: { type: 'cloud', networking: { type: 'unrestricted' } } });
+    const environment = await e2e.client.beta.environments.create({ name: 'e2e env', config: { type: 'cloud', networking: { type: 'unrestricted' } } });
     environmentId = environment.id;
-    expect(await client.beta.environments.retrieve(environment.id)).toEqual(environment);
+    expect(await e2e.client.beta.environments.retrieve(environment.id)).toEqual(environment);
   });
 
   it('creates, retrieves and lists a session', async () => {
-    const session = await client.beta.sessions.create({ agent: agentId, environment_id: environmentId, title: 'e2e' });
+    const session = await e2e.client.beta.sessions.create({ agent: agentId, environment_id: environmentId, title: 'e2e' });
     sessionId = session.id;
     expect(session).toMatchObject({ type: 'session', status: 'idle', title: 'e2e', agent: { id: agentId, version: 2, system: 'You are concise and kind.' } });
-    expect((await client.beta.sessions.retrieve(session.id)).id).toBe(session.id);
+    expect((await e2e.client.beta.sessions.retrieve(session.id)).id).toBe(session.id);
     const ids = [];
-    for await (const s of client.beta.sessions.list()) ids.push(s.id);
+    for await (const s of e2e.client.beta.sessions.list()) ids.push(s.id);
     expect(ids).toContain(session.id);
   });
 
   it('streams a turn until idle with end_turn and shows the model’s text', async () => {
-    const stream = await client.beta.sessions.events.stream(sessionId);
-    await client.beta.sessions.events.send(sessionId, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'What is 6 * 7?' }] }] });
+    const stream = await e2e.client.beta.sessions.events.stream(sessionId);
+    await e2e.client.beta.sessions.events.send(sessionId, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'What is 6 * 7?' }] }] });
     const seen: string[] = [];
     let text = '';
     for await (const event of stream) {
@@ -92,10 +70,10 @@ describe('the official SDK against a running edgeharness', () => {
   });
 
   it('runs a second turn whose model request contains the first', async () => {
-    const stream = await client.beta.sessions.events.stream(sessionId);
-    await client.beta.sessions.events.send(sessionId, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'And what did I ask before?' }] }] });
+    const stream = await e2e.client.beta.sessions.events.stream(sessionId);
+    await e2e.client.beta.sessions.events.send(sessionId, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'And what did I ask before?' }] }] });
     for await (const event of stream) if (event.type === 'session.status_idle') break;
-    const last = model.model.requests.at(-1)!;
+    const last = e2e.model.model.requests.at(-1)!;
     const body = last.body as { system?: unknown; messages: Array<{ role: string; content: unknown }> };
     expect(body.system).toEqual([{ type: 'text', text: 'You are concise and kind.', cache_control: { type: 'ephemeral' } }]);
     const transcript = JSON.stringify(body.messages);
@@ -106,32 +84,32 @@ describe('the official SDK against a running edgeharness', () => {
 
   it('lists all events in order, also page by page with limit=1', async () => {
     const all = [];
-    for await (const e of client.beta.sessions.events.list(sessionId, { limit: 100 })) all.push(e);
+    for await (const e of e2e.client.beta.sessions.events.list(sessionId, { limit: 100 })) all.push(e);
     expect(all.map((e) => e.type)).toEqual([
       'user.message', 'session.status_running', 'span.model_request_start', 'agent.message', 'span.model_request_end', 'session.status_idle',
       'user.message', 'session.status_running', 'span.model_request_start', 'agent.message', 'span.model_request_end', 'session.status_idle',
     ]);
-    const first = await client.beta.sessions.events.list(sessionId, { limit: 1 });
+    const first = await e2e.client.beta.sessions.events.list(sessionId, { limit: 1 });
     expect(first.data).toHaveLength(1);
     expect(first.hasNextPage()).toBe(true);
     const paged = [];
-    for await (const e of client.beta.sessions.events.list(sessionId, { limit: 1 })) paged.push(e.id);
+    for await (const e of e2e.client.beta.sessions.events.list(sessionId, { limit: 1 })) paged.push(e.id);
     expect(paged).toEqual(all.map((e) => e.id));
-    const session = await client.beta.sessions.retrieve(sessionId);
+    const session = await e2e.client.beta.sessions.retrieve(sessionId);
     expect(session.status).toBe('idle');
     expect(session.usage.output_tokens).toBeGreaterThan(0);
   });
 
   it('lets a browser-style client replay and follow the session over a WebSocket with a stream token', async () => {
     const all = [];
-    for await (const e of client.beta.sessions.events.list(sessionId)) all.push(e);
-    const minted = await fetch(`${runtime.url}/v1/sessions/${sessionId}/stream_tokens`, {
+    for await (const e of e2e.client.beta.sessions.events.list(sessionId)) all.push(e);
+    const minted = await fetch(`${e2e.runtime.url}/v1/sessions/${sessionId}/stream_tokens`, {
       method: 'POST',
-      headers: { 'x-api-key': runtime.apiKey, 'content-type': 'application/json' },
+      headers: { 'x-api-key': e2e.runtime.apiKey, 'content-type': 'application/json' },
       body: '{}',
     });
     const { token } = (await minted.json()) as { token: string };
-    const wsUrl = `${runtime.url.replace(/^http/, 'ws')}/v1/sessions/${sessionId}/events/stream?after=${all[5]!.id}&token=${encodeURIComponent(token)}`;
+    const wsUrl = `${e2e.runtime.url.replace(/^http/, 'ws')}/v1/sessions/${sessionId}/events/stream?after=${all[5]!.id}&token=${encodeURIComponent(token)}`;
     const ws = new WebSocket(wsUrl);
     const got: Array<{ id: string; type: string }> = [];
     const idle = new Promise<void>((resolve, reject) => {
@@ -145,11 +123,11 @@ describe('the official SDK against a running edgeharness', () => {
       ws.addEventListener('open', () => resolve());
       ws.addEventListener('error', () => reject(new Error('websocket did not open')));
     });
-    await client.beta.sessions.events.send(sessionId, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'third turn, live' }] }] });
+    await e2e.client.beta.sessions.events.send(sessionId, { events: [{ type: 'user.message', content: [{ type: 'text', text: 'third turn, live' }] }] });
     await idle;
     ws.close();
     const now = [];
-    for await (const e of client.beta.sessions.events.list(sessionId)) now.push(e.id);
+    for await (const e of e2e.client.beta.sessions.events.list(sessionId)) now.push(e.id);
     expect(got.map((e) => e.id)).toEqual(now.slice(6));
   });
 
@@ -165,8 +143,8 @@ describe('the official SDK against a running edgeharness', () => {
       }
       return res;
     };
-    const retrying = new Anthropic({ baseURL: runtime.url, apiKey: runtime.apiKey, maxRetries: 2, fetch: lossyFetch });
-    const stream = await client.beta.sessions.events.stream(sessionId);
+    const retrying = new Anthropic({ baseURL: e2e.runtime.url, apiKey: e2e.runtime.apiKey, maxRetries: 2, fetch: lossyFetch });
+    const stream = await e2e.client.beta.sessions.events.stream(sessionId);
     const sent = await retrying.beta.sessions.events.send(
       sessionId,
       { events: [{ type: 'user.message', content: [{ type: 'text', text: 'lost once, sent twice' }] }] },
@@ -177,7 +155,7 @@ describe('the official SDK against a running edgeharness', () => {
     expect(sentId).toMatch(/^sevt_/);
     for await (const event of stream) if (event.type === 'session.status_idle') break;
     const all = [];
-    for await (const e of client.beta.sessions.events.list(sessionId)) all.push(e);
+    for await (const e of e2e.client.beta.sessions.events.list(sessionId)) all.push(e);
     const mine = all.filter((e) => e.type === 'user.message' && JSON.stringify(e.content).includes('lost once, sent twice'));
     expect(mine.map((e) => e.id)).toEqual([sentId]);
     // One turn answered it: the events after it are exactly one turn.
@@ -186,48 +164,47 @@ describe('the official SDK against a running edgeharness', () => {
   });
 
   it('covers the remaining endpoints: archive, update, delete', async () => {
-    const env2 = await client.beta.environments.create({ name: 'scratch', metadata: { team: 'a' } });
-    const updated = await client.beta.environments.update(env2.id, { description: 'renamed', metadata: { team: null, owner: 'b' } });
+    const env2 = await e2e.client.beta.environments.create({ name: 'scratch', metadata: { team: 'a' } });
+    const updated = await e2e.client.beta.environments.update(env2.id, { description: 'renamed', metadata: { team: null, owner: 'b' } });
     expect(updated).toMatchObject({ description: 'renamed', metadata: { owner: 'b' } });
     const envIds = [];
-    for await (const e of client.beta.environments.list()) envIds.push(e.id);
+    for await (const e of e2e.client.beta.environments.list()) envIds.push(e.id);
     expect(envIds).toEqual(expect.arrayContaining([environmentId, env2.id]));
-    expect((await client.beta.environments.archive(env2.id)).archived_at).not.toBeNull();
-    const blocked = await client.beta.sessions.create({ agent: agentId, environment_id: env2.id }).catch((e: unknown) => e);
+    expect((await e2e.client.beta.environments.archive(env2.id)).archived_at).not.toBeNull();
+    const blocked = await e2e.client.beta.sessions.create({ agent: agentId, environment_id: env2.id }).catch((e: unknown) => e);
     expect(blocked).toBeInstanceOf(Anthropic.BadRequestError);
     expect((blocked as InstanceType<typeof Anthropic.BadRequestError>).errorCode).toBe('environment_archived');
-    expect(await client.beta.environments.delete(env2.id)).toEqual({ id: env2.id, type: 'environment_deleted' });
-    expect(await client.beta.environments.retrieve(env2.id).catch((e: unknown) => e)).toBeInstanceOf(Anthropic.NotFoundError);
+    expect(await e2e.client.beta.environments.delete(env2.id)).toEqual({ id: env2.id, type: 'environment_deleted' });
+    expect(await e2e.client.beta.environments.retrieve(env2.id).catch((e: unknown) => e)).toBeInstanceOf(Anthropic.NotFoundError);
 
-    const pinned = await client.beta.sessions.create({ agent: { type: 'agent', id: agentId, version: 1 }, environment_id: environmentId });
+    const pinned = await e2e.client.beta.sessions.create({ agent: { type: 'agent', id: agentId, version: 1 }, environment_id: environmentId });
     expect(pinned.agent.version).toBe(1);
     expect(pinned.agent.system).toBe('You are the first prompt.');
-    const renamed = await client.beta.sessions.update(pinned.id, { title: 'renamed', metadata: { k: 'v' } });
+    const renamed = await e2e.client.beta.sessions.update(pinned.id, { title: 'renamed', metadata: { k: 'v' } });
     expect(renamed).toMatchObject({ title: 'renamed', metadata: { k: 'v' } });
-    expect((await client.beta.sessions.archive(pinned.id)).archived_at).not.toBeNull();
-    expect(await client.beta.sessions.delete(pinned.id)).toEqual({ id: pinned.id, type: 'session_deleted' });
-    expect(await client.beta.sessions.retrieve(pinned.id).catch((e: unknown) => e)).toBeInstanceOf(Anthropic.NotFoundError);
+    expect((await e2e.client.beta.sessions.archive(pinned.id)).archived_at).not.toBeNull();
+    expect(await e2e.client.beta.sessions.delete(pinned.id)).toEqual({ id: pinned.id, type: 'session_deleted' });
+    expect(await e2e.client.beta.sessions.retrieve(pinned.id).catch((e: unknown) => e)).toBeInstanceOf(Anthropic.NotFoundError);
 
-    const spare = await client.beta.agents.create({ name: 'spare', model: 'claude-sonnet-5-5' });
-    expect((await client.beta.agents.archive(spare.id)).archived_at).not.toBeNull();
+    const spare = await e2e.client.beta.agents.create({ name: 'spare', model: 'claude-sonnet-5-5' });
+    expect((await e2e.client.beta.agents.archive(spare.id)).archived_at).not.toBeNull();
     const listed = [];
-    for await (const a of client.beta.agents.list()) listed.push(a.id);
+    for await (const a of e2e.client.beta.agents.list()) listed.push(a.id);
     expect(listed).not.toContain(spare.id);
     const withArchived = [];
-    for await (const a of client.beta.agents.list({ include_archived: true })) withArchived.push(a.id);
+    for await (const a of e2e.client.beta.agents.list({ include_archived: true })) withArchived.push(a.id);
     expect(withArchived).toContain(spare.id);
   });
 
   it('keeps every agent, session and event across a restart', async () => {
     const before = [];
-    for await (const e of client.beta.sessions.events.list(sessionId)) before.push(e.id);
-    await runtime.stop();
-    runtime = await startRuntime({ port: 0, stateDir, env: env() });
-    client = new Anthropic({ baseURL: runtime.url, apiKey: runtime.apiKey, maxRetries: 0 });
-    expect((await client.beta.agents.retrieve(agentId)).version).toBe(2);
-    expect((await client.beta.sessions.retrieve(sessionId)).status).toBe('idle');
+    for await (const e of e2e.client.beta.sessions.events.list(sessionId)) before.push(e.id);
+    await e2e.runtime.stop();
+    await e2e.restart();
+    expect((await e2e.client.beta.agents.retrieve(agentId)).version).toBe(2);
+    expect((await e2e.client.beta.sessions.retrieve(sessionId)).status).toBe('idle');
     const after = [];
-    for await (const e of client.beta.sessions.events.list(sessionId)) after.push(e.id);
+    for await (const e of e2e.client.beta.sessions.events.list(sessionId)) after.push(e.id);
     expect(after).toEqual(before);
   });
 });

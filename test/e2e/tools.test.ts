@@ -1,54 +1,38 @@
 // End to end: tools in the loop through the official SDK — the agent toolset running in the local sandbox
 // (bubblewrap), permissions, custom tools, schema checks, and at-most-once execution across a brain crash.
 import Anthropic from '@anthropic-ai/sdk';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRuntime, type Runtime } from '../../scripts/runtime.ts';
-import { startScriptedModel } from '../../scripted-model/server.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { FAULT_POINTS, faultWorkerEntry, type FaultPoint } from '../support/faults.ts';
+import { startScriptedRuntime } from '../support/scripted-runtime.ts';
+import { suiteFixture } from '../support/suite-fixture.ts';
 
-type Started = Awaited<ReturnType<typeof startScriptedModel>>;
 type Event = Anthropic.Beta.Sessions.BetaManagedAgentsSessionEvent;
 
 describe('tools through the loop', () => {
-  let model: Started;
-  let runtime: Runtime;
-  let client: Anthropic;
-  let stateDir: string;
+  const e2e = suiteFixture(
+    () =>
+      startScriptedRuntime('tools', {
+        workerVars: { EDGEHARNESS_LEASE_MS: '1500' },
+        // the production Worker, whose brain steps can be killed at named points (POST /v1/sessions/{id}/_faults)
+        workerEntry: faultWorkerEntry(),
+      }),
+    (run) => run.stop(),
+  );
   let environmentId: string;
 
   beforeAll(async () => {
-    model = await startScriptedModel({ port: 0 });
-    stateDir = mkdtempSync(path.join(tmpdir(), 'eh-tools-'));
-    runtime = await startRuntime({
-      port: 0,
-      stateDir,
-      env: { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'scripted', EDGEHARNESS_API_KEY: 'tools-key', PATH: process.env.PATH, HOME: process.env.HOME },
-      workerVars: { EDGEHARNESS_LEASE_MS: '1500' },
-      // the production Worker, whose brain steps can be killed at named points (POST /v1/sessions/{id}/_faults)
-      workerEntry: faultWorkerEntry(),
-    });
-    client = new Anthropic({ baseURL: runtime.url, apiKey: runtime.apiKey, maxRetries: 0 });
-    environmentId = (await client.beta.environments.create({ name: 'tools' })).id;
-  });
-
-  afterAll(async () => {
-    await runtime?.stop();
-    await model?.close();
-    rmSync(stateDir, { recursive: true, force: true });
+    environmentId = (await e2e.client.beta.environments.create({ name: 'tools' })).id;
   });
 
   async function session(tools: Anthropic.Beta.AgentCreateParams['tools']): Promise<string> {
-    const agent = await client.beta.agents.create({ name: 'tool user', model: 'claude-sonnet-5-5', tools });
-    return (await client.beta.sessions.create({ agent: agent.id, environment_id: environmentId })).id;
+    const agent = await e2e.client.beta.agents.create({ name: 'tool user', model: 'claude-sonnet-5-5', tools });
+    return (await e2e.client.beta.sessions.create({ agent: agent.id, environment_id: environmentId })).id;
   }
 
   /** Sends events and waits for the session to go idle; returns the events of this turn. */
   async function turn(id: string, events: Anthropic.Beta.Sessions.EventSendParams['events']): Promise<Event[]> {
-    const stream = await client.beta.sessions.events.stream(id);
-    await client.beta.sessions.events.send(id, { events });
+    const stream = await e2e.client.beta.sessions.events.stream(id);
+    await e2e.client.beta.sessions.events.send(id, { events });
     const seen: Event[] = [];
     for await (const ev of stream) {
       seen.push(ev as Event);
@@ -133,11 +117,11 @@ describe('tools through the loop', () => {
 
     const answered = await turn(id, [{ type: 'user.custom_tool_result', custom_tool_use_id: use.id, content: [{ type: 'text', text: 'sunny, 21 C' }] }]);
     expect(find(answered, 'session.status_idle')[0]!.stop_reason.type).toBe('end_turn');
-    const sent = JSON.stringify(model.model.requests.at(-1)!.body);
+    const sent = JSON.stringify(e2e.model.model.requests.at(-1)!.body);
     expect(sent).toContain('sunny, 21 C');
     expect(sent).toContain('"tool_result"');
 
-    const again = await client.beta.sessions.events
+    const again = await e2e.client.beta.sessions.events
       .send(id, { events: [{ type: 'user.custom_tool_result', custom_tool_use_id: use.id, content: [{ type: 'text', text: 'twice' }] }] })
       .catch((e: unknown) => e);
     expect(again).toBeInstanceOf(Anthropic.BadRequestError);
@@ -154,7 +138,7 @@ describe('tools through the loop', () => {
 
   it('starts no sandbox for a session that calls no tool, one on the first call, none after deletion', async () => {
     const sandboxes = async (): Promise<string[]> => {
-      const r = await fetch(`${runtime.sandboxHost.url}/v1/sandboxes`, { headers: { authorization: `Bearer ${runtime.sandboxHost.secret}` } });
+      const r = await fetch(`${e2e.runtime.sandboxHost.url}/v1/sandboxes`, { headers: { authorization: `Bearer ${e2e.runtime.sandboxHost.secret}` } });
       expect(r.status).toBe(200);
       return JSON.stringify(await r.json()).match(/sesn_[A-Za-z0-9]+/g) ?? [];
     };
@@ -164,15 +148,15 @@ describe('tools through the loop', () => {
     expect(await sandboxes()).not.toContain(id);
     await turn(id, say('[[tool:bash {"command":"echo now"}]]'));
     expect(await sandboxes()).toContain(id);
-    await client.beta.sessions.delete(id);
+    await e2e.client.beta.sessions.delete(id);
     expect(await sandboxes()).not.toContain(id);
   });
 
   /** Makes the session's next brain steps die once at each point (test/support/fault-worker.ts). */
   async function injectFaults(id: string, points: readonly FaultPoint[]): Promise<void> {
-    const r = await fetch(`${runtime.url}/v1/sessions/${id}/_faults`, {
+    const r = await fetch(`${e2e.runtime.url}/v1/sessions/${id}/_faults`, {
       method: 'POST',
-      headers: { 'x-api-key': runtime.apiKey, 'content-type': 'application/json' },
+      headers: { 'x-api-key': e2e.runtime.apiKey, 'content-type': 'application/json' },
       body: JSON.stringify({ points }),
     });
     expect(r.status).toBe(200);
@@ -180,7 +164,7 @@ describe('tools through the loop', () => {
 
   /** The injected kills that have not happened yet. */
   async function pendingFaults(id: string): Promise<FaultPoint[]> {
-    const r = await fetch(`${runtime.url}/v1/sessions/${id}/_faults`, { headers: { 'x-api-key': runtime.apiKey } });
+    const r = await fetch(`${e2e.runtime.url}/v1/sessions/${id}/_faults`, { headers: { 'x-api-key': e2e.runtime.apiKey } });
     expect(r.status).toBe(200);
     return ((await r.json()) as { points: FaultPoint[] }).points;
   }

@@ -3,19 +3,15 @@
 // no event, no model request, no file of the runtime's state and no tool result, however the agent re-spells what
 // an echo gave it. Then the master key rotates.
 import Anthropic from '@anthropic-ai/sdk';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import { gzipSync } from 'node:zlib';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startRuntime, type Runtime } from '../../scripts/runtime.ts';
 import { rotateVaultKey } from '../../scripts/vault-rotate.ts';
-import { startScriptedModel } from '../../scripted-model/server.ts';
 import { filesHolding } from '../support/files.ts';
+import { startScriptedRuntime } from '../support/scripted-runtime.ts';
+import { suiteFixture } from '../support/suite-fixture.ts';
 
-type Started = Awaited<ReturnType<typeof startScriptedModel>>;
 type Event = Anthropic.Beta.Sessions.BetaManagedAgentsSessionEvent;
 
 // Unique per run, so a hit can only come from this test.
@@ -100,49 +96,31 @@ function holdsSecret(text: string, secret: string): string | undefined {
 }
 
 describe('vault credentials through the egress proxy', () => {
-  let model: Started;
-  let runtime: Runtime;
-  let client: Anthropic;
-  let stateDir: string;
+  const e2e = suiteFixture(() => startScriptedRuntime('vault', { apiKey: API_KEY }), (run) => run.stop());
   let allowed: Echo;
   let other: Echo;
   let environmentId: string;
   let vaultId: string;
   let agentId: string;
 
-  const start = async () => {
-    runtime = await startRuntime({
-      port: 0,
-      stateDir,
-      env: { ANTHROPIC_BASE_URL: model.url, ANTHROPIC_API_KEY: 'scripted', EDGEHARNESS_API_KEY: API_KEY, PATH: process.env.PATH, HOME: process.env.HOME },
-    });
-    client = new Anthropic({ baseURL: runtime.url, apiKey: runtime.apiKey, maxRetries: 0 });
-  };
-
   beforeAll(async () => {
     [allowed, other] = await Promise.all([echoServer('127.0.0.2'), echoServer('127.0.0.3')]);
-    model = await startScriptedModel({ port: 0 });
-    stateDir = mkdtempSync(path.join(tmpdir(), 'eh-vault-'));
-    await start();
     environmentId = (
-      await client.beta.environments.create({
+      await e2e.client.beta.environments.create({
         name: 'vault',
         config: { type: 'cloud', networking: { type: 'limited', allowed_hosts: ['127.0.0.2', '127.0.0.3'] } },
       })
     ).id;
-    agentId = (await client.beta.agents.create({ name: 'vault user', model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' }] })).id;
+    agentId = (await e2e.client.beta.agents.create({ name: 'vault user', model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' }] })).id;
   });
 
-  afterAll(async () => {
-    await runtime?.stop();
-    await model?.close();
+  afterAll(() => {
     for (const echo of [allowed, other]) echo?.server.close();
-    rmSync(stateDir, { recursive: true, force: true });
   });
 
   async function turn(id: string, text: string): Promise<Event[]> {
-    const stream = await client.beta.sessions.events.stream(id);
-    await client.beta.sessions.events.send(id, { events: [{ type: 'user.message', content: [{ type: 'text', text }] }] });
+    const stream = await e2e.client.beta.sessions.events.stream(id);
+    await e2e.client.beta.sessions.events.send(id, { events: [{ type: 'user.message', content: [{ type: 'text', text }] }] });
     const seen: Event[] = [];
     for await (const ev of stream) {
       seen.push(ev as Event);
@@ -162,17 +140,17 @@ describe('vault credentials through the egress proxy', () => {
     })}]]`;
 
   it('never returns the secret from create, retrieve, list or update', async () => {
-    const vault = await client.beta.vaults.create({ display_name: 'canary vault' });
+    const vault = await e2e.client.beta.vaults.create({ display_name: 'canary vault' });
     vaultId = vault.id;
-    const created = await client.beta.vaults.credentials.create(vaultId, {
+    const created = await e2e.client.beta.vaults.credentials.create(vaultId, {
       display_name: 'echo token',
       auth: { type: 'environment_variable', secret_name: 'TOKEN', secret_value: SECRET, networking: { type: 'limited', allowed_hosts: ['127.0.0.2'] } },
     });
     const responses = [
       created,
-      await client.beta.vaults.credentials.retrieve(created.id, { vault_id: vaultId }),
-      await client.beta.vaults.credentials.list(vaultId),
-      await client.beta.vaults.credentials.update(created.id, { vault_id: vaultId, display_name: 'echo token (renamed)' }),
+      await e2e.client.beta.vaults.credentials.retrieve(created.id, { vault_id: vaultId }),
+      await e2e.client.beta.vaults.credentials.list(vaultId),
+      await e2e.client.beta.vaults.credentials.update(created.id, { vault_id: vaultId, display_name: 'echo token (renamed)' }),
     ];
     for (const r of responses) expect(JSON.stringify(r)).not.toContain(SECRET);
     expect(created.auth).toEqual({
@@ -184,7 +162,7 @@ describe('vault credentials through the egress proxy', () => {
   });
 
   it('delivers the secret to the credential host only, and the agent sees a placeholder', async () => {
-    const session = await client.beta.sessions.create({ agent: agentId, environment_id: environmentId, vault_ids: [vaultId] });
+    const session = await e2e.client.beta.sessions.create({ agent: agentId, environment_id: environmentId, vault_ids: [vaultId] });
     expect(session.vault_ids).toEqual([vaultId]);
     const events = await turn(session.id, curlBoth('first'));
     const text = resultText(events);
@@ -198,23 +176,23 @@ describe('vault credentials through the egress proxy', () => {
     expect(text.split(`Bearer ${placeholder}`).length - 1).toBe(2);
 
     // the canary: nowhere the agent or the model can look, nowhere at rest
-    const listed = await client.beta.sessions.events.list(session.id, { limit: 1000 });
+    const listed = await e2e.client.beta.sessions.events.list(session.id, { limit: 1000 });
     expect(JSON.stringify(listed.data)).not.toContain(SECRET);
     expect(JSON.stringify(events)).not.toContain(SECRET);
-    expect(JSON.stringify(model.model.requests)).not.toContain(SECRET);
-    expect(filesHolding(stateDir, SECRET)).toEqual([]);
+    expect(JSON.stringify(e2e.model.model.requests)).not.toContain(SECRET);
+    expect(filesHolding(e2e.stateDir, SECRET)).toEqual([]);
   });
 
   it('an echo of the secret reaches the agent scrubbed: no re-spelling of it gets into a result, the events, the stream or a model request', async () => {
     const echo = await reflector('127.0.0.5');
     try {
       const secret = `canary-echo-${crypto.randomUUID()}`;
-      const environment = await client.beta.environments.create({
+      const environment = await e2e.client.beta.environments.create({
         name: 'echo',
         config: { type: 'cloud', networking: { type: 'limited', allowed_hosts: ['127.0.0.5'] } },
       });
-      const vault = await client.beta.vaults.create({ display_name: 'echo vault' });
-      await client.beta.vaults.credentials.create(vault.id, {
+      const vault = await e2e.client.beta.vaults.create({ display_name: 'echo vault' });
+      await e2e.client.beta.vaults.credentials.create(vault.id, {
         auth: {
           type: 'environment_variable',
           secret_name: 'ECHO_TOKEN',
@@ -223,7 +201,7 @@ describe('vault credentials through the egress proxy', () => {
           injection_location: { header: true, body: true },
         },
       });
-      const session = await client.beta.sessions.create({ agent: agentId, environment_id: environment.id, vault_ids: [vault.id] });
+      const session = await e2e.client.beta.sessions.create({ agent: agentId, environment_id: environment.id, vault_ids: [vault.id] });
       const url = `http://127.0.0.5:${echo.port}/`;
       // every way of fetching the echo (plain, gzip, a few bytes per write), each re-spelt every way
       const respell = [
@@ -246,17 +224,17 @@ describe('vault credentials through the egress proxy', () => {
       expect(text).toContain('BEARER EDGEHARNESS_PLACEHOLDER_VCRD_');
       expect(text).toContain([...'edgeharness_placeholder_vcrd_'].reverse().join(''));
 
-      const listed = await client.beta.sessions.events.list(session.id, { limit: 1000 });
+      const listed = await e2e.client.beta.sessions.events.list(session.id, { limit: 1000 });
       const replay = await replayed(session.id, listed.data[0]?.id as string);
       const places: Record<string, string> = {
         'the tool result': text,
         'the events list': JSON.stringify(listed.data),
         'the live stream': JSON.stringify(events),
         'the stream replayed': replay,
-        'the model requests': JSON.stringify(model.model.requests),
+        'the model requests': JSON.stringify(e2e.model.model.requests),
       };
       for (const [place, content] of Object.entries(places)) expect(holdsSecret(content, secret), place).toBeUndefined();
-      expect(filesHolding(stateDir, secret)).toEqual([]);
+      expect(filesHolding(e2e.stateDir, secret)).toEqual([]);
     } finally {
       echo.server.close();
     }
@@ -265,8 +243,8 @@ describe('vault credentials through the egress proxy', () => {
   /** The session's stream replayed from after its first event, up to the last turn's idle, as the SSE text. */
   async function replayed(sessionId: string, after: string): Promise<string> {
     const controller = new AbortController();
-    const response = await fetch(`${runtime.url}/v1/sessions/${sessionId}/events/stream?after=${after}`, {
-      headers: { 'x-api-key': runtime.apiKey, accept: 'text/event-stream' },
+    const response = await fetch(`${e2e.runtime.url}/v1/sessions/${sessionId}/events/stream?after=${after}`, {
+      headers: { 'x-api-key': e2e.runtime.apiKey, accept: 'text/event-stream' },
       signal: controller.signal,
     });
     const reader = (response.body as ReadableStream<Uint8Array>).getReader();
@@ -284,12 +262,12 @@ describe('vault credentials through the egress proxy', () => {
   }
 
   it('says when a credential lists a host the environment cannot reach', async () => {
-    const vault = await client.beta.vaults.create({ display_name: 'unreachable' });
-    const cred = await client.beta.vaults.credentials.create(vault.id, {
+    const vault = await e2e.client.beta.vaults.create({ display_name: 'unreachable' });
+    const cred = await e2e.client.beta.vaults.credentials.create(vault.id, {
       auth: { type: 'environment_variable', secret_name: 'ELSEWHERE', secret_value: `${SECRET}-2`, networking: { type: 'limited', allowed_hosts: ['api.example.com'] } },
     });
-    const session = await client.beta.sessions.create({ agent: agentId, environment_id: environmentId, vault_ids: [vault.id] });
-    const events = (await client.beta.sessions.events.list(session.id)).data;
+    const session = await e2e.client.beta.sessions.create({ agent: agentId, environment_id: environmentId, vault_ids: [vault.id] });
+    const events = (await e2e.client.beta.sessions.events.list(session.id)).data;
     const error = events.find((e) => e.type === 'session.error');
     expect(error && error.type === 'session.error' ? error.error : undefined).toMatchObject({
       type: 'credential_host_unreachable_error',
@@ -299,23 +277,23 @@ describe('vault credentials through the egress proxy', () => {
   });
 
   it('keeps working after the master key is rotated', async () => {
-    await runtime.stop();
-    rotateVaultKey(stateDir);
-    await start();
+    await e2e.runtime.stop();
+    rotateVaultKey(e2e.stateDir);
+    await e2e.restart();
     const before = allowed.received.length;
-    const session = await client.beta.sessions.create({ agent: agentId, environment_id: environmentId, vault_ids: [vaultId] });
+    const session = await e2e.client.beta.sessions.create({ agent: agentId, environment_id: environmentId, vault_ids: [vaultId] });
     const text = resultText(await turn(session.id, curlBoth('after-rotation')));
     expect(text).not.toContain(SECRET);
     expect(allowed.received.slice(before).map((h) => h.authorization)).toEqual([`Bearer ${SECRET}`]);
     // a credential written under the new key works alongside the old one
-    const vault = await client.beta.vaults.create({ display_name: 'after rotation' });
-    await client.beta.vaults.credentials.create(vault.id, {
+    const vault = await e2e.client.beta.vaults.create({ display_name: 'after rotation' });
+    await e2e.client.beta.vaults.credentials.create(vault.id, {
       auth: { type: 'environment_variable', secret_name: 'TOKEN2', secret_value: `${SECRET}-new`, networking: { type: 'limited', allowed_hosts: ['127.0.0.2'] } },
     });
-    const both = await client.beta.sessions.create({ agent: agentId, environment_id: environmentId, vault_ids: [vaultId, vault.id] });
+    const both = await e2e.client.beta.sessions.create({ agent: agentId, environment_id: environmentId, vault_ids: [vaultId, vault.id] });
     await turn(both.id, `[[tool:bash ${JSON.stringify({ command: `curl -s -H "X-One: $TOKEN" -H "X-Two: $TOKEN2" http://127.0.0.2:${allowed.port}/two` })}]]`);
     const last = allowed.received.at(-1)!;
     expect([last['x-one'], last['x-two']]).toEqual([SECRET, `${SECRET}-new`]);
-    expect(filesHolding(stateDir, SECRET)).toEqual([]);
+    expect(filesHolding(e2e.stateDir, SECRET)).toEqual([]);
   });
 });

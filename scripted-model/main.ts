@@ -36,6 +36,7 @@ const stop = (): void => {
 process.on("SIGINT", stop);
 process.on("SIGTERM", stop);
 // whoever started us died without a signal (kill -9): do not go on serving for nobody
+// (scripts/wrangler-dev.ts repeats this check on purpose: the scripted model runs on its own, importing nothing of scripts/)
 const parent = process.ppid;
 setInterval(() => {
   if (process.ppid !== parent) stop();

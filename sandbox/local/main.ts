@@ -43,6 +43,7 @@ const stop = (why: string): void => {
 process.on('SIGTERM', () => stop('SIGTERM'));
 process.on('SIGINT', () => stop('SIGINT'));
 // whoever started us died without a signal (kill -9): do not outlive it with sandboxes running
+// (scripts/start.ts and the other process entries repeat this check on purpose: sandbox/ imports nothing of scripts/)
 const parent = process.ppid;
 setInterval(() => {
   if (process.ppid !== parent) stop('parent process gone');

@@ -12,6 +12,7 @@ import { applyEgressPolicy, vaultReaderOf, type EgressParams, type VaultRef } fr
 import { createContainerHands } from '../../sandbox/cloudflare/container-hands.ts';
 import { placeholderFor, type SandboxCredential } from '../../sandbox/credentials.ts';
 import type { Networking, SandboxSpec } from '../../sandbox/hands.ts';
+import { echoSpellings } from '../support/secret-echoes.ts';
 import { FakeSandboxes } from './support/fake-sandbox.ts';
 
 const SECRET = 'sk-live-7f3a9c1e-canary';
@@ -149,17 +150,9 @@ describe('the outbound handler with vault credentials', () => {
   });
 });
 
-/** Every way the upstreams below spell the secret back. */
+/** Every way the upstreams below spell the secret back, one a line. */
 function echoes(secret: string): string {
-  return [
-    secret,
-    secret.toUpperCase(),
-    [...secret].reverse().join(''),
-    Buffer.from(secret).toString('hex'),
-    Buffer.from(`user:${secret}`).toString('base64'),
-    Buffer.from(`u${secret}`).toString('base64url'),
-    encodeURIComponent(secret),
-  ].join('\n');
+  return echoSpellings(secret).join('\n');
 }
 
 /** Whether `bytes` hold the secret in any of the spellings `echoes` uses. */

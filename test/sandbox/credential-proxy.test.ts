@@ -17,6 +17,7 @@ import type { Networking } from '../../sandbox/hands.ts';
 import { startCredentialProxy, type CredentialProxy } from '../../sandbox/local/credential-proxy.ts';
 import { MitmAuthority } from '../../sandbox/local/mitm-authority.ts';
 import { UpstreamDialer } from '../../sandbox/local/upstream-dialer.ts';
+import { echoSpellings } from '../support/secret-echoes.ts';
 
 const SECRET = `sk-proxy-${'7f3a9c1e'.repeat(3)}`;
 const BODY_SECRET = `sk-body-${'0b1c2d3e'.repeat(3)}`;
@@ -45,20 +46,6 @@ const networking: Networking = {
 };
 const unrestricted: Networking = { type: 'unrestricted' };
 
-/** The ways the upstream below spells back what it received. */
-function spellings(value: string): string[] {
-  return [
-    value,
-    value.toUpperCase(),
-    [...value].reverse().join(''),
-    Buffer.from(value).toString('hex'),
-    Buffer.from(`user:${value}`).toString('base64'),
-    Buffer.from(`u${value}`).toString('base64url'),
-    encodeURIComponent(value),
-    JSON.stringify(value),
-  ];
-}
-
 /** Whether `text` holds `secret` as is, reversed, in hex or in base64 (a fragment of 12 characters is enough). */
 function leaks(text: string, secret: string): boolean {
   const lower = text.toLowerCase();
@@ -82,7 +69,7 @@ function echoHandler(seen: Seen[], streamGate: { wait: Promise<void> }): Request
       const body = Buffer.concat(chunks).toString('utf8');
       seen.push({ url: req.url ?? '', headers: req.headers, body });
       const auth = req.headers.authorization ?? '';
-      const echo = `${JSON.stringify({ headers: req.headers, body })}\n${spellings(auth).join('\n')}\n`;
+      const echo = `${JSON.stringify({ headers: req.headers, body })}\n${echoSpellings(auth).join('\n')}\n`;
       const path = req.url ?? '/';
       if (path === '/headers') {
         res.setHeader('set-cookie', [`session=${auth}; Path=/`, 'plain=1']);
@@ -494,17 +481,21 @@ describe("the credential proxy behind the host's own forward proxy", () => {
 
   afterAll(() => tearDown(proxy, servers, dir));
 
-  it('sends https through a CONNECT to it, the value substituted and the echo scrubbed', async () => {
+  /** `GET /echo` over HTTPS to `host` through a CONNECT tunnel, trusting only the sandbox's authority. */
+  async function echoOverHttps(host: string, headers: Record<string, string> = {}): Promise<Answer> {
     const socket = netConnect({ path: socketPath });
     await once(socket, 'connect');
-    socket.write(`CONNECT api.example.test:${httpsPort} HTTP/1.1\r\n\r\n`);
+    socket.write(`CONNECT ${host}:${httpsPort} HTTP/1.1\r\n\r\n`);
     await once(socket, 'data');
-    const secure = tlsConnect({ socket, servername: 'api.example.test', ca: [authority.certPem] });
+    const secure = tlsConnect({ socket, servername: host, ca: [authority.certPem] });
     await once(secure, 'secureConnect');
-    const req = httpRequest({ createConnection: () => secure, path: '/echo', headers: { host: `api.example.test:${httpsPort}`, authorization: `Bearer ${token.placeholder}` } });
+    const req = httpRequest({ createConnection: () => secure, path: '/echo', headers: { host: `${host}:${httpsPort}`, ...headers } });
     req.end();
-    const [res] = (await once(req, 'response')) as [IncomingMessage];
-    const answer = await collect(res);
+    return collect((await once(req, 'response'))[0] as IncomingMessage);
+  }
+
+  it('sends https through a CONNECT to it, the value substituted and the echo scrubbed', async () => {
+    const answer = await echoOverHttps('api.example.test', { authorization: `Bearer ${token.placeholder}` });
     expect(asked).toContain(`CONNECT api.example.test:${httpsPort}`);
     expect(seen.at(-1)?.headers.authorization).toBe(`Bearer ${SECRET}`);
     expect(answer.body).toContain(`Bearer ${token.placeholder}`);
@@ -529,15 +520,7 @@ describe("the credential proxy behind the host's own forward proxy", () => {
     expect(viaHttp.status).toBe(403);
     expect(viaHttp.body).toContain('egress to x.nip.io refused: it resolved to the machine the runtime itself runs on');
 
-    const socket = netConnect({ path: socketPath });
-    await once(socket, 'connect');
-    socket.write(`CONNECT lan.example.test:${httpsPort} HTTP/1.1\r\n\r\n`);
-    await once(socket, 'data');
-    const secure = tlsConnect({ socket, servername: 'lan.example.test', ca: [authority.certPem] });
-    await once(secure, 'secureConnect');
-    const req = httpRequest({ createConnection: () => secure, path: '/echo', headers: { host: `lan.example.test:${httpsPort}` } });
-    req.end();
-    const viaHttps = await collect((await once(req, 'response'))[0] as IncomingMessage);
+    const viaHttps = await echoOverHttps('lan.example.test');
     expect(viaHttps.status).toBe(403);
     expect(viaHttps.body).toContain('resolved to an address in private range 192.168.0.0/16');
     expect(refusals.at(-1)).toContain('lan.example.test');

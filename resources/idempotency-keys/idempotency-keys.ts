@@ -1,7 +1,7 @@
 // Idempotency keys of one workspace: which request each `Idempotency-Key` named, whether it is still being
 // answered, and its answer, kept 24 hours. Queries only (tables: migrations.ts); the workspace's Durable Object
 // hosts them, the API's idempotency middleware (worker/api/idempotency.ts) is their only caller.
-import { CHUNK_BYTES, type Claim, type RequestIdentity, type StoredAnswer } from '../../contract/idempotency.ts';
+import type { Claim, RequestIdentity, StoredAnswer } from '../../contract/idempotency.ts';
 import { Queries } from '../shared/queries.ts';
 
 /** How long an answer is replayed for its key. */

@@ -62,6 +62,8 @@ export class WorkspaceStore extends DurableObject<Env> {
     this.idempotency = new IdempotencyKeys(ctx.storage);
   }
 
+  // The RPC surface: one-line forwards to the resource modules, deliberately alike; no logic lives here.
+
   // ---------- Idempotency-Key records (the API's idempotency middleware is their only caller) ----------
 
   async claimIdempotencyKey(key: string, request: RequestIdentity): Promise<Claim> {

@@ -35,6 +35,8 @@ export class Environments extends Queries {
     return ok(env);
   }
 
+  // get and update read as they do in every resource module, deliberately: the not-found error and the
+  // field rules are each resource's own.
   get(id: string): Result<Environment> {
     const env = this.find(id);
     return env ? ok(env) : notFound(id);

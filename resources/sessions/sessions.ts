@@ -93,6 +93,8 @@ export class Sessions extends Queries {
     return ok(session);
   }
 
+  // get and update read as they do in every resource module, deliberately: the not-found error and the
+  // field rules are each resource's own.
   get(id: string): Result<Session> {
     const s = this.find(id);
     return s ? ok(s) : notFound(id);

@@ -100,7 +100,9 @@ export class Credentials extends Queries {
     const { credential, sealed } = found.value;
     if (credential.archived_at) return fail('invalid_request_error', `credential '${id}' is archived and cannot be updated`);
     const next: Credential = { ...credential };
-    // As with every field of a credential update, null keeps the stored value (the SDK types allow null everywhere).
+    // Parallel to the vault's update (vaults.ts), deliberately: the same display_name and metadata rules, each
+    // resource stating its own. As with every field of a credential update, null keeps the stored value (the SDK
+    // types allow null everywhere).
     if (p.display_name !== undefined && p.display_name !== null) next.display_name = p.display_name;
     const metadata = applyMetadataPatch(credential.metadata, p.metadata);
     if (typeof metadata === 'string') return fail('invalid_request_error', metadata);

@@ -30,6 +30,8 @@ export class Vaults extends Queries {
     return ok(vault);
   }
 
+  // get and update read as they do in every resource module, deliberately: the not-found error and the
+  // field rules are each resource's own.
   get(id: string): Result<Vault> {
     const vault = this.find(id);
     return vault ? ok(vault) : vaultNotFound(id);

@@ -26,6 +26,7 @@ async function until(condition: () => boolean, what: string): Promise<void> {
   throw new Error(`gave up waiting for ${what}`);
 }
 
+// The fake sandboxes are set up here per test and in credentials.test.ts per suite: a deliberate parallel.
 let root: string;
 let sandboxes: FakeSandboxes;
 

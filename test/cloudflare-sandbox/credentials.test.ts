@@ -92,6 +92,7 @@ describe('the outbound handler with vault credentials', () => {
     expect(response.headers.get('x-echo-auth')).toBe('Bearer abc');
   });
 
+  // The cases below are parallel on purpose: one refusal each, read side by side.
   it('refuses to send the value over plain http to a host that is not loopback', async () => {
     const { received, forward } = echoUpstream();
     const cred = credential();
@@ -334,6 +335,7 @@ describe('what the container reads back from an upstream that echoes the secret'
   });
 });
 
+// Fake sandboxes per suite, as container-hands.test.ts sets them up per test: a deliberate parallel.
 describe('container hands with credentials', () => {
   let root: string;
   let sandboxes: FakeSandboxes;

@@ -196,6 +196,7 @@ describe('decideResolvedAddress: what a name that was allowed may be dialed at',
     expect(decideResolvedAddress(names, 'api.example.com', '2606:4700::1111')).toEqual({ allow: true });
   });
 
+  // A table parallel to the names' table above, deliberately: the same refusals reached through a resolved name.
   it.each([
     ['10.1.2.3', 'private range 10.0.0.0/8'],
     ['192.168.1.1', 'private range 192.168.0.0/16'],

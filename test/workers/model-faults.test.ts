@@ -21,6 +21,7 @@ describe('model faults', () => {
     expect(events.at(-1).stop_reason).toEqual({ type: 'end_turn' });
   });
 
+  // Parallel to the overload case above, deliberately: each fault read as its own story.
   it('waits as retry-after asks on a 429', async () => {
     const { sessionId } = await makeSession();
     await say(sessionId, 'rate limited [[fault:429 retry-after=1]]');

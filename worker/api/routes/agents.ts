@@ -1,5 +1,7 @@
 // /v1/agents: create, retrieve (optionally a version), update (new version, 409 on a stale `version`), list,
 // archive, versions list.
+// Deliberately the same shape as every resource's routes file: one line per route, naming its schema and the
+// workspace store's method; what differs between resources lives in contract/ and resources/.
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../app-env.ts';

@@ -1,4 +1,5 @@
 // /v1/environments: create, retrieve, update, list, delete, archive.
+// Deliberately the same shape as every resource's routes file (see routes/agents.ts).
 import { Hono } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { parseQuery, readJson, unwrap, workspace } from '../http.ts';

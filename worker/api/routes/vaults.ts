@@ -1,5 +1,6 @@
 // /v1/vaults: create, retrieve, update, list, delete, archive; and each vault's credentials, whose secrets are
 // write-only (no response carries one), plus mcp_oauth_validate.
+// Deliberately the same shape as every resource's routes file (see routes/agents.ts).
 import { Hono } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { parseQuery, readJson, unwrap, workspace } from '../http.ts';

@@ -8,7 +8,7 @@ import type { Hands, SandboxSpec } from '../../sandbox/hands.ts';
 import { checkToolInput, type ResolvedTool } from './tools.ts';
 
 /** The sandbox's view of a session: its spec, with the credentials read for this call. */
-export function sandboxSpec(spec: SessionSpec, credentials: SandboxCredential[]): SandboxSpec {
+function sandboxSpec(spec: SessionSpec, credentials: SandboxCredential[]): SandboxSpec {
   return {
     sessionId: spec.sessionId,
     workspaceId: spec.workspaceId,

@@ -106,9 +106,16 @@ export class Sessions extends Queries {
     const next: Session = { ...s };
     // As create stores it: a string (an empty one too) is the title, null clears it.
     if (p.title !== undefined) next.title = p.title;
-    if (p.budget !== undefined) next.budget = p.budget;
+    if (p.budget !== undefined) {
+      const refused = budgetChangeProblem(s, p.budget);
+      if (refused) return refused;
+      next.budget = p.budget;
+    }
     if (p.limits !== undefined) next.limits = p.limits ?? {};
     if (p.agent) {
+      // official: "The session must not be running."
+      if (s.status === 'running')
+        return fail('invalid_request_error', `agent: session '${id}' is running; change its agent once it is idle (or interrupt it)`, 'session_running');
       const agent = { ...s.agent };
       if (p.agent.tools !== undefined) agent.tools = normalizeTools(p.agent.tools);
       if (p.agent.mcp_servers !== undefined) agent.mcp_servers = p.agent.mcp_servers;
@@ -233,4 +240,27 @@ function pickDefinition(a: Agent): AgentDefinition {
     execution_identity: a.execution_identity,
     multiagent: a.multiagent,
   };
+}
+
+/**
+ * The SDK's rules for changing a session's budget: allowed in any status but `terminated`; a budget cannot be added
+ * to a session without one (never set, or removed), and a new ceiling must stay above what the session has spent.
+ */
+function budgetChangeProblem(s: Session, budget: Session['budget']): Result<never> | null {
+  if (s.status === 'terminated') return fail('invalid_request_error', `budget: session '${s.id}' is terminated`);
+  if (budget === null) return null;
+  if (s.budget === null)
+    return fail(
+      'invalid_request_error',
+      'budget: this session has no budget; a budget can only be set when a session is created, and one removed cannot be added back',
+      'budget_create_only',
+    );
+  const spent = s.usage.list_cost.amount;
+  if (Number(budget.max_list_cost.amount) <= Number(spent))
+    return fail(
+      'invalid_request_error',
+      `budget.max_list_cost.amount: ${budget.max_list_cost.amount} USD is at or below what the session has already spent (${spent} USD)`,
+      'budget_not_raised',
+    );
+  return null;
 }

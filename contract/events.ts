@@ -41,6 +41,8 @@ export type SessionEvent = (
   | Official.BetaManagedAgentsAgentToolUseEvent
   | Official.BetaManagedAgentsAgentCustomToolUseEvent
   | Official.BetaManagedAgentsAgentToolResultEvent
+  | Official.BetaManagedAgentsAgentMCPToolUseEvent
+  | Official.BetaManagedAgentsAgentMCPToolResultEvent
   | ContextCompactedEvent
   | Official.BetaManagedAgentsSessionErrorEvent
   | Official.BetaManagedAgentsSessionStatusRunningEvent
@@ -67,6 +69,7 @@ export type StopReason = Official.BetaManagedAgentsSessionStatusIdleEvent['stop_
 export type ModelUsage = Official.BetaManagedAgentsSpanModelUsage;
 type TextBlock = Official.BetaManagedAgentsTextBlock;
 type ToolResultBlock = NonNullable<Official.BetaManagedAgentsAgentToolResultEvent['content']>[number];
+type McpToolResultBlock = NonNullable<Official.BetaManagedAgentsAgentMCPToolResultEvent['content']>[number];
 
 /** Client input the log stores as sent (`user.define_outcome` is refused before it gets there). */
 export type StoredInput = Exclude<EventParams, { type: 'user.define_outcome' }>;
@@ -126,6 +129,15 @@ export function agentCustomToolUse(name: string, input: Record<string, unknown>)
 
 export function agentToolResult(toolUseId: string, content: ToolResultBlock[], isError: boolean): NewEvent<'agent.tool_result'> {
   return { type: 'agent.tool_result', tool_use_id: toolUseId, content, is_error: isError };
+}
+
+/** A call to a tool of the agent's MCP server `server`; `name` is the tool's own name on that server. */
+export function agentMcpToolUse(server: string, name: string, input: Record<string, unknown>, permission: 'allow' | 'ask'): NewEvent<'agent.mcp_tool_use'> {
+  return { type: 'agent.mcp_tool_use', mcp_server_name: server, name, input, evaluated_permission: permission };
+}
+
+export function agentMcpToolResult(mcpToolUseId: string, content: McpToolResultBlock[], isError: boolean): NewEvent<'agent.mcp_tool_result'> {
+  return { type: 'agent.mcp_tool_result', mcp_tool_use_id: mcpToolUseId, content, is_error: isError };
 }
 
 /** A runtime notice to the model, e.g. a budget or loop warning; `source` says who wrote it. */

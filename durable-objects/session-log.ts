@@ -365,6 +365,22 @@ export class SessionLog extends DurableObject<Env> {
     return this.state !== null && this.holds(this.state, epoch);
   }
 
+  /**
+   * Claims a call the brain runs itself, outside the hands (an MCP tool call), before it runs: true for the first
+   * claim of `key`, false after. The claim outlives the brain, so a brain that finds an open call already claimed
+   * knows an earlier brain may have run it, and reports it interrupted instead of running it again.
+   */
+  async claimCall(epoch: number, key: string): Promise<boolean | Refusal> {
+    const st = this.state;
+    if (!st) return refuse('not_found_error', 'session not found');
+    if (!this.holds(st, epoch)) return refuse('stale_epoch', `epoch ${epoch} is stale (current ${st.epoch})`);
+    this.extendLease(st);
+    const k = `call:${key}`;
+    if (this.sql.exec(`SELECT 1 FROM meta WHERE k = ?`, k).toArray().length) return false;
+    this.sql.exec(`INSERT INTO meta (k, v) VALUES (?, ?)`, k, JSON.stringify({ epoch, at: new Date().toISOString() }));
+    return true;
+  }
+
   /** Test and operator view of the lease, for asserting fencing. */
   leaseInfo(): { epoch: number; lease: LogState['lease'] } | null {
     return this.state ? { epoch: this.state.epoch, lease: this.state.lease } : null;
@@ -604,7 +620,7 @@ export class SessionLog extends DurableObject<Env> {
   /** Whether a tool call already has a result, from the sandbox or from the client. */
   private answered(toolUseId: string): boolean {
     return this.sql
-      .exec(`SELECT 1 FROM event_refs WHERE ref = ? AND type IN ('agent.tool_result', 'user.tool_result', 'user.custom_tool_result') LIMIT 1`, toolUseId)
+      .exec(`SELECT 1 FROM event_refs WHERE ref = ? AND type IN ('agent.tool_result', 'agent.mcp_tool_result', 'user.tool_result', 'user.custom_tool_result') LIMIT 1`, toolUseId)
       .toArray().length > 0;
   }
 
@@ -627,7 +643,11 @@ export class SessionLog extends DurableObject<Env> {
       this.sql.exec(`INSERT INTO events (seq, id, type, body, chunks, size) VALUES (?, ?, ?, NULL, ?, ?)`, seq, event.id, event.type, idx, bytes.byteLength);
     }
     // Events that answer a tool call are indexed by the call they answer (lookups must not parse bodies).
-    const ref = 'tool_use_id' in event ? event.tool_use_id : 'custom_tool_use_id' in event ? event.custom_tool_use_id : undefined;
+    const ref =
+      'tool_use_id' in event ? event.tool_use_id
+      : 'custom_tool_use_id' in event ? event.custom_tool_use_id
+      : 'mcp_tool_use_id' in event ? event.mcp_tool_use_id
+      : undefined;
     if (ref !== undefined) this.sql.exec(`INSERT OR IGNORE INTO event_refs (ref, type, seq) VALUES (?, ?, ?)`, ref, event.type, seq);
     return { seq, event };
   }

@@ -94,6 +94,7 @@ export class Brain extends ProductionBrain {
       },
       release: (epoch) => ports.log.release(epoch),
       stillHolds: (epoch) => ports.log.stillHolds(epoch),
+      claimCall: (epoch, key) => ports.log.claimCall(epoch, key),
     };
     const hands: Hands = {
       provision: (spec) => ports.hands.provision(spec),

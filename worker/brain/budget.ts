@@ -31,7 +31,7 @@ function measures(view: View, seen: SessionEvent[], now: number): Measure[] {
   if (limits.max_wall_seconds !== undefined)
     out.push({ limit: 'max_wall_seconds', name: 'max_wall_seconds', used: (now - Date.parse(createdAt)) / 1000, max: limits.max_wall_seconds, unit: 'seconds' });
   if (limits.max_tool_calls !== undefined)
-    out.push({ limit: 'max_tool_calls', name: 'max_tool_calls', used: seen.filter((e) => e.type === 'agent.tool_result').length, max: limits.max_tool_calls, unit: 'tool calls' });
+    out.push({ limit: 'max_tool_calls', name: 'max_tool_calls', used: seen.filter(isToolResult).length, max: limits.max_tool_calls, unit: 'tool calls' });
   return out;
 }
 
@@ -52,7 +52,12 @@ export function assessBudget(view: View, seen: SessionEvent[], now: number): { e
 export function toolCallsLeft(view: View, seen: SessionEvent[]): number {
   const max = view.spec.limits.max_tool_calls;
   if (max === undefined) return Number.POSITIVE_INFINITY;
-  return max - seen.filter((e) => e.type === 'agent.tool_result').length;
+  return max - seen.filter(isToolResult).length;
+}
+
+/** Answered tool calls of the agent toolset and of MCP servers: what max_tool_calls counts. */
+function isToolResult(e: SessionEvent): boolean {
+  return e.type === 'agent.tool_result' || e.type === 'agent.mcp_tool_result';
 }
 
 function fmt(n: number): string {

@@ -98,10 +98,12 @@ function render(previous: string | null, events: SessionEvent[], limit: number, 
         break;
       case 'agent.tool_use':
       case 'agent.custom_tool_use':
+      case 'agent.mcp_tool_use':
         lines.push(`Agent called ${ev.name}(${cut(JSON.stringify(ev.input ?? {}))})`);
         break;
       case 'agent.tool_result':
       case 'user.custom_tool_result':
+      case 'agent.mcp_tool_result':
         lines.push(`Tool result${ev.is_error ? ' (error)' : ''}: ${withToolOutput ? cut(text(ev)) : '[omitted]'}`);
         break;
     }

@@ -13,6 +13,8 @@ export const CONTEXT_EVENT_TYPES = [
   'agent.tool_result',
   'agent.custom_tool_use',
   'user.custom_tool_result',
+  'agent.mcp_tool_use',
+  'agent.mcp_tool_result',
   'agent.thread_context_compacted',
 ] as const;
 
@@ -64,8 +66,10 @@ export function buildModelRequest(agent: SessionAgent, events: SessionEvent[], t
         push('user', content.map((b) => ({ type: 'text', text: `<system-message>${String(b.text ?? '')}</system-message>` })));
         break;
       // The log's event id is the tool_use id the model sees: stable across brains and retries.
+      // An MCP tool is offered under its own name (worker/brain/tools.ts), so the call goes back as it was made.
       case 'agent.tool_use':
       case 'agent.custom_tool_use':
+      case 'agent.mcp_tool_use':
         push('assistant', [{ type: 'tool_use', id: ev.id, name: ev.name, input: ev.input ?? {} }]);
         break;
       case 'agent.tool_result':
@@ -73,6 +77,9 @@ export function buildModelRequest(agent: SessionAgent, events: SessionEvent[], t
         break;
       case 'user.custom_tool_result':
         push('user', [toolResult(ev.custom_tool_use_id, content, ev.is_error === true)]);
+        break;
+      case 'agent.mcp_tool_result':
+        push('user', [toolResult(ev.mcp_tool_use_id, content, ev.is_error === true)]);
         break;
     }
   }

@@ -14,13 +14,13 @@ export interface LoopVerdict {
 
 /** Counts how many of the latest tool calls, including the one just made (in `out`), repeat the same call. */
 export function detectLoop(seen: SessionEvent[], out: NewEvent[]): LoopVerdict | null {
-  const call = out.find((e) => e.type === 'agent.tool_use' || e.type === 'agent.custom_tool_use');
+  const call = out.find((e) => e.type === 'agent.tool_use' || e.type === 'agent.custom_tool_use' || e.type === 'agent.mcp_tool_use');
   if (!call) return null;
   const key = `${call.name} ${JSON.stringify(call.input ?? {})}`;
   let streak = 1;
   for (let i = seen.length - 1; i >= 0; i--) {
     const e = seen[i]!;
-    if (e.type !== 'agent.tool_use' && e.type !== 'agent.custom_tool_use') continue;
+    if (e.type !== 'agent.tool_use' && e.type !== 'agent.custom_tool_use' && e.type !== 'agent.mcp_tool_use') continue;
     if (`${e.name} ${JSON.stringify(e.input ?? {})}` !== key) break;
     streak++;
   }

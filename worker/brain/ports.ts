@@ -13,6 +13,11 @@ export interface LogPort {
   release(epoch: number): Promise<boolean>;
   broadcastDelta(epoch: number, delta: LiveDelta): Promise<boolean>;
   stillHolds(epoch: number): Promise<boolean>;
+  /**
+   * Fenced claim of a call the brain runs itself (an MCP tool call): true the first time `key` is claimed, false
+   * when an earlier brain claimed it (and may have run it).
+   */
+  claimCall(epoch: number, key: string): Promise<boolean | Refusal>;
 }
 
 /** Where a step gets the session's vault credentials (decrypted) when it is about to run a tool. */

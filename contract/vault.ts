@@ -247,6 +247,21 @@ export interface Credential {
   archived_at: string | null;
 }
 
+/**
+ * An MCP credential of a session's vaults, decrypted for the brain, which puts `token` in the `Authorization:
+ * Bearer` header of its requests to `mcpServerUrl` and nowhere else (not an event, a model request, a log line or
+ * the sandbox).
+ */
+export interface McpCredential {
+  credentialId: string;
+  vaultId: string;
+  type: 'static_bearer' | 'mcp_oauth';
+  mcpServerUrl: string;
+  token: string;
+  /** When an `mcp_oauth` access token expires (null: not known, or a static bearer). */
+  expiresAt: string | null;
+}
+
 export interface CredentialParts {
   auth: CredentialAuth;
   secrets: CredentialSecrets;

@@ -13,6 +13,7 @@ import type {
   CredentialCreateParams,
   CredentialUpdateParams,
   CredentialValidation,
+  McpCredential,
   Vault,
   VaultCreateParams,
   VaultUpdateParams,
@@ -195,6 +196,11 @@ export class WorkspaceStore extends DurableObject<Env> {
   /** The usable environment variables of these vaults, decrypted (see Credentials.forSession). */
   async sessionCredentials(vaultIds: string[]): Promise<SandboxCredential[]> {
     return this.credentials.forSession(vaultIds);
+  }
+
+  /** The usable MCP credentials of these vaults, decrypted (see Credentials.mcpForSession). */
+  async sessionMcpCredentials(vaultIds: string[]): Promise<McpCredential[]> {
+    return this.credentials.mcpForSession(vaultIds);
   }
 
   // ---------- sessions (index; the SessionLog owns status and usage and pushes them here) ----------

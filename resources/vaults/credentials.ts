@@ -13,6 +13,7 @@ import {
   type CredentialSecrets,
   type CredentialUpdateParams,
   type CredentialValidation,
+  type McpCredential,
 } from '../../contract/vault.ts';
 import { placeholderFor, type SandboxCredential } from '../../sandbox/credentials.ts';
 import { openSecret, sealSecret, secretAad, type SealedSecret } from '../../vault/crypto.ts';
@@ -234,6 +235,40 @@ export class Credentials extends Queries {
         };
       }),
     );
+  }
+
+  /**
+   * The usable MCP credentials (`static_bearer`, `mcp_oauth`) of these vaults, decrypted, in vault order then
+   * creation order; the brain uses the first whose `mcp_server_url` is the server's. Archived vaults and
+   * credentials are left out. Throws VaultCryptoError when a secret cannot be opened.
+   */
+  async mcpForSession(vaultIds: string[]): Promise<McpCredential[]> {
+    const picked: Array<{ vaultId: string; id: string; credential: Credential; sealed: SealedSecret }> = [];
+    for (const vaultId of vaultIds) {
+      const vault = this.vaults.find(vaultId);
+      if (!vault || vault.archived_at) continue;
+      const rows = this.sql
+        .exec<{ id: string; body: string; key_id: string; iv: string; ciphertext: string }>(
+          `SELECT id, body, key_id, iv, ciphertext FROM vault_credentials
+           WHERE vault_id = ? AND auth_type IN ('static_bearer', 'mcp_oauth') AND archived_at IS NULL AND ciphertext IS NOT NULL ORDER BY n`,
+          vaultId,
+        )
+        .toArray();
+      for (const row of rows)
+        picked.push({ vaultId, id: row.id, credential: deserialise<Credential>(row.body), sealed: { keyId: row.key_id, iv: row.iv, ciphertext: row.ciphertext } });
+    }
+    if (picked.length === 0) return [];
+    const keys = await this.keys.load();
+    const workspaceId = this.keys.workspaceId();
+    const out: McpCredential[] = [];
+    for (const { vaultId, id, credential, sealed } of picked) {
+      const { auth } = credential;
+      if (auth.type === 'environment_variable') continue;
+      const secrets = JSON.parse(await openSecret(keys, secretAad(workspaceId, vaultId, id), sealed)) as CredentialSecrets;
+      const token = secrets.type === 'static_bearer' ? secrets.token : secrets.type === 'mcp_oauth' ? secrets.access_token : '';
+      out.push({ credentialId: id, vaultId, type: auth.type, mcpServerUrl: auth.mcp_server_url, token, expiresAt: auth.type === 'mcp_oauth' ? auth.expires_at : null });
+    }
+    return out;
   }
 
   /** A credential of this vault: one of another vault is not found here, even in the same workspace. */

@@ -2,6 +2,7 @@
 // model, the hands and the vault. The Brain entrypoint connects them; the step knows nothing else.
 import type { LiveDelta, NewEvent, SessionEvent } from '../../contract/events.ts';
 import type { EmitOptions, Refusal, StepView } from '../../durable-objects/session-log.ts';
+import type { McpCredential } from '../../contract/vault.ts';
 import type { SandboxCredential } from '../../sandbox/credentials.ts';
 import type { Hands } from '../../sandbox/hands.ts';
 import type { ModelPort } from './model-client.ts';
@@ -20,9 +21,10 @@ export interface LogPort {
   claimCall(epoch: number, key: string): Promise<boolean | Refusal>;
 }
 
-/** Where a step gets the session's vault credentials (decrypted) when it is about to run a tool. */
+/** Where a step gets the session's vault credentials (decrypted) when it is about to run a tool or reach an MCP server. */
 export interface VaultPort {
   sessionCredentials(workspaceId: string, vaultIds: string[]): Promise<SandboxCredential[]>;
+  sessionMcpCredentials(workspaceId: string, vaultIds: string[]): Promise<McpCredential[]>;
 }
 
 export interface StepPorts {

@@ -8,5 +8,8 @@ export function vaultFor(env: Env): VaultPort {
     sessionCredentials(workspaceId, vaultIds) {
       return workspaceStore(env, workspaceId).sessionCredentials(vaultIds);
     },
+    sessionMcpCredentials(workspaceId, vaultIds) {
+      return workspaceStore(env, workspaceId).sessionMcpCredentials(vaultIds);
+    },
   };
 }

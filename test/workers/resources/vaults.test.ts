@@ -27,6 +27,27 @@ describe('vaults and credentials', () => {
       expect((await credentials.forSession([vault.id])).map((c) => [c.name, c.value])).toEqual([['GITHUB_TOKEN', 'ghp_secret_value']]);
     }));
 
+  it('opens the MCP credentials of a session’s vaults, in vault order, leaving out archived ones and environment variables', () =>
+    inWorkspace('vaults_mcp', async (storage) => {
+      const { vaults, credentials } = modules(storage, 'wrkspc_resources_vaults_mcp');
+      const a = value(vaults.create({ display_name: 'a' }));
+      const b = value(vaults.create({ display_name: 'b' }));
+      value(await credentials.create(a.id, envVar('TOKEN', 'not-mcp')));
+      const gone = value(await credentials.create(a.id, { auth: { type: 'static_bearer', token: 'archived-token', mcp_server_url: 'https://old.example.com/mcp' } }));
+      value(credentials.archive(a.id, gone.id));
+      const oauth = value(
+        await credentials.create(b.id, {
+          auth: { type: 'mcp_oauth', access_token: 'oauth-access', mcp_server_url: 'https://docs.example.com/mcp', expires_at: '2099-01-01T00:00:00Z' },
+        }),
+      );
+      const bearer = value(await credentials.create(a.id, { auth: { type: 'static_bearer', token: 'bearer-token', mcp_server_url: 'https://orders.example.com/mcp' } }));
+      expect(await credentials.mcpForSession([a.id, b.id])).toEqual([
+        { credentialId: bearer.id, vaultId: a.id, type: 'static_bearer', mcpServerUrl: 'https://orders.example.com/mcp', token: 'bearer-token', expiresAt: null },
+        { credentialId: oauth.id, vaultId: b.id, type: 'mcp_oauth', mcpServerUrl: 'https://docs.example.com/mcp', token: 'oauth-access', expiresAt: '2099-01-01T00:00:00Z' },
+      ]);
+      expect(await credentials.forSession([a.id, b.id])).toHaveLength(1);
+    }));
+
   it('refuses a second active credential for one variable in a vault, and finds a credential only in its own vault', () =>
     inWorkspace('vaults_unique', async (storage) => {
       const { vaults, credentials } = modules(storage, 'wrkspc_resources_vaults_unique');

@@ -31,7 +31,7 @@ export default defineConfig({
         test: {
           name: 'workers',
           include: ['test/workers/**/*.test.ts'],
-          globalSetup: ['test/support/scripted-model-setup.ts'],
+          globalSetup: ['test/support/scripted-model-setup.ts', 'test/support/mcp-server-setup.ts'],
           testTimeout: 60_000,
         },
       },

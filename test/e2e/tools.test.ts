@@ -2,7 +2,7 @@
 // (bubblewrap), permissions, custom tools, schema checks, and at-most-once execution across a brain crash.
 import Anthropic from '@anthropic-ai/sdk';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FAULT_POINTS, faultWorkerEntry, type FaultPoint } from '../support/faults.ts';
+import { faultWorkerEntry, SANDBOX_FAULT_POINTS, type FaultPoint } from '../support/faults.ts';
 import { startScriptedRuntime } from '../support/scripted-runtime.ts';
 import { suiteFixture } from '../support/suite-fixture.ts';
 
@@ -184,7 +184,7 @@ describe('tools through the loop', () => {
     });
   }
   it('gives the same transcript with random brain kills around tool runs, and runs each tool once (seeded)', async () => {
-    const points: readonly FaultPoint[] = FAULT_POINTS;
+    const points: readonly FaultPoint[] = SANDBOX_FAULT_POINTS;
     let state = 7;
     const random = () => ((state = (state * 1103515245 + 12345) % 2147483648) / 2147483648);
     const run = async (faults: FaultPoint[]) => {

@@ -1,12 +1,13 @@
 // Test-only Worker entry: the production Worker, whose brain steps can be killed at named points
 // (test/support/faults.ts). The SessionLog keeps the pending kills in a table of its own, the Brain wraps the
-// log and the hands it gives each step so a step dies where a test asked, once, exactly as if its process had
+// log, the hands and the MCP client it gives each step so a step dies where a test asked, once, exactly as if its process had
 // died there, and `/v1/sessions/{id}/_faults` lets an end-to-end test ask. The workerd tests run this entry
 // (vitest.config.ts); the end-to-end runtime runs it when a test passes `workerEntry` to scripts/runtime.ts.
 import { z } from 'zod';
 import production from '../../worker/index.ts';
 import type { Env } from '../../worker/env.ts';
 import { Brain as ProductionBrain } from '../../worker/brain/brain.ts';
+import type { McpPort } from '../../worker/brain/mcp-client.ts';
 import type { LogPort, StepPorts } from '../../worker/brain/ports.ts';
 import type { StepOutcome } from '../../worker/brain/step.ts';
 import { SessionLog as ProductionSessionLog } from '../../durable-objects/session-log.ts';
@@ -94,7 +95,29 @@ export class Brain extends ProductionBrain {
       },
       release: (epoch) => ports.log.release(epoch),
       stillHolds: (epoch) => ports.log.stillHolds(epoch),
-      claimCall: (epoch, key) => ports.log.claimCall(epoch, key),
+      async claimCall(epoch, key) {
+        await killAt('after_mcp_tool_use');
+        return ports.log.claimCall(epoch, key);
+      },
+    };
+    const mcp: McpPort = {
+      async connect(url, bearer) {
+        const r = await ports.mcp.connect(url, bearer);
+        if (!r.ok) return r;
+        const { connection } = r;
+        return {
+          ok: true,
+          connection: {
+            tools: connection.tools,
+            close: () => connection.close(),
+            async call(name, input) {
+              const outcome = await connection.call(name, input);
+              await killAt('after_mcp_tool_call');
+              return outcome;
+            },
+          },
+        };
+      },
     };
     const hands: Hands = {
       provision: (spec) => ports.hands.provision(spec),
@@ -106,7 +129,7 @@ export class Brain extends ProductionBrain {
         return outcome;
       },
     };
-    return { ...ports, log, hands };
+    return { ...ports, log, hands, mcp };
   }
 }
 

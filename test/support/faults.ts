@@ -20,6 +20,10 @@ export const FAULT_POINTS = [
   'after_tool_use',
   /** The hands ran the call; before `agent.tool_result` is appended. */
   'after_tool_execution',
+  /** `agent.mcp_tool_use` is in the log; before the brain claims the call and sends it to the MCP server. */
+  'after_mcp_tool_use',
+  /** The MCP server answered the call; before `agent.mcp_tool_result` is appended. */
+  'after_mcp_tool_call',
 ] as const;
 export type FaultPoint = (typeof FAULT_POINTS)[number];
 
@@ -30,6 +34,9 @@ export function faultWorkerEntry(): string {
 
 /** The points a step reaches without a sandbox (the workerd tests have none; tools are covered end to end). */
 export const MODEL_FAULT_POINTS = FAULT_POINTS.filter((p) => !p.includes('tool'));
+
+/** The points a turn with one sandbox tool call passes (MCP calls have their own). */
+export const SANDBOX_FAULT_POINTS = FAULT_POINTS.filter((p) => !p.includes('mcp'));
 
 /** The session log of the test Worker, with its fault table. */
 export type FaultLogStub = Remote<Pick<SessionLog, 'injectFaults' | 'pendingFaults' | 'takeFault'>>;

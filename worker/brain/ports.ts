@@ -1,10 +1,12 @@
 // What a brain step works with, as interfaces: the session's log (fenced reads and appends, live deltas), the
-// model, the hands and the vault. The Brain entrypoint connects them; the step knows nothing else.
+// model, the hands, the vault and the agent's MCP servers. The Brain entrypoint connects them; the step knows
+// nothing else.
 import type { LiveDelta, NewEvent, SessionEvent } from '../../contract/events.ts';
 import type { EmitOptions, Refusal, StepView } from '../../durable-objects/session-log.ts';
 import type { McpCredential } from '../../contract/vault.ts';
 import type { SandboxCredential } from '../../sandbox/credentials.ts';
 import type { Hands } from '../../sandbox/hands.ts';
+import type { McpPort } from './mcp-client.ts';
 import type { ModelPort } from './model-client.ts';
 
 /** The part of the SessionLog a brain may use: fenced reads, fenced appends, live deltas. */
@@ -32,6 +34,7 @@ export interface StepPorts {
   model: ModelPort;
   hands: Hands;
   vault: VaultPort;
+  mcp: McpPort;
 }
 
 /** The log refused an append: a newer epoch holds the session (a takeover, an interrupt), so this step is over. */

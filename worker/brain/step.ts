@@ -3,7 +3,7 @@
 // re-derived from the log, so a fresh brain woken after a crash at any line continues the turn without
 // duplicating an event or running a tool twice (a tool call's idempotency key is its `agent.tool_use` id).
 import {
-  agentCustomToolUse, agentMessage, agentToolUse, contextCompacted, sessionError, spanModelRequestEnd, spanModelRequestStart,
+  agentCustomToolUse, agentMcpToolUse, agentMessage, agentToolUse, contextCompacted, sessionError, spanModelRequestEnd, spanModelRequestStart,
   statusIdle, statusRunning, systemMessage, type NewEvent, type SessionEvent,
 } from '../../contract/events.ts';
 import type { SessionSpec } from '../../contract/session-spec.ts';
@@ -13,6 +13,7 @@ import { assessBudget, BUDGET_NOTICE_SOURCE, toolCallsLeft } from './budget.ts';
 import { compactionSpan, DEFAULT_TRIGGER_TOKENS, estimateTokens, IDLE_COMPACTION_AT, latestCompaction, MAX_COMPACTIONS, summarize } from './compactor.ts';
 import { buildModelRequest, CONTEXT_EVENT_TYPES } from './context-builder.ts';
 import { detectLoop, LOOP_NOTICE_SOURCE } from './loop-detection.ts';
+import { connectMcpServers, type McpServers } from './mcp-servers.ts';
 import type { ModelTurn } from './model-client.ts';
 import { requestModel } from './model-request.ts';
 import { StaleEpoch, type LogPort, type StepPorts } from './ports.ts';
@@ -31,12 +32,16 @@ export interface StepOptions {
 
 export const DEFAULT_STEP_OPTIONS: StepOptions = { maxModelAttempts: 5, retryBaseMs: 1000 };
 
-const STEP_EVENT_TYPES = [...CONTEXT_EVENT_TYPES, 'span.model_request_start', 'span.model_request_end', 'user.tool_confirmation'];
+// session.error and session.status_idle: an MCP server that failed this turn is not tried again until the next.
+const STEP_EVENT_TYPES = [
+  ...CONTEXT_EVENT_TYPES, 'span.model_request_start', 'span.model_request_end', 'user.tool_confirmation', 'session.error', 'session.status_idle',
+];
 
 /**
  * One step, phase by phase:
  *   1. openStep                — read the log; a stale epoch, no pending input or an unreadable session ends here
  *   2. markRunning             — say the session is running (once, whichever brain says it)
+ *      connectMcp              — reach the agent's MCP servers (if it has an mcp_toolset) and offer their tools
  *   3. settleOpenToolCalls     — run, refuse or wait for the tool calls the log left open
  *   4. checkBudgets            — stop at a budget or limit; warn the model once at 80%
  *   5. compactIfOverThreshold  — summarise older turns of a context past its threshold
@@ -49,6 +54,7 @@ export async function runStep(epoch: number, ports: StepPorts, options: StepOpti
   if (typeof step === 'string') return step;
   try {
     await markRunning(step);
+    await connectMcp(step);
     const stopped = (await settleOpenToolCalls(step)) ?? (await checkBudgets(step)) ?? (await compactIfOverThreshold(step));
     if (stopped) return stopped;
     const answer = await askModel(step);
@@ -58,6 +64,8 @@ export async function runStep(epoch: number, ports: StepPorts, options: StepOpti
     // fenced: a newer epoch holds the session, so nothing this step would append can land
     if (err instanceof StaleEpoch) return 'stale';
     throw err;
+  } finally {
+    await step.mcp?.close();
   }
 }
 
@@ -70,6 +78,8 @@ interface Step {
   options: StepOptions;
   tools: Map<string, ResolvedTool>;
   definitions: ToolDefinition[];
+  /** The agent's MCP servers, once connected (connectMcp). */
+  mcp?: McpServers;
   /** The step's picture of the log: what it read plus what it appended since. */
   seen: SessionEvent[];
   /** Fenced append; a refusal ends the step (StaleEpoch). */
@@ -140,6 +150,13 @@ async function markRunning(step: Step): Promise<void> {
   if (step.view.status !== 'running') await step.emit([statusRunning()]);
 }
 
+/** MCP servers are reached by the step that needs their tools, and their tools join what the model is offered. */
+async function connectMcp(step: Step): Promise<void> {
+  const { spec, ports } = step;
+  step.mcp = await connectMcpServers({ spec, seen: step.seen, mcp: ports.mcp, vault: ports.vault, emit: (events) => step.emit(events) }, step.tools);
+  step.definitions = [...step.tools.values()].map((t) => t.definition);
+}
+
 // ---------- 3. open tool calls ----------
 
 async function settleOpenToolCalls(step: Step): Promise<StepOutcome | null> {
@@ -153,6 +170,12 @@ async function settleOpenToolCalls(step: Step): Promise<StepOutcome | null> {
     credentials: () => (credentials ??= spec.vaultIds.length ? ports.vault.sessionCredentials(spec.workspaceId, spec.vaultIds) : Promise.resolve([])),
     emit: (events) => step.emit(events),
     callsLeft: toolCallsLeft(step.view, step.seen),
+    mcp: step.mcp!,
+    claim: async (key) => {
+      const r = await ports.log.claimCall(step.epoch, key);
+      if (typeof r !== 'boolean') throw new StaleEpoch(r.error.message);
+      return r;
+    },
   });
   if (limitReached) {
     const message = `max_tool_calls (${spec.limits.max_tool_calls}) reached`;
@@ -286,6 +309,7 @@ async function recordAnswer(step: Step, turn: ModelTurn, messageId: string, star
     if (block.type !== 'tool_use') continue;
     const tool = step.tools.get(block.name);
     if (tool?.kind === 'custom') out.push(agentCustomToolUse(block.name, block.input));
+    else if (tool?.kind === 'mcp') out.push(agentMcpToolUse(tool.server!, block.name, block.input, tool.permission.type === 'always_ask' ? 'ask' : 'allow'));
     else out.push(agentToolUse(block.name, block.input, tool?.permission.type === 'always_ask' ? 'ask' : 'allow'));
   }
   const span = spanModelRequestEnd(startId, turn.usage, false);
@@ -307,7 +331,7 @@ async function recordAnswer(step: Step, turn: ModelTurn, messageId: string, star
   }
   if (loop?.action === 'nudge') out.push(systemMessage(loop.message, { source: LOOP_NOTICE_SOURCE, loop_key: loop.key }));
 
-  if (out.some((e) => e.type === 'agent.tool_use' || e.type === 'agent.custom_tool_use')) {
+  if (out.some((e) => e.type === 'agent.tool_use' || e.type === 'agent.custom_tool_use' || e.type === 'agent.mcp_tool_use')) {
     await step.emit([...out, span], { release: true, ...accounting });
     return 'tool_use';
   }

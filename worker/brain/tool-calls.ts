@@ -1,10 +1,11 @@
-// Settling the tool calls a step finds open in the log: agent toolset calls run in the sandbox (or are refused:
-// denied by the user, unknown, input that violates the schema, over max_tool_calls); calls that need the client —
-// custom tools, and `always_ask` tools not yet confirmed — are what the session waits for.
-import { agentToolResult, type EventOf, type NewEvent, type SessionEvent } from '../../contract/events.ts';
+// Settling the tool calls a step finds open in the log: agent toolset calls run in the sandbox and MCP calls on
+// their server (or are refused: denied by the user, unknown, input that violates the schema, over max_tool_calls);
+// calls that need the client — custom tools, and `always_ask` tools not yet confirmed — are what the session waits for.
+import { agentMcpToolResult, agentToolResult, type EventOf, type NewEvent, type SessionEvent } from '../../contract/events.ts';
 import type { SessionSpec } from '../../contract/session-spec.ts';
 import { redactContent, type SandboxCredential } from '../../sandbox/credentials.ts';
 import type { Hands, SandboxSpec } from '../../sandbox/hands.ts';
+import type { McpServers } from './mcp-servers.ts';
 import { checkToolInput, type ResolvedTool } from './tools.ts';
 
 /** The sandbox's view of a session: its spec, with the credentials read for this call. */
@@ -27,7 +28,16 @@ export interface ToolCallContext {
   emit: (events: NewEvent[]) => Promise<SessionEvent[]>;
   /** How many more calls max_tool_calls lets run. */
   callsLeft: number;
+  /** The MCP servers this step is connected to. */
+  mcp: McpServers;
+  /** Claims an MCP call before it runs: false when an earlier brain claimed it (the call may have run). */
+  claim: (key: string) => Promise<boolean>;
 }
+
+/** What an MCP call an earlier brain started, and never recorded, is answered with: it is not run twice. */
+const MCP_INTERRUPTED =
+  'This tool call was interrupted: it was sent to the MCP server earlier and its result was never recorded (the brain ' +
+  'running it stopped). It is not run again, because it may have taken effect; check its effect before calling it again.';
 
 /**
  * Answers every tool call in `events` that has no result yet. Each call's `agent.tool_use` id is its idempotency
@@ -39,6 +49,7 @@ export async function settleToolCalls(events: SessionEvent[], ctx: ToolCallConte
   const confirmations = new Map<string, EventOf<'user.tool_confirmation'>>();
   for (const e of events) {
     if (e.type === 'agent.tool_result') answered.add(e.tool_use_id);
+    if (e.type === 'agent.mcp_tool_result') answered.add(e.mcp_tool_use_id);
     if (e.type === 'user.custom_tool_result') answered.add(e.custom_tool_use_id);
     if (e.type === 'user.tool_confirmation') confirmations.set(e.tool_use_id, e);
   }
@@ -46,13 +57,21 @@ export async function settleToolCalls(events: SessionEvent[], ctx: ToolCallConte
   let left = ctx.callsLeft;
   let limitReached = false;
   for (const call of events) {
-    if ((call.type !== 'agent.tool_use' && call.type !== 'agent.custom_tool_use') || answered.has(call.id)) continue;
+    if ((call.type !== 'agent.tool_use' && call.type !== 'agent.custom_tool_use' && call.type !== 'agent.mcp_tool_use') || answered.has(call.id)) continue;
     const name = call.name;
     const input = call.input ?? {};
-    const tool = ctx.tools.get(name);
-    const refuse = (text: string) => ctx.emit([agentToolResult(call.id, [{ type: 'text', text }], true)]);
+    const mcpServer = call.type === 'agent.mcp_tool_use' ? call.mcp_server_name : null;
+    const found = ctx.tools.get(name);
+    // An MCP call goes to the server it was made to; a same-named tool of another kind is not it.
+    const tool = found && (found.kind === 'mcp') === (mcpServer !== null) && found.server === (mcpServer ?? undefined) ? found : undefined;
+    const refuse = (text: string) =>
+      ctx.emit([mcpServer !== null ? agentMcpToolResult(call.id, [{ type: 'text', text }], true) : agentToolResult(call.id, [{ type: 'text', text }], true)]);
     if (!tool) {
-      await refuse(`Tool '${name}' is not available to this agent.`);
+      if (mcpServer === null) await refuse(`Tool '${name}' is not available to this agent.`);
+      else {
+        const server = ctx.mcp.server(mcpServer);
+        await refuse(server.ok ? `Tool '${name}' is not available from MCP server '${mcpServer}'.` : `Not run: ${server.reason}.`);
+      }
       continue;
     }
     const problem = checkToolInput(tool.definition, input);
@@ -82,6 +101,16 @@ export async function settleToolCalls(events: SessionEvent[], ctx: ToolCallConte
       continue;
     }
     left--;
+    if (mcpServer !== null) {
+      // No ledger on the server's side: the claim in the log is what keeps a call from running twice.
+      if (!(await ctx.claim(call.id))) {
+        await refuse(MCP_INTERRUPTED);
+        continue;
+      }
+      const outcome = await ctx.mcp.call(mcpServer, name, input);
+      await ctx.emit([agentMcpToolResult(call.id, outcome.content, outcome.isError)]);
+      continue;
+    }
     let credentials: SandboxCredential[];
     try {
       credentials = await ctx.credentials();

@@ -1,0 +1,67 @@
+// A bearer-protected MCP server for tests, built with the official SDK's server (`McpServer`) over its streamable
+// HTTP transport, stateless (a fresh server per request). Its tools: `lookup_order` answers from a fixed table,
+// `show_authorization` echoes the Authorization header it received (a server that leaks the token back).
+// `GET /_calls?order_id=…` (no token needed) says how many times `lookup_order` ran for that order.
+import { createServer, type IncomingMessage } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { z } from 'zod';
+
+export interface TestMcpServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+function mcpServer(req: IncomingMessage, calls: Map<string, number>): McpServer {
+  const server = new McpServer({ name: 'orders', version: '1.0.0' });
+  server.registerTool(
+    'lookup_order',
+    { description: 'Looks up an order by id', inputSchema: { order_id: z.string() } },
+    async ({ order_id }) => {
+      calls.set(order_id, (calls.get(order_id) ?? 0) + 1);
+      return { content: [{ type: 'text', text: `order ${order_id}: shipped on 2026-11-30` }] };
+    },
+  );
+  server.registerTool('show_authorization', { description: 'Shows the Authorization header the server received', inputSchema: {} }, async () => ({
+    content: [{ type: 'text', text: `you sent: ${req.headers.authorization ?? '(none)'}` }],
+  }));
+  return server;
+}
+
+/** Serves MCP at `/mcp` to requests carrying `Authorization: Bearer <token>`; others get 401. */
+export async function startMcpServer(token: string): Promise<TestMcpServer> {
+  const calls = new Map<string, number>();
+  const http = createServer(async (req, res) => {
+    if (req.method === 'GET' && req.url?.startsWith('/_calls')) {
+      const order = new URL(req.url, 'http://x').searchParams.get('order_id') ?? '';
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ calls: calls.get(order) ?? 0 }));
+      return;
+    }
+    if (req.headers.authorization !== `Bearer ${token}`) {
+      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' }).end(JSON.stringify({ error: 'unauthorized' }));
+      return;
+    }
+    if (req.method !== 'POST' || !req.url?.startsWith('/mcp')) {
+      res.writeHead(405).end();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    for await (const c of req) chunks.push(c as Buffer);
+    const body: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    const server = mcpServer(req, calls);
+    const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
+    res.on('close', () => {
+      void transport.close();
+      void server.close();
+    });
+    await server.connect(transport);
+    await transport.handleRequest(req, res, body);
+  });
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  const { port } = http.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}/mcp`,
+    close: () => new Promise((resolve) => http.close(() => resolve())),
+  };
+}

@@ -1,0 +1,195 @@
+// MCP servers in the loop: an agent's mcp_toolset offers the tools its server lists, the brain calls them with the
+// bearer token of the session's vault credential for that server URL (never in an event or a model request), and a
+// server that cannot be reached or refuses the token is a session.error while the turn goes on and ends idle.
+// The server is the official SDK's McpServer, started by the test run (test/support/mcp-server-setup.ts).
+import { env } from 'cloudflare:test';
+import { describe, expect, inject, it } from 'vitest';
+import { faultLog, injectFaults } from '../support/faults.ts';
+import { allEvents, call, say, settle } from './api.ts';
+
+const MCP_URL = inject('mcpServerUrl');
+const TOKEN = inject('mcpServerToken');
+/** Nothing listens on port 9 (discard) here: a server that is down. */
+const DOWN_URL = 'http://127.0.0.1:9/mcp';
+
+interface Setup {
+  servers: Array<{ name: string; url: string }>;
+  toolsets?: unknown[];
+  /** The bearer each server's vault credential holds (none: the session has no vault). */
+  tokens?: Record<string, string>;
+}
+
+async function mcpSession({ servers, toolsets, tokens = {} }: Setup): Promise<string> {
+  const a = await call('POST', '/v1/agents', {
+    name: 'mcp',
+    model: 'claude-sonnet-5-5',
+    mcp_servers: servers.map((s) => ({ type: 'url', ...s })),
+    tools: toolsets ?? servers.map((s) => ({ type: 'mcp_toolset', mcp_server_name: s.name, default_config: { permission_policy: { type: 'always_allow' } } })),
+  });
+  expect(a.status, JSON.stringify(a.body)).toBe(200);
+  const vaultIds: string[] = [];
+  if (Object.keys(tokens).length) {
+    const v = await call('POST', '/v1/vaults', { display_name: 'mcp' });
+    for (const [url, token] of Object.entries(tokens)) {
+      const c = await call('POST', `/v1/vaults/${v.body.id}/credentials`, { auth: { type: 'static_bearer', token, mcp_server_url: url } });
+      expect(c.status, JSON.stringify(c.body)).toBe(200);
+    }
+    vaultIds.push(v.body.id);
+  }
+  const e = await call('POST', '/v1/environments', { name: 'env' });
+  const s = await call('POST', '/v1/sessions', { agent: a.body.id, environment_id: e.body.id, vault_ids: vaultIds });
+  expect(s.status, JSON.stringify(s.body)).toBe(200);
+  return s.body.id;
+}
+
+/** How many times the test server ran `lookup_order` for `orderId`. */
+async function serverCalls(orderId: string): Promise<number> {
+  const r = await fetch(new URL(`/_calls?order_id=${orderId}`, MCP_URL));
+  return ((await r.json()) as { calls: number }).calls;
+}
+
+async function modelRequests(sessionId: string): Promise<any[]> {
+  const recorded: any = await (await fetch(`${inject('scriptedModelUrl')}/_scripted/requests`)).json();
+  return recorded.data.filter((r: any) => JSON.stringify(r.body).includes(sessionId));
+}
+
+describe('MCP servers', () => {
+  it('offers the server’s tools to the model and round-trips a call as agent.mcp_tool_use and agent.mcp_tool_result', async () => {
+    const id = await mcpSession({ servers: [{ name: 'orders', url: MCP_URL }], tokens: { [MCP_URL]: TOKEN } });
+    await say(id, `(${id}) [[tool:lookup_order {"order_id":"A-17"}]]`);
+    const events = await settle(id);
+
+    const use = events.find((e) => e.type === 'agent.mcp_tool_use');
+    expect(use).toMatchObject({ mcp_server_name: 'orders', name: 'lookup_order', input: { order_id: 'A-17' }, evaluated_permission: 'allow' });
+    const result = events.find((e) => e.type === 'agent.mcp_tool_result');
+    expect(result).toMatchObject({ mcp_tool_use_id: use.id, is_error: false, content: [{ type: 'text', text: 'order A-17: shipped on 2026-11-30' }] });
+    expect(events.filter((e) => e.type === 'session.error')).toEqual([]);
+    expect(events.at(-1).stop_reason).toEqual({ type: 'end_turn' });
+
+    const requests = await modelRequests(id);
+    expect(requests[0].body.tools.map((t: any) => t.name).sort()).toEqual(['lookup_order', 'show_authorization']);
+    expect(requests[0].body.tools.find((t: any) => t.name === 'lookup_order').input_schema.required).toEqual(['order_id']);
+    // The answer went back to the model as the result of its call.
+    const last = JSON.stringify(requests.at(-1).body.messages);
+    expect(last).toContain('order A-17: shipped on 2026-11-30');
+    expect(last).toContain(use.id);
+  });
+
+  it('keeps the vault’s bearer token out of every event and model request, even when the server echoes it', async () => {
+    const id = await mcpSession({ servers: [{ name: 'orders', url: MCP_URL }], tokens: { [MCP_URL]: TOKEN } });
+    await say(id, `(${id}) [[tool:show_authorization {}]]`);
+    const events = await settle(id);
+    const result = events.find((e) => e.type === 'agent.mcp_tool_result');
+    // The server got the token (it answers only to it) and echoed it; the log holds it redacted.
+    expect(result.is_error).toBe(false);
+    expect(result.content[0].text).toMatch(/^you sent: Bearer /);
+    expect(JSON.stringify(await allEvents(id))).not.toContain(TOKEN);
+    const requests = await modelRequests(id);
+    expect(requests.length).toBeGreaterThan(1);
+    expect(JSON.stringify(requests)).not.toContain(TOKEN);
+  });
+
+  it('reports a server that is down as mcp_connection_failed_error and ends the turn idle without its tools', async () => {
+    const id = await mcpSession({
+      servers: [{ name: 'down', url: DOWN_URL }, { name: 'orders', url: MCP_URL }],
+      tokens: { [MCP_URL]: TOKEN },
+    });
+    await say(id, `hello (${id})`);
+    const events = await settle(id);
+    const errors = events.filter((e) => e.type === 'session.error');
+    expect(errors).toHaveLength(1);
+    expect(errors[0].error).toMatchObject({ type: 'mcp_connection_failed_error', mcp_server_name: 'down' });
+    expect(events.at(-1).stop_reason).toEqual({ type: 'end_turn' });
+    const requests = await modelRequests(id);
+    expect(requests.at(-1).body.tools.map((t: any) => t.name).sort()).toEqual(['lookup_order', 'show_authorization']);
+  });
+
+  it('reports a refused token as mcp_authentication_failed_error, and a server without a credential is refused too', async () => {
+    const wrong = await mcpSession({ servers: [{ name: 'orders', url: MCP_URL }], tokens: { [MCP_URL]: 'not-the-token-1234' } });
+    await say(wrong, 'hello');
+    let events = await settle(wrong);
+    let errors = events.filter((e) => e.type === 'session.error');
+    expect(errors.map((e) => e.error)).toMatchObject([{ type: 'mcp_authentication_failed_error', mcp_server_name: 'orders' }]);
+    expect(JSON.stringify(events)).not.toContain('not-the-token-1234');
+    expect(events.at(-1).stop_reason).toEqual({ type: 'end_turn' });
+
+    const none = await mcpSession({ servers: [{ name: 'orders', url: MCP_URL }] });
+    await say(none, 'hello');
+    events = await settle(none);
+    errors = events.filter((e) => e.type === 'session.error');
+    expect(errors.map((e) => e.error.type)).toEqual(['mcp_authentication_failed_error']);
+    expect(events.at(-1).stop_reason).toEqual({ type: 'end_turn' });
+  });
+
+  it('waits for confirmation of an always_ask MCP tool, then calls it', async () => {
+    // mcp_toolset's default permission policy is always_ask.
+    const id = await mcpSession({
+      servers: [{ name: 'orders', url: MCP_URL }],
+      toolsets: [{ type: 'mcp_toolset', mcp_server_name: 'orders' }],
+      tokens: { [MCP_URL]: TOKEN },
+    });
+    await say(id, '[[tool:lookup_order {"order_id":"B-2"}]]');
+    let events = await settle(id);
+    const use = events.find((e) => e.type === 'agent.mcp_tool_use');
+    expect(use.evaluated_permission).toBe('ask');
+    expect(events.at(-1).stop_reason).toEqual({ type: 'requires_action', event_ids: [use.id] });
+    expect(events.some((e) => e.type === 'agent.mcp_tool_result')).toBe(false);
+
+    const ok = await call('POST', `/v1/sessions/${id}/events`, { events: [{ type: 'user.tool_confirmation', tool_use_id: use.id, result: 'allow' }] });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+    events = await settle(id);
+    const results = events.filter((e) => e.type === 'agent.mcp_tool_result');
+    expect(results).toHaveLength(1);
+    expect(results[0]).toMatchObject({ mcp_tool_use_id: use.id, is_error: false, content: [{ text: 'order B-2: shipped on 2026-11-30' }] });
+    expect(events.at(-1).stop_reason).toEqual({ type: 'end_turn' });
+  });
+
+  it('offers only the tools the toolset enables, and refuses a call to a disabled one', async () => {
+    const id = await mcpSession({
+      servers: [{ name: 'orders', url: MCP_URL }],
+      toolsets: [
+        {
+          type: 'mcp_toolset',
+          mcp_server_name: 'orders',
+          default_config: { enabled: false, permission_policy: { type: 'always_allow' } },
+          configs: [{ name: 'lookup_order', enabled: true }],
+        },
+      ],
+      tokens: { [MCP_URL]: TOKEN },
+    });
+    await say(id, `(${id}) [[tool:show_authorization {}]]`);
+    const events = await settle(id);
+    const requests = await modelRequests(id);
+    expect(requests[0].body.tools.map((t: any) => t.name)).toEqual(['lookup_order']);
+    // Not an MCP tool of this agent, so the call is an unknown tool's.
+    expect(events.some((e) => e.type === 'agent.mcp_tool_use')).toBe(false);
+    expect(events.find((e) => e.type === 'agent.tool_result').content[0].text).toContain("'show_authorization' is not available");
+  });
+
+  it('runs a call once when the brain dies after agent.mcp_tool_use and before sending it', async () => {
+    const id = await mcpSession({ servers: [{ name: 'orders', url: MCP_URL }], tokens: { [MCP_URL]: TOKEN } });
+    await injectFaults(env, id, ['after_mcp_tool_use']);
+    await say(id, '[[tool:lookup_order {"order_id":"C-before"}]]');
+    const events = await settle(id);
+    const results = events.filter((e) => e.type === 'agent.mcp_tool_result');
+    expect(results).toHaveLength(1);
+    expect(results[0]).toMatchObject({ is_error: false, content: [{ text: 'order C-before: shipped on 2026-11-30' }] });
+    expect(await faultLog(env, id).pendingFaults()).toEqual([]); // the brain did die there
+    expect(await serverCalls('C-before')).toBe(1);
+  });
+
+  it('reports a call the server ran but whose result was never appended as interrupted, and does not send it again', async () => {
+    const id = await mcpSession({ servers: [{ name: 'orders', url: MCP_URL }], tokens: { [MCP_URL]: TOKEN } });
+    await injectFaults(env, id, ['after_mcp_tool_call']);
+    await say(id, '[[tool:lookup_order {"order_id":"C-after"}]]');
+    const events = await settle(id);
+    const use = events.find((e) => e.type === 'agent.mcp_tool_use');
+    const results = events.filter((e) => e.type === 'agent.mcp_tool_result');
+    expect(results).toHaveLength(1);
+    expect(results[0]).toMatchObject({ mcp_tool_use_id: use.id, is_error: true });
+    expect(results[0].content[0].text).toContain('interrupted');
+    expect(await faultLog(env, id).pendingFaults()).toEqual([]);
+    expect(await serverCalls('C-after')).toBe(1);
+    expect(events.at(-1).stop_reason).toEqual({ type: 'end_turn' });
+  });
+});

@@ -1,0 +1,129 @@
+// A step's MCP servers: connects to each server an agent's `mcp_toolset` uses (only then, and afresh each step, as
+// the brain holds nothing between steps), with the bearer token of the session's vault credential for that server
+// URL, offers the tools they list, and calls them. A server that cannot be reached or refuses the credential is a
+// `session.error` once per turn, and the turn goes on without its tools.
+import { sessionError, type NewEvent, type SessionEvent } from '../../contract/events.ts';
+import type { SessionSpec } from '../../contract/session-spec.ts';
+import type { McpCredential } from '../../contract/vault.ts';
+import { redactContent, type SandboxCredential } from '../../sandbox/credentials.ts';
+import type { McpCallOutcome, McpConnection, McpPort } from './mcp-client.ts';
+import type { VaultPort } from './ports.ts';
+import { addMcpTools, mcpServersUsed, type ResolvedTool } from './tools.ts';
+
+export interface McpServers {
+  /** A server this step is connected to, or why not (it is then not offered, and its open calls are not run). */
+  server(name: string): { ok: true; connection: McpConnection; bearer: string | null } | { ok: false; reason: string };
+  /** Calls a tool; the answer has the server's token redacted, should it echo it. */
+  call(server: string, name: string, input: Record<string, unknown>): Promise<McpCallOutcome>;
+  close(): Promise<void>;
+}
+
+export interface McpStepContext {
+  spec: SessionSpec;
+  /** The step's log: errors recorded earlier in this turn are not tried again until the next turn. */
+  seen: SessionEvent[];
+  mcp: McpPort;
+  vault: VaultPort;
+  emit: (events: NewEvent[]) => Promise<SessionEvent[]>;
+}
+
+/**
+ * Connects the agent's MCP servers and adds their tools to `tools`. An agent without an `mcp_toolset` contacts no
+ * server and reads no credential.
+ */
+export async function connectMcpServers(ctx: McpStepContext, tools: Map<string, ResolvedTool>): Promise<McpServers> {
+  const connected = new Map<string, { connection: McpConnection; bearer: string | null }>();
+  const down = new Map<string, string>();
+  const uses = mcpServersUsed(ctx.spec.agent);
+  if (uses.length) {
+    const failedThisTurn = failuresThisTurn(ctx.seen);
+    let credentials: McpCredential[] | string | undefined;
+    for (const use of uses) {
+      const earlier = failedThisTurn.get(use.name);
+      if (earlier) {
+        down.set(use.name, earlier);
+        continue;
+      }
+      credentials ??= await readCredentials(ctx);
+      const failure = async (type: 'mcp_connection_failed_error' | 'mcp_authentication_failed_error', message: string) => {
+        down.set(use.name, message);
+        await ctx.emit([sessionError({ type, mcp_server_name: use.name, message, retry_status: { type: 'terminal' } })]);
+      };
+      if (typeof credentials === 'string') {
+        await failure('mcp_authentication_failed_error', `MCP server '${use.name}': ${credentials}; its tools are not offered this turn`);
+        continue;
+      }
+      const credential = credentials.find((c) => sameUrl(c.mcpServerUrl, use.url)) ?? null;
+      if (credential?.expiresAt && Date.parse(credential.expiresAt) <= Date.now()) {
+        await failure(
+          'mcp_authentication_failed_error',
+          `MCP server '${use.name}': the access token of credential ${credential.credentialId} expired at ${credential.expiresAt}, and ` +
+            'refreshing mcp_oauth tokens is not supported yet; update the credential with a new access_token. Its tools are not offered this turn',
+        );
+        continue;
+      }
+      const bearer = credential?.token ?? null;
+      const r = await ctx.mcp.connect(use.url, bearer);
+      if (!r.ok) {
+        const what = r.kind === 'authentication' ? 'refused the credential' : 'could not be reached';
+        await failure(
+          r.kind === 'authentication' ? 'mcp_authentication_failed_error' : 'mcp_connection_failed_error',
+          `MCP server '${use.name}' ${what} (${r.message}); its tools are not offered this turn`,
+        );
+        continue;
+      }
+      connected.set(use.name, { connection: r.connection, bearer });
+      addMcpTools(tools, use, r.connection.tools);
+    }
+  }
+  return {
+    server(name) {
+      const c = connected.get(name);
+      if (c) return { ok: true, ...c };
+      return { ok: false, reason: down.get(name) ?? `the agent has no MCP server named '${name}' with an mcp_toolset` };
+    },
+    async call(server, name, input) {
+      const c = connected.get(server);
+      if (!c) return { content: [{ type: 'text', text: `Not run: MCP server '${server}' is not connected.` }], isError: true };
+      const outcome = await c.connection.call(name, input);
+      return { ...outcome, content: c.bearer ? redactContent(outcome.content, [asRedactable(c.bearer)]) : outcome.content };
+    },
+    async close() {
+      await Promise.all([...connected.values()].map((c) => c.connection.close()));
+    },
+  };
+}
+
+/** The session's MCP credentials, or why they could not be read (a master key missing after a rotation). */
+async function readCredentials(ctx: McpStepContext): Promise<McpCredential[] | string> {
+  if (!ctx.spec.vaultIds.length) return [];
+  try {
+    return await ctx.vault.sessionMcpCredentials(ctx.spec.workspaceId, ctx.spec.vaultIds);
+  } catch (err) {
+    return `the session's vault credentials could not be read (${(err as Error).message})`;
+  }
+}
+
+/** MCP servers that failed since the session last went idle: `mcp_server_name` → the error's message. */
+function failuresThisTurn(seen: SessionEvent[]): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const e of seen) {
+    if (e.type === 'session.status_idle') out.clear();
+    if (e.type === 'session.error' && 'mcp_server_name' in e.error) out.set(e.error.mcp_server_name, e.error.message);
+  }
+  return out;
+}
+
+/** A credential's `mcp_server_url` matches the server's URL as URLs (case of the host, default port), not as text. */
+function sameUrl(a: string, b: string): boolean {
+  try {
+    return new URL(a).href === new URL(b).href;
+  } catch {
+    return a === b;
+  }
+}
+
+/** The token in the shape the shared redactor takes; every spelling it knows is replaced, as for a sandbox secret. */
+function asRedactable(token: string): SandboxCredential {
+  return { credentialId: 'mcp', vaultId: '', name: '', placeholder: '[redacted]', value: token, networking: { type: 'unrestricted' }, injection: { header: true, body: false } };
+}

@@ -260,6 +260,19 @@ export interface McpCredential {
   token: string;
   /** When an `mcp_oauth` access token expires (null: not known, or a static bearer). */
   expiresAt: string | null;
+  /**
+   * What refreshing an expired `mcp_oauth` access token takes; present only once it has expired and the credential
+   * has refresh configuration with a refresh token, so the refresh secrets leave the vault only when needed.
+   */
+  refresh: {
+    tokenEndpoint: string;
+    clientId: string;
+    tokenEndpointAuth: 'none' | 'client_secret_basic' | 'client_secret_post';
+    clientSecret: string | null;
+    refreshToken: string;
+    resource: string | null;
+    scope: string | null;
+  } | null;
 }
 
 export interface CredentialParts {

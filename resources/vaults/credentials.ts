@@ -240,7 +240,8 @@ export class Credentials extends Queries {
   /**
    * The usable MCP credentials (`static_bearer`, `mcp_oauth`) of these vaults, decrypted, in vault order then
    * creation order; the brain uses the first whose `mcp_server_url` is the server's. Archived vaults and
-   * credentials are left out. Throws VaultCryptoError when a secret cannot be opened.
+   * credentials are left out. An expired `mcp_oauth` token comes with what refreshing it takes. Throws
+   * VaultCryptoError when a secret cannot be opened.
    */
   async mcpForSession(vaultIds: string[]): Promise<McpCredential[]> {
     const picked: Array<{ vaultId: string; id: string; credential: Credential; sealed: SealedSecret }> = [];
@@ -265,8 +266,27 @@ export class Credentials extends Queries {
       const { auth } = credential;
       if (auth.type === 'environment_variable') continue;
       const secrets = JSON.parse(await openSecret(keys, secretAad(workspaceId, vaultId, id), sealed)) as CredentialSecrets;
-      const token = secrets.type === 'static_bearer' ? secrets.token : secrets.type === 'mcp_oauth' ? secrets.access_token : '';
-      out.push({ credentialId: id, vaultId, type: auth.type, mcpServerUrl: auth.mcp_server_url, token, expiresAt: auth.type === 'mcp_oauth' ? auth.expires_at : null });
+      if (auth.type === 'static_bearer') {
+        const token = secrets.type === 'static_bearer' ? secrets.token : '';
+        out.push({ credentialId: id, vaultId, type: auth.type, mcpServerUrl: auth.mcp_server_url, token, expiresAt: null, refresh: null });
+        continue;
+      }
+      if (secrets.type !== 'mcp_oauth') continue;
+      const expired = auth.expires_at !== null && Date.parse(auth.expires_at) <= Date.now();
+      const r = auth.refresh;
+      const refresh =
+        expired && r && secrets.refresh_token
+          ? {
+              tokenEndpoint: r.token_endpoint,
+              clientId: r.client_id,
+              tokenEndpointAuth: r.token_endpoint_auth.type,
+              clientSecret: secrets.client_secret,
+              refreshToken: secrets.refresh_token,
+              resource: r.resource,
+              scope: r.scope,
+            }
+          : null;
+      out.push({ credentialId: id, vaultId, type: auth.type, mcpServerUrl: auth.mcp_server_url, token: secrets.access_token, expiresAt: auth.expires_at, refresh });
     }
     return out;
   }

@@ -1,12 +1,14 @@
 // A bearer-protected MCP server for tests, built with the official SDK's server (`McpServer`) over its streamable
 // HTTP transport, stateless (a fresh server per request). Its tools: `lookup_order` answers from a fixed table,
 // `show_authorization` echoes the Authorization header it received (a server that leaks the token back).
-// `GET /_calls?order_id=…` (no token needed) says how many times `lookup_order` ran for that order.
+// `GET /_calls?order_id=…` (no token needed) says how many times `lookup_order` ran for that order. `POST /token` is
+// an OAuth token endpoint: the refresh_token grant of client `edgeharness-test` (client_secret_post) gets the token.
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
+import { OAUTH_CLIENT } from './mcp-oauth-client.ts';
 
 export interface TestMcpServer {
   url: string;
@@ -36,6 +38,19 @@ export async function startMcpServer(token: string): Promise<TestMcpServer> {
     if (req.method === 'GET' && req.url?.startsWith('/_calls')) {
       const order = new URL(req.url, 'http://x').searchParams.get('order_id') ?? '';
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ calls: calls.get(order) ?? 0 }));
+      return;
+    }
+    if (req.method === 'POST' && req.url === '/token') {
+      let form = '';
+      for await (const c of req) form += String(c);
+      const p = new URLSearchParams(form);
+      const ok =
+        p.get('grant_type') === 'refresh_token' &&
+        p.get('client_id') === OAUTH_CLIENT.clientId &&
+        p.get('client_secret') === OAUTH_CLIENT.clientSecret &&
+        p.get('refresh_token') === OAUTH_CLIENT.refreshToken;
+      res.writeHead(ok ? 200 : 400, { 'content-type': 'application/json' });
+      res.end(JSON.stringify(ok ? { access_token: token, token_type: 'Bearer', expires_in: 3600 } : { error: 'invalid_grant' }));
       return;
     }
     if (req.headers.authorization !== `Bearer ${token}`) {

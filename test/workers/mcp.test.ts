@@ -5,6 +5,7 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, inject, it } from 'vitest';
 import { faultLog, injectFaults } from '../support/faults.ts';
+import { OAUTH_CLIENT } from '../support/mcp-oauth-client.ts';
 import { allEvents, call, say, settle } from './api.ts';
 
 const MCP_URL = inject('mcpServerUrl');
@@ -191,5 +192,61 @@ describe('MCP servers', () => {
     expect(await faultLog(env, id).pendingFaults()).toEqual([]);
     expect(await serverCalls('C-after')).toBe(1);
     expect(events.at(-1).stop_reason).toEqual({ type: 'end_turn' });
+  });
+
+  describe('mcp_oauth', () => {
+    /** A session whose vault has an mcp_oauth credential for the server, its access token about to expire. */
+    async function oauthSession(refresh: boolean) {
+      const id = await mcpSession({ servers: [{ name: 'orders', url: MCP_URL }] });
+      const session = await call('GET', `/v1/sessions/${id}`);
+      const v = await call('POST', '/v1/vaults', { display_name: 'oauth' });
+      const expiresAt = new Date(Date.now() + 1500).toISOString();
+      const c = await call('POST', `/v1/vaults/${v.body.id}/credentials`, {
+        auth: {
+          type: 'mcp_oauth',
+          access_token: 'expired-access-token-41c2',
+          mcp_server_url: MCP_URL,
+          expires_at: expiresAt,
+          ...(refresh
+            ? {
+                refresh: {
+                  client_id: OAUTH_CLIENT.clientId,
+                  refresh_token: OAUTH_CLIENT.refreshToken,
+                  token_endpoint: new URL('/token', MCP_URL).href,
+                  token_endpoint_auth: { type: 'client_secret_post', client_secret: OAUTH_CLIENT.clientSecret },
+                },
+              }
+            : {}),
+        },
+      });
+      expect(c.status, JSON.stringify(c.body)).toBe(200);
+      const s = await call('POST', '/v1/sessions', { agent: session.body.agent.id, environment_id: session.body.environment_id, vault_ids: [v.body.id] });
+      expect(s.status, JSON.stringify(s.body)).toBe(200);
+      // Let the access token expire (nothing is timed: the step only compares expires_at with the clock).
+      while (Date.now() <= Date.parse(expiresAt)) await new Promise((r) => setTimeout(r, 100));
+      return { id: s.body.id as string, vaultId: v.body.id as string, credentialId: c.body.id as string };
+    }
+
+    it('refreshes an expired access token at the token endpoint, stores it, and calls the server with it', async () => {
+      const { id, vaultId, credentialId } = await oauthSession(true);
+      await say(id, '[[tool:lookup_order {"order_id":"D-1"}]]');
+      const events = await settle(id);
+      expect(events.filter((e) => e.type === 'session.error')).toEqual([]);
+      expect(events.find((e) => e.type === 'agent.mcp_tool_result')).toMatchObject({ is_error: false, content: [{ text: 'order D-1: shipped on 2026-11-30' }] });
+      const stored = await call('GET', `/v1/vaults/${vaultId}/credentials/${credentialId}`);
+      expect(Date.parse(stored.body.auth.expires_at)).toBeGreaterThan(Date.now());
+      const everything = JSON.stringify([events, await modelRequests(id), stored.body]);
+      for (const secret of [TOKEN, OAUTH_CLIENT.refreshToken, OAUTH_CLIENT.clientSecret]) expect(everything).not.toContain(secret);
+    });
+
+    it('reports an expired access token it cannot refresh as mcp_authentication_failed_error, without sending it', async () => {
+      const { id } = await oauthSession(false);
+      await say(id, 'hello');
+      const events = await settle(id);
+      const errors = events.filter((e) => e.type === 'session.error');
+      expect(errors.map((e) => e.error)).toMatchObject([{ type: 'mcp_authentication_failed_error', mcp_server_name: 'orders' }]);
+      expect(errors[0].error.message).toContain('expired');
+      expect(events.at(-1).stop_reason).toEqual({ type: 'end_turn' });
+    });
   });
 });

@@ -7,6 +7,7 @@ import type { SessionSpec } from '../../contract/session-spec.ts';
 import type { McpCredential } from '../../contract/vault.ts';
 import { redactContent, type SandboxCredential } from '../../sandbox/credentials.ts';
 import type { McpCallOutcome, McpConnection, McpPort } from './mcp-client.ts';
+import { refreshAccessToken } from './mcp-oauth.ts';
 import type { VaultPort } from './ports.ts';
 import { addMcpTools, mcpServersUsed, type ResolvedTool } from './tools.ts';
 
@@ -54,15 +55,11 @@ export async function connectMcpServers(ctx: McpStepContext, tools: Map<string, 
         continue;
       }
       const credential = credentials.find((c) => sameUrl(c.mcpServerUrl, use.url)) ?? null;
-      if (credential?.expiresAt && Date.parse(credential.expiresAt) <= Date.now()) {
-        await failure(
-          'mcp_authentication_failed_error',
-          `MCP server '${use.name}': the access token of credential ${credential.credentialId} expired at ${credential.expiresAt}, and ` +
-            'refreshing mcp_oauth tokens is not supported yet; update the credential with a new access_token. Its tools are not offered this turn',
-        );
+      const bearer = credential ? await currentToken(ctx, credential) : null;
+      if (bearer !== null && typeof bearer !== 'string') {
+        await failure('mcp_authentication_failed_error', `MCP server '${use.name}': ${bearer.problem}. Its tools are not offered this turn`);
         continue;
       }
-      const bearer = credential?.token ?? null;
       const r = await ctx.mcp.connect(use.url, bearer);
       if (!r.ok) {
         const what = r.kind === 'authentication' ? 'refused the credential' : 'could not be reached';
@@ -92,6 +89,24 @@ export async function connectMcpServers(ctx: McpStepContext, tools: Map<string, 
       await Promise.all([...connected.values()].map((c) => c.connection.close()));
     },
   };
+}
+
+/**
+ * The token to send: the credential's, or, for an `mcp_oauth` token past its `expires_at`, a fresh one from its token
+ * endpoint (stored back in the vault). An expired token is never sent.
+ */
+async function currentToken(ctx: McpStepContext, credential: McpCredential): Promise<string | { problem: string }> {
+  if (!credential.expiresAt || Date.parse(credential.expiresAt) > Date.now()) return credential.token;
+  const expired = `the access token of credential ${credential.credentialId} expired at ${credential.expiresAt}`;
+  if (!credential.refresh) return { problem: `${expired}, and the credential has no refresh token to renew it; update it with a new access_token` };
+  const refreshed = await refreshAccessToken(credential.refresh);
+  if (typeof refreshed === 'string') return { problem: `${expired}, and refreshing it failed: ${refreshed}` };
+  try {
+    await ctx.vault.recordMcpRefresh(ctx.spec.workspaceId, credential, refreshed);
+  } catch {
+    // The new token still serves this step; the next one refreshes again.
+  }
+  return refreshed.accessToken;
 }
 
 /** The session's MCP credentials, or why they could not be read (a master key missing after a rotation). */

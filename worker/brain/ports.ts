@@ -7,6 +7,7 @@ import type { McpCredential } from '../../contract/vault.ts';
 import type { SandboxCredential } from '../../sandbox/credentials.ts';
 import type { Hands } from '../../sandbox/hands.ts';
 import type { McpPort } from './mcp-client.ts';
+import type { RefreshedToken } from './mcp-oauth.ts';
 import type { ModelPort } from './model-client.ts';
 
 /** The part of the SessionLog a brain may use: fenced reads, fenced appends, live deltas. */
@@ -27,6 +28,8 @@ export interface LogPort {
 export interface VaultPort {
   sessionCredentials(workspaceId: string, vaultIds: string[]): Promise<SandboxCredential[]>;
   sessionMcpCredentials(workspaceId: string, vaultIds: string[]): Promise<McpCredential[]>;
+  /** Stores the token a refresh of an `mcp_oauth` credential got, so later steps and sessions use it. */
+  recordMcpRefresh(workspaceId: string, credential: McpCredential, token: RefreshedToken): Promise<void>;
 }
 
 export interface StepPorts {

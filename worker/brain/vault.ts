@@ -11,5 +11,19 @@ export function vaultFor(env: Env): VaultPort {
     sessionMcpCredentials(workspaceId, vaultIds) {
       return workspaceStore(env, workspaceId).sessionMcpCredentials(vaultIds);
     },
+    async recordMcpRefresh(workspaceId, credential, token) {
+      // Through the credential update the API uses: the same rules, the token re-sealed under the current key.
+      // An endpoint that gives no expires_in leaves the old expiry in place (an update cannot clear it), so the
+      // token is refreshed again at the next step.
+      const r = await workspaceStore(env, workspaceId).updateCredential(credential.vaultId, credential.credentialId, {
+        auth: {
+          type: 'mcp_oauth',
+          access_token: token.accessToken,
+          ...(token.expiresAt ? { expires_at: token.expiresAt } : {}),
+          ...(token.refreshToken ? { refresh: { refresh_token: token.refreshToken } } : {}),
+        },
+      });
+      if (!r.ok) throw new Error(`the refreshed token could not be stored (${r.error.message})`);
+    },
   };
 }

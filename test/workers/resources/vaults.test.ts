@@ -42,8 +42,8 @@ describe('vaults and credentials', () => {
       );
       const bearer = value(await credentials.create(a.id, { auth: { type: 'static_bearer', token: 'bearer-token', mcp_server_url: 'https://orders.example.com/mcp' } }));
       expect(await credentials.mcpForSession([a.id, b.id])).toEqual([
-        { credentialId: bearer.id, vaultId: a.id, type: 'static_bearer', mcpServerUrl: 'https://orders.example.com/mcp', token: 'bearer-token', expiresAt: null },
-        { credentialId: oauth.id, vaultId: b.id, type: 'mcp_oauth', mcpServerUrl: 'https://docs.example.com/mcp', token: 'oauth-access', expiresAt: '2099-01-01T00:00:00Z' },
+        { credentialId: bearer.id, vaultId: a.id, type: 'static_bearer', mcpServerUrl: 'https://orders.example.com/mcp', token: 'bearer-token', expiresAt: null, refresh: null },
+        { credentialId: oauth.id, vaultId: b.id, type: 'mcp_oauth', mcpServerUrl: 'https://docs.example.com/mcp', token: 'oauth-access', expiresAt: '2099-01-01T00:00:00Z', refresh: null },
       ]);
       expect(await credentials.forSession([a.id, b.id])).toHaveLength(1);
     }));

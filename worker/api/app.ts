@@ -9,6 +9,7 @@ import { idempotency } from './idempotency.ts';
 import { agents } from './routes/agents.ts';
 import { environments } from './routes/environments.ts';
 import { events } from './routes/events.ts';
+import { sessionResources } from './routes/session-resources.ts';
 import { sessions } from './routes/sessions.ts';
 import { vaults } from './routes/vaults.ts';
 
@@ -41,6 +42,7 @@ export function createApp() {
   app.route('/v1/environments', environments);
   app.route('/v1/sessions', events);
   app.route('/v1/sessions', sessions);
+  app.route('/v1/sessions', sessionResources);
   app.route('/v1/vaults', vaults);
 
   app.notFound((c) => notFound(`no route for ${c.req.method} ${c.req.path}`).toResponse(c.var.requestId));

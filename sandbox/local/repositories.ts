@@ -18,12 +18,18 @@ const RECORD = 'repositories.json';
 type Record_ = Record<string, 'cloned' | 'failed'>;
 
 /**
- * Clones every repository not yet tried into `<workspace><mountPath>` and answers the errors of this attempt.
+ * Clones every repository not yet tried into `<workspace><mountPath>` and answers the errors of this attempt and
+ * the top-level workspace entries it cloned into (for the host to hand over to the sandbox's user).
  * A repository tried before (cloned or failed) is not tried again: the session goes on without a failed one, as
  * the SDK says. `sessionDir` keeps the record; concurrent calls for one session must be serialised by the caller.
  */
-export async function cloneRepositories(sessionDir: string, workspace: string, repositories: SandboxRepository[]): Promise<RepositoryError[]> {
-  if (repositories.length === 0) return [];
+export async function cloneRepositories(
+  sessionDir: string,
+  workspace: string,
+  repositories: SandboxRepository[],
+): Promise<{ errors: RepositoryError[]; cloned: string[] }> {
+  const cloned = new Set<string>();
+  if (repositories.length === 0) return { errors: [], cloned: [] };
   const recordFile = path.join(sessionDir, RECORD);
   const record: Record_ = existsSync(recordFile) ? (JSON.parse(readFileSync(recordFile, 'utf8')) as Record_) : {};
   const errors: RepositoryError[] = [];
@@ -32,10 +38,11 @@ export async function cloneRepositories(sessionDir: string, workspace: string, r
     const error = await cloneOne(workspace, repo);
     record[repo.resourceId] = error ? 'failed' : 'cloned';
     if (error) errors.push(error);
+    else cloned.add(path.join(workspace, repo.mountPath.split('/').filter(Boolean)[0]!));
     mkdirSync(sessionDir, { recursive: true, mode: 0o700 });
     writeFileSync(recordFile, JSON.stringify(record), { mode: 0o600 });
   }
-  return errors;
+  return { errors, cloned: [...cloned] };
 }
 
 async function cloneOne(workspace: string, repo: SandboxRepository): Promise<RepositoryError | null> {

@@ -50,12 +50,13 @@ describe('cloning session repositories on the host', () => {
   it('clones at the default branch, a branch and a commit, each into its mount path, the token in no file', async () => {
     const session = path.join(dir, 'ok');
     const workspace = path.join(session, 'workspace');
-    const errors = await cloneRepositories(session, workspace, [
+    const { errors, cloned } = await cloneRepositories(session, workspace, [
       repo({ mountPath: '/workspace/hello' }),
       repo({ mountPath: '/src/feature', checkout: { type: 'branch', name: 'feature' } }),
       repo({ mountPath: '/src/pinned', checkout: { type: 'commit', sha: server.commits.first } }),
     ]);
     expect(errors).toEqual([]);
+    expect(cloned.sort()).toEqual([path.join(workspace, 'src'), path.join(workspace, 'workspace')]);
     expect(head(path.join(workspace, 'workspace', 'hello'))).toBe(server.commits.second);
     expect(head(path.join(workspace, 'src', 'feature'))).toBe(server.commits.feature);
     expect(head(path.join(workspace, 'src', 'pinned'))).toBe(server.commits.first);
@@ -79,7 +80,7 @@ describe('cloning session repositories on the host', () => {
       repo({ mountPath: '/f', checkout: { type: 'commit', sha: 'f'.repeat(40) } }),
       repo({ mountPath: '/g' }),
     ];
-    const errors = await cloneRepositories(session, workspace, repos);
+    const { errors } = await cloneRepositories(session, workspace, repos);
     expect(errors.map((e) => e.type)).toEqual([
       'repository_authentication_error',
       'repository_authentication_error',
@@ -90,6 +91,6 @@ describe('cloning session repositories on the host', () => {
     ]);
     expect(errors.every((e) => e.repository_url !== null && !e.message.includes('ghp_wrong'))).toBe(true);
     expect(readdirSync(workspace).sort()).toEqual(['g']);
-    expect(await cloneRepositories(session, workspace, repos)).toEqual([]);
+    expect(await cloneRepositories(session, workspace, repos)).toEqual({ errors: [], cloned: [] });
   });
 });

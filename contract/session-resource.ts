@@ -71,7 +71,7 @@ export type Checkout = z.infer<typeof Checkout>;
 
 const AuthorizationToken = z.string().min(1, 'must not be empty').max(MAX_TOKEN);
 
-/** Files API ids (`file_…`). Whether the file exists is not checked yet: this runtime has no Files API. */
+/** Files API ids (`file_…`); that the file exists in the workspace is checked when the resource is stored. */
 const FileId = z.string().regex(/^file_[0-9A-Za-z]{1,128}$/, 'expected a file id (file_…)');
 
 export const GitHubRepositoryResourceParams = z.strictObject({

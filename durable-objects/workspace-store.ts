@@ -69,7 +69,8 @@ export class WorkspaceStore extends DurableObject<Env> {
     this.vaults = new Vaults(ctx.storage);
     const keys = new VaultKeys(() => this.env, () => ctx.id.name);
     this.credentials = new Credentials(ctx.storage, this.vaults, keys);
-    this.sessionResources = new SessionResources(ctx.storage, keys, (id) => this.sessions.find(id));
+    this.files = new Files(ctx.storage);
+    this.sessionResources = new SessionResources(ctx.storage, keys, (id) => this.sessions.find(id), this.files);
     this.sessions = new Sessions(ctx.storage, {
       agents: this.agents,
       environments: this.environments,
@@ -77,7 +78,6 @@ export class WorkspaceStore extends DurableObject<Env> {
       resources: this.sessionResources,
     });
     this.idempotency = new IdempotencyKeys(ctx.storage);
-    this.files = new Files(ctx.storage);
   }
 
   // The RPC surface: one-line forwards to the resource modules, deliberately alike; no logic lives here.

@@ -20,6 +20,7 @@ import { openSecret, sealSecret, secretAad, type SealedSecret } from '../../vaul
 import { listBodies, type ListArgs } from '../shared/paging.ts';
 import { Queries } from '../shared/queries.ts';
 import { deserialise, serialise, timestamp } from '../shared/rows.ts';
+import type { Files } from '../files/files.ts';
 import type { VaultKeys } from '../vaults/keys.ts';
 
 const TABLE = 'session_resources';
@@ -42,12 +43,17 @@ export interface RepositoryToClone {
 export class SessionResources extends Queries {
   private readonly keys: VaultKeys;
   private readonly findSession: (id: string) => Session | undefined;
+  private readonly files: Pick<Files, 'find'>;
 
-  /** `keys`: what tokens are sealed with; `findSession`: this workspace's session of an id (tenancy: no other is found). */
-  constructor(storage: DurableObjectStorage, keys: VaultKeys, findSession: (id: string) => Session | undefined) {
+  /**
+   * `keys`: what tokens are sealed with; `findSession`: this workspace's session of an id; `files`: this workspace's
+   * files (tenancy: another workspace's session or file is not found).
+   */
+  constructor(storage: DurableObjectStorage, keys: VaultKeys, findSession: (id: string) => Session | undefined, files: Pick<Files, 'find'>) {
     super(storage);
     this.keys = keys;
     this.findSession = findSession;
+    this.files = files;
   }
 
   /**
@@ -56,6 +62,10 @@ export class SessionResources extends Queries {
    */
   async prepare(params: SessionResourceParams[]): Promise<Result<PreparedResources>> {
     const sessionId = newId('sesn');
+    for (const [i, p] of params.entries()) {
+      const missing = p.type === 'file' ? this.fileProblem(p.file_id, `resources[${i}].file_id`) : null;
+      if (missing) return missing;
+    }
     const mounts = params.map((p) => p.mount_path ?? defaultMountPath(p));
     const clash = mountPathClash(mounts, (i) => `resources[${i}]`);
     if (clash) return fail('invalid_request_error', clash);
@@ -86,6 +96,8 @@ export class SessionResources extends Queries {
   add(sessionId: string, p: ResourceAddParams): Result<FileResource> {
     const session = this.activeSession(sessionId);
     if (!session.ok) return session;
+    const missing = this.fileProblem(p.file_id, 'file_id');
+    if (missing) return missing;
     const current = this.all(sessionId);
     if (current.length >= MAX_SESSION_RESOURCES)
       return fail('invalid_request_error', `session '${sessionId}' already has ${MAX_SESSION_RESOURCES} resources, the most a session may have`);
@@ -196,6 +208,11 @@ export class SessionResources extends Queries {
     if (!session) return sessionNotFound(sessionId);
     if (session.archived_at) return fail('invalid_request_error', `session '${sessionId}' is archived; an archived session gets no new resources`);
     return ok(session);
+  }
+
+  /** A file resource names a file of this workspace (mounting does not need it to be downloadable: uploads are not). */
+  private fileProblem(fileId: string, field: string): Result<never> | null {
+    return this.files.find(fileId) ? null : fail('not_found_error', `${field}: file '${fileId}' not found`, 'file_not_found');
   }
 
   /** Binds a token to its workspace, session and resource: a ciphertext copied elsewhere fails to open. */

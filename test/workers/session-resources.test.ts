@@ -1,7 +1,17 @@
 // Session resources over HTTP: `resources` on session create and /v1/sessions/{id}/resources in the official
 // shapes, a repository's token write-only, refusals that name the field and store nothing, and tenancy.
+import { SELF } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { call, KEY, makeSession, registerKey } from './api.ts';
+
+async function upload(name: string, key = KEY): Promise<string> {
+  const form = new FormData();
+  form.append('file', new File(['hello'], name, { type: 'text/plain' }));
+  const res = await SELF.fetch('http://edgeharness.test/v1/files', { method: 'POST', body: form, headers: { 'x-api-key': key } });
+  const body = (await res.json()) as { id: string };
+  if (res.status !== 200) throw new Error(`upload failed: ${JSON.stringify(body)}`);
+  return body.id;
+}
 
 const OTHER_KEY = 'test-key-session-resources-second-workspace';
 const TOKEN = 'ghp_http_session_resource_token';
@@ -18,9 +28,10 @@ async function sessionWith(resources: unknown[]) {
 
 describe('session resources API', () => {
   it('creates a session with a repository and a file, in the official shapes, the token in no response', async () => {
+    const fileId = await upload('in.csv');
     const r = await sessionWith([
       { type: 'github_repository', url: 'https://github.com/octo/hello.git', authorization_token: TOKEN, checkout: { type: 'branch', name: 'main' } },
-      { type: 'file', file_id: 'file_011CNha8iCJcU1wXNR6q4V8w', mount_path: '/data/in.csv' },
+      { type: 'file', file_id: fileId, mount_path: '/data/in.csv' },
     ]);
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     expect(r.body.resources).toEqual([
@@ -36,7 +47,7 @@ describe('session resources API', () => {
       {
         type: 'file',
         id: expect.stringMatching(/^sesrsc_/),
-        file_id: 'file_011CNha8iCJcU1wXNR6q4V8w',
+        file_id: fileId,
         mount_path: '/data/in.csv',
         created_at: expect.any(String),
         updated_at: expect.any(String),
@@ -83,9 +94,10 @@ describe('session resources API', () => {
     const repo = await call('POST', `/v1/sessions/${sessionId}/resources`, { type: 'github_repository', url: 'https://github.com/o/r' });
     expect(repo.status).toBe(400);
     expect(repo.body.error.message).toContain('type');
-    const added = await call('POST', `/v1/sessions/${sessionId}/resources`, { type: 'file', file_id: 'file_abc' });
+    const fileId = await upload('notes.txt');
+    const added = await call('POST', `/v1/sessions/${sessionId}/resources`, { type: 'file', file_id: fileId });
     expect(added.status, JSON.stringify(added.body)).toBe(200);
-    expect(added.body).toMatchObject({ type: 'file', file_id: 'file_abc', mount_path: '/mnt/session/uploads/file_abc' });
+    expect(added.body).toMatchObject({ type: 'file', file_id: fileId, mount_path: `/mnt/session/uploads/${fileId}` });
     const rid = added.body.id;
     expect((await call('GET', `/v1/sessions/${sessionId}/resources/${rid}`)).body).toEqual(added.body);
     expect((await call('GET', `/v1/sessions/${sessionId}/resources?limit=1`)).body).toEqual({ data: [added.body], next_page: null });
@@ -97,13 +109,17 @@ describe('session resources API', () => {
     expect((await call('GET', `/v1/sessions/${sessionId}`)).body.resources).toEqual([]);
   });
 
-  it('finds no resource of another workspace’s session', async () => {
+  it('finds no resource of another workspace’s session, and mounts no file of another workspace', async () => {
     const { sessionId } = await makeSession(KEY);
-    const added = await call('POST', `/v1/sessions/${sessionId}/resources`, { type: 'file', file_id: 'file_tenant' });
+    const added = await call('POST', `/v1/sessions/${sessionId}/resources`, { type: 'file', file_id: await upload('mine.txt') });
     const rid = added.body.id;
+    const theirs = await upload('theirs.txt', OTHER_KEY);
+    const foreign = await call('POST', `/v1/sessions/${sessionId}/resources`, { type: 'file', file_id: theirs });
+    expect(foreign.status).toBe(404);
+    expect(foreign.body.error.message).toBe(`file_id: file '${theirs}' not found`);
     const attempts: Array<[string, string, unknown?]> = [
       ['GET', `/v1/sessions/${sessionId}/resources`],
-      ['POST', `/v1/sessions/${sessionId}/resources`, { type: 'file', file_id: 'file_other' }],
+      ['POST', `/v1/sessions/${sessionId}/resources`, { type: 'file', file_id: theirs }],
       ['GET', `/v1/sessions/${sessionId}/resources/${rid}`],
       ['POST', `/v1/sessions/${sessionId}/resources/${rid}`, { authorization_token: 'tok_other' }],
       ['DELETE', `/v1/sessions/${sessionId}/resources/${rid}`],

@@ -8,10 +8,15 @@ import { inWorkspace, modules, refusal, value } from './workspace.ts';
 const TOKEN = 'ghp_session_resource_token_1234';
 const SHA = 'a'.repeat(40);
 
-function setup(m: ReturnType<typeof modules>) {
+function setup(m: ReturnType<typeof modules>, fileIds: string[] = []) {
   const agent = value(m.agents.create({ name: 'a', model: 'claude-sonnet-5-5' }));
   const env = value(m.environments.create({ name: 'e' }));
+  for (const id of fileIds) storeFile(m, id);
   return { agent: agent.id, environment_id: env.id };
+}
+
+function storeFile(m: ReturnType<typeof modules>, id: string) {
+  value(m.files.create({ type: 'file', id, filename: `${id}.txt`, mime_type: 'text/plain', size_bytes: 1, created_at: new Date().toISOString(), downloadable: false, expires_at: null, scope: null }));
 }
 
 const repo = (extra: Partial<Extract<SessionResourceParams, { type: 'github_repository' }>> = {}): SessionResourceParams => ({
@@ -27,7 +32,7 @@ describe('session resources', () => {
       const m = modules(storage, 'wrkspc_resources_sres_create');
       const session = value(
         await m.sessions.createWithResources({
-          ...setup(m),
+          ...setup(m, ['file_abc123']),
           resources: [repo({ checkout: { type: 'commit', sha: SHA } }), { type: 'file', file_id: 'file_abc123' }],
         }),
       );
@@ -58,7 +63,7 @@ describe('session resources', () => {
   it('rotates a repository’s token, sealed anew, and refuses a token for a file', () =>
     inWorkspace('sres_rotate', async (storage) => {
       const m = modules(storage, 'wrkspc_resources_sres_rotate');
-      const session = value(await m.sessions.createWithResources({ ...setup(m), resources: [repo(), { type: 'file', file_id: 'file_x' }] }));
+      const session = value(await m.sessions.createWithResources({ ...setup(m, ['file_x']), resources: [repo(), { type: 'file', file_id: 'file_x' }] }));
       const [r, f] = session.resources;
       const before = storage.sql.exec<{ ciphertext: string }>(`SELECT ciphertext FROM session_resources WHERE id = ?`, r!.id).one().ciphertext;
       const rotated = value(await m.sessionResources.update(session.id, r!.id, { authorization_token: 'ghp_rotated_token_5678' }));
@@ -71,10 +76,22 @@ describe('session resources', () => {
       );
     }));
 
+  it('mounts only files of this workspace, and stores nothing when one is missing', () =>
+    inWorkspace('sres_files', async (storage) => {
+      const m = modules(storage, 'wrkspc_resources_sres_files');
+      const ids = setup(m, ['file_here']);
+      const refused = refusal(await m.sessions.createWithResources({ ...ids, resources: [repo(), { type: 'file', file_id: 'file_elsewhere' }] }));
+      expect(refused).toMatchObject({ type: 'not_found_error', message: "resources[1].file_id: file 'file_elsewhere' not found" });
+      expect(storage.sql.exec(`SELECT COUNT(*) AS n FROM sessions`).one().n).toBe(0);
+      const session = value(await m.sessions.createWithResources({ ...ids }));
+      expect(refusal(m.sessionResources.add(session.id, { type: 'file', file_id: 'file_elsewhere' })).message).toBe("file_id: file 'file_elsewhere' not found");
+      expect(value(m.sessionResources.add(session.id, { type: 'file', file_id: 'file_here' })).file_id).toBe('file_here');
+    }));
+
   it('adds, lists newest first with a cursor, and deletes; a resource is found only in its own session', () =>
     inWorkspace('sres_crud', async (storage) => {
       const m = modules(storage, 'wrkspc_resources_sres_crud');
-      const ids = setup(m);
+      const ids = setup(m, ['file_1', 'file_2', 'file_3']);
       const a = value(await m.sessions.createWithResources({ ...ids }));
       const b = value(await m.sessions.createWithResources({ ...ids }));
       const added = [1, 2, 3].map((i) => value(m.sessionResources.add(a.id, { type: 'file', file_id: `file_${i}` })));

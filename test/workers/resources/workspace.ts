@@ -4,6 +4,7 @@ import { env, runInDurableObject } from 'cloudflare:test';
 import type { Result, StoreError } from '../../../contract/result.ts';
 import { Agents } from '../../../resources/agents/agents.ts';
 import { Environments } from '../../../resources/environments/environments.ts';
+import { Files } from '../../../resources/files/files.ts';
 import { Sessions } from '../../../resources/sessions/sessions.ts';
 import { SessionResources } from '../../../resources/session-resources/session-resources.ts';
 import { Credentials } from '../../../resources/vaults/credentials.ts';
@@ -22,9 +23,10 @@ export function modules(storage: DurableObjectStorage, workspaceId = 'wrkspc_res
   const vaults = new Vaults(storage);
   const keys = new VaultKeys(() => env, () => workspaceId);
   const credentials = new Credentials(storage, vaults, keys);
-  const sessionResources: SessionResources = new SessionResources(storage, keys, (id) => sessions.find(id));
+  const files = new Files(storage);
+  const sessionResources: SessionResources = new SessionResources(storage, keys, (id) => sessions.find(id), files);
   const sessions: Sessions = new Sessions(storage, { agents, environments, vaults, resources: sessionResources });
-  return { agents, environments, vaults, credentials, sessions, sessionResources };
+  return { agents, environments, vaults, credentials, sessions, sessionResources, files };
 }
 
 /** The value of an ok Result; a refusal fails the test with its message. */

@@ -23,7 +23,11 @@ const MountPath = z
   .refine((p) => !/[\u0000-\u001f\u007f]/.test(p), 'must not contain control characters')
   .refine((p) => p.slice(1).split('/').every((s) => s !== '' && s !== '.' && s !== '..'), 'expected a normalised path (no empty, . or .. segment, no trailing /)');
 
-/** Where a repository may be cloned from: https, or plain http to this machine only (a token never crosses a network in the clear). */
+/**
+ * Where a repository may be cloned from: https, or plain http to a loopback address from 127.0.0.2 up only, for
+ * local development (a token never crosses a network in the clear; 127.0.0.1 and localhost, where the runtime's own
+ * services listen, never: the vault's rule for credentials, docs/vault.md).
+ */
 export function repositoryUrlProblem(text: string): string | null {
   let url: URL;
   try {
@@ -33,8 +37,9 @@ export function repositoryUrlProblem(text: string): string | null {
   }
   if (url.username || url.password) return 'must not carry credentials; give them as authorization_token';
   if (url.search || url.hash) return 'must not have a query or fragment';
-  const loopback = url.hostname === 'localhost' || url.hostname === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) return 'expected an https:// URL (http:// only to this machine)';
+  const devLoopback = /^127\.\d+\.\d+\.\d+$/.test(url.hostname) && url.hostname !== '127.0.0.1';
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && devLoopback))
+    return 'expected an https:// URL (http:// only to a loopback address from 127.0.0.2 up, for local development)';
   if (!repositoryName(url)) return 'expected the URL of a repository (https://github.com/<owner>/<repo>)';
   return null;
 }

@@ -1,4 +1,5 @@
-// A git server for tests, on 127.0.0.1: `git http-backend` behind a small Node HTTP server that wants the token as
+// A git server for tests, on a loopback address (127.0.0.2 by default: the API takes http:// repository URLs only
+// from 127.0.0.2 up): `git http-backend` behind a small Node HTTP server that wants the token as
 // a Basic password (as GitHub does) and answers 401 without it. Serves one repository, `hello.git`, with two
 // commits on `main` and a branch `feature`; `/forbidden.git` always answers 403. Never the internet.
 import { execFileSync, spawn } from 'node:child_process';
@@ -27,7 +28,7 @@ const GIT_ENV = {
   GIT_COMMITTER_EMAIL: 't@example.com',
 };
 
-export async function startGitServer(token: string): Promise<GitServer> {
+export async function startGitServer(token: string, host = '127.0.0.2'): Promise<GitServer> {
   const root = mkdtempSync(path.join(tmpdir(), 'eh-git-server-'));
   const work = path.join(root, 'work');
   mkdirSync(work);
@@ -86,8 +87,8 @@ export async function startGitServer(token: string): Promise<GitServer> {
       res.writeHead(status, headers).end(out.subarray(end + 4));
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
+  const base = `http://${host}:${(server.address() as AddressInfo).port}`;
   return {
     url: `${base}/hello.git`,
     base,

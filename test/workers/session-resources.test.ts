@@ -72,6 +72,8 @@ describe('session resources API', () => {
     const cases: Array<[unknown, string]> = [
       [{ type: 'github_repository', url: 'ftp://example.com/r' }, 'resources[0].url: expected an https:// URL'],
       [{ type: 'github_repository', url: 'https://user:pw@github.com/o/r' }, 'resources[0].url: must not carry credentials'],
+      [{ type: 'github_repository', url: 'http://127.0.0.1:8787/o/r' }, 'resources[0].url: expected an https:// URL'],
+      [{ type: 'github_repository', url: 'http://localhost/o/r' }, 'resources[0].url: expected an https:// URL'],
       [{ type: 'github_repository', url: 'https://github.com/o/r', checkout: { type: 'commit', sha: 'abc' } }, 'resources[0].checkout.sha: expected a full commit SHA'],
       [{ type: 'github_repository', url: 'https://github.com/o/r', checkout: { type: 'branch', name: '--upload-pack=x' } }, 'resources[0].checkout.name: not a valid branch name'],
       [{ type: 'github_repository', url: 'https://github.com/o/r', authorization_token: '' }, 'resources[0].authorization_token: must not be empty'],

@@ -55,7 +55,8 @@ describe('session repositories', () => {
 
     // lazy: nothing is cloned (no sandbox exists) until the first tool call
     expect(existsSync(path.join(e2e.stateDir, 'sandboxes', session.id))).toBe(false);
-    const command = 'cd src/hello && git log --format=%H -1 && git status --short --branch && git config --get remote.origin.url; ls ../';
+    // env and the clone's config are printed too, so the checks of the events below cover them
+    const command = 'cd src/hello && git log --format=%H -1 && git config --get remote.origin.url && cat .git/config && env; ls ../';
     const events = await turn(session.id, `[[tool:bash ${JSON.stringify({ command })}]]`);
     const result = events.find((e): e is Extract<Event, { type: 'agent.tool_result' }> => e.type === 'agent.tool_result');
     const text = (result?.content ?? []).map((b) => ('text' in b ? b.text : '')).join('');
@@ -82,5 +83,22 @@ describe('session repositories', () => {
     expect(JSON.stringify(e2e.model.model.requests)).not.toContain(TOKEN);
     expect(filesHolding(e2e.stateDir, TOKEN)).toEqual([]);
     expect(filesHolding(e2e.stateDir, Buffer.from(`x-access-token:${TOKEN}`).toString('base64'))).toEqual([]);
+  });
+
+  it('clones with the token as rotated before the first tool call', async () => {
+    const environment = await e2e.client.beta.environments.create({ name: 'rotation' });
+    const agent = await e2e.client.beta.agents.create({ name: 'git user', model: 'claude-sonnet-5-5', tools: [{ type: 'agent_toolset_20260401' }] });
+    const session = await e2e.client.beta.sessions.create({
+      agent: agent.id,
+      environment_id: environment.id,
+      resources: [{ type: 'github_repository', url: git.url, authorization_token: 'ghp_expired_token', checkout: { type: 'branch', name: 'feature' } }],
+    });
+    const [repository] = session.resources;
+    if (repository?.type !== 'github_repository') throw new Error('expected the repository resource');
+    const rotated = await e2e.client.beta.sessions.resources.update(repository.id, { session_id: session.id, authorization_token: TOKEN });
+    expect(JSON.stringify(rotated)).not.toContain(TOKEN);
+    const events = await turn(session.id, `[[tool:bash ${JSON.stringify({ command: 'git -C workspace/hello rev-parse HEAD' })}]]`);
+    expect(events.filter((e) => e.type === 'session.error')).toEqual([]);
+    expect(JSON.stringify(events.filter((e) => e.type === 'agent.tool_result'))).toContain(git.commits.feature);
   });
 });

@@ -20,9 +20,10 @@ export interface SandboxSpec {
    */
   credentials?: SandboxCredential[];
   /**
-   * The session's `github_repository` resources, tokens included: the provider clones each into its mount path
-   * (under the sandbox's workspace) before the session's first tool call runs, outside the sandbox, and the token
-   * never enters it. Absent or empty: nothing to clone.
+   * The session's `github_repository` resources, tokens included. The local provider clones each into its mount
+   * path (under the sandbox's workspace) before the session's first tool call runs, outside the sandbox, and the
+   * token never enters it; the Cloudflare provider does not clone yet and says so (`repositoryErrors`). Absent or
+   * empty: nothing to clone.
    */
   repositories?: SandboxRepository[];
 }

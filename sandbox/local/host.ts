@@ -189,6 +189,7 @@ export async function startSandboxHost(options: SandboxHostOptions): Promise<San
     // a call still running keeps its ledger, but its outcome is no longer recorded
     ledgers.get(id)?.records.retire();
     ledgers.delete(id);
+    cloning.delete(id);
     const sandbox = sandboxes.get(id);
     sandboxes.delete(id);
     await sandbox?.stop();

@@ -1,5 +1,6 @@
 // WorkspaceStore: one Durable Object per workspace (tenant), hosting that workspace's resources: agents,
-// environments, vaults and their credentials, the session index and Idempotency-Keys (resources/<name>/). Each
+// environments, vaults and their credentials, files' metadata, the session index and Idempotency-Keys
+// (resources/<name>/). Each
 // method forwards to its resource's module. Tenancy is structural: another workspace's objects are simply not here.
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../worker/env.ts';
@@ -7,6 +8,7 @@ import type { Result } from '../contract/result.ts';
 import type { Agent, AgentCreateParams, AgentUpdateParams } from '../contract/agent.ts';
 import type { Page } from '../contract/common.ts';
 import type { Environment, EnvironmentCreateParams, EnvironmentUpdateParams } from '../contract/environment.ts';
+import type { DeletedFile, FileMetadata } from '../contract/file.ts';
 import type { Session, SessionCreateParams, SessionListQuery, SessionRuntime, SessionUpdateParams } from '../contract/session.ts';
 import type {
   Credential,
@@ -23,6 +25,8 @@ import { Agents } from '../resources/agents/agents.ts';
 import { agentMigrations } from '../resources/agents/migrations.ts';
 import { Environments } from '../resources/environments/environments.ts';
 import { environmentMigrations } from '../resources/environments/migrations.ts';
+import { Files, type FileListArgs } from '../resources/files/files.ts';
+import { fileMigrations } from '../resources/files/migrations.ts';
 import type { Claim, RequestIdentity, StoredAnswer } from '../contract/idempotency.ts';
 import { IdempotencyKeys } from '../resources/idempotency-keys/idempotency-keys.ts';
 import { idempotencyKeyMigrations } from '../resources/idempotency-keys/migrations.ts';
@@ -41,6 +45,7 @@ export const WORKSPACE_MIGRATIONS: readonly Migration[] = [
   ...vaultMigrations,
   ...sessionMigrations,
   ...idempotencyKeyMigrations,
+  ...fileMigrations,
 ];
 
 export class WorkspaceStore extends DurableObject<Env> {
@@ -50,6 +55,7 @@ export class WorkspaceStore extends DurableObject<Env> {
   private readonly credentials: Credentials;
   private readonly sessions: Sessions;
   private readonly idempotency: IdempotencyKeys;
+  private readonly files: Files;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -60,6 +66,7 @@ export class WorkspaceStore extends DurableObject<Env> {
     this.credentials = new Credentials(ctx.storage, this.vaults, new VaultKeys(() => this.env, () => ctx.id.name));
     this.sessions = new Sessions(ctx.storage, { agents: this.agents, environments: this.environments, vaults: this.vaults });
     this.idempotency = new IdempotencyKeys(ctx.storage);
+    this.files = new Files(ctx.storage);
   }
 
   // The RPC surface: one-line forwards to the resource modules, deliberately alike; no logic lives here.
@@ -195,6 +202,32 @@ export class WorkspaceStore extends DurableObject<Env> {
   /** The usable environment variables of these vaults, decrypted (see Credentials.forSession). */
   async sessionCredentials(vaultIds: string[]): Promise<SandboxCredential[]> {
     return this.credentials.forSession(vaultIds);
+  }
+
+  // ---------- files (metadata; the API keeps the bytes in R2) ----------
+
+  async createFile(file: FileMetadata): Promise<Result<FileMetadata>> {
+    return this.files.create(file);
+  }
+
+  async getFile(id: string): Promise<Result<FileMetadata>> {
+    return this.files.get(id);
+  }
+
+  async readableFile(id: string): Promise<Result<FileMetadata>> {
+    return this.files.readable(id, Date.now());
+  }
+
+  async listFiles(args: FileListArgs): Promise<Result<Page<FileMetadata>>> {
+    return this.files.list(args);
+  }
+
+  async missingFiles(ids: string[]): Promise<string[]> {
+    return this.files.missing(ids);
+  }
+
+  async deleteFile(id: string): Promise<Result<DeletedFile>> {
+    return this.files.delete(id);
   }
 
   // ---------- sessions (index; the SessionLog owns status and usage and pushes them here) ----------

@@ -9,6 +9,7 @@ import { idempotency } from './idempotency.ts';
 import { agents } from './routes/agents.ts';
 import { environments } from './routes/environments.ts';
 import { events } from './routes/events.ts';
+import { files } from './routes/files.ts';
 import { sessions } from './routes/sessions.ts';
 import { vaults } from './routes/vaults.ts';
 
@@ -39,6 +40,7 @@ export function createApp() {
   app.use('/v1/*', idempotency);
   app.route('/v1/agents', agents);
   app.route('/v1/environments', environments);
+  app.route('/v1/files', files);
   app.route('/v1/sessions', events);
   app.route('/v1/sessions', sessions);
   app.route('/v1/vaults', vaults);

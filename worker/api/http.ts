@@ -1,5 +1,5 @@
 // Request plumbing shared by the routes: the body limit, JSON bodies, query strings, and store results → ApiError.
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { z } from 'zod';
 import { ApiError, fromZodError, invalidRequest, tooLarge } from './errors.ts';
@@ -20,7 +20,7 @@ const MAX_BODY_BYTES = 32_000_000;
  * the limit and refused at the first byte past it. The routes then read the body through `c.req`, which keeps it:
  * the idempotency check hashes the same bytes the route parses, read once.
  */
-export const bodyLimited = bodyLimit({
+const jsonBodyLimit = bodyLimit({
   maxSize: MAX_BODY_BYTES,
   onError: (c) => {
     const declared = Number(c.req.header('content-length'));
@@ -31,6 +31,11 @@ export const bodyLimited = bodyLimit({
     );
   },
 });
+
+/** Uploads (POST /v1/files) stream their body into storage and bound it themselves (routes/files.ts). */
+const isUpload = (c: Context<AppEnv>) => c.req.method === 'POST' && c.req.path === '/v1/files';
+
+export const bodyLimited: MiddlewareHandler<AppEnv> = (c, next) => (isUpload(c) ? next() : jsonBodyLimit(c, next));
 
 export async function readJson<S extends z.ZodType>(c: Context<AppEnv>, schema: S, opts: { optional?: boolean } = {}): Promise<z.infer<S>> {
   const text = decodeUtf8(await c.req.bytes());

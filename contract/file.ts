@@ -2,6 +2,7 @@
 // upload's field rules and the size limit. The bytes themselves live in R2 (worker/api/routes/files.ts).
 import { z } from 'zod';
 import type { BetaDeletedFile, BetaFileMetadata } from '@anthropic-ai/sdk/resources/beta/files';
+import type { EventParams } from './event.ts';
 
 /**
  * Largest file accepted: 500 MB, the official Files API's limit per file. Decimal MB, as the official one. The
@@ -9,6 +10,20 @@ import type { BetaDeletedFile, BetaFileMetadata } from '@anthropic-ai/sdk/resour
  * 500 MB Enterprise); `EDGEHARNESS_MAX_FILE_BYTES` lowers this limit for a deployment (docs/files.md).
  */
 export const MAX_FILE_BYTES = 500_000_000;
+
+/**
+ * Largest file a message may carry as an image or document block: the Messages API's request limit (32 MB), which
+ * the file's bytes, sent base64, must fit in.
+ */
+export const MAX_CONTENT_FILE_BYTES = 32_000_000;
+
+/** Image types the Messages API takes as an image block. */
+export const IMAGE_TYPES: readonly string[] = ['image/jpeg', 'image/png', 'image/gif', 'image/webp'];
+
+/** Where a file's bytes are in the FILES bucket: under its workspace, so no other workspace's key is ever formed. */
+export function fileObjectKey(workspaceId: string, fileId: string): string {
+  return `${workspaceId}/${fileId}`;
+}
 
 /** `expires_in_seconds` bounds, as FileUploadParams states them: one hour to ninety days. */
 export const EXPIRES_IN = { min: 3600, max: 7_776_000 } as const;
@@ -94,4 +109,42 @@ export function storedFilename(partFilename: string | undefined, mimeType: strin
   if (last !== '') return last;
   const ext = EXTENSIONS[mimeType];
   return ext ? `unnamed.${ext}` : 'unnamed';
+}
+
+// ---------- files as message content ----------
+
+/** An image or document block of sent events whose source is a file: where it is, and what it names. */
+export interface FileSourceRef {
+  /** `events[0].content[1].source.file_id`: the field a refusal names. */
+  path: string;
+  fileId: string;
+  kind: 'image' | 'document';
+}
+
+/** Every file-sourced image and document block in the content of `events` (the field `root`), in order. */
+export function fileSources(events: readonly EventParams[], root = 'events'): FileSourceRef[] {
+  const out: FileSourceRef[] = [];
+  events.forEach((ev, i) => {
+    const content = 'content' in ev ? ev.content : undefined;
+    content?.forEach((block, j) => {
+      if ((block.type === 'image' || block.type === 'document') && block.source.type === 'file')
+        out.push({ path: `${root}[${i}].content[${j}].source.file_id`, fileId: block.source.file_id, kind: block.type });
+    });
+  });
+  return out;
+}
+
+/**
+ * Why `file` (undefined: the workspace has none of that id) cannot be the source of this block, or null when it
+ * can: an image must be one of IMAGE_TYPES, a document a PDF or text, and either fit one model request.
+ */
+export function fileSourceProblem(ref: FileSourceRef, file: FileMetadata | undefined): string | null {
+  if (!file) return `${ref.path}: no file '${ref.fileId}' in this workspace`;
+  if (ref.kind === 'image' && !IMAGE_TYPES.includes(file.mime_type))
+    return `${ref.path}: file '${file.id}' is ${file.mime_type}; an image block takes ${IMAGE_TYPES.join(', ')}`;
+  if (ref.kind === 'document' && file.mime_type !== 'application/pdf' && !file.mime_type.startsWith('text/'))
+    return `${ref.path}: file '${file.id}' is ${file.mime_type}; a document block takes application/pdf or text`;
+  if (file.size_bytes > MAX_CONTENT_FILE_BYTES)
+    return `${ref.path}: file '${file.id}' is ${file.size_bytes} bytes; a file sent as message content may be at most ${MAX_CONTENT_FILE_BYTES}`;
+  return null;
 }

@@ -222,8 +222,8 @@ export class WorkspaceStore extends DurableObject<Env> {
     return this.files.list(args);
   }
 
-  async missingFiles(ids: string[]): Promise<string[]> {
-    return this.files.missing(ids);
+  async findFiles(ids: string[]): Promise<Record<string, FileMetadata>> {
+    return this.files.findMany(ids);
   }
 
   async deleteFile(id: string): Promise<Result<DeletedFile>> {

@@ -69,9 +69,14 @@ export class Files extends Queries {
     return ok({ data: page.value.rows.map((r) => deserialise<FileMetadata>(r.body)), next_page: args.ids ? null : page.value.next });
   }
 
-  /** Those of `ids` this workspace has no file of. */
-  missing(ids: string[]): string[] {
-    return ids.filter((id) => !this.find(id));
+  /** The files of `ids` this workspace has, by id; an id it has no file of is left out. */
+  findMany(ids: string[]): Record<string, FileMetadata> {
+    const out: Record<string, FileMetadata> = {};
+    for (const id of new Set(ids)) {
+      const file = this.find(id);
+      if (file) out[id] = file;
+    }
+    return out;
   }
 
   delete(id: string): Result<DeletedFile> {

@@ -3,6 +3,8 @@ import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { z } from 'zod';
 import { ApiError, fromZodError, invalidRequest, tooLarge } from './errors.ts';
+import type { EventParams } from '../../contract/event.ts';
+import { fileSourceProblem, fileSources } from '../../contract/file.ts';
 import type { Result } from '../../contract/result.ts';
 import { workspaceStore, type WorkspaceStub } from '../../durable-objects/stubs.ts';
 import type { AppEnv } from './app-env.ts';
@@ -93,4 +95,18 @@ export function refusalError(error: { type: string; message: string }): ApiError
 /** The caller's workspace store: the only workspace a route ever asks. */
 export function workspace(c: Context<AppEnv>): WorkspaceStub {
   return workspaceStore(c.env, c.get('workspaceId'));
+}
+
+/**
+ * Each file an image or document block of `sent` names (the field `root`) must be in the caller's workspace and of
+ * a kind the block takes; the first that is not is a 400 naming its path, before anything is appended.
+ */
+export async function checkFileSources(c: Context<AppEnv>, sent: readonly EventParams[], root = 'events'): Promise<void> {
+  const refs = fileSources(sent, root);
+  if (!refs.length) return;
+  const found = await workspace(c).findFiles(refs.map((r) => r.fileId));
+  for (const ref of refs) {
+    const problem = fileSourceProblem(ref, found[ref.fileId]);
+    if (problem) throw invalidRequest(problem);
+  }
 }

@@ -53,7 +53,7 @@ describe('files', () => {
       const b = value(files.create(metadata({ scope: { type: 'session', id: 'sesn_1' } })));
       expect(value(files.list({ limit: 20, ids: [a.id, 'file_unknown', b.id, a.id] }))).toEqual({ data: [b, a], next_page: null });
       expect(value(files.list({ limit: 20, scopeId: 'sesn_1' })).data).toEqual([b]);
-      expect(files.missing([a.id, 'file_unknown'])).toEqual(['file_unknown']);
+      expect(files.findMany([a.id, 'file_unknown', a.id])).toEqual({ [a.id]: a });
     }));
 
   it('refuses the content of a file not downloadable (400) or past its expiry (404), with the official codes', () =>

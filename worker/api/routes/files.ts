@@ -6,7 +6,7 @@ import type { AppEnv } from '../app-env.ts';
 import { invalidRequest, notFound, tooLarge } from '../errors.ts';
 import { formBoundary, formParts, type FormPart } from '../multipart.ts';
 import { parseQuery, unwrap, workspace } from '../http.ts';
-import { ExpiresInSeconds, FileListQuery, MAX_FILE_BYTES, MAX_FILENAME, storedFilename, storedMimeType, type FileMetadata } from '../../../contract/file.ts';
+import { ExpiresInSeconds, fileObjectKey, FileListQuery, MAX_FILE_BYTES, MAX_FILENAME, storedFilename, storedMimeType, type FileMetadata } from '../../../contract/file.ts';
 import { newId } from '../../../contract/ids.ts';
 
 /** The bytes of one R2 multipart part: R2 wants every part but the last the same size, of at least 5 MiB. */
@@ -25,7 +25,7 @@ export function maxUploadBodyBytes(env: AppEnv['Bindings']): number {
   return maxFileBytes(env) + FRAMING_BYTES;
 }
 
-const objectKey = (c: Context<AppEnv>, fileId: string) => `${c.get('workspaceId')}/${fileId}`;
+const objectKey = (c: Context<AppEnv>, fileId: string) => fileObjectKey(c.get('workspaceId'), fileId);
 
 export const files = new Hono<AppEnv>()
   .post('/', async (c) => {

@@ -3,6 +3,7 @@ import { WorkerEntrypoint } from 'cloudflare:workers';
 import type { Env } from '../env.ts';
 import { sessionLog } from '../../durable-objects/stubs.ts';
 import { handsFor } from '../../sandbox/providers.ts';
+import { filesFor } from './files.ts';
 import { anthropicModel } from './model-client.ts';
 import type { StepPorts } from './ports.ts';
 import { vaultFor } from './vault.ts';
@@ -14,11 +15,17 @@ export class Brain extends WorkerEntrypoint<Env> {
   }
 
   /**
-   * What a step of this session works with: its log, the model, the hands and the vault. A Worker that builds on
+   * What a step of this session works with: its log, the model, the hands, the vault and the files. A Worker that builds on
    * this one may override it to wrap them (observe a step, or stop it at a given append or tool call).
    */
   protected ports(sessionId: string): StepPorts {
-    return { log: sessionLog(this.env, sessionId), model: anthropicModel(this.env), hands: handsFor(this.env), vault: vaultFor(this.env) };
+    return {
+      log: sessionLog(this.env, sessionId),
+      model: anthropicModel(this.env),
+      hands: handsFor(this.env),
+      vault: vaultFor(this.env),
+      files: filesFor(this.env),
+    };
   }
 }
 

@@ -1,5 +1,5 @@
 // What a brain step works with, as interfaces: the session's log (fenced reads and appends, live deltas), the
-// model, the hands and the vault. The Brain entrypoint connects them; the step knows nothing else.
+// model, the hands, the vault and the files messages name. The Brain entrypoint connects them; the step knows nothing else.
 import type { LiveDelta, NewEvent, SessionEvent } from '../../contract/events.ts';
 import type { EmitOptions, Refusal, StepView } from '../../durable-objects/session-log.ts';
 import type { SandboxCredential } from '../../sandbox/credentials.ts';
@@ -20,11 +20,18 @@ export interface VaultPort {
   sessionCredentials(workspaceId: string, vaultIds: string[]): Promise<SandboxCredential[]>;
 }
 
+/** Where a step reads the files that image and document blocks name (`source: {type: 'file'}`). */
+export interface FilePort {
+  /** The file's type and bytes; null when its workspace has no such file any more (deleted since it was sent). */
+  read(workspaceId: string, fileId: string): Promise<{ mimeType: string; bytes: Uint8Array } | null>;
+}
+
 export interface StepPorts {
   log: LogPort;
   model: ModelPort;
   hands: Hands;
   vault: VaultPort;
+  files: FilePort;
 }
 
 /** The log refused an append: a newer epoch holds the session (a takeover, an interrupt), so this step is over. */

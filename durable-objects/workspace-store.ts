@@ -1,6 +1,7 @@
 // WorkspaceStore: one Durable Object per workspace (tenant), hosting that workspace's resources: agents,
 // environments, vaults and their credentials, files' metadata, the session index and sessions' resources, and
-// Idempotency-Keys (resources/<name>/). Each method forwards to its resource's module. Tenancy is structural: another workspace's objects are simply not here.
+// Idempotency-Keys (resources/<name>/). Each method forwards to its resource's module. Tenancy is structural:
+// another workspace's objects are simply not here.
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../worker/env.ts';
 import type { Result } from '../contract/result.ts';
@@ -78,6 +79,7 @@ export class WorkspaceStore extends DurableObject<Env> {
       resources: this.sessionResources,
     });
     this.idempotency = new IdempotencyKeys(ctx.storage);
+    this.files = new Files(ctx.storage);
   }
 
   // The RPC surface: one-line forwards to the resource modules, deliberately alike; no logic lives here.

@@ -2,8 +2,12 @@
 // page newest first, a deleted file is gone (metadata and content), another workspace's file does not exist, and
 // a refused upload names the field and stores nothing.
 import Anthropic, { NotFoundError } from '@anthropic-ai/sdk';
-import { env, SELF } from 'cloudflare:test';
+import { FileExpiredError, FileNotDownloadableError } from '@anthropic-ai/sdk/resources/files';
+import { env, runInDurableObject, SELF } from 'cloudflare:test';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { FileMetadata } from '../../contract/file.ts';
+import { newId } from '../../contract/ids.ts';
+import { Files } from '../../resources/files/files.ts';
 import { KEY, registerKey } from './api.ts';
 
 const BASE = 'http://edgeharness.test';
@@ -118,6 +122,28 @@ describe('files', () => {
     for await (const f of other.beta.files.list()) listed.push(f.id);
     expect(listed).not.toContain(mine.id);
     expect(await (await sdk().beta.files.download(mine.id)).text()).toBe('private');
+  });
+
+  it("refuses the content of a file not downloadable, or expired, with the official errors the SDK knows", async () => {
+    const client = sdk();
+    const meta = await client.beta.files.upload({ file: new File(['bytes'], 'x.txt') });
+    // No route makes such files yet: the rows are written as the store would write them.
+    const stub = env.WORKSPACE.get(env.WORKSPACE.idFromName('wrkspc_default'));
+    const stored = meta as FileMetadata;
+    const hidden: FileMetadata = { ...stored, id: newId('file'), downloadable: false };
+    const expired: FileMetadata = { ...stored, id: newId('file'), expires_at: new Date(Date.now() - 1000).toISOString() };
+    await runInDurableObject(stub, (_obj, state) => {
+      const files = new Files(state.storage);
+      files.create(hidden);
+      files.create(expired);
+    });
+    const notDownloadable = await client.beta.files.download(hidden.id).catch((e: unknown) => e);
+    expect(notDownloadable).toBeInstanceOf(FileNotDownloadableError);
+    expect(notDownloadable).toMatchObject({ status: 400 });
+    const gone = await client.beta.files.download(expired.id).catch((e: unknown) => e);
+    expect(gone).toBeInstanceOf(FileExpiredError);
+    expect(gone).toMatchObject({ status: 404 });
+    expect(await client.beta.files.retrieveMetadata(expired.id)).toEqual(expired);
   });
 
   describe('refuses bad uploads, naming the field, and stores nothing', () => {

@@ -59,17 +59,21 @@ function malformed(why: string) {
   return invalidRequest(`request body: malformed multipart/form-data (${why})`);
 }
 
-/** A `name="value"` parameter of a header value; quoted strings may hold `;` and `\"`. */
+/**
+ * A `name="value"` parameter of a header value. Quoted values may hold `;`; FormData (browsers, Node's fetch, so the
+ * SDK) escapes `"`, CR and LF in them as `%22`, `%0D`, `%0A` (the HTML standard's encoding), other clients as `\"`.
+ */
 function param(header: string, key: string): string | undefined {
   const re = new RegExp(`(?:^|;)\\s*${key}=(?:"((?:[^"\\\\]|\\\\.)*)"|([^;]*))`, 'i');
   const m = re.exec(header);
   if (!m) return undefined;
-  return m[1] !== undefined ? m[1].replace(/\\(.)/g, '$1') : m[2]!.trim();
+  if (m[1] === undefined) return m[2]!.trim();
+  return m[1].replace(/\\(.)/g, '$1').replace(/%(22|0D|0A)/gi, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
 }
 
 /** A byte stream read on demand: the unread bytes of the last chunks, searched and taken from the front. */
 class Bytes {
-  private buf = new Uint8Array(0);
+  private buf: Uint8Array = new Uint8Array(0);
   private done = false;
   private readonly reader: ReadableStreamDefaultReader<Uint8Array>;
   constructor(reader: ReadableStreamDefaultReader<Uint8Array>) {
@@ -82,6 +86,10 @@ class Bytes {
     if (done) {
       this.done = true;
       return false;
+    }
+    if (this.buf.length === 0) {
+      this.buf = value;
+      return true;
     }
     const next = new Uint8Array(this.buf.length + value.length);
     next.set(this.buf);

@@ -30,6 +30,12 @@ export interface FilePort {
   read(workspaceId: string, fileId: string): Promise<{ mimeType: string; bytes: Uint8Array } | null>;
 }
 
+/** Where a step reads the files that image and document blocks name (`source: {type: 'file'}`). */
+export interface FilePort {
+  /** The file's type and bytes; null when its workspace has no such file any more (deleted since it was sent). */
+  read(workspaceId: string, fileId: string): Promise<{ mimeType: string; bytes: Uint8Array } | null>;
+}
+
 export interface StepPorts {
   log: LogPort;
   model: ModelPort;

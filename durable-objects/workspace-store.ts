@@ -1,7 +1,7 @@
 // WorkspaceStore: one Durable Object per workspace (tenant), hosting that workspace's resources: agents,
-// environments, vaults and their credentials, files' metadata, the session index and Idempotency-Keys
-// (resources/<name>/). Each
-// method forwards to its resource's module. Tenancy is structural: another workspace's objects are simply not here.
+// environments, vaults and their credentials, files' metadata, the session index and sessions' resources, and
+// Idempotency-Keys (resources/<name>/). Each method forwards to its resource's module. Tenancy is structural:
+// another workspace's objects are simply not here.
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../worker/env.ts';
 import type { Result } from '../contract/result.ts';
@@ -20,6 +20,9 @@ import type {
   VaultUpdateParams,
 } from '../contract/vault.ts';
 import type { SandboxCredential } from '../sandbox/credentials.ts';
+import type { ResourceAddParams, ResourceUpdateParams, FileResource, SessionResource } from '../contract/session-resource.ts';
+import { SessionResources, type RepositoryToClone } from '../resources/session-resources/session-resources.ts';
+import { sessionResourceMigrations } from '../resources/session-resources/migrations.ts';
 import { migrate, type Migration } from '../resources/shared/migrations.ts';
 import { Agents } from '../resources/agents/agents.ts';
 import { agentMigrations } from '../resources/agents/migrations.ts';
@@ -46,6 +49,7 @@ export const WORKSPACE_MIGRATIONS: readonly Migration[] = [
   ...sessionMigrations,
   ...idempotencyKeyMigrations,
   ...fileMigrations,
+  ...sessionResourceMigrations,
 ];
 
 export class WorkspaceStore extends DurableObject<Env> {
@@ -54,6 +58,7 @@ export class WorkspaceStore extends DurableObject<Env> {
   private readonly vaults: Vaults;
   private readonly credentials: Credentials;
   private readonly sessions: Sessions;
+  private readonly sessionResources: SessionResources;
   private readonly idempotency: IdempotencyKeys;
   private readonly files: Files;
 
@@ -63,8 +68,16 @@ export class WorkspaceStore extends DurableObject<Env> {
     this.agents = new Agents(ctx.storage);
     this.environments = new Environments(ctx.storage);
     this.vaults = new Vaults(ctx.storage);
-    this.credentials = new Credentials(ctx.storage, this.vaults, new VaultKeys(() => this.env, () => ctx.id.name));
-    this.sessions = new Sessions(ctx.storage, { agents: this.agents, environments: this.environments, vaults: this.vaults });
+    const keys = new VaultKeys(() => this.env, () => ctx.id.name);
+    this.credentials = new Credentials(ctx.storage, this.vaults, keys);
+    this.files = new Files(ctx.storage);
+    this.sessionResources = new SessionResources(ctx.storage, keys, (id) => this.sessions.find(id), this.files);
+    this.sessions = new Sessions(ctx.storage, {
+      agents: this.agents,
+      environments: this.environments,
+      vaults: this.vaults,
+      resources: this.sessionResources,
+    });
     this.idempotency = new IdempotencyKeys(ctx.storage);
     this.files = new Files(ctx.storage);
   }
@@ -233,7 +246,7 @@ export class WorkspaceStore extends DurableObject<Env> {
   // ---------- sessions (index; the SessionLog owns status and usage and pushes them here) ----------
 
   async createSession(p: SessionCreateParams): Promise<Result<Session>> {
-    return this.sessions.create(p);
+    return this.sessions.createWithResources(p);
   }
 
   async getSession(id: string): Promise<Result<Session>> {
@@ -254,6 +267,33 @@ export class WorkspaceStore extends DurableObject<Env> {
 
   async deleteSession(id: string): Promise<Result<{ id: string; type: 'session_deleted' }>> {
     return this.sessions.delete(id);
+  }
+
+  // ---------- a session's resources (no response carries a repository's token) ----------
+
+  async addSessionResource(sessionId: string, p: ResourceAddParams): Promise<Result<FileResource>> {
+    return this.sessionResources.add(sessionId, p);
+  }
+
+  async getSessionResource(sessionId: string, id: string): Promise<Result<SessionResource>> {
+    return this.sessionResources.get(sessionId, id);
+  }
+
+  async updateSessionResource(sessionId: string, id: string, p: ResourceUpdateParams): Promise<Result<SessionResource>> {
+    return this.sessionResources.update(sessionId, id, p);
+  }
+
+  async listSessionResources(sessionId: string, args: ListArgs): Promise<Result<Page<SessionResource>>> {
+    return this.sessionResources.list(sessionId, args);
+  }
+
+  async deleteSessionResource(sessionId: string, id: string): Promise<Result<{ id: string; type: 'session_resource_deleted' }>> {
+    return this.sessionResources.delete(sessionId, id);
+  }
+
+  /** The session's repositories with their tokens opened, for its hands to clone (see SessionResources.repositoriesToClone). */
+  async sessionRepositories(sessionId: string): Promise<RepositoryToClone[]> {
+    return this.sessionResources.repositoriesToClone(sessionId);
   }
 
   /** Called by the session's log whenever status or usage changes. */

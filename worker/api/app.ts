@@ -10,6 +10,7 @@ import { agents } from './routes/agents.ts';
 import { environments } from './routes/environments.ts';
 import { events } from './routes/events.ts';
 import { files } from './routes/files.ts';
+import { sessionResources } from './routes/session-resources.ts';
 import { sessions } from './routes/sessions.ts';
 import { vaults } from './routes/vaults.ts';
 
@@ -43,6 +44,7 @@ export function createApp() {
   app.route('/v1/files', files);
   app.route('/v1/sessions', events);
   app.route('/v1/sessions', sessions);
+  app.route('/v1/sessions', sessionResources);
   app.route('/v1/vaults', vaults);
 
   app.notFound((c) => notFound(`no route for ${c.req.method} ${c.req.path}`).toResponse(c.var.requestId));

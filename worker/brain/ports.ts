@@ -3,7 +3,7 @@
 import type { LiveDelta, NewEvent, SessionEvent } from '../../contract/events.ts';
 import type { EmitOptions, Refusal, StepView } from '../../durable-objects/session-log.ts';
 import type { SandboxCredential } from '../../sandbox/credentials.ts';
-import type { Hands } from '../../sandbox/hands.ts';
+import type { Hands, SandboxRepository } from '../../sandbox/hands.ts';
 import type { ModelPort } from './model-client.ts';
 
 /** The part of the SessionLog a brain may use: fenced reads, fenced appends, live deltas. */
@@ -15,9 +15,19 @@ export interface LogPort {
   stillHolds(epoch: number): Promise<boolean>;
 }
 
-/** Where a step gets the session's vault credentials (decrypted) when it is about to run a tool. */
+/**
+ * Where a step gets the session's vault credentials and its repositories' tokens (decrypted) when it is about to
+ * run a tool.
+ */
 export interface VaultPort {
   sessionCredentials(workspaceId: string, vaultIds: string[]): Promise<SandboxCredential[]>;
+  sessionRepositories(workspaceId: string, sessionId: string): Promise<SandboxRepository[]>;
+}
+
+/** Where a step reads the files that image and document blocks name (`source: {type: 'file'}`). */
+export interface FilePort {
+  /** The file's type and bytes; null when its workspace has no such file any more (deleted since it was sent). */
+  read(workspaceId: string, fileId: string): Promise<{ mimeType: string; bytes: Uint8Array } | null>;
 }
 
 /** Where a step reads the files that image and document blocks name (`source: {type: 'file'}`). */

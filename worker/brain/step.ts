@@ -9,6 +9,7 @@ import {
 import type { SessionSpec } from '../../contract/session-spec.ts';
 import type { EmitOptions, StepView } from '../../durable-objects/session-log.ts';
 import type { SandboxCredential } from '../../sandbox/credentials.ts';
+import type { SandboxRepository } from '../../sandbox/hands.ts';
 import { assessBudget, BUDGET_NOTICE_SOURCE, toolCallsLeft } from './budget.ts';
 import { compactionSpan, DEFAULT_TRIGGER_TOKENS, estimateTokens, IDLE_COMPACTION_AT, latestCompaction, MAX_COMPACTIONS, summarize } from './compactor.ts';
 import { buildModelRequest, CONTEXT_EVENT_TYPES, withFileContents } from './context-builder.ts';
@@ -147,11 +148,13 @@ async function settleOpenToolCalls(step: Step): Promise<StepOutcome | null> {
   const { spec, ports } = step;
   // Read from the vault only when a tool is about to run, and afresh each step: a rotated value applies at once.
   let credentials: Promise<SandboxCredential[]> | undefined;
+  let repositories: Promise<SandboxRepository[]> | undefined;
   const { waiting, limitReached } = await settleToolCalls(step.view.events, {
     spec,
     tools: step.tools,
     hands: ports.hands,
     credentials: () => (credentials ??= spec.vaultIds.length ? ports.vault.sessionCredentials(spec.workspaceId, spec.vaultIds) : Promise.resolve([])),
+    repositories: () => (repositories ??= ports.vault.sessionRepositories(spec.workspaceId, spec.sessionId)),
     emit: (events) => step.emit(events),
     callsLeft: toolCallsLeft(step.view, step.seen),
   });

@@ -20,9 +20,6 @@ const StreamTokenParams = z.strictObject({ ttl_seconds: z.number().int().min(10)
 export const sessions = new Hono<AppEnv>()
   .post('/', async (c) => {
     const body = await readJson(c, SessionCreateParams);
-    // Checked before anything is written, so a refused create leaves no trace (vault_ids: in createSession).
-    if (body.resources?.length)
-      throw invalidRequest(`resources[0].type: session resources are not supported by this runtime yet`);
     if (body.initial_events) await checkFileSources(c, body.initial_events, 'initial_events');
     const ws = workspace(c);
     const session = unwrap(await ws.createSession(body));

@@ -22,6 +22,8 @@ export default defineConfig({
                 EDGEHARNESS_LEASE_MS: '400',
                 EDGEHARNESS_RETRY_BASE_MS: '20',
                 EDGEHARNESS_MODEL_MAX_ATTEMPTS: '4',
+                // Uploads past 8 MB are refused, so a test can pass the limit without sending 500 MB.
+                EDGEHARNESS_MAX_FILE_BYTES: '8000000',
                 // A fixed test key (never a real one): the vault seals credential secrets under it.
                 VAULT_MASTER_KEY: 'jIkQ1ePc4dTzOmqMRFeDuiA9RvnrbK3R07zkQE/xVSo=',
               },

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { AgentFields, ModelParams, type AgentDefinition } from './agent.ts';
 import { Metadata, MetadataPatch } from './common.ts';
 import { UserDefineOutcomeParams, UserMessageParams } from './event.ts';
+import { MAX_SESSION_RESOURCES, SessionResourceParams, type SessionResource } from './session-resource.ts';
 import { LIMITS } from './size-limits.ts';
 
 const Id = z.string().min(1).max(LIMITS.id);
@@ -27,11 +28,6 @@ export type AgentRef = z.infer<typeof AgentRef>;
 const MonetaryAmount = z.strictObject({ amount: z.string().max(LIMITS.amount).regex(/^\d+(\.\d+)?$/, 'expected a decimal string'), currency: z.literal('USD') });
 const Budget = z.strictObject({ type: z.literal('limit'), max_list_cost: MonetaryAmount });
 
-const ResourceParams = z.discriminatedUnion('type', [
-  z.looseObject({ type: z.literal('github_repository'), url: z.string().min(1) }),
-  z.looseObject({ type: z.literal('file'), file_id: z.string().min(1) }),
-  z.looseObject({ type: z.literal('memory_store'), memory_store_id: z.string().min(1) }),
-]);
 
 /** Extension: hard limits beyond the official USD budget. Each is optional; reaching one ends the turn. */
 export const Limits = z.strictObject({
@@ -52,7 +48,7 @@ export const SessionCreateParams = z.strictObject({
   budget: Budget.optional(),
   initial_events: z.array(z.discriminatedUnion('type', [UserMessageParams, UserDefineOutcomeParams])).max(LIMITS.initialEvents).optional(),
   metadata: Metadata.optional(),
-  resources: z.array(ResourceParams).optional(),
+  resources: z.array(SessionResourceParams).max(MAX_SESSION_RESOURCES).optional(),
   title: z.string().max(LIMITS.title).nullable().optional(),
   vault_ids: z.array(Id).max(LIMITS.vaultIds).optional(),
   limits: Limits.optional(),
@@ -129,7 +125,8 @@ export interface Session extends SessionRuntime {
   limits: Limits;
   /** Extension (see Compaction). */
   compaction: Compaction;
-  resources: Array<Record<string, unknown>>;
+  /** Read from the session's resources (resources/session-resources/), never from the session's own row. */
+  resources: SessionResource[];
   vault_ids: string[];
   outcome_evaluations: unknown[];
   created_at: string;

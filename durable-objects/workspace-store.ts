@@ -1,12 +1,14 @@
 // WorkspaceStore: one Durable Object per workspace (tenant), hosting that workspace's resources: agents,
-// environments, vaults and their credentials, the session index and Idempotency-Keys (resources/<name>/). Each
-// method forwards to its resource's module. Tenancy is structural: another workspace's objects are simply not here.
+// environments, vaults and their credentials, files' metadata, the session index and sessions' resources, and
+// Idempotency-Keys (resources/<name>/). Each method forwards to its resource's module. Tenancy is structural:
+// another workspace's objects are simply not here.
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../worker/env.ts';
 import type { Result } from '../contract/result.ts';
 import type { Agent, AgentCreateParams, AgentUpdateParams } from '../contract/agent.ts';
 import type { Page } from '../contract/common.ts';
 import type { Environment, EnvironmentCreateParams, EnvironmentUpdateParams } from '../contract/environment.ts';
+import type { DeletedFile, FileMetadata } from '../contract/file.ts';
 import type { Session, SessionCreateParams, SessionListQuery, SessionRuntime, SessionUpdateParams } from '../contract/session.ts';
 import type {
   Credential,
@@ -19,11 +21,16 @@ import type {
   VaultUpdateParams,
 } from '../contract/vault.ts';
 import type { SandboxCredential } from '../sandbox/credentials.ts';
+import type { ResourceAddParams, ResourceUpdateParams, FileResource, SessionResource } from '../contract/session-resource.ts';
+import { SessionResources, type RepositoryToClone } from '../resources/session-resources/session-resources.ts';
+import { sessionResourceMigrations } from '../resources/session-resources/migrations.ts';
 import { migrate, type Migration } from '../resources/shared/migrations.ts';
 import { Agents } from '../resources/agents/agents.ts';
 import { agentMigrations } from '../resources/agents/migrations.ts';
 import { Environments } from '../resources/environments/environments.ts';
 import { environmentMigrations } from '../resources/environments/migrations.ts';
+import { Files, type FileListArgs } from '../resources/files/files.ts';
+import { fileMigrations } from '../resources/files/migrations.ts';
 import type { Claim, RequestIdentity, StoredAnswer } from '../contract/idempotency.ts';
 import { IdempotencyKeys } from '../resources/idempotency-keys/idempotency-keys.ts';
 import { idempotencyKeyMigrations } from '../resources/idempotency-keys/migrations.ts';
@@ -42,6 +49,8 @@ export const WORKSPACE_MIGRATIONS: readonly Migration[] = [
   ...vaultMigrations,
   ...sessionMigrations,
   ...idempotencyKeyMigrations,
+  ...fileMigrations,
+  ...sessionResourceMigrations,
 ];
 
 export class WorkspaceStore extends DurableObject<Env> {
@@ -50,7 +59,9 @@ export class WorkspaceStore extends DurableObject<Env> {
   private readonly vaults: Vaults;
   private readonly credentials: Credentials;
   private readonly sessions: Sessions;
+  private readonly sessionResources: SessionResources;
   private readonly idempotency: IdempotencyKeys;
+  private readonly files: Files;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -58,9 +69,18 @@ export class WorkspaceStore extends DurableObject<Env> {
     this.agents = new Agents(ctx.storage);
     this.environments = new Environments(ctx.storage);
     this.vaults = new Vaults(ctx.storage);
-    this.credentials = new Credentials(ctx.storage, this.vaults, new VaultKeys(() => this.env, () => ctx.id.name));
-    this.sessions = new Sessions(ctx.storage, { agents: this.agents, environments: this.environments, vaults: this.vaults });
+    const keys = new VaultKeys(() => this.env, () => ctx.id.name);
+    this.credentials = new Credentials(ctx.storage, this.vaults, keys);
+    this.files = new Files(ctx.storage);
+    this.sessionResources = new SessionResources(ctx.storage, keys, (id) => this.sessions.find(id), this.files);
+    this.sessions = new Sessions(ctx.storage, {
+      agents: this.agents,
+      environments: this.environments,
+      vaults: this.vaults,
+      resources: this.sessionResources,
+    });
     this.idempotency = new IdempotencyKeys(ctx.storage);
+    this.files = new Files(ctx.storage);
   }
 
   // The RPC surface: one-line forwards to the resource modules, deliberately alike; no logic lives here.
@@ -203,10 +223,36 @@ export class WorkspaceStore extends DurableObject<Env> {
     return this.credentials.mcpForSession(vaultIds);
   }
 
+  // ---------- files (metadata; the API keeps the bytes in R2) ----------
+
+  async createFile(file: FileMetadata): Promise<Result<FileMetadata>> {
+    return this.files.create(file);
+  }
+
+  async getFile(id: string): Promise<Result<FileMetadata>> {
+    return this.files.get(id);
+  }
+
+  async readableFile(id: string): Promise<Result<FileMetadata>> {
+    return this.files.readable(id, Date.now());
+  }
+
+  async listFiles(args: FileListArgs): Promise<Result<Page<FileMetadata>>> {
+    return this.files.list(args);
+  }
+
+  async findFiles(ids: string[]): Promise<Record<string, FileMetadata>> {
+    return this.files.findMany(ids);
+  }
+
+  async deleteFile(id: string): Promise<Result<DeletedFile>> {
+    return this.files.delete(id);
+  }
+
   // ---------- sessions (index; the SessionLog owns status and usage and pushes them here) ----------
 
   async createSession(p: SessionCreateParams): Promise<Result<Session>> {
-    return this.sessions.create(p);
+    return this.sessions.createWithResources(p);
   }
 
   async getSession(id: string): Promise<Result<Session>> {
@@ -227,6 +273,33 @@ export class WorkspaceStore extends DurableObject<Env> {
 
   async deleteSession(id: string): Promise<Result<{ id: string; type: 'session_deleted' }>> {
     return this.sessions.delete(id);
+  }
+
+  // ---------- a session's resources (no response carries a repository's token) ----------
+
+  async addSessionResource(sessionId: string, p: ResourceAddParams): Promise<Result<FileResource>> {
+    return this.sessionResources.add(sessionId, p);
+  }
+
+  async getSessionResource(sessionId: string, id: string): Promise<Result<SessionResource>> {
+    return this.sessionResources.get(sessionId, id);
+  }
+
+  async updateSessionResource(sessionId: string, id: string, p: ResourceUpdateParams): Promise<Result<SessionResource>> {
+    return this.sessionResources.update(sessionId, id, p);
+  }
+
+  async listSessionResources(sessionId: string, args: ListArgs): Promise<Result<Page<SessionResource>>> {
+    return this.sessionResources.list(sessionId, args);
+  }
+
+  async deleteSessionResource(sessionId: string, id: string): Promise<Result<{ id: string; type: 'session_resource_deleted' }>> {
+    return this.sessionResources.delete(sessionId, id);
+  }
+
+  /** The session's repositories with their tokens opened, for its hands to clone (see SessionResources.repositoriesToClone). */
+  async sessionRepositories(sessionId: string): Promise<RepositoryToClone[]> {
+    return this.sessionResources.repositoriesToClone(sessionId);
   }
 
   /** Called by the session's log whenever status or usage changes. */

@@ -19,12 +19,38 @@ export interface SandboxSpec {
    * Providers redact the values from every outcome. Absent or empty: no credentials.
    */
   credentials?: SandboxCredential[];
+  /**
+   * The session's `github_repository` resources, tokens included. The local provider clones each into its mount
+   * path (under the sandbox's workspace) before the session's first tool call runs, outside the sandbox, and the
+   * token never enters it; the Cloudflare provider does not clone yet and says so (`repositoryErrors`). Absent or
+   * empty: nothing to clone.
+   */
+  repositories?: SandboxRepository[];
+}
+
+/** A repository to clone into a session's sandbox. `token` is for the clone only: never the sandbox's, never shown. */
+export interface SandboxRepository {
+  resourceId: string;
+  url: string;
+  checkout: { type: 'branch'; name: string } | { type: 'commit'; sha: string } | null;
+  /** Absolute and normalised (contract/session-resource.ts); the local provider puts it under the workspace. */
+  mountPath: string;
+  token: string | null;
+}
+
+/** Why a repository could not be cloned: the SDK's repository error types, reported on the session as session.error. */
+export interface RepositoryError {
+  type: 'repository_authentication_error' | 'repository_forbidden_error' | 'repository_not_found_error' | 'repository_checkout_error' | 'repository_clone_error';
+  message: string;
+  repository_url: string | null;
 }
 
 export interface ToolOutcome {
   /** Tool result blocks as the Messages API takes them (text only for the agent toolset). */
   content: Array<{ type: 'text'; text: string }>;
   isError: boolean;
+  /** The session's repositories that could not be cloned when this call provisioned its sandbox (once per session). */
+  repositoryErrors?: RepositoryError[];
 }
 
 export interface ToolCall {

@@ -10,6 +10,10 @@ export interface Env {
   WORKSPACE: DurableObjectNamespace<WorkspaceStore>;
   DIRECTORY: DurableObjectNamespace<Directory>;
   BRAIN: Service<Brain>;
+  /** The files' bytes (worker/api/routes/files.ts), keyed `<workspace id>/<file id>`; their metadata is in WORKSPACE. */
+  FILES: R2Bucket;
+  /** Lowers the largest file an upload may carry (default and ceiling 500000000 bytes, contract/file.ts). */
+  EDGEHARNESS_MAX_FILE_BYTES?: string;
   /** API key of the default workspace. */
   EDGEHARNESS_API_KEY?: string;
   /** HMAC key for short-lived browser stream tokens; falls back to a key derived from EDGEHARNESS_API_KEY. */

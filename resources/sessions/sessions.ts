@@ -19,6 +19,8 @@ import { MAX_AGENT_BYTES, MAX_ROW_BYTES, storedSizeProblem } from '../../contrac
 import type { Agents } from '../agents/agents.ts';
 import type { Environments } from '../environments/environments.ts';
 import type { Vaults } from '../vaults/vaults.ts';
+import type { PreparedResources, SessionResources } from '../session-resources/session-resources.ts';
+import type { SessionResourceParams } from '../../contract/session-resource.ts';
 import { applyMetadataPatch } from '../shared/metadata.ts';
 import { bothWays, createdAtFilters } from '../shared/paging.ts';
 import { Queries } from '../shared/queries.ts';
@@ -28,11 +30,12 @@ const TABLE = 'sessions';
 
 const notFound = (id: string): Result<never> => fail('not_found_error', `session '${id}' not found`);
 
-/** What a session is made from: the workspace's agents, environments and vaults. */
+/** What a session is made from: the workspace's agents, environments and vaults; and where its resources live. */
 export interface SessionSources {
   agents: Agents;
   environments: Environments;
   vaults: Vaults;
+  resources: SessionResources;
 }
 
 export class Sessions extends Queries {
@@ -43,8 +46,22 @@ export class Sessions extends Queries {
     this.sources = sources;
   }
 
-  /** Resolves the agent (pinned version, optional overrides) and environment, and records the session. */
-  create(p: SessionCreateParams): Result<Session> {
+  /**
+   * create, with `resources`: they are checked and their tokens sealed first (the only await), then everything is
+   * checked and stored in one transaction, so a refused create leaves nothing behind.
+   */
+  async createWithResources(p: SessionCreateParams): Promise<Result<Session>> {
+    // The schema refuses memory_store entries, so what passed it is a repository or a file.
+    const prepared = await this.sources.resources.prepare((p.resources ?? []) as SessionResourceParams[]);
+    if (!prepared.ok) return prepared;
+    return this.create(p, prepared.value);
+  }
+
+  /**
+   * Resolves the agent (pinned version, optional overrides) and environment, and records the session with its
+   * prepared resources (createWithResources; none by default).
+   */
+  create(p: SessionCreateParams, prepared: PreparedResources = { sessionId: newId('sesn'), rows: [] }): Result<Session> {
     const resolved = this.resolveAgent(p.agent);
     if (!resolved.ok) return resolved;
     const sessionAgent = resolved.value;
@@ -61,7 +78,7 @@ export class Sessions extends Queries {
     const now = timestamp();
     const session: Session = {
       type: 'session',
-      id: newId('sesn'),
+      id: prepared.sessionId,
       agent: sessionAgent,
       environment_id: env.id,
       title: p.title ?? null,
@@ -69,7 +86,8 @@ export class Sessions extends Queries {
       budget: p.budget ?? null,
       limits: p.limits ?? {},
       compaction: p.compaction ?? {},
-      resources: p.resources ?? [],
+      // The resources are their own rows (resources/session-resources/), filled in as the session is read.
+      resources: [],
       vault_ids: p.vault_ids ?? [],
       outcome_evaluations: [],
       status: 'idle',
@@ -81,23 +99,26 @@ export class Sessions extends Queries {
     };
     const tooBig = storedSizeProblem(session, MAX_ROW_BYTES, 'session');
     if (tooBig) return fail('invalid_request_error', tooBig);
-    this.sql.exec(
-      `INSERT INTO sessions (id, created_at, agent_id, agent_version, status, body) VALUES (?, ?, ?, ?, ?, ?)`,
-      session.id,
-      now,
-      sessionAgent.id,
-      sessionAgent.version,
-      session.status,
-      serialise(session),
-    );
-    return ok(session);
+    this.storage.transactionSync(() => {
+      this.sql.exec(
+        `INSERT INTO sessions (id, created_at, agent_id, agent_version, status, body) VALUES (?, ?, ?, ?, ?, ?)`,
+        session.id,
+        now,
+        sessionAgent.id,
+        sessionAgent.version,
+        session.status,
+        serialise(session),
+      );
+      this.sources.resources.insert(prepared);
+    });
+    return ok(this.present(session));
   }
 
   // get and update read as they do in every resource module, deliberately: the not-found error and the
   // field rules are each resource's own.
   get(id: string): Result<Session> {
     const s = this.find(id);
-    return s ? ok(s) : notFound(id);
+    return s ? ok(this.present(s)) : notFound(id);
   }
 
   update(id: string, p: SessionUpdateParams): Result<Session> {
@@ -130,7 +151,7 @@ export class Sessions extends Queries {
     const tooBig = storedSizeProblem(stored, MAX_ROW_BYTES, 'session');
     if (tooBig) return fail('invalid_request_error', tooBig);
     writeBody(this.sql, TABLE, stored);
-    return ok(stored);
+    return ok(this.present(stored));
   }
 
   list(q: SessionListQuery): Result<Page<Session>> {
@@ -163,18 +184,21 @@ export class Sessions extends Queries {
     if (q.memory_store_id || q.deployment_id) where.push('0');
     const page = bothWays<{ body: string }>(this.sql, { from: TABLE, columns: 'body', where, params }, q, (r) => r.body.length);
     if (!page.ok) return page;
-    return ok({ ...page.value, data: page.value.data.map((r) => deserialise<Session>(r.body)) });
+    return ok({ ...page.value, data: page.value.data.map((r) => this.present(deserialise<Session>(r.body))) });
   }
 
   archive(id: string): Result<Session> {
     const s = this.find(id);
     if (!s) return notFound(id);
-    return ok(archiveRow(this.sql, TABLE, s));
+    return ok(this.present(archiveRow(this.sql, TABLE, s)));
   }
 
   delete(id: string): Result<{ id: string; type: 'session_deleted' }> {
     if (!this.find(id)) return notFound(id);
-    this.sql.exec(`DELETE FROM sessions WHERE id = ?`, id);
+    this.storage.transactionSync(() => {
+      this.sources.resources.deleteAll(id);
+      this.sql.exec(`DELETE FROM sessions WHERE id = ?`, id);
+    });
     return ok({ id, type: 'session_deleted' });
   }
 
@@ -186,8 +210,14 @@ export class Sessions extends Queries {
     this.sql.exec(`UPDATE sessions SET status = ?, body = ? WHERE id = ?`, rt.status, serialise(next), id);
   }
 
+  /** The session as stored (its `resources` left empty; see present). */
   find(id: string): Session | undefined {
     return readBody<Session>(this.sql, TABLE, id);
+  }
+
+  /** The session as responses show it: with its resources. */
+  private present(s: Session): Session {
+    return { ...s, resources: this.sources.resources.all(s.id) };
   }
 
   /** The agent a session runs: the pinned (or latest) version of an active agent, with the overrides applied. */

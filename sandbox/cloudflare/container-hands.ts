@@ -5,6 +5,8 @@ import {
   MAX_RESULT_CHARS,
   type Hands,
   type Networking,
+  type RepositoryError,
+  type SandboxRepository,
   type SandboxSpec,
   type ToolCall,
   type ToolOutcome,
@@ -109,21 +111,26 @@ export function createContainerHands(openSandbox: OpenSandbox, options: Containe
     return opened;
   }
 
-  async function provision(spec: SandboxSpec): Promise<SandboxLike> {
+  /** `fresh`: this call configured the sandbox for the first time in this Worker (or after it failed). */
+  async function provision(spec: SandboxSpec): Promise<{ sandbox: SandboxLike; fresh: boolean }> {
     const { sandbox } = handle(spec.sessionId);
     const vault = vaultRefOf(spec);
     const egress = JSON.stringify([spec.networking, vault ?? null]);
-    if (configured.get(spec.sessionId) === egress) return sandbox;
+    const before = configured.get(spec.sessionId);
+    if (before === egress) return { sandbox, fresh: false };
     await sandbox.setNetworking(spec.networking, vault);
     await sandbox.exec(workspaceCommand(layout), { timeoutMs: 60_000 });
     configured.set(spec.sessionId, egress);
-    return sandbox;
+    return { sandbox, fresh: before === undefined };
   }
 
   async function runClaimed(spec: SandboxSpec, call: ToolCall, key: string, timeoutMs: number): Promise<ToolOutcome> {
     let sandbox: SandboxLike;
+    let repositoryErrors: RepositoryError[] = [];
     try {
-      sandbox = await provision(spec);
+      const provisioned = await provision(spec);
+      sandbox = provisioned.sandbox;
+      if (provisioned.fresh) repositoryErrors = notCloned(spec.repositories ?? []);
     } catch (error) {
       configured.delete(spec.sessionId);
       return failure(`The sandbox could not be started (${describe(error)}); the tool did not run.`);
@@ -160,7 +167,8 @@ export function createContainerHands(openSandbox: OpenSandbox, options: Containe
           'The call was not retried; the next tool call gets a fresh sandbox, whose workspace starts empty.',
       );
     }
-    return outcomeOf(result, call.name, timeoutMs);
+    const outcome = outcomeOf(result, call.name, timeoutMs);
+    return repositoryErrors.length ? { ...outcome, repositoryErrors } : outcome;
   }
 
   return {
@@ -191,6 +199,18 @@ export function createContainerHands(openSandbox: OpenSandbox, options: Containe
       await sandbox.destroy();
     },
   };
+}
+
+/**
+ * This provider does not clone repositories yet (docs/cloudflare-sandbox.md): each is reported when a sandbox is
+ * first set up, so the session says so instead of the repository silently missing.
+ */
+function notCloned(repositories: SandboxRepository[]): RepositoryError[] {
+  return repositories.map((r) => ({
+    type: 'repository_clone_error',
+    message: `${r.url} was not cloned into ${r.mountPath}: the Cloudflare sandbox provider does not clone session repositories yet; the session goes on without it`,
+    repository_url: r.url,
+  }));
 }
 
 /** The vaults a session's egress reads, when it has credentials. */

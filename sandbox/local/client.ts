@@ -78,7 +78,10 @@ function toOutcome(value: unknown): ToolOutcome {
   const v = value as Partial<ToolOutcome> | null;
   if (!v || !Array.isArray(v.content) || typeof v.isError !== 'boolean') throw new Error('expected {content, isError}');
   const content = v.content.map((block) => ({ type: 'text' as const, text: typeof block?.text === 'string' ? block.text : '' }));
-  return { content, isError: v.isError };
+  const repositoryErrors = Array.isArray(v.repositoryErrors)
+    ? v.repositoryErrors.map((e) => ({ type: e.type, message: String(e.message), repository_url: e.repository_url ?? null }))
+    : [];
+  return repositoryErrors.length ? { content, isError: v.isError, repositoryErrors } : { content, isError: v.isError };
 }
 
 async function errorText(response: Response): Promise<string> {

@@ -8,10 +8,12 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import type { SandboxCredential } from '../credentials.ts';
-import { DEFAULT_TOOL_TIMEOUT_MS, MAX_RESULT_CHARS, type SandboxSpec, type ToolOutcome } from '../hands.ts';
+import { DEFAULT_TOOL_TIMEOUT_MS, MAX_RESULT_CHARS, type SandboxRepository, type SandboxSpec, type ToolOutcome } from '../hands.ts';
 import { CallLedger, callKey } from '../call-ledger.ts';
 import { CallRecordFiles } from './call-records.ts';
 import { SessionSandbox, type SandboxLaunch, type SandboxSettings } from './session-sandbox.ts';
+import { cloneRepositories } from './repositories.ts';
+import { handOverWorkspace, sandboxUser } from './sandbox-user.ts';
 
 export const DEFAULT_IDLE_MS = 15 * 60_000;
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -60,12 +62,26 @@ const Credential = z.object({
   networking: z.discriminatedUnion('type', [z.object({ type: z.literal('unrestricted') }), HostList]),
   injection: z.object({ header: z.boolean(), body: z.boolean() }),
 }) satisfies z.ZodType<SandboxCredential>;
+const Repository = z.object({
+  resourceId: z.string().min(1),
+  url: z.string().regex(/^https?:\/\//),
+  checkout: z
+    .discriminatedUnion('type', [
+      // never an option to git: a branch does not start with '-', a sha is hex
+      z.object({ type: z.literal('branch'), name: z.string().min(1).regex(/^[^-]/) }),
+      z.object({ type: z.literal('commit'), sha: z.string().regex(/^[0-9a-f]{40,64}$/) }),
+    ])
+    .nullable(),
+  mountPath: z.string().startsWith('/'),
+  token: z.string().nullable(),
+}) satisfies z.ZodType<SandboxRepository>;
 const Spec = z.object({
   sessionId: z.string().regex(SESSION_ID),
   workspaceId: z.string(),
   environmentId: z.string(),
   networking: Networking,
   credentials: z.array(Credential).default([]),
+  repositories: z.array(Repository).default([]),
 }) satisfies z.ZodType<SandboxSpec>;
 const ExecuteBody = z.object({
   spec: Spec,
@@ -141,18 +157,39 @@ export async function startSandboxHost(options: SandboxHostOptions): Promise<San
     };
   }
 
+  /** Each session's repositories are cloned once, before its first call runs; calls arriving meanwhile wait for it. */
+  const cloning = new Map<string, Promise<unknown>>();
+  async function cloneOnce(id: string, repositories: SandboxRepository[]) {
+    const before = cloning.get(id) ?? Promise.resolve();
+    const run = before.then(async () => {
+      const workspace = path.join(sessionDir(id), 'workspace');
+      const { errors, cloned } = await cloneRepositories(sessionDir(id), workspace, repositories);
+      // what the host cloned becomes the sandbox user's, as the workspace is (a no-op when the host sandboxes as itself)
+      for (const top of cloned) handOverWorkspace(top, sandboxUser());
+      return errors;
+    });
+    cloning.set(id, run.catch(() => {}));
+    return run;
+  }
+
   async function execute(id: string, body: z.infer<typeof ExecuteBody>): Promise<ToolOutcome> {
     const { spec, call } = body;
     const key = await callKey(call.idempotencyKey);
     const timeoutMs = call.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS;
-    // redacted of the credentials' values by the sandbox before it is recorded or returned
-    return ledgerOf(id).run(key, timeoutMs, () => sandboxOf(id).run(settings(spec), { name: call.name, input: call.input, key, timeoutMs }));
+    // redacted of the credentials' values by the sandbox before it is recorded or returned; the repository errors
+    // are recorded with the outcome, so a repeat of the call reports them too
+    return ledgerOf(id).run(key, timeoutMs, async () => {
+      const repositoryErrors = await cloneOnce(id, spec.repositories);
+      const outcome = await sandboxOf(id).run(settings(spec), { name: call.name, input: call.input, key, timeoutMs });
+      return repositoryErrors.length ? { ...outcome, repositoryErrors } : outcome;
+    });
   }
 
   async function destroy(id: string): Promise<void> {
     // a call still running keeps its ledger, but its outcome is no longer recorded
     ledgers.get(id)?.records.retire();
     ledgers.delete(id);
+    cloning.delete(id);
     const sandbox = sandboxes.get(id);
     sandboxes.delete(id);
     await sandbox?.stop();

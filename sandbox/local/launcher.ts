@@ -156,6 +156,9 @@ function runnerEnv(credentials: readonly SandboxCredential[], trustBundle: strin
     ...env,
     PATH: [path.dirname(options.nodeBinary), '/usr/local/bin', '/usr/bin', '/bin'].join(':'),
     HOME: options.workspace,
+    // sandbox-runtime makes $HOME/.gitconfig unreadable (a dangerous file), and git refuses to run at all when it
+    // cannot read its global file; git reads this one instead (git config --global writes it)
+    GIT_CONFIG_GLOBAL: path.join(options.workspace, '.config', 'git', 'config'),
     LANG: 'C.UTF-8',
     TERM: 'dumb',
   };

@@ -242,9 +242,13 @@ export class SessionSandbox {
 
   private async start(settings: SandboxSettings): Promise<Runner> {
     mkdirSync(this.workspace, { recursive: true, mode: 0o700 });
+    // where git's global config lives in the sandbox (GIT_CONFIG_GLOBAL, launcher.ts): git does not make its folder
+    const gitConfigDir = path.join(this.workspace, '.config', 'git');
+    mkdirSync(gitConfigDir, { recursive: true, mode: 0o700 });
     // read at each start, so a wrong EDGEHARNESS_SANDBOX_USER is this call's error, not the host's crash
     const user = sandboxUser();
     handOverWorkspace(this.workspace, user);
+    handOverWorkspace(path.dirname(gitConfigDir), user);
     const runner = new Runner(this.workspace, settings, this.launch, user, this.logFile);
     this.runner = runner;
     const timer = setTimeout(() => void runner.stop(), READY_TIMEOUT_MS);

@@ -23,6 +23,7 @@ it('bundles the cloudflare environment with the SANDBOX binding, its container a
     for (const binding of [
       'env.SANDBOX (SessionSandbox)',
       'env.SESSION_LOG (SessionLog)',
+      'env.FILES (edgeharness-files)',
       'env.BRAIN (edgeharness-cloudflare#Brain)',
       'env.SANDBOX_PROVIDER ("cloudflare")',
     ])

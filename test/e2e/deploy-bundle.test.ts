@@ -1,4 +1,4 @@
-// `wrangler deploy --dry-run` bundles the Worker with its Durable Objects and the Brain binding, offline.
+// `wrangler deploy --dry-run` bundles the Worker with its Durable Objects, the files' R2 bucket and the Brain binding, offline.
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +16,7 @@ it('bundles the Worker for deployment with wrangler deploy --dry-run', async () 
       timeout: 120_000,
     });
     expect(stdout).toContain('--dry-run: exiting now');
-    for (const binding of ['SESSION_LOG (SessionLog)', 'WORKSPACE (WorkspaceStore)', 'DIRECTORY (Directory)', 'BRAIN (edgeharness#Brain)'])
+    for (const binding of ['SESSION_LOG (SessionLog)', 'WORKSPACE (WorkspaceStore)', 'DIRECTORY (Directory)', 'FILES (edgeharness-files)', 'BRAIN (edgeharness#Brain)'])
       expect(stdout).toContain(binding);
     const bundle = path.join(out, 'index.js');
     expect(existsSync(bundle)).toBe(true);

@@ -1,6 +1,6 @@
 // End to end: the official SDK, pointed at a real runtime (wrangler dev + Durable Objects + brain) backed by
-// the scripted model, runs agents → environment → session → two turns → stream → list, and the state
-// survives a restart.
+// the scripted model, runs agents → environment → session → two turns → stream → list, and the state (files'
+// bytes included) survives a restart.
 import Anthropic from '@anthropic-ai/sdk';
 import { describe, expect, it } from 'vitest';
 import { startScriptedRuntime } from '../support/scripted-runtime.ts';
@@ -196,11 +196,16 @@ describe('the official SDK against a running edgeharness', () => {
     expect(withArchived).toContain(spare.id);
   });
 
-  it('keeps every agent, session and event across a restart', async () => {
+  it('keeps every agent, session, event and file across a restart', async () => {
     const before = [];
     for await (const e of e2e.client.beta.sessions.events.list(sessionId)) before.push(e.id);
+    // The files' bytes are in R2, which wrangler keeps in the same persist dir as the Durable Objects.
+    const bytes = crypto.getRandomValues(new Uint8Array(65_536));
+    const file = await e2e.client.beta.files.upload({ file: new File([bytes], 'kept.bin') });
     await e2e.runtime.stop();
     await e2e.restart();
+    expect(await e2e.client.beta.files.retrieveMetadata(file.id)).toEqual(file);
+    expect(Buffer.compare(new Uint8Array(await (await e2e.client.beta.files.download(file.id)).arrayBuffer()), bytes)).toBe(0);
     expect((await e2e.client.beta.agents.retrieve(agentId)).version).toBe(2);
     expect((await e2e.client.beta.sessions.retrieve(sessionId)).status).toBe('idle');
     const after = [];

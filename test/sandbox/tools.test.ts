@@ -22,6 +22,15 @@ describe('the agent toolset in a local sandbox', () => {
     expect(text(outcome)).toBe('hi from sub');
   });
 
+  it('git works in the sandbox, with a global config of its own although $HOME/.gitconfig is hidden', async () => {
+    const outcome = await host.call('sesn_git', 'bash', {
+      command:
+        'git config --global user.email agent@example.com && git config --global user.name agent && git init -q r && cd r && ' +
+        'git commit -q --allow-empty -m first && git log --format=%s -1 && git config --global --get user.email',
+    });
+    expect(outcome).toEqual({ content: [{ type: 'text', text: 'first\nagent@example.com' }], isError: false });
+  });
+
   it('a failing command is an error result with its output', async () => {
     const outcome = await host.call('sesn_bash', 'bash', { command: 'echo oops >&2; exit 3' });
     expect(outcome.isError).toBe(true);

@@ -9,6 +9,8 @@ import { idempotency } from './idempotency.ts';
 import { agents } from './routes/agents.ts';
 import { environments } from './routes/environments.ts';
 import { events } from './routes/events.ts';
+import { files } from './routes/files.ts';
+import { sessionResources } from './routes/session-resources.ts';
 import { sessions } from './routes/sessions.ts';
 import { vaults } from './routes/vaults.ts';
 
@@ -39,8 +41,10 @@ export function createApp() {
   app.use('/v1/*', idempotency);
   app.route('/v1/agents', agents);
   app.route('/v1/environments', environments);
+  app.route('/v1/files', files);
   app.route('/v1/sessions', events);
   app.route('/v1/sessions', sessions);
+  app.route('/v1/sessions', sessionResources);
   app.route('/v1/vaults', vaults);
 
   app.notFound((c) => notFound(`no route for ${c.req.method} ${c.req.path}`).toResponse(c.var.requestId));

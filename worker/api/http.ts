@@ -1,8 +1,10 @@
 // Request plumbing shared by the routes: the body limit, JSON bodies, query strings, and store results → ApiError.
-import type { Context } from 'hono';
+import type { Context, MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import type { z } from 'zod';
 import { ApiError, fromZodError, invalidRequest, tooLarge } from './errors.ts';
+import type { EventParams } from '../../contract/event.ts';
+import { fileSourceProblem, fileSources } from '../../contract/file.ts';
 import type { Result } from '../../contract/result.ts';
 import { workspaceStore, type WorkspaceStub } from '../../durable-objects/stubs.ts';
 import type { AppEnv } from './app-env.ts';
@@ -20,7 +22,7 @@ const MAX_BODY_BYTES = 32_000_000;
  * the limit and refused at the first byte past it. The routes then read the body through `c.req`, which keeps it:
  * the idempotency check hashes the same bytes the route parses, read once.
  */
-export const bodyLimited = bodyLimit({
+const jsonBodyLimit = bodyLimit({
   maxSize: MAX_BODY_BYTES,
   onError: (c) => {
     const declared = Number(c.req.header('content-length'));
@@ -31,6 +33,11 @@ export const bodyLimited = bodyLimit({
     );
   },
 });
+
+/** Uploads (POST /v1/files) stream their body into storage and bound it themselves (routes/files.ts). */
+const isUpload = (c: Context<AppEnv>) => c.req.method === 'POST' && c.req.path === '/v1/files';
+
+export const bodyLimited: MiddlewareHandler<AppEnv> = (c, next) => (isUpload(c) ? next() : jsonBodyLimit(c, next));
 
 export async function readJson<S extends z.ZodType>(c: Context<AppEnv>, schema: S, opts: { optional?: boolean } = {}): Promise<z.infer<S>> {
   const text = decodeUtf8(await c.req.bytes());
@@ -88,4 +95,18 @@ export function refusalError(error: { type: string; message: string }): ApiError
 /** The caller's workspace store: the only workspace a route ever asks. */
 export function workspace(c: Context<AppEnv>): WorkspaceStub {
   return workspaceStore(c.env, c.get('workspaceId'));
+}
+
+/**
+ * Each file an image or document block of `sent` names (the field `root`) must be in the caller's workspace and of
+ * a kind the block takes; the first that is not is a 400 naming its path, before anything is appended.
+ */
+export async function checkFileSources(c: Context<AppEnv>, sent: readonly EventParams[], root = 'events'): Promise<void> {
+  const refs = fileSources(sent, root);
+  if (!refs.length) return;
+  const found = await workspace(c).findFiles(refs.map((r) => r.fileId));
+  for (const ref of refs) {
+    const problem = fileSourceProblem(ref, found[ref.fileId]);
+    if (problem) throw invalidRequest(problem);
+  }
 }

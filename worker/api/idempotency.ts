@@ -13,10 +13,11 @@ const MAX_KEY_LENGTH = 255;
 const REPLAYED_HEADERS = ['content-type', 'x-should-retry'];
 
 /**
- * POSTs that change nothing stored, so a retry should run again rather than replay: a stream token is minted fresh
- * (a replayed one would have expired), a credential check reports the present state.
+ * POSTs a retry runs again rather than replays: a stream token is minted fresh (a replayed one would have
+ * expired), a credential check reports the present state; and an upload, whose body (up to 500 MB) would have to
+ * be held whole to be hashed (docs/files.md: a retried upload may store a second file).
  */
-const NOT_REPLAYED = [/^\/v1\/sessions\/[^/]+\/stream_tokens$/, /\/mcp_oauth_validate$/];
+const NOT_REPLAYED = [/^\/v1\/sessions\/[^/]+\/stream_tokens$/, /\/mcp_oauth_validate$/, /^\/v1\/files$/];
 
 export const idempotency: MiddlewareHandler<AppEnv> = async (c, next) => {
   const key = c.req.header('idempotency-key');

@@ -4,6 +4,7 @@ import type { Env } from '../env.ts';
 import { sessionLog } from '../../durable-objects/stubs.ts';
 import { handsFor } from '../../sandbox/providers.ts';
 import { mcpOverHttp } from './mcp-client.ts';
+import { filesFor } from './files.ts';
 import { anthropicModel } from './model-client.ts';
 import type { StepPorts } from './ports.ts';
 import { vaultFor } from './vault.ts';
@@ -15,11 +16,18 @@ export class Brain extends WorkerEntrypoint<Env> {
   }
 
   /**
-   * What a step of this session works with: its log, the model, the hands, the vault and MCP. A Worker that builds on
-   * this one may override it to wrap them (observe a step, or stop it at a given append or tool call).
+   * What a step of this session works with: its log, the model, the hands, the vault, the files and MCP. A Worker that
+   * builds on this one may override it to wrap them (observe a step, or stop it at a given append or tool call).
    */
   protected ports(sessionId: string): StepPorts {
-    return { log: sessionLog(this.env, sessionId), model: anthropicModel(this.env), hands: handsFor(this.env), vault: vaultFor(this.env), mcp: mcpOverHttp };
+    return {
+      log: sessionLog(this.env, sessionId),
+      model: anthropicModel(this.env),
+      hands: handsFor(this.env),
+      vault: vaultFor(this.env),
+      files: filesFor(this.env),
+      mcp: mcpOverHttp,
+    };
   }
 }
 

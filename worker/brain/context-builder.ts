@@ -1,4 +1,5 @@
-// Context builder: turns the session's log (a view of it) into a Messages API request for the agent's model.
+// Context builder: turns the session's log (a view of it) into a Messages API request for the agent's model, and
+// gives the blocks that name a file the file's bytes.
 import type { SessionAgent } from '../../contract/session.ts';
 import type { SessionEvent } from '../../contract/events.ts';
 import { latestCompaction } from './compactor.ts';
@@ -117,6 +118,59 @@ function placeCacheBreakpoints(req: ModelRequest): void {
       break;
     }
   }
+}
+
+/** A file's type and bytes, for a block that names it; null when the file is gone (deleted since it was sent). */
+export type FileRead = (fileId: string) => Promise<{ mimeType: string; bytes: Uint8Array } | null>;
+
+/**
+ * The request with each image and document block whose source is a file (in a user turn or inside a tool result)
+ * carrying the file's bytes instead, as the model needs them: an image or a PDF as a base64 source, a text file as a
+ * text source. Only the request carries bytes; the log keeps the reference. Each file is read once per request. A
+ * file deleted since it was sent becomes a text block saying so, so the turn goes on without it.
+ */
+export async function withFileContents(req: ModelRequest, read: FileRead): Promise<ModelRequest> {
+  if (!req.messages.some((m) => m.content.some(namesAFile))) return req;
+  const reads = new Map<string, ReturnType<FileRead>>();
+  const readOnce = (id: string) => {
+    let r = reads.get(id);
+    if (!r) reads.set(id, (r = read(id)));
+    return r;
+  };
+  const resolve = async (block: Block): Promise<Block> => {
+    if (block.type === 'tool_result' && Array.isArray(block.content)) return { ...block, content: await Promise.all((block.content as Block[]).map(resolve)) };
+    const fileId = fileSourceId(block);
+    if (fileId === null) return block;
+    const file = await readOnce(fileId);
+    if (!file) return { type: 'text', text: `[${block.type} from file '${fileId}': the file has been deleted and is no longer available]` };
+    return { ...block, source: fileSource(block.type, file) };
+  };
+  const messages = await Promise.all(req.messages.map(async (m) => ({ ...m, content: await Promise.all(m.content.map(resolve)) })));
+  return { ...req, messages };
+}
+
+function fileSourceId(block: Block): string | null {
+  if (block.type !== 'image' && block.type !== 'document') return null;
+  const source = block.source as { type?: string; file_id?: string } | undefined;
+  return source?.type === 'file' && typeof source.file_id === 'string' ? source.file_id : null;
+}
+
+function namesAFile(block: Block): boolean {
+  if (block.type === 'tool_result' && Array.isArray(block.content)) return (block.content as Block[]).some(namesAFile);
+  return fileSourceId(block) !== null;
+}
+
+function fileSource(kind: string, file: { mimeType: string; bytes: Uint8Array }): Block {
+  if (kind === 'document' && file.mimeType.startsWith('text/'))
+    return { type: 'text', media_type: 'text/plain', data: new TextDecoder().decode(file.bytes) };
+  return { type: 'base64', media_type: file.mimeType, data: base64(file.bytes) };
+}
+
+function base64(bytes: Uint8Array): string {
+  let bin = '';
+  // In slices: String.fromCharCode takes its bytes as arguments, and a call has a limit on those.
+  for (let i = 0; i < bytes.length; i += 0x8000) bin += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(bin);
 }
 
 function toolResult(toolUseId: string, content: Block[], isError: boolean): Block {

@@ -1,11 +1,11 @@
 // What a brain step works with, as interfaces: the session's log (fenced reads and appends, live deltas), the
-// model, the hands, the vault and the agent's MCP servers. The Brain entrypoint connects them; the step knows
-// nothing else.
+// model, the hands, the vault, the files messages name and the agent's MCP servers. The Brain entrypoint connects
+// them; the step knows nothing else.
 import type { LiveDelta, NewEvent, SessionEvent } from '../../contract/events.ts';
 import type { EmitOptions, Refusal, StepView } from '../../durable-objects/session-log.ts';
 import type { McpCredential } from '../../contract/vault.ts';
 import type { SandboxCredential } from '../../sandbox/credentials.ts';
-import type { Hands } from '../../sandbox/hands.ts';
+import type { Hands, SandboxRepository } from '../../sandbox/hands.ts';
 import type { McpPort } from './mcp-client.ts';
 import type { RefreshedToken } from './mcp-oauth.ts';
 import type { ModelPort } from './model-client.ts';
@@ -24,12 +24,22 @@ export interface LogPort {
   claimCall(epoch: number, key: string): Promise<boolean | Refusal>;
 }
 
-/** Where a step gets the session's vault credentials (decrypted) when it is about to run a tool or reach an MCP server. */
+/**
+ * Where a step gets the session's vault credentials and its repositories' tokens (decrypted) when it is about to
+ * run a tool or reach an MCP server.
+ */
 export interface VaultPort {
   sessionCredentials(workspaceId: string, vaultIds: string[]): Promise<SandboxCredential[]>;
+  sessionRepositories(workspaceId: string, sessionId: string): Promise<SandboxRepository[]>;
   sessionMcpCredentials(workspaceId: string, vaultIds: string[]): Promise<McpCredential[]>;
   /** Stores the token a refresh of an `mcp_oauth` credential got, so later steps and sessions use it. */
   recordMcpRefresh(workspaceId: string, credential: McpCredential, token: RefreshedToken): Promise<void>;
+}
+
+/** Where a step reads the files that image and document blocks name (`source: {type: 'file'}`). */
+export interface FilePort {
+  /** The file's type and bytes; null when its workspace has no such file any more (deleted since it was sent). */
+  read(workspaceId: string, fileId: string): Promise<{ mimeType: string; bytes: Uint8Array } | null>;
 }
 
 export interface StepPorts {
@@ -38,6 +48,7 @@ export interface StepPorts {
   hands: Hands;
   vault: VaultPort;
   mcp: McpPort;
+  files: FilePort;
 }
 
 /** The log refused an append: a newer epoch holds the session (a takeover, an interrupt), so this step is over. */

@@ -9,9 +9,10 @@ import {
 import type { SessionSpec } from '../../contract/session-spec.ts';
 import type { EmitOptions, StepView } from '../../durable-objects/session-log.ts';
 import type { SandboxCredential } from '../../sandbox/credentials.ts';
+import type { SandboxRepository } from '../../sandbox/hands.ts';
 import { assessBudget, BUDGET_NOTICE_SOURCE, toolCallsLeft } from './budget.ts';
 import { compactionSpan, DEFAULT_TRIGGER_TOKENS, estimateTokens, IDLE_COMPACTION_AT, latestCompaction, MAX_COMPACTIONS, summarize } from './compactor.ts';
-import { buildModelRequest, CONTEXT_EVENT_TYPES } from './context-builder.ts';
+import { buildModelRequest, CONTEXT_EVENT_TYPES, withFileContents } from './context-builder.ts';
 import { detectLoop, LOOP_NOTICE_SOURCE } from './loop-detection.ts';
 import { connectMcpServers, type McpServers } from './mcp-servers.ts';
 import type { ModelTurn } from './model-client.ts';
@@ -45,7 +46,8 @@ const STEP_EVENT_TYPES = [
  *   3. settleOpenToolCalls     — run, refuse or wait for the tool calls the log left open
  *   4. checkBudgets            — stop at a budget or limit; warn the model once at 80%
  *   5. compactIfOverThreshold  — summarise older turns of a context past its threshold
- *   6. askModel                — one model request, streamed and retried; a failure ends the turn
+ *   6. askModel                — one model request (files the messages name read in), streamed and retried; a
+ *                                failure ends the turn
  *   7. recordAnswer            — append the calls for the next step, or end the turn (and compact while idle)
  * A phase that ends the step returns its outcome; null hands on to the next.
  */
@@ -163,11 +165,13 @@ async function settleOpenToolCalls(step: Step): Promise<StepOutcome | null> {
   const { spec, ports } = step;
   // Read from the vault only when a tool is about to run, and afresh each step: a rotated value applies at once.
   let credentials: Promise<SandboxCredential[]> | undefined;
+  let repositories: Promise<SandboxRepository[]> | undefined;
   const { waiting, limitReached } = await settleToolCalls(step.view.events, {
     spec,
     tools: step.tools,
     hands: ports.hands,
     credentials: () => (credentials ??= spec.vaultIds.length ? ports.vault.sessionCredentials(spec.workspaceId, spec.vaultIds) : Promise.resolve([])),
+    repositories: () => (repositories ??= ports.vault.sessionRepositories(spec.workspaceId, spec.sessionId)),
     emit: (events) => step.emit(events),
     callsLeft: toolCallsLeft(step.view, step.seen),
     mcp: step.mcp!,
@@ -268,7 +272,8 @@ type Answer = { ok: true; turn: ModelTurn; messageId: string; startId: string } 
 /** One model request. A request a dead brain opened (`span.model_request_start` with no end) is reused, not opened twice. */
 async function askModel(step: Step): Promise<Answer> {
   const startId = openModelRequest(step.seen) ?? (await step.emit([spanModelRequestStart()]))[0]!.id;
-  const request = buildModelRequest(step.spec.agent, contextNow(step), step.definitions);
+  const built = buildModelRequest(step.spec.agent, contextNow(step), step.definitions);
+  const request = await withFileContents(built, (fileId) => step.ports.files.read(step.spec.workspaceId, fileId));
   const answer = await requestModel(request, step.ports, step.epoch, (events) => step.emit(events), step.options);
   if (answer.ok) return { ok: true, turn: answer.turn, messageId: answer.messageId, startId };
   const { failure, attempts } = answer;

@@ -1,21 +1,22 @@
 // Settling the tool calls a step finds open in the log: agent toolset calls run in the sandbox and MCP calls on
 // their server (or are refused: denied by the user, unknown, input that violates the schema, over max_tool_calls);
 // calls that need the client — custom tools, and `always_ask` tools not yet confirmed — are what the session waits for.
-import { agentMcpToolResult, agentToolResult, type EventOf, type NewEvent, type SessionEvent } from '../../contract/events.ts';
+import { agentMcpToolResult, agentToolResult, sessionError, type EventOf, type NewEvent, type SessionEvent } from '../../contract/events.ts';
 import type { SessionSpec } from '../../contract/session-spec.ts';
 import { redactContent, type SandboxCredential } from '../../sandbox/credentials.ts';
-import type { Hands, SandboxSpec } from '../../sandbox/hands.ts';
+import type { Hands, SandboxRepository, SandboxSpec } from '../../sandbox/hands.ts';
 import type { McpServers } from './mcp-servers.ts';
 import { checkToolInput, type ResolvedTool } from './tools.ts';
 
-/** The sandbox's view of a session: its spec, with the credentials read for this call. */
-function sandboxSpec(spec: SessionSpec, credentials: SandboxCredential[]): SandboxSpec {
+/** The sandbox's view of a session: its spec, with the credentials and repositories read for this call. */
+function sandboxSpec(spec: SessionSpec, credentials: SandboxCredential[], repositories: SandboxRepository[]): SandboxSpec {
   return {
     sessionId: spec.sessionId,
     workspaceId: spec.workspaceId,
     environmentId: spec.environmentId,
     networking: spec.networking,
     credentials,
+    repositories,
   };
 }
 
@@ -25,6 +26,8 @@ export interface ToolCallContext {
   hands: Hands;
   /** The session's credentials, read from the vault only when a call is about to run. */
   credentials: () => Promise<SandboxCredential[]>;
+  /** The session's repositories with their tokens, for the hands to clone when they provision the sandbox. */
+  repositories: () => Promise<SandboxRepository[]>;
   emit: (events: NewEvent[]) => Promise<SessionEvent[]>;
   /** How many more calls max_tool_calls lets run. */
   callsLeft: number;
@@ -112,16 +115,19 @@ export async function settleToolCalls(events: SessionEvent[], ctx: ToolCallConte
       continue;
     }
     let credentials: SandboxCredential[];
+    let repositories: SandboxRepository[];
     try {
-      credentials = await ctx.credentials();
+      [credentials, repositories] = await Promise.all([ctx.credentials(), ctx.repositories()]);
     } catch (err) {
       // e.g. a master key missing after a rotation: the call is answered (not run), the session goes on
-      await refuse(`Not run: the session's vault credentials could not be read (${(err as Error).message}).`);
+      await refuse(`Not run: the session's vault credentials or repository tokens could not be read (${(err as Error).message}).`);
       continue;
     }
-    const outcome = await ctx.hands.execute(sandboxSpec(ctx.spec, credentials), { name, input, idempotencyKey: call.id });
+    const outcome = await ctx.hands.execute(sandboxSpec(ctx.spec, credentials, repositories), { name, input, idempotencyKey: call.id });
+    // A repository that could not be cloned: the session goes on without it ("always retrying", as the SDK says).
+    const notices = (outcome.repositoryErrors ?? []).map((e) => sessionError({ ...e, retry_status: { type: 'retrying' } }));
     // The hands redact too; this is the last gate before the log, whatever provider ran the call.
-    await ctx.emit([agentToolResult(call.id, redactContent(outcome.content, credentials), outcome.isError)]);
+    await ctx.emit([...notices, agentToolResult(call.id, redactContent(outcome.content, credentials), outcome.isError)]);
   }
   return { waiting, limitReached };
 }

@@ -1,4 +1,5 @@
-// The brain's way into the vault: the session's workspace store decrypts the credentials of the session's vaults.
+// The brain's way into the vault: the session's workspace store decrypts the credentials of the session's vaults
+// (for the sandbox and for MCP servers) and the tokens of its repositories.
 import type { Env } from '../env.ts';
 import type { VaultPort } from './ports.ts';
 import { workspaceStore } from '../../durable-objects/stubs.ts';
@@ -24,6 +25,9 @@ export function vaultFor(env: Env): VaultPort {
         },
       });
       if (!r.ok) throw new Error(`the refreshed token could not be stored (${r.error.message})`);
+    },
+    sessionRepositories(workspaceId, sessionId) {
+      return workspaceStore(env, workspaceId).sessionRepositories(sessionId);
     },
   };
 }

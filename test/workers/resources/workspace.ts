@@ -4,7 +4,9 @@ import { env, runInDurableObject } from 'cloudflare:test';
 import type { Result, StoreError } from '../../../contract/result.ts';
 import { Agents } from '../../../resources/agents/agents.ts';
 import { Environments } from '../../../resources/environments/environments.ts';
+import { Files } from '../../../resources/files/files.ts';
 import { Sessions } from '../../../resources/sessions/sessions.ts';
+import { SessionResources } from '../../../resources/session-resources/session-resources.ts';
 import { Credentials } from '../../../resources/vaults/credentials.ts';
 import { VaultKeys } from '../../../resources/vaults/keys.ts';
 import { Vaults } from '../../../resources/vaults/vaults.ts';
@@ -19,9 +21,12 @@ export function modules(storage: DurableObjectStorage, workspaceId = 'wrkspc_res
   const agents = new Agents(storage);
   const environments = new Environments(storage);
   const vaults = new Vaults(storage);
-  const credentials = new Credentials(storage, vaults, new VaultKeys(() => env, () => workspaceId));
-  const sessions = new Sessions(storage, { agents, environments, vaults });
-  return { agents, environments, vaults, credentials, sessions };
+  const keys = new VaultKeys(() => env, () => workspaceId);
+  const credentials = new Credentials(storage, vaults, keys);
+  const files = new Files(storage);
+  const sessionResources: SessionResources = new SessionResources(storage, keys, (id) => sessions.find(id), files);
+  const sessions: Sessions = new Sessions(storage, { agents, environments, vaults, resources: sessionResources });
+  return { agents, environments, vaults, credentials, sessions, sessionResources, files };
 }
 
 /** The value of an ok Result; a refusal fails the test with its message. */

@@ -4,7 +4,7 @@ import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../app-env.ts';
 import { invalidRequest } from '../errors.ts';
-import { parseQuery, readJson, refusalError, unwrap, workspace } from '../http.ts';
+import { checkFileSources, parseQuery, readJson, refusalError, unwrap, workspace } from '../http.ts';
 import { decodeCursor, encodeCursor } from '../../../contract/common.ts';
 import { DELTA_TYPES, EventListQuery, EventSendParams } from '../../../contract/event.ts';
 import { sessionLog } from '../../../durable-objects/stubs.ts';
@@ -24,6 +24,7 @@ export const events = new Hono<AppEnv>()
     const body = await readJson(c, EventSendParams);
     const session = await ownedSession(c);
     if (session.archived_at) throw invalidRequest(`session '${session.id}' is archived and accepts no events`);
+    await checkFileSources(c, body.events);
     const result = await sessionLog(c.env, session.id).appendInput(body.events);
     if (!result.ok) throw refusalError(result.error);
     return c.json({ data: result.events });

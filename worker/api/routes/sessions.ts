@@ -5,7 +5,7 @@ import { z } from 'zod';
 import type { AppEnv } from '../app-env.ts';
 import { mintStreamToken } from '../auth.ts';
 import { invalidRequest } from '../errors.ts';
-import { parseQuery, readJson, refusalError, unwrap, workspace } from '../http.ts';
+import { checkFileSources, parseQuery, readJson, refusalError, unwrap, workspace } from '../http.ts';
 import { SessionCreateParams, SessionListQuery, SessionUpdateParams } from '../../../contract/session.ts';
 import { sessionSpec } from '../../../contract/session-spec.ts';
 import { sandboxNetworking } from '../../../contract/environment.ts';
@@ -20,9 +20,7 @@ const StreamTokenParams = z.strictObject({ ttl_seconds: z.number().int().min(10)
 export const sessions = new Hono<AppEnv>()
   .post('/', async (c) => {
     const body = await readJson(c, SessionCreateParams);
-    // Checked before anything is written, so a refused create leaves no trace (vault_ids: in createSession).
-    if (body.resources?.length)
-      throw invalidRequest(`resources[0].type: session resources are not supported by this runtime yet`);
+    if (body.initial_events) await checkFileSources(c, body.initial_events, 'initial_events');
     const ws = workspace(c);
     const session = unwrap(await ws.createSession(body));
     const log = sessionLog(c.env, session.id);

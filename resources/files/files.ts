@@ -27,6 +27,7 @@ export class Files extends Queries {
     return ok(file);
   }
 
+  // get reads as it does in every resource module, deliberately: the not-found error is each resource's own.
   get(id: string): Result<FileMetadata> {
     const file = this.find(id);
     return file ? ok(file) : notFound(id);

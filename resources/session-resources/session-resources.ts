@@ -98,6 +98,7 @@ export class SessionResources extends Queries {
     if (!session.ok) return session;
     const missing = this.fileProblem(p.file_id, 'file_id');
     if (missing) return missing;
+    // Checked and stored the way a vault's credential is (credentials.ts), deliberately: each states its own rules.
     const current = this.all(sessionId);
     if (current.length >= MAX_SESSION_RESOURCES)
       return fail('invalid_request_error', `session '${sessionId}' already has ${MAX_SESSION_RESOURCES} resources, the most a session may have`);

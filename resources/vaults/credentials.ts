@@ -198,25 +198,12 @@ export class Credentials extends Queries {
    * master key unset, or the key it was sealed under no longer configured).
    */
   async forSession(vaultIds: string[]): Promise<SandboxCredential[]> {
-    const picked: Array<{ vaultId: string; id: string; credential: Credential; sealed: SealedSecret }> = [];
     const names = new Set<string>();
-    for (const vaultId of vaultIds) {
-      const vault = this.vaults.find(vaultId);
-      if (!vault || vault.archived_at) continue;
-      const rows = this.sql
-        .exec<{ id: string; body: string; key_id: string; iv: string; ciphertext: string }>(
-          `SELECT id, body, key_id, iv, ciphertext FROM vault_credentials
-           WHERE vault_id = ? AND auth_type = 'environment_variable' AND archived_at IS NULL AND ciphertext IS NOT NULL ORDER BY n`,
-          vaultId,
-        )
-        .toArray();
-      for (const row of rows) {
-        const credential = deserialise<Credential>(row.body);
-        if (credential.auth.type !== 'environment_variable' || names.has(credential.auth.secret_name)) continue;
-        names.add(credential.auth.secret_name);
-        picked.push({ vaultId, id: row.id, credential, sealed: { keyId: row.key_id, iv: row.iv, ciphertext: row.ciphertext } });
-      }
-    }
+    const picked = this.sealedOf(vaultIds, ['environment_variable']).filter(({ credential: { auth } }) => {
+      if (auth.type !== 'environment_variable' || names.has(auth.secret_name)) return false;
+      names.add(auth.secret_name);
+      return true;
+    });
     if (picked.length === 0) return [];
     const keys = await this.keys.load();
     const workspaceId = this.keys.workspaceId();
@@ -244,20 +231,7 @@ export class Credentials extends Queries {
    * VaultCryptoError when a secret cannot be opened.
    */
   async mcpForSession(vaultIds: string[]): Promise<McpCredential[]> {
-    const picked: Array<{ vaultId: string; id: string; credential: Credential; sealed: SealedSecret }> = [];
-    for (const vaultId of vaultIds) {
-      const vault = this.vaults.find(vaultId);
-      if (!vault || vault.archived_at) continue;
-      const rows = this.sql
-        .exec<{ id: string; body: string; key_id: string; iv: string; ciphertext: string }>(
-          `SELECT id, body, key_id, iv, ciphertext FROM vault_credentials
-           WHERE vault_id = ? AND auth_type IN ('static_bearer', 'mcp_oauth') AND archived_at IS NULL AND ciphertext IS NOT NULL ORDER BY n`,
-          vaultId,
-        )
-        .toArray();
-      for (const row of rows)
-        picked.push({ vaultId, id: row.id, credential: deserialise<Credential>(row.body), sealed: { keyId: row.key_id, iv: row.iv, ciphertext: row.ciphertext } });
-    }
+    const picked = this.sealedOf(vaultIds, ['static_bearer', 'mcp_oauth']);
     if (picked.length === 0) return [];
     const keys = await this.keys.load();
     const workspaceId = this.keys.workspaceId();
@@ -289,6 +263,30 @@ export class Credentials extends Queries {
       out.push({ credentialId: id, vaultId, type: auth.type, mcpServerUrl: auth.mcp_server_url, token: secrets.access_token, expiresAt: auth.expires_at, refresh });
     }
     return out;
+  }
+
+  /**
+   * The active credentials of these vaults with a secret kept, of the given types: vault order, then creation order.
+   * Archived vaults are left out, and another workspace's vault is simply not here.
+   */
+  private sealedOf(vaultIds: string[], authTypes: readonly CredentialAuth['type'][]): Array<{ vaultId: string; id: string; credential: Credential; sealed: SealedSecret }> {
+    const picked: Array<{ vaultId: string; id: string; credential: Credential; sealed: SealedSecret }> = [];
+    for (const vaultId of vaultIds) {
+      const vault = this.vaults.find(vaultId);
+      if (!vault || vault.archived_at) continue;
+      const rows = this.sql
+        .exec<{ id: string; body: string; key_id: string; iv: string; ciphertext: string }>(
+          `SELECT id, body, key_id, iv, ciphertext FROM vault_credentials
+           WHERE vault_id = ? AND auth_type IN (${authTypes.map(() => '?').join(', ')}) AND archived_at IS NULL AND ciphertext IS NOT NULL
+           ORDER BY n`,
+          vaultId,
+          ...authTypes,
+        )
+        .toArray();
+      for (const row of rows)
+        picked.push({ vaultId, id: row.id, credential: deserialise<Credential>(row.body), sealed: { keyId: row.key_id, iv: row.iv, ciphertext: row.ciphertext } });
+    }
+    return picked;
   }
 
   /** A credential of this vault: one of another vault is not found here, even in the same workspace. */

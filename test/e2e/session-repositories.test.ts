@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { filesHolding } from '../support/files.ts';
 import { startGitServer, type GitServer } from '../support/git-server.ts';
-import { startScriptedRuntime } from '../support/scripted-runtime.ts';
+import { startScriptedRuntime, turn as sendAndWait } from '../support/scripted-runtime.ts';
 import { suiteFixture } from '../support/suite-fixture.ts';
 
 type Event = Anthropic.Beta.Sessions.BetaManagedAgentsSessionEvent;
@@ -27,16 +27,7 @@ describe('session repositories', () => {
     await git?.close();
   });
 
-  async function turn(id: string, text: string): Promise<Event[]> {
-    const stream = await e2e.client.beta.sessions.events.stream(id);
-    await e2e.client.beta.sessions.events.send(id, { events: [{ type: 'user.message', content: [{ type: 'text', text }] }] });
-    const seen: Event[] = [];
-    for await (const ev of stream) {
-      seen.push(ev as Event);
-      if (ev.type === 'session.status_idle') break;
-    }
-    return seen;
-  }
+  const turn = (id: string, text: string) => sendAndWait(e2e.client, id, text);
 
   it('clones at the pinned commit before the first tool call, reports the ones it cannot clone, and keeps the token out of everything', async () => {
     const environment = await e2e.client.beta.environments.create({ name: 'repositories' });
@@ -93,6 +84,7 @@ describe('session repositories', () => {
       environment_id: environment.id,
       resources: [{ type: 'github_repository', url: git.url, authorization_token: 'ghp_expired_token', checkout: { type: 'branch', name: 'feature' } }],
     });
+    // The same set-up as the first case, deliberately: each case creates its own session from scratch.
     const [repository] = session.resources;
     if (repository?.type !== 'github_repository') throw new Error('expected the repository resource');
     const rotated = await e2e.client.beta.sessions.resources.update(repository.id, { session_id: session.id, authorization_token: TOKEN });

@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { rotateVaultKey } from '../../scripts/vault-rotate.ts';
 import { filesHolding } from '../support/files.ts';
-import { startScriptedRuntime } from '../support/scripted-runtime.ts';
+import { startScriptedRuntime, turn as sendAndWait } from '../support/scripted-runtime.ts';
 import { suiteFixture } from '../support/suite-fixture.ts';
 
 type Event = Anthropic.Beta.Sessions.BetaManagedAgentsSessionEvent;
@@ -118,16 +118,7 @@ describe('vault credentials through the egress proxy', () => {
     for (const echo of [allowed, other]) echo?.server.close();
   });
 
-  async function turn(id: string, text: string): Promise<Event[]> {
-    const stream = await e2e.client.beta.sessions.events.stream(id);
-    await e2e.client.beta.sessions.events.send(id, { events: [{ type: 'user.message', content: [{ type: 'text', text }] }] });
-    const seen: Event[] = [];
-    for await (const ev of stream) {
-      seen.push(ev as Event);
-      if (ev.type === 'session.status_idle') break;
-    }
-    return seen;
-  }
+  const turn = (id: string, text: string) => sendAndWait(e2e.client, id, text);
 
   const resultText = (evs: Event[]) =>
     evs.flatMap((e) => (e.type === 'agent.tool_result' ? (e.content ?? []).map((b) => ('text' in b ? b.text : '')) : [])).join('');

@@ -77,3 +77,15 @@ export async function startScriptedRuntime(name: string, options: ScriptedRuntim
     },
   };
 }
+
+/** Sends one message and gathers the session's events from the stream until the turn ends idle. */
+export async function turn(client: Anthropic, sessionId: string, text: string): Promise<Anthropic.Beta.Sessions.BetaManagedAgentsSessionEvent[]> {
+  const stream = await client.beta.sessions.events.stream(sessionId);
+  await client.beta.sessions.events.send(sessionId, { events: [{ type: 'user.message', content: [{ type: 'text', text }] }] });
+  const seen: Anthropic.Beta.Sessions.BetaManagedAgentsSessionEvent[] = [];
+  for await (const ev of stream) {
+    seen.push(ev as Anthropic.Beta.Sessions.BetaManagedAgentsSessionEvent);
+    if (ev.type === 'session.status_idle') break;
+  }
+  return seen;
+}

@@ -179,6 +179,7 @@ describe('MCP servers', () => {
     expect(await serverCalls('C-before')).toBe(1);
   });
 
+  // Parallel to the case above, deliberately: the same kill, one append later.
   it('reports a call the server ran but whose result was never appended as interrupted, and does not send it again', async () => {
     const id = await mcpSession({ servers: [{ name: 'orders', url: MCP_URL }], tokens: { [MCP_URL]: TOKEN } });
     await injectFaults(env, id, ['after_mcp_tool_call']);

@@ -1,7 +1,9 @@
 // A bearer-protected MCP server for tests, built with the official SDK's server (`McpServer`) over its streamable
 // HTTP transport, stateless (a fresh server per request). Its tools: `lookup_order` answers from a fixed table,
 // `show_authorization` echoes the Authorization header it received (a server that leaks the token back).
-// `GET /_calls?order_id=…` (no token needed) says how many times `lookup_order` ran for that order. `POST /token` is
+// `GET /_calls?order_id=…` (no token needed) says how many times `lookup_order` ran for that order; `GET /_requests`
+// lists each MCP request served (JSON-RPC method, wall-clock start, ms spent), for benchmarks that subtract the
+// server's own time from a tool call's. `POST /token` is
 // an OAuth token endpoint: the refresh_token grant of client `edgeharness-test` (client_secret_post) gets the token.
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,6 +11,13 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { z } from 'zod';
 import { OAUTH_CLIENT } from './mcp-oauth-client.ts';
+
+/** One MCP request the server answered: `startedAt` is epoch ms (fractional), comparable to events' processed_at. */
+export interface ServedRequest {
+  method: string;
+  startedAt: number;
+  ms: number;
+}
 
 export interface TestMcpServer {
   url: string;
@@ -34,7 +43,12 @@ function mcpServer(req: IncomingMessage, calls: Map<string, number>): McpServer 
 /** Serves MCP at `/mcp` to requests carrying `Authorization: Bearer <token>`; others get 401. */
 export async function startMcpServer(token: string): Promise<TestMcpServer> {
   const calls = new Map<string, number>();
+  const served: ServedRequest[] = [];
   const http = createServer(async (req, res) => {
+    if (req.method === 'GET' && req.url === '/_requests') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ requests: served }));
+      return;
+    }
     if (req.method === 'GET' && req.url?.startsWith('/_calls')) {
       const order = new URL(req.url, 'http://x').searchParams.get('order_id') ?? '';
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ calls: calls.get(order) ?? 0 }));
@@ -61,9 +75,15 @@ export async function startMcpServer(token: string): Promise<TestMcpServer> {
       res.writeHead(405).end();
       return;
     }
+    // timed from the request's arrival to its response's end, so reading the body and the SDK's own work count too
+    const startedAt = performance.timeOrigin + performance.now();
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const body: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    const method = (body as { method?: unknown }).method;
+    res.on('finish', () => {
+      served.push({ method: typeof method === 'string' ? method : '(batch)', startedAt, ms: performance.timeOrigin + performance.now() - startedAt });
+    });
     const server = mcpServer(req, calls);
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined, enableJsonResponse: true });
     res.on('close', () => {

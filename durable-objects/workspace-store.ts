@@ -31,6 +31,9 @@ import { Environments } from '../resources/environments/environments.ts';
 import { environmentMigrations } from '../resources/environments/migrations.ts';
 import { Files, type FileListArgs } from '../resources/files/files.ts';
 import { fileMigrations } from '../resources/files/migrations.ts';
+import { Skills, type StoredSkillVersion } from '../resources/skills/skills.ts';
+import { skillMigrations } from '../resources/skills/migrations.ts';
+import type { DeletedSkill, DeletedSkillVersion, Skill, SkillFile, SkillVersion } from '../contract/skill.ts';
 import type { Claim, RequestIdentity, StoredAnswer } from '../contract/idempotency.ts';
 import { IdempotencyKeys } from '../resources/idempotency-keys/idempotency-keys.ts';
 import { idempotencyKeyMigrations } from '../resources/idempotency-keys/migrations.ts';
@@ -51,6 +54,7 @@ export const WORKSPACE_MIGRATIONS: readonly Migration[] = [
   ...idempotencyKeyMigrations,
   ...fileMigrations,
   ...sessionResourceMigrations,
+  ...skillMigrations,
 ];
 
 export class WorkspaceStore extends DurableObject<Env> {
@@ -62,6 +66,7 @@ export class WorkspaceStore extends DurableObject<Env> {
   private readonly sessionResources: SessionResources;
   private readonly idempotency: IdempotencyKeys;
   private readonly files: Files;
+  private readonly skills: Skills;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -72,6 +77,7 @@ export class WorkspaceStore extends DurableObject<Env> {
     const keys = new VaultKeys(() => this.env, () => ctx.id.name);
     this.credentials = new Credentials(ctx.storage, this.vaults, keys);
     this.files = new Files(ctx.storage);
+    this.skills = new Skills(ctx.storage);
     this.sessionResources = new SessionResources(ctx.storage, keys, (id) => this.sessions.find(id), this.files);
     this.sessions = new Sessions(ctx.storage, {
       agents: this.agents,
@@ -247,6 +253,40 @@ export class WorkspaceStore extends DurableObject<Env> {
 
   async deleteFile(id: string): Promise<Result<DeletedFile>> {
     return this.files.delete(id);
+  }
+
+  // ---------- skills (metadata; the API keeps the files' bytes in R2) ----------
+
+  async createSkill(skill: Skill, first: StoredSkillVersion): Promise<Result<Skill>> {
+    return this.skills.create(skill, first);
+  }
+
+  async addSkillVersion(skillId: string, next: StoredSkillVersion): Promise<Result<SkillVersion>> {
+    return this.skills.addVersion(skillId, next);
+  }
+
+  async getSkill(id: string): Promise<Result<Skill>> {
+    return this.skills.get(id);
+  }
+
+  async listSkills(args: { limit: number; page?: string | undefined }): Promise<Result<Page<Skill>>> {
+    return this.skills.list(args);
+  }
+
+  async deleteSkill(id: string): Promise<Result<{ deleted: DeletedSkill; versions: string[] }>> {
+    return this.skills.delete(id);
+  }
+
+  async getSkillVersion(skillId: string, version: string): Promise<Result<StoredSkillVersion>> {
+    return this.skills.getVersion(skillId, version);
+  }
+
+  async listSkillVersions(skillId: string, args: { limit: number; page?: string | undefined }): Promise<Result<Page<SkillVersion>>> {
+    return this.skills.listVersions(skillId, args);
+  }
+
+  async deleteSkillVersion(skillId: string, version: string): Promise<Result<{ deleted: DeletedSkillVersion; files: SkillFile[] }>> {
+    return this.skills.deleteVersion(skillId, version);
   }
 
   // ---------- sessions (index; the SessionLog owns status and usage and pushes them here) ----------

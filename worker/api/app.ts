@@ -12,6 +12,7 @@ import { events } from './routes/events.ts';
 import { files } from './routes/files.ts';
 import { sessionResources } from './routes/session-resources.ts';
 import { sessions } from './routes/sessions.ts';
+import { skills } from './routes/skills.ts';
 import { vaults } from './routes/vaults.ts';
 
 export function createApp() {
@@ -45,6 +46,7 @@ export function createApp() {
   app.route('/v1/sessions', events);
   app.route('/v1/sessions', sessions);
   app.route('/v1/sessions', sessionResources);
+  app.route('/v1/skills', skills);
   app.route('/v1/vaults', vaults);
 
   app.notFound((c) => notFound(`no route for ${c.req.method} ${c.req.path}`).toResponse(c.var.requestId));

@@ -34,8 +34,8 @@ const jsonBodyLimit = bodyLimit({
   },
 });
 
-/** Uploads (POST /v1/files) stream their body into storage and bound it themselves (routes/files.ts). */
-const isUpload = (c: Context<AppEnv>) => c.req.method === 'POST' && c.req.path === '/v1/files';
+/** Uploads (POST /v1/files, skills and their versions) read their body as a stream and bound it themselves (routes/files.ts, routes/skills.ts). */
+const isUpload = (c: Context<AppEnv>) => c.req.method === 'POST' && /^\/v1\/(files|skills|skills\/[^/]+\/versions)$/.test(c.req.path);
 
 export const bodyLimited: MiddlewareHandler<AppEnv> = (c, next) => (isUpload(c) ? next() : jsonBodyLimit(c, next));
 

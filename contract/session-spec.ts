@@ -3,6 +3,7 @@
 // brain step reads it, and the sandbox's spec is derived from it.
 import type { Networking, SandboxSpec } from '../sandbox/hands.ts';
 import type { Budget, Compaction, Limits, Session, SessionAgent } from './session.ts';
+import type { SkillSummary } from './skill.ts';
 
 /**
  * The sandbox's part of the spec is the hands' own `SandboxSpec` (session, workspace, environment and the
@@ -12,6 +13,8 @@ import type { Budget, Compaction, Limits, Session, SessionAgent } from './sessio
 export interface SessionSpec extends Omit<SandboxSpec, 'credentials'> {
   /** The agent as the session pinned it (version and overrides applied). */
   agent: SessionAgent;
+  /** The agent's custom skills, named and described for the system prompt (absent in specs stored before skills). */
+  skills?: SkillSummary[];
   /** The vaults whose credentials the session's sandbox may use. */
   vaultIds: string[];
   budget: Budget | null;
@@ -21,11 +24,12 @@ export interface SessionSpec extends Omit<SandboxSpec, 'credentials'> {
 }
 
 /** The spec of a session the workspace has just created, in the environment whose networking it was given. */
-export function sessionSpec(session: Session, workspaceId: string, networking: Networking): SessionSpec {
+export function sessionSpec(session: Session, workspaceId: string, networking: Networking, skills: SkillSummary[] = []): SessionSpec {
   return {
     sessionId: session.id,
     workspaceId,
     agent: session.agent,
+    skills,
     environmentId: session.environment_id,
     networking,
     vaultIds: session.vault_ids,

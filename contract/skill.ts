@@ -86,6 +86,17 @@ export function skillPrefix(workspaceId: string, skillId: string): string {
   return `${workspaceId}/skills/${skillId}/`;
 }
 
+/**
+ * What the model is told of one of the agent's skills: its name and description, and where its files are, so it
+ * reads SKILL.md only when it needs it (progressive disclosure). Resolved when the session is created and kept in
+ * its spec, so no step reads the store or R2 for it.
+ */
+export interface SkillSummary {
+  name: string;
+  description: string;
+  path: string;
+}
+
 /** Where the sandbox will hold a skill's files (placing them there is the sandbox's work). */
 export function skillMountPath(name: string): string {
   return `/mnt/skills/${name}/`;

@@ -33,7 +33,7 @@ import { Files, type FileListArgs } from '../resources/files/files.ts';
 import { fileMigrations } from '../resources/files/migrations.ts';
 import { Skills, type StoredSkillVersion } from '../resources/skills/skills.ts';
 import { skillMigrations } from '../resources/skills/migrations.ts';
-import type { DeletedSkill, DeletedSkillVersion, Skill, SkillFile, SkillVersion } from '../contract/skill.ts';
+import type { DeletedSkill, DeletedSkillVersion, Skill, SkillFile, SkillSummary, SkillVersion } from '../contract/skill.ts';
 import type { Claim, RequestIdentity, StoredAnswer } from '../contract/idempotency.ts';
 import { IdempotencyKeys } from '../resources/idempotency-keys/idempotency-keys.ts';
 import { idempotencyKeyMigrations } from '../resources/idempotency-keys/migrations.ts';
@@ -116,7 +116,9 @@ export class WorkspaceStore extends DurableObject<Env> {
   // ---------- agents ----------
 
   async createAgent(p: AgentCreateParams): Promise<Result<Agent>> {
-    return this.agents.create(p);
+    // Custom skills are pinned to a version when the agent is saved (BetaManagedAgentsCustomSkill is "resolved").
+    const skills = this.skills.resolve(p.skills ?? []);
+    return skills.ok ? this.agents.create({ ...p, skills: skills.value }) : skills;
   }
 
   async getAgent(id: string, version?: number): Promise<Result<Agent>> {
@@ -124,7 +126,9 @@ export class WorkspaceStore extends DurableObject<Env> {
   }
 
   async updateAgent(id: string, p: AgentUpdateParams): Promise<Result<Agent>> {
-    return this.agents.update(id, p);
+    if (!p.skills) return this.agents.update(id, p);
+    const skills = this.skills.resolve(p.skills);
+    return skills.ok ? this.agents.update(id, { ...p, skills: skills.value }) : skills;
   }
 
   async listAgents(args: ListArgs): Promise<Result<Page<Agent>>> {
@@ -285,6 +289,10 @@ export class WorkspaceStore extends DurableObject<Env> {
     return this.skills.listVersions(skillId, args);
   }
 
+  async skillSummaries(entries: Array<{ type: string; skill_id: string; version: string }>): Promise<SkillSummary[]> {
+    return this.skills.summaries(entries);
+  }
+
   async deleteSkillVersion(skillId: string, version: string): Promise<Result<{ deleted: DeletedSkillVersion; files: SkillFile[] }>> {
     return this.skills.deleteVersion(skillId, version);
   }
@@ -292,7 +300,10 @@ export class WorkspaceStore extends DurableObject<Env> {
   // ---------- sessions (index; the SessionLog owns status and usage and pushes them here) ----------
 
   async createSession(p: SessionCreateParams): Promise<Result<Session>> {
-    return this.sessions.createWithResources(p);
+    // An override's custom skills are pinned as an agent's are when it is saved.
+    if (typeof p.agent === 'string' || p.agent.type !== 'agent_with_overrides' || !p.agent.skills) return this.sessions.createWithResources(p);
+    const skills = this.skills.resolve(p.agent.skills, 'agent.skills');
+    return skills.ok ? this.sessions.createWithResources({ ...p, agent: { ...p.agent, skills: skills.value } }) : skills;
   }
 
   async getSession(id: string): Promise<Result<Session>> {

@@ -3,7 +3,7 @@
 // A skill always has at least one version: its last one cannot be deleted, the skill is deleted instead.
 import { fail, ok, type Result } from '../../contract/result.ts';
 import type { Page } from '../../contract/common.ts';
-import type { DeletedSkill, DeletedSkillVersion, Skill, SkillFile, SkillVersion } from '../../contract/skill.ts';
+import { skillMountPath, type DeletedSkill, type DeletedSkillVersion, type Skill, type SkillFile, type SkillSummary, type SkillVersion } from '../../contract/skill.ts';
 import { newestFirst } from '../shared/paging.ts';
 import { Queries } from '../shared/queries.ts';
 import { deserialise, readBody, serialise, writeBody } from '../shared/rows.ts';
@@ -13,6 +13,13 @@ const TABLE = 'skills';
 const notFound = (id: string): Result<never> => fail('not_found_error', `skill '${id}' not found`);
 const versionNotFound = (skillId: string, version: string): Result<never> =>
   fail('not_found_error', `skill '${skillId}' has no version '${version}'`);
+
+/** An agent's `skills` entry as sent. */
+export interface SkillEntry {
+  type: 'anthropic' | 'custom';
+  skill_id: string;
+  version?: string | null | undefined;
+}
 
 /** A version's metadata and the files it holds. */
 export interface StoredSkillVersion {
@@ -108,6 +115,37 @@ export class Skills extends Queries {
       if (skill.latest_version_id === version) writeBody(this.sql, TABLE, updated);
     });
     return ok({ deleted: { id: version, type: 'skill_version_deleted' }, files: found.files });
+  }
+
+  /**
+   * An agent's `skills` entries, each custom one pinned to a version of this workspace (`latest` or none: the
+   * newest), as BetaManagedAgentsCustomSkill says a saved agent holds them. Refuses, naming `<root>[i].skill_id`
+   * or `.version`, a skill this workspace has not, a version it has not, and any `anthropic` skill: none is
+   * published here.
+   */
+  resolve<E extends SkillEntry>(entries: readonly E[], root = 'skills'): Result<Array<E & { version: string }>> {
+    const out: Array<E & { version: string }> = [];
+    for (const [i, entry] of entries.entries()) {
+      if (entry.type === 'anthropic')
+        return fail('invalid_request_error', `${root}[${i}].skill_id: no Anthropic skill '${entry.skill_id}' is available here; only this workspace's custom skills (type 'custom') are`);
+      const skill = this.find(entry.skill_id);
+      if (!skill) return fail('invalid_request_error', `${root}[${i}].skill_id: no skill '${entry.skill_id}' in this workspace`);
+      const wanted = entry.version == null || entry.version === 'latest' ? skill.latest_version_id : entry.version;
+      if (!this.findVersion(skill.id, wanted)) return fail('invalid_request_error', `${root}[${i}].version: skill '${skill.id}' has no version '${wanted}'`);
+      out.push({ ...entry, version: wanted });
+    }
+    return ok(out);
+  }
+
+  /**
+   * The name, description and sandbox path of each custom skill version `entries` pin, in order; an entry whose
+   * version is gone (deleted since the agent was saved) or that is not custom is left out.
+   */
+  summaries(entries: ReadonlyArray<{ type: string; skill_id: string; version: string }>): SkillSummary[] {
+    return entries.flatMap((e) => {
+      const found = e.type === 'custom' ? this.findVersion(e.skill_id, e.version) : undefined;
+      return found ? [{ name: found.version.name, description: found.version.description, path: skillMountPath(found.version.name) }] : [];
+    });
   }
 
   find(id: string): Skill | undefined {

@@ -2,7 +2,8 @@
 // to the model's default when not given), on create, update and every read, and in the sessions that embed the
 // agent; an update keeps what it leaves out and clears what the doc comments say it clears.
 import { describe, expect, it } from 'vitest';
-import { call, updated } from './api.ts';
+import { SELF } from 'cloudflare:test';
+import { call, KEY, updated } from './api.ts';
 
 const MODEL = 'claude-sonnet-5-5';
 
@@ -80,7 +81,10 @@ describe('agent update: omit, null and empty', () => {
 
   it('clears tools, mcp_servers and skills with null or an empty array; restores the default identity with null', async () => {
     const mcp = { mcp_servers: [{ type: 'url', name: 'srv', url: 'https://mcp.example.com' }], tools: [{ type: 'mcp_toolset', mcp_server_name: 'srv' }] };
-    const agent = await makeAgent({ ...mcp, skills: [{ type: 'anthropic', skill_id: 'xlsx' }], execution_identity: { type: 'aws_role', role_arn: 'arn:aws:iam::1:role/x' } });
+    const form = new FormData();
+    form.append('files[]', new File(['---\nname: clear-me\ndescription: d\n---\n'], 'clear-me/SKILL.md'), 'clear-me/SKILL.md');
+    const skill = (await (await SELF.fetch('http://edgeharness.test/v1/skills', { method: 'POST', body: form, headers: { 'x-api-key': KEY } })).json()) as { id: string };
+    const agent = await makeAgent({ ...mcp, skills: [{ type: 'custom', skill_id: skill.id }], execution_identity: { type: 'aws_role', role_arn: 'arn:aws:iam::1:role/x' } });
     const cleared = await update(agent.id, { tools: null, mcp_servers: [], skills: null, execution_identity: null, multiagent: null });
     expect(cleared).toMatchObject({ tools: [], mcp_servers: [], skills: [], execution_identity: { type: 'service_account' }, multiagent: null });
   });

@@ -3,8 +3,8 @@
 // add and delete, another workspace's skill does not exist, and a refused upload names the field and stores nothing.
 import Anthropic, { BadRequestError, NotFoundError } from '@anthropic-ai/sdk';
 import { env, SELF } from 'cloudflare:test';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { KEY, registerKey } from './api.ts';
+import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { KEY, makeSession, registerKey, say, settle } from './api.ts';
 
 const BASE = 'http://edgeharness.test';
 const OTHER_KEY = 'test-key-skills-other';
@@ -152,5 +152,93 @@ describe('skills', () => {
     empty.append('display_name', 'nothing');
     expect((await postForm(empty)).body.error.message).toMatch(/^files: at least one file/);
     expect(await storedKeys('wrkspc_default/skills/')).toEqual(before);
+  });
+});
+
+describe("agents' skills", () => {
+  const agent = (skills: unknown[]) => ({ name: 'a', model: 'claude-sonnet-4-5', skills }) as Parameters<Anthropic['beta']['agents']['create']>[0];
+
+  it('pins a custom skill named without a version to its latest version when the agent is saved; keeps a pinned one', async () => {
+    const client = sdk();
+    const skill = await client.beta.skills.create({ files: files('pinned') });
+    const v2 = await client.beta.skills.versions.create(skill.id, { files: files('pinned', 'Newer.') });
+    const saved = await client.beta.agents.create(agent([{ type: 'custom', skill_id: skill.id }, { type: 'custom', skill_id: skill.id, version: skill.latest_version_id }]));
+    expect(saved.skills).toEqual([
+      { type: 'custom', skill_id: skill.id, version: v2.id },
+      { type: 'custom', skill_id: skill.id, version: skill.latest_version_id },
+    ]);
+    const updated = await client.beta.agents.update(saved.id, { version: saved.version, skills: [{ type: 'custom', skill_id: skill.id, version: 'latest' }] });
+    expect(updated.skills).toEqual([{ type: 'custom', skill_id: skill.id, version: v2.id }]);
+  });
+
+  it("refuses an unknown skill, another workspace's, an unknown version and an Anthropic skill, naming the field", async () => {
+    const client = sdk();
+    const theirs = await sdk(OTHER_KEY).beta.skills.create({ files: files('theirs') });
+    const mine = await client.beta.skills.create({ files: files('mine') });
+    const cases: Array<[unknown[], RegExp]> = [
+      [[{ type: 'custom', skill_id: 'skill_nope' }], /skills\[0\]\.skill_id: no skill 'skill_nope' in this workspace/],
+      [[{ type: 'custom', skill_id: mine.id }, { type: 'custom', skill_id: theirs.id }], /skills\[1\]\.skill_id: no skill/],
+      [[{ type: 'custom', skill_id: mine.id, version: '123' }], /skills\[0\]\.version: skill .* has no version '123'/],
+      [[{ type: 'anthropic', skill_id: 'xlsx' }], /skills\[0\]\.skill_id: no Anthropic skill 'xlsx' is available here/],
+    ];
+    for (const [skills, message] of cases) {
+      const err = await client.beta.agents.create(agent(skills)).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(BadRequestError);
+      expect((err as BadRequestError).message).toMatch(message);
+    }
+  });
+});
+
+describe('skills in the system prompt', () => {
+  /** The request bodies the scripted model received whose messages mention `marker`. */
+  async function modelRequestsWith(marker: string): Promise<any[]> {
+    const recorded: any = await (await fetch(`${inject('scriptedModelUrl')}/_scripted/requests`)).json();
+    return recorded.data.map((r: any) => r.body).filter((b: any) => JSON.stringify(b.messages).includes(marker));
+  }
+
+  it("lists each of the agent's skills by name and description, with where its SKILL.md is, after the agent's system", async () => {
+    const skill = await sdk().beta.skills.create({ files: files('prompted', 'Answers in haiku when asked for poems.') });
+    const { sessionId } = await makeSession(KEY, { skills: [{ type: 'custom', skill_id: skill.id }] });
+    const marker = `write a poem, ${sessionId}`;
+    expect((await say(sessionId, marker)).status).toBe(200);
+    await settle(sessionId);
+    const [request] = await modelRequestsWith(marker);
+    const system = request.system.map((b: any) => b.text);
+    expect(system[0]).toBe('You are terse.');
+    expect(system[1]).toContain('- prompted: Answers in haiku when asked for poems. (/mnt/skills/prompted/SKILL.md)');
+    // Progressive disclosure: the body of SKILL.md is not in the prompt.
+    expect(JSON.stringify(request)).not.toContain('Run scripts/run.py.');
+    // The list comes from the session's spec: the next turn's system prompt is the same bytes, so the cache holds.
+    const next = `another poem, ${sessionId}`;
+    await say(sessionId, next);
+    await settle(sessionId);
+    const [second] = await modelRequestsWith(next);
+    expect(JSON.stringify(second.system)).toBe(JSON.stringify(request.system));
+  });
+
+  it('adds no skills block to an agent without skills', async () => {
+    const { sessionId } = await makeSession();
+    const marker = `no skills, ${sessionId}`;
+    await say(sessionId, marker);
+    await settle(sessionId);
+    const [request] = await modelRequestsWith(marker);
+    expect(request.system.map((b: any) => b.text)).toEqual(['You are terse.']);
+  });
+
+  it("pins an override's custom skill at session create, and refuses an unknown one naming agent.skills[i].skill_id", async () => {
+    const client = sdk();
+    const skill = await client.beta.skills.create({ files: files('overridden') });
+    const agent = await client.beta.agents.create({ name: 'o', model: 'claude-sonnet-4-5' });
+    const environment = await client.beta.environments.create({ name: 'env' });
+    const session = await client.beta.sessions.create({
+      agent: { type: 'agent_with_overrides', id: agent.id, skills: [{ type: 'custom', skill_id: skill.id }] },
+      environment_id: environment.id,
+    } as any);
+    expect(session.agent.skills).toEqual([{ type: 'custom', skill_id: skill.id, version: skill.latest_version_id }]);
+    const err = await client.beta.sessions
+      .create({ agent: { type: 'agent_with_overrides', id: agent.id, skills: [{ type: 'custom', skill_id: 'skill_missing' }] }, environment_id: environment.id } as any)
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(BadRequestError);
+    expect((err as BadRequestError).message).toMatch(/agent\.skills\[0\]\.skill_id: no skill 'skill_missing'/);
   });
 });

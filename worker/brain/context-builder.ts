@@ -2,6 +2,7 @@
 // gives the blocks that name a file the file's bytes.
 import type { SessionAgent } from '../../contract/session.ts';
 import type { SessionEvent } from '../../contract/events.ts';
+import type { SkillSummary } from '../../contract/skill.ts';
 import { latestCompaction } from './compactor.ts';
 import type { ToolDefinition } from './tools.ts';
 
@@ -37,7 +38,23 @@ export interface ModelRequest {
 type CacheControl = { type: 'ephemeral' };
 const EPHEMERAL: CacheControl = { type: 'ephemeral' };
 
-export function buildModelRequest(agent: SessionAgent, events: SessionEvent[], tools: ToolDefinition[] = []): ModelRequest {
+/**
+ * The system prompt's list of the agent's skills: each one's name, description and where its SKILL.md is. Only
+ * these lines are always in context; the model reads a skill's body when a task calls for it. Built from the
+ * session's spec alone, so it is the same bytes every turn and the cached prefix holds.
+ */
+export function skillsPrompt(skills: readonly SkillSummary[]): string {
+  const lines = skills.map((s) => `- ${s.name}: ${s.description} (${s.path}SKILL.md)`);
+  return [
+    'You have skills: folders of instructions, scripts and resources for particular tasks. Only each skill\'s name and',
+    'description are listed here. When a task matches a skill, read its SKILL.md first and follow it; it may point to',
+    'further files in the same folder.',
+    '',
+    ...lines,
+  ].join('\n');
+}
+
+export function buildModelRequest(agent: SessionAgent, events: SessionEvent[], tools: ToolDefinition[] = [], skills: readonly SkillSummary[] = []): ModelRequest {
   const messages: ModelMessage[] = [];
   const push = (role: ModelMessage['role'], blocks: Block[]) => {
     if (!blocks.length) return;
@@ -90,7 +107,10 @@ export function buildModelRequest(agent: SessionAgent, events: SessionEvent[], t
   }
   const req: ModelRequest = { model: agent.model.id, max_tokens: DEFAULT_MAX_TOKENS, messages };
   if (tools.length) req.tools = tools.map((t) => ({ ...t }));
-  if (agent.system) req.system = [{ type: 'text', text: agent.system }];
+  const system: Block[] = [];
+  if (agent.system) system.push({ type: 'text', text: agent.system });
+  if (skills.length) system.push({ type: 'text', text: skillsPrompt(skills) });
+  if (system.length) req.system = system;
   placeCacheBreakpoints(req);
   return req;
 }

@@ -254,7 +254,7 @@ function contextNow(step: Step): SessionEvent[] {
 }
 
 function contextTokens(step: Step): number {
-  return estimateTokens(buildModelRequest(step.spec.agent, contextNow(step), step.definitions));
+  return estimateTokens(buildModelRequest(step.spec.agent, contextNow(step), step.definitions, step.spec.skills));
 }
 
 function triggerTokens(step: Step): number {
@@ -272,7 +272,7 @@ type Answer = { ok: true; turn: ModelTurn; messageId: string; startId: string } 
 /** One model request. A request a dead brain opened (`span.model_request_start` with no end) is reused, not opened twice. */
 async function askModel(step: Step): Promise<Answer> {
   const startId = openModelRequest(step.seen) ?? (await step.emit([spanModelRequestStart()]))[0]!.id;
-  const built = buildModelRequest(step.spec.agent, contextNow(step), step.definitions);
+  const built = buildModelRequest(step.spec.agent, contextNow(step), step.definitions, step.spec.skills);
   const request = await withFileContents(built, (fileId) => step.ports.files.read(step.spec.workspaceId, fileId));
   const answer = await requestModel(request, step.ports, step.epoch, (events) => step.emit(events), step.options);
   if (answer.ok) return { ok: true, turn: answer.turn, messageId: answer.messageId, startId };

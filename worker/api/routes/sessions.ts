@@ -29,7 +29,9 @@ export const sessions = new Hono<AppEnv>()
       const networking = sandboxNetworking(environment.config);
       // Unreadable credentials (a master key missing) do not stop the session: its tool calls will say why.
       const credentials = session.vault_ids.length ? await ws.sessionCredentials(session.vault_ids).catch(() => []) : [];
-      await log.init({ spec: sessionSpec(session, c.get('workspaceId'), networking), notices: credentialNotices(credentials, networking) });
+      // The skills' names and descriptions go into the spec now, so no step reads the store for them.
+      const skills = session.agent.skills.length ? await ws.skillSummaries(session.agent.skills) : [];
+      await log.init({ spec: sessionSpec(session, c.get('workspaceId'), networking, skills), notices: credentialNotices(credentials, networking) });
       if (body.initial_events?.length) {
         const appended = await log.appendInput(body.initial_events);
         if (!appended.ok) throw refusalError({ ...appended.error, message: `initial_${appended.error.message}` });

@@ -147,9 +147,13 @@ async function readUpload(c: Context<AppEnv>, allowDisplayName: boolean): Promis
   return { files, name: front.value.name, description: front.value.description, displayName };
 }
 
-/** A version's id: microseconds since the epoch, as the official ids look; unique within the skill in practice. */
+/**
+ * A version's id: decimal digits that start with the creation time, as the official ids look, then six random
+ * digits. Two uploads to one skill in the same millisecond must not share an id: the second would write over the
+ * first's files before its store refused it.
+ */
 function versionOf(skillId: string, upload: Upload, createdAt: string): SkillVersion {
-  const id = `${Date.now()}${String(Math.floor(Math.random() * 1000)).padStart(3, '0')}`;
+  const id = `${Date.now()}${String(crypto.getRandomValues(new Uint32Array(1))[0]! % 1_000_000).padStart(6, '0')}`;
   return { type: 'skill_version', id, skill_id: skillId, created_at: createdAt, name: upload.name, description: upload.description };
 }
 

@@ -22,7 +22,7 @@ import type {
 } from '../contract/vault.ts';
 import type { SandboxCredential } from '../sandbox/credentials.ts';
 import type { ResourceAddParams, ResourceUpdateParams, FileResource, SessionResource } from '../contract/session-resource.ts';
-import { SessionResources, type RepositoryToClone } from '../resources/session-resources/session-resources.ts';
+import { SessionResources, type FileToPlace, type RepositoryToClone } from '../resources/session-resources/session-resources.ts';
 import { sessionResourceMigrations } from '../resources/session-resources/migrations.ts';
 import { migrate, type Migration } from '../resources/shared/migrations.ts';
 import { Agents } from '../resources/agents/agents.ts';
@@ -351,6 +351,10 @@ export class WorkspaceStore extends DurableObject<Env> {
   /** The session's repositories with their tokens opened, for its hands to clone (see SessionResources.repositoriesToClone). */
   async sessionRepositories(sessionId: string): Promise<RepositoryToClone[]> {
     return this.sessionResources.repositoriesToClone(sessionId);
+  }
+
+  async sessionFiles(sessionId: string): Promise<FileToPlace[]> {
+    return this.sessionResources.filesToPlace(sessionId);
   }
 
   /** Called by the session's log whenever status or usage changes. */

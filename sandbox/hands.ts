@@ -26,6 +26,29 @@ export interface SandboxSpec {
    * empty: nothing to clone.
    */
   repositories?: SandboxRepository[];
+  /**
+   * The session's `file` resources. The local provider places each missing one read-only at its mount path (under
+   * the sandbox's workspace) before the call runs, reading its bytes with `read` only then, and removes the copy of
+   * one no longer listed; the Cloudflare provider does not place files yet and says so (`fileErrors`). Absent:
+   * nothing to place (and nothing removed).
+   */
+  files?: SandboxFile[];
+}
+
+/** A file to place in a session's sandbox. `read` is not sent anywhere: the provider calls it for the bytes. */
+export interface SandboxFile {
+  resourceId: string;
+  fileId: string;
+  /** Absolute and normalised (contract/session-resource.ts); the local provider puts it under the workspace. */
+  mountPath: string;
+  /** The file's bytes; null when the workspace has no such file any more. */
+  read: () => Promise<Uint8Array | null>;
+}
+
+/** Why a file resource could not be placed in the sandbox, reported on the session as session.error. */
+export interface FileError {
+  type: 'unknown_error';
+  message: string;
 }
 
 /** A repository to clone into a session's sandbox. `token` is for the clone only: never the sandbox's, never shown. */
@@ -51,6 +74,8 @@ export interface ToolOutcome {
   isError: boolean;
   /** The session's repositories that could not be cloned when this call provisioned its sandbox (once per session). */
   repositoryErrors?: RepositoryError[];
+  /** The session's file resources that could not be placed before this call (each reported once). */
+  fileErrors?: FileError[];
 }
 
 export interface ToolCall {

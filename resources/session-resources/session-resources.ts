@@ -32,6 +32,12 @@ export interface PreparedResources {
 }
 
 /** A repository to clone into a session's sandbox, with its token opened (for the hands only). */
+export interface FileToPlace {
+  resourceId: string;
+  fileId: string;
+  mountPath: string;
+}
+
 export interface RepositoryToClone {
   resourceId: string;
   url: string;
@@ -157,6 +163,11 @@ export class SessionResources extends Queries {
   /** Drops a session's resources and their tokens (the session is being deleted; the caller's transaction). */
   deleteAll(sessionId: string): void {
     this.sql.exec(`DELETE FROM ${TABLE} WHERE session_id = ?`, sessionId);
+  }
+
+  /** The session's `file` resources in order: what the hands place in its sandbox. */
+  filesToPlace(sessionId: string): FileToPlace[] {
+    return this.all(sessionId).flatMap((r) => (r.type === 'file' ? [{ resourceId: r.id, fileId: r.file_id, mountPath: r.mount_path }] : []));
   }
 
   /**

@@ -5,6 +5,7 @@ import {
   MAX_RESULT_CHARS,
   type Hands,
   type Networking,
+  type FileError,
   type RepositoryError,
   type SandboxRepository,
   type SandboxSpec,
@@ -99,6 +100,8 @@ export function createContainerHands(openSandbox: OpenSandbox, options: Containe
   // this only saves round trips; a container that died is forgotten here so that its successor is configured again.
   const handles = new Map<string, { sandbox: SandboxLike; ledger: CallLedger }>();
   const configured = new Map<string, string>();
+  /** Each session's file resources already reported as not placed (this provider does not place files yet). */
+  const filesReported = new Map<string, Set<string>>();
 
   function handle(sessionId: string): { sandbox: SandboxLike; ledger: CallLedger } {
     let opened = handles.get(sessionId);
@@ -168,7 +171,9 @@ export function createContainerHands(openSandbox: OpenSandbox, options: Containe
       );
     }
     const outcome = outcomeOf(result, call.name, timeoutMs);
-    return repositoryErrors.length ? { ...outcome, repositoryErrors } : outcome;
+    const fileErrors = notPlaced(spec, filesReported);
+    const withRepositories = repositoryErrors.length ? { ...outcome, repositoryErrors } : outcome;
+    return fileErrors.length ? { ...withRepositories, fileErrors } : withRepositories;
   }
 
   return {
@@ -196,9 +201,25 @@ export function createContainerHands(openSandbox: OpenSandbox, options: Containe
       const { sandbox } = handle(sessionId);
       handles.delete(sessionId);
       configured.delete(sessionId);
+      filesReported.delete(sessionId);
       await sandbox.destroy();
     },
   };
+}
+
+/**
+ * This provider does not place file resources yet (docs/cloudflare-sandbox.md): each is reported once, by the first
+ * call after it was added, so the session says so instead of the file silently missing.
+ */
+function notPlaced(spec: SandboxSpec, reported: Map<string, Set<string>>): FileError[] {
+  let seen = reported.get(spec.sessionId);
+  if (!seen) reported.set(spec.sessionId, (seen = new Set()));
+  const fresh = (spec.files ?? []).filter((f) => !seen.has(f.resourceId));
+  for (const f of fresh) seen.add(f.resourceId);
+  return fresh.map((f) => ({
+    type: 'unknown_error',
+    message: `file ${f.fileId} was not placed at ${f.mountPath}: the Cloudflare sandbox provider does not place session file resources yet; the session goes on without it`,
+  }));
 }
 
 /**

@@ -1,6 +1,6 @@
 // The Worker's side of the local provider: `Hands` over plain fetch to the sandbox host that `npm start` runs,
 // authenticated with the shared secret. Runs inside workerd, so web APIs only (no node: imports).
-import type { Hands, SandboxSpec, ToolCall, ToolOutcome } from '../hands.ts';
+import type { FileError, Hands, SandboxFile, SandboxSpec, ToolCall, ToolOutcome } from '../hands.ts';
 import { DEFAULT_TOOL_TIMEOUT_MS } from '../hands.ts';
 
 export interface LocalHandsEnv {
@@ -11,6 +11,8 @@ export interface LocalHandsEnv {
 /** Slack beyond the tool's own timeout for starting a cold sandbox and the round trip. */
 const EXECUTE_SLACK_MS = 90_000;
 const CONTROL_TIMEOUT_MS = 90_000;
+/** The largest file resource the host places: its request limit (host.ts MAX_PLACED_FILE_BYTES). */
+const MAX_FILE_BYTES = 64 * 1024 * 1024;
 
 /**
  * `execute` never throws: an unreachable or failing host becomes an `isError` outcome the model can read.
@@ -24,15 +26,48 @@ export function localHands(env: LocalHandsEnv): Hands {
 
   async function call(method: string, path: string, body: unknown, timeoutMs: number): Promise<Response> {
     if (!base || !secret) throw new Error(notConfigured);
+    const raw = body instanceof Uint8Array;
     return fetch(`${base}${path}`, {
       method,
-      headers: { authorization: `Bearer ${secret}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: { authorization: `Bearer ${secret}`, ...(body === undefined || raw ? {} : { 'content-type': 'application/json' }) },
+      body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
       signal: AbortSignal.timeout(timeoutMs),
     });
   }
 
   const sessionPath = (sessionId: string): string => `/v1/sandboxes/${encodeURIComponent(sessionId)}`;
+
+  /**
+   * Brings the sandbox's files in line with the session's file resources before a call: the host drops the copies
+   * of resources gone and names those it lacks, and each of those is read (only then) and sent as its own request
+   * body, never inside JSON. Answers what could not be placed; never throws.
+   */
+  async function syncFiles(sessionId: string, files: SandboxFile[]): Promise<FileError[]> {
+    const errors: FileError[] = [];
+    try {
+      const listed = files.map((f) => ({ resourceId: f.resourceId, mountPath: f.mountPath }));
+      const response = await call('POST', `${sessionPath(sessionId)}/files`, { files: listed }, CONTROL_TIMEOUT_MS);
+      if (!response.ok) throw new Error(await errorText(response));
+      const { missing } = (await response.json()) as { missing: string[] };
+      for (const file of files.filter((f) => missing.includes(f.resourceId))) {
+        const bytes = await file.read();
+        const unreadable =
+          bytes === null
+            ? `file ${file.fileId} is no longer in the workspace's files`
+            : bytes.length > MAX_FILE_BYTES
+              ? `file ${file.fileId} is ${bytes.length} bytes, over the local sandbox's limit of ${MAX_FILE_BYTES}`
+              : null;
+        const query = new URLSearchParams({ mount_path: file.mountPath, ...(unreadable ? { unreadable } : {}) });
+        const put = await call('PUT', `${sessionPath(sessionId)}/files/${encodeURIComponent(file.resourceId)}?${query}`, unreadable ? undefined : bytes!, CONTROL_TIMEOUT_MS);
+        if (!put.ok) throw new Error(await errorText(put));
+        const answer = (await put.json()) as { error?: FileError };
+        if (answer.error) errors.push({ type: 'unknown_error', message: String(answer.error.message) });
+      }
+    } catch (error) {
+      errors.push({ type: 'unknown_error', message: `the session's file resources could not be placed in the sandbox: ${describe(error)}` });
+    }
+    return errors;
+  }
 
   return {
     async provision(spec: SandboxSpec): Promise<void> {
@@ -44,6 +79,8 @@ export function localHands(env: LocalHandsEnv): Hands {
     async execute(spec: SandboxSpec, toolCall: ToolCall): Promise<ToolOutcome> {
       if (!base || !secret) return failure(notConfigured);
       const timeoutMs = (toolCall.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS) + EXECUTE_SLACK_MS;
+      const fileErrors = spec.files ? await syncFiles(spec.sessionId, spec.files) : [];
+      const withFileErrors = (outcome: ToolOutcome): ToolOutcome => (fileErrors.length ? { ...outcome, fileErrors } : outcome);
       let response: Response;
       try {
         response = await call('POST', `${sessionPath(spec.sessionId)}/execute`, { spec, call: toolCall }, timeoutMs);
@@ -53,7 +90,7 @@ export function localHands(env: LocalHandsEnv): Hands {
       }
       if (!response.ok) return failure(`sandbox host answered ${await errorText(response)}`);
       try {
-        return toOutcome(await response.json());
+        return withFileErrors(toOutcome(await response.json()));
       } catch (error) {
         return failure(`sandbox host sent an unreadable result: ${describe(error)}`);
       }

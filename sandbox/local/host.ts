@@ -13,10 +13,13 @@ import { CallLedger, callKey } from '../call-ledger.ts';
 import { CallRecordFiles } from './call-records.ts';
 import { SessionSandbox, type SandboxLaunch, type SandboxSettings } from './session-sandbox.ts';
 import { cloneRepositories } from './repositories.ts';
+import { placedFiles, placeFile, removeUnlisted } from './session-files.ts';
 import { handOverWorkspace, sandboxUser } from './sandbox-user.ts';
 
 export const DEFAULT_IDLE_MS = 15 * 60_000;
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
+/** The largest file resource placed in a sandbox (docs/session-resources.md); the client checks it too. */
+export const MAX_PLACED_FILE_BYTES = MAX_BODY_BYTES;
 const MAX_TOOL_TIMEOUT_MS = 60 * 60_000;
 const PROJECT_ROOT = path.resolve(import.meta.dirname, '..', '..');
 
@@ -93,6 +96,7 @@ const ExecuteBody = z.object({
   }),
 });
 type SpecBody = z.infer<typeof Spec>;
+const FileList = z.object({ files: z.array(z.object({ resourceId: z.string().min(1), mountPath: z.string().startsWith('/') })) });
 
 class HttpError extends Error {
   readonly status: number;
@@ -172,6 +176,48 @@ export async function startSandboxHost(options: SandboxHostOptions): Promise<San
     return run;
   }
 
+  /** File resources that could not be placed, each reported once (until the host restarts). */
+  const unplaceable = new Map<string, Set<string>>();
+  const failedOf = (id: string): Set<string> => {
+    let failed = unplaceable.get(id);
+    if (!failed) unplaceable.set(id, (failed = new Set()));
+    return failed;
+  };
+
+  /** Removes the copies of files no longer listed and answers which listed ones still need placing. */
+  function syncFiles(id: string, files: z.infer<typeof FileList>['files']): string[] {
+    const workspace = path.join(sessionDir(id), 'workspace');
+    removeUnlisted(sessionDir(id), workspace, new Set(files.map((f) => f.resourceId)));
+    const placed = placedFiles(sessionDir(id));
+    const failed = failedOf(id);
+    return files.filter((f) => placed[f.resourceId] !== f.mountPath && !failed.has(f.resourceId)).map((f) => f.resourceId);
+  }
+
+  /**
+   * Places one file. The session's sandbox is stopped first (a cattle restart; the workspace stays): with nothing of
+   * the sandbox running, nothing can swap a directory under the host while it writes as root.
+   */
+  async function placeOne(id: string, resourceId: string, mountPath: string, bytes: Uint8Array | string): Promise<{ placed: true } | { error: { type: 'unknown_error'; message: string } }> {
+    const run = (cloning.get(id) ?? Promise.resolve()).then(async () => {
+      try {
+        if (typeof bytes === 'string') throw new Error(bytes);
+        await sandboxes.get(id)?.stop();
+        const workspace = path.join(sessionDir(id), 'workspace');
+        mkdirSync(workspace, { recursive: true, mode: 0o700 });
+        // the workspace becomes the sandbox user's now, not at the sandbox's start, whose walk would take the file too
+        handOverWorkspace(workspace, sandboxUser());
+        placeFile(sessionDir(id), workspace, resourceId, mountPath, bytes);
+        failedOf(id).delete(resourceId);
+        return { placed: true as const };
+      } catch (error) {
+        failedOf(id).add(resourceId);
+        return { error: { type: 'unknown_error' as const, message: `file resource ${resourceId} was not placed at ${mountPath}: ${message(error)}; the session goes on without it` } };
+      }
+    });
+    cloning.set(id, run.catch(() => {}));
+    return run;
+  }
+
   async function execute(id: string, body: z.infer<typeof ExecuteBody>): Promise<ToolOutcome> {
     const { spec, call } = body;
     const key = await callKey(call.idempotencyKey);
@@ -190,6 +236,7 @@ export async function startSandboxHost(options: SandboxHostOptions): Promise<San
     ledgers.get(id)?.records.retire();
     ledgers.delete(id);
     cloning.delete(id);
+    unplaceable.delete(id);
     const sandbox = sandboxes.get(id);
     sandboxes.delete(id);
     await sandbox?.stop();
@@ -227,6 +274,18 @@ export async function startSandboxHost(options: SandboxHostOptions): Promise<San
       const body = parse(ExecuteBody, await readJson(req), 'body');
       checkSession(id, body.spec);
       return [200, await execute(id, body)];
+    }
+    if (action === 'files' && req.method === 'POST') {
+      const body = parse(FileList, await readJson(req), 'body');
+      return [200, { missing: syncFiles(id, body.files) }];
+    }
+    if (parts[3] === 'files' && parts.length === 5 && req.method === 'PUT') {
+      const mountPath = url.searchParams.get('mount_path') ?? '';
+      if (!mountPath.startsWith('/')) throw new HttpError(400, 'mount_path: expected an absolute path');
+      // the Worker could not read the bytes (the file is gone from the Files API): recorded as not placeable
+      const unreadable = url.searchParams.get('unreadable');
+      const bytes = unreadable ?? (await readBody(req));
+      return [200, await placeOne(id, parts[4]!, mountPath, bytes)];
     }
     throw new HttpError(404, `no route for ${req.method} ${url.pathname}`);
   }
@@ -288,7 +347,7 @@ function parse<T>(schema: z.ZodType<T>, value: unknown, where: string): T {
   throw new HttpError(400, `${at}: ${issue?.message ?? 'invalid'}`);
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+async function readBody(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -296,8 +355,13 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
     if (size > MAX_BODY_BYTES) throw new HttpError(413, `body: larger than ${MAX_BODY_BYTES} bytes`);
     chunks.push(chunk as Buffer);
   }
+  return Buffer.concat(chunks);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const body = await readBody(req);
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(body.toString('utf8'));
   } catch {
     throw new HttpError(400, 'body: expected JSON');
   }

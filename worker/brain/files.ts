@@ -14,5 +14,8 @@ export function filesFor(env: Env): FilePort {
       if (!object) return null;
       return { mimeType: file.value.mime_type, bytes: new Uint8Array(await object.arrayBuffer()) };
     },
+    sessionFiles(workspaceId, sessionId) {
+      return workspaceStore(env, workspaceId).sessionFiles(sessionId);
+    },
   };
 }

@@ -40,6 +40,8 @@ export interface VaultPort {
 export interface FilePort {
   /** The file's type and bytes; null when its workspace has no such file any more (deleted since it was sent). */
   read(workspaceId: string, fileId: string): Promise<{ mimeType: string; bytes: Uint8Array } | null>;
+  /** The session's `file` resources, for the hands to place in its sandbox (bytes read through `read`). */
+  sessionFiles(workspaceId: string, sessionId: string): Promise<Array<{ resourceId: string; fileId: string; mountPath: string }>>;
 }
 
 export interface StepPorts {

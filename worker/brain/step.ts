@@ -9,7 +9,7 @@ import {
 import type { SessionSpec } from '../../contract/session-spec.ts';
 import type { EmitOptions, StepView } from '../../durable-objects/session-log.ts';
 import type { SandboxCredential } from '../../sandbox/credentials.ts';
-import type { SandboxRepository } from '../../sandbox/hands.ts';
+import type { SandboxFile, SandboxRepository } from '../../sandbox/hands.ts';
 import { assessBudget, BUDGET_NOTICE_SOURCE, toolCallsLeft } from './budget.ts';
 import { compactionSpan, DEFAULT_TRIGGER_TOKENS, estimateTokens, IDLE_COMPACTION_AT, latestCompaction, MAX_COMPACTIONS, summarize } from './compactor.ts';
 import { buildModelRequest, CONTEXT_EVENT_TYPES, withFileContents } from './context-builder.ts';
@@ -17,7 +17,7 @@ import { detectLoop, LOOP_NOTICE_SOURCE } from './loop-detection.ts';
 import { connectMcpServers, type McpServers } from './mcp-servers.ts';
 import type { ModelTurn } from './model-client.ts';
 import { requestModel } from './model-request.ts';
-import { StaleEpoch, type LogPort, type StepPorts } from './ports.ts';
+import { StaleEpoch, type FilePort, type LogPort, type StepPorts } from './ports.ts';
 import { listCostUsd } from './pricing.ts';
 import { settleToolCalls } from './tool-calls.ts';
 import { resolveTools, type ResolvedTool, type ToolDefinition } from './tools.ts';
@@ -166,12 +166,15 @@ async function settleOpenToolCalls(step: Step): Promise<StepOutcome | null> {
   // Read from the vault only when a tool is about to run, and afresh each step: a rotated value applies at once.
   let credentials: Promise<SandboxCredential[]> | undefined;
   let repositories: Promise<SandboxRepository[]> | undefined;
+  // listed afresh each step: a file resource added since the last call is placed before the next one runs
+  let files: Promise<SandboxFile[]> | undefined;
   const { waiting, limitReached } = await settleToolCalls(step.view.events, {
     spec,
     tools: step.tools,
     hands: ports.hands,
     credentials: () => (credentials ??= spec.vaultIds.length ? ports.vault.sessionCredentials(spec.workspaceId, spec.vaultIds) : Promise.resolve([])),
     repositories: () => (repositories ??= ports.vault.sessionRepositories(spec.workspaceId, spec.sessionId)),
+    files: () => (files ??= sessionFiles(ports.files, spec.workspaceId, spec.sessionId)),
     emit: (events) => step.emit(events),
     callsLeft: toolCallsLeft(step.view, step.seen),
     mcp: step.mcp!,
@@ -194,6 +197,12 @@ async function settleOpenToolCalls(step: Step): Promise<StepOutcome | null> {
     return 'requires_action';
   }
   return null;
+}
+
+/** The session's file resources as the hands take them: the bytes are read from the bucket only if the hands ask. */
+async function sessionFiles(port: FilePort, workspaceId: string, sessionId: string): Promise<SandboxFile[]> {
+  const listed = await port.sessionFiles(workspaceId, sessionId);
+  return listed.map((f) => ({ ...f, read: async () => (await port.read(workspaceId, f.fileId))?.bytes ?? null }));
 }
 
 // ---------- 4. budgets ----------

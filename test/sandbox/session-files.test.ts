@@ -1,0 +1,68 @@
+// A session's file resources placed in its sandbox by the local host (sandbox/local/session-files.ts), through the
+// Worker's client: readable at `<workspace><mount_path>`, not writable, removable or replaceable by the sandbox's
+// user; a file added later is there before the next call; a removed one's copy goes; one that cannot be placed is
+// reported once.
+import { lstatSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import type { SandboxFile, SandboxSpec } from '../../sandbox/hands.ts';
+import { newKey, spec, text, useHost } from './fixture.ts';
+
+const file = (resourceId: string, mountPath: string, content: string | null): SandboxFile => ({
+  resourceId,
+  fileId: `file_${resourceId}`,
+  mountPath,
+  read: async () => (content === null ? null : new TextEncoder().encode(content)),
+});
+
+describe('session files in the local sandbox', () => {
+  const host = useHost();
+  const run = (s: SandboxSpec, command: string) => host.hands.execute(s, { name: 'bash', input: { command }, idempotencyKey: newKey() });
+
+  it('places each file read-only at its mount path under the workspace, owned by the host, before the call runs', async () => {
+    const s = { ...spec('sess_files_ro'), files: [file('sesrsc_a', '/mnt/session/uploads/file_a', 'hello from the files api\n')] };
+    const read = await run(s, 'cat mnt/session/uploads/file_a');
+    expect(read.isError, text(read)).toBe(false);
+    expect(text(read)).toContain('hello from the files api');
+    expect(read.fileErrors).toBeUndefined();
+
+    const placed = path.join(host.workspace('sess_files_ro'), 'mnt/session/uploads/file_a');
+    const stat = lstatSync(placed);
+    expect(stat.mode & 0o777).toBe(0o444);
+    expect(stat.uid).toBe(process.getuid!());
+    expect(lstatSync(path.dirname(placed)).uid).toBe(process.getuid!());
+
+    for (const attempt of ['echo x > mnt/session/uploads/file_a', 'rm -f mnt/session/uploads/file_a', 'mv mnt/session/uploads/file_a elsewhere', 'chmod 666 mnt/session/uploads/file_a']) {
+      const outcome = await run(s, attempt);
+      expect(text(outcome), attempt).toMatch(/Permission denied|Operation not permitted/);
+    }
+    expect(readFileSync(placed, 'utf8')).toBe('hello from the files api\n');
+  });
+
+  it('places a file added later before the next call, and removes the copy of one no longer listed', async () => {
+    const first = { ...spec('sess_files_later'), files: [file('sesrsc_1', '/mnt/session/uploads/one', 'one')] };
+    expect(text(await run(first, 'cat mnt/session/uploads/one'))).toContain('one');
+    const both = { ...first, files: [...first.files, file('sesrsc_2', '/data/two.txt', 'two')] };
+    expect(text(await run(both, 'cat data/two.txt'))).toContain('two');
+    const onlySecond = { ...first, files: [both.files[1]!] };
+    const gone = await run(onlySecond, 'ls mnt/session/uploads/; cat data/two.txt');
+    expect(text(gone)).not.toContain('one');
+    expect(text(gone)).toContain('two');
+  });
+
+  it('reports a file it cannot place once, and goes on without it', async () => {
+    const s = {
+      ...spec('sess_files_fail'),
+      files: [file('sesrsc_gone', '/mnt/session/uploads/gone', null), file('sesrsc_taken', '/mine/taken', 'theirs')],
+    };
+    // the sandbox made /mine first: the host does not write into a directory the sandbox owns
+    await run({ ...s, files: [] }, 'mkdir -p mine');
+    const outcome = await run(s, 'echo ran');
+    expect(text(outcome)).toContain('ran');
+    expect(outcome.fileErrors).toEqual([
+      { type: 'unknown_error', message: expect.stringContaining('file_sesrsc_gone is no longer in the workspace') },
+      { type: 'unknown_error', message: expect.stringContaining('mine in the workspace was made by the sandbox') },
+    ]);
+    expect((await run(s, 'echo again')).fileErrors).toBeUndefined();
+  });
+});

@@ -13,7 +13,7 @@ import { CallLedger, callKey } from '../call-ledger.ts';
 import { CallRecordFiles } from './call-records.ts';
 import { SessionSandbox, type SandboxLaunch, type SandboxSettings } from './session-sandbox.ts';
 import { cloneRepositories } from './repositories.ts';
-import { placedFiles, placeFile, removeUnlisted } from './session-files.ts';
+import { hostOwned, placedFiles, placeFile, removeUnlisted } from './session-files.ts';
 import { handOverWorkspace, sandboxUser } from './sandbox-user.ts';
 
 export const DEFAULT_IDLE_MS = 15 * 60_000;
@@ -169,7 +169,9 @@ export async function startSandboxHost(options: SandboxHostOptions): Promise<San
       const workspace = path.join(sessionDir(id), 'workspace');
       const { errors, cloned } = await cloneRepositories(sessionDir(id), workspace, repositories);
       // what the host cloned becomes the sandbox user's, as the workspace is (a no-op when the host sandboxes as itself)
-      for (const top of cloned) handOverWorkspace(top, sandboxUser());
+      // ... but not a session file placed in the same top-level directory, which stays the host's, read-only
+      const keep = hostOwned(sessionDir(id), workspace);
+      for (const top of cloned) handOverWorkspace(top, sandboxUser(), keep);
       return errors;
     });
     cloning.set(id, run.catch(() => {}));

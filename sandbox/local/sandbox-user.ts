@@ -79,9 +79,9 @@ function isId(n: number): boolean {
  * Makes the workspace the sandbox user's. Workspaces written by a root sandbox (before sandboxes ran as an
  * unprivileged user) are walked once and given over, symlinks included but never followed, without crossing into
  * another filesystem; the top directory goes last, so a walk cut short is done again at the next start. Called
- * while no sandbox of this workspace runs.
+ * while no sandbox of this workspace runs. Entries in `keep` (absolute paths) stay as they are.
  */
-export function handOverWorkspace(workspace: string, user: SandboxUser): void {
+export function handOverWorkspace(workspace: string, user: SandboxUser, keep: ReadonlySet<string> = new Set()): void {
   if (!user.switches) return;
   const top = lstatSync(workspace);
   if (top.uid === user.uid && top.gid === user.gid) return;
@@ -89,6 +89,8 @@ export function handOverWorkspace(workspace: string, user: SandboxUser): void {
     const stat = lstatSync(entry);
     if (stat.dev !== device) return;
     if (stat.isDirectory()) for (const name of readdirSync(entry)) give(path.join(entry, name), device);
+    // the host's own read-only entries (placed session files and their directories) stay the host's
+    if (keep.has(entry)) return;
     if (stat.uid !== user.uid || stat.gid !== user.gid) lchownSync(entry, user.uid, user.gid);
   };
   give(workspace, top.dev);

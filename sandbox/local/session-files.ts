@@ -69,6 +69,17 @@ export function placeFile(sessionDir: string, workspace: string, resourceId: str
   record(sessionDir, { ...placed, [resourceId]: mountPath });
 }
 
+/** The placed files and the directories the host made for them: what a hand-over to the sandbox's user must skip. */
+export function hostOwned(sessionDir: string, workspace: string): Set<string> {
+  const keep = new Set<string>();
+  for (const mountPath of Object.values(placedFiles(sessionDir))) {
+    const parts = segments(mountPath);
+    if (!parts) continue;
+    for (let i = 1; i <= parts.length; i++) keep.add(path.join(workspace, ...parts.slice(0, i)));
+  }
+  return keep;
+}
+
 /** Removes the copies of file resources no longer in `keep` (the session's resources deleted since). */
 export function removeUnlisted(sessionDir: string, workspace: string, keep: Set<string>): void {
   const placed = placedFiles(sessionDir);

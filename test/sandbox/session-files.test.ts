@@ -4,7 +4,8 @@
 // reported once.
 import { lstatSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startGitServer, type GitServer } from '../support/git-server.ts';
 import type { SandboxFile, SandboxSpec } from '../../sandbox/hands.ts';
 import { newKey, spec, text, useHost } from './fixture.ts';
 
@@ -48,6 +49,33 @@ describe('session files in the local sandbox', () => {
     const gone = await run(onlySecond, 'ls mnt/session/uploads/; cat data/two.txt');
     expect(text(gone)).not.toContain('one');
     expect(text(gone)).toContain('two');
+  });
+
+  describe('beside a repository cloned into the same top-level directory', () => {
+    const TOKEN = 'ghp_session_files_test_token';
+    let git: GitServer;
+    beforeAll(async () => {
+      git = await startGitServer(TOKEN);
+    });
+    afterAll(async () => {
+      await git?.close();
+    });
+
+    it('hands the clone to the sandbox’s user and keeps the file the host’s, read-only', async () => {
+      const s: SandboxSpec = {
+        ...spec('sess_files_repo'),
+        repositories: [{ resourceId: 'sesrsc_repo', url: git.url, checkout: null, mountPath: '/mnt/repo', token: TOKEN }],
+        files: [file('sesrsc_f', '/mnt/session/uploads/f', 'placed')],
+      };
+      const outcome = await run(s, 'touch mnt/repo/agent-wrote-this && cat mnt/session/uploads/f; echo x > mnt/session/uploads/f');
+      expect(outcome.repositoryErrors).toBeUndefined();
+      expect(text(outcome)).toContain('placed');
+      expect(text(outcome)).toContain('Permission denied');
+      const workspace = host.workspace('sess_files_repo');
+      expect(lstatSync(path.join(workspace, 'mnt/repo/agent-wrote-this')).isFile()).toBe(true);
+      expect(lstatSync(path.join(workspace, 'mnt/session/uploads/f')).uid).toBe(process.getuid!());
+      expect(lstatSync(path.join(workspace, 'mnt')).uid).toBe(process.getuid!());
+    });
   });
 
   it('reports a file it cannot place once, and goes on without it', async () => {

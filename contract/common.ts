@@ -68,3 +68,6 @@ export function decodeCursor(cursor: string): Record<string, unknown> | null {
     return null;
   }
 }
+
+/** A compile-time check that our shape `T` is assignable to the SDK's `U`: `tsc` fails where they part. */
+export type Assignable<T extends U, U> = T;

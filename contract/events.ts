@@ -5,6 +5,7 @@ import type * as Official from '@anthropic-ai/sdk/resources/beta/sessions/events
 import type * as OfficialSessions from '@anthropic-ai/sdk/resources/beta/sessions/sessions';
 import type { EventParams } from './event.ts';
 import type { Limits } from './session.ts';
+import type { Assignable } from './common.ts';
 
 // ---------- the stored events ----------
 
@@ -76,7 +77,6 @@ export type StoredInput = Exclude<EventParams, { type: 'user.define_outcome' }>;
 
 // The contract, checked by the compiler: what the log stores and what the stream sends are official events, and
 // input the API accepted is one of them once the log has stamped it.
-type Assignable<T extends U, U> = T;
 export type StoredEventsAreOfficial = Assignable<SessionEvent, Official.BetaManagedAgentsSessionEvent>;
 export type StreamedEventsAreOfficial = Assignable<SessionEvent | LiveDelta, Official.BetaManagedAgentsStreamSessionEvents>;
 export type AcceptedInputIsStored = Assignable<StoredInput & { id: string; processed_at: string }, SessionEvent>;

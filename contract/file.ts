@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import type { BetaDeletedFile, BetaFileMetadata } from '@anthropic-ai/sdk/resources/beta/files';
 import type { EventParams } from './event.ts';
+import type { Assignable } from './common.ts';
 
 /**
  * Largest file accepted: 500 MB, the official Files API's limit per file. Decimal MB, as the official one. The
@@ -49,7 +50,6 @@ export interface DeletedFile {
 }
 
 // The contract, checked by the compiler: what we answer is what the SDK reads.
-type Assignable<T extends U, U> = T;
 export type FileMetadataIsOfficial = Assignable<FileMetadata, BetaFileMetadata>;
 export type DeletedFileIsOfficial = Assignable<DeletedFile, BetaDeletedFile>;
 

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import type { BetaDeletedSkill, BetaSkill } from '@anthropic-ai/sdk/resources/beta/skills/skills';
 import type { BetaDeletedSkillVersion, BetaSkillVersion } from '@anthropic-ai/sdk/resources/beta/skills/versions';
+import type { Assignable } from './common.ts';
 
 /** Most bytes of one upload's files together: 8 MB, the official Skills API's limit. */
 export const MAX_SKILL_BYTES = 8_000_000;
@@ -54,7 +55,6 @@ export interface DeletedSkillVersion {
 }
 
 // The contract, checked by the compiler: what we answer is what the SDK reads.
-type Assignable<T extends U, U> = T;
 export type SkillIsOfficial = Assignable<Skill, BetaSkill>;
 export type SkillVersionIsOfficial = Assignable<SkillVersion, BetaSkillVersion>;
 export type DeletedSkillIsOfficial = Assignable<DeletedSkill, BetaDeletedSkill>;

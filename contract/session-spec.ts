@@ -7,10 +7,10 @@ import type { SkillSummary } from './skill.ts';
 
 /**
  * The sandbox's part of the spec is the hands' own `SandboxSpec` (session, workspace, environment and the
- * environment's networking when the session was created); only the credentials are added per tool call, read
+ * environment's networking when the session was created); only the credentials (and the skills' files) are added per tool call, read
  * from the vaults named here.
  */
-export interface SessionSpec extends Omit<SandboxSpec, 'credentials'> {
+export interface SessionSpec extends Omit<SandboxSpec, 'credentials' | 'skills'> {
   /** The agent as the session pinned it (version and overrides applied). */
   agent: SessionAgent;
   /** The agent's custom skills, named and described for the system prompt (absent in specs stored before skills). */

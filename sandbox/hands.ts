@@ -33,6 +33,21 @@ export interface SandboxSpec {
    * nothing to place (and nothing removed).
    */
   files?: SandboxFile[];
+  /**
+   * The agent's custom skills, each placed read-only under `/mnt/skills/<name>/` before the call runs (the files
+   * of the version the session pinned). Absent: nothing to place (and nothing removed).
+   */
+  skills?: SandboxSkill[];
+}
+
+/** A custom skill to place in a session's sandbox: its files, read-only, under `/mnt/skills/<name>/`. */
+export interface SandboxSkill {
+  skillId: string;
+  version: string;
+  /** The skill's name from its SKILL.md: the directory under `/mnt/skills/`. */
+  name: string;
+  /** Each file's path relative to the skill's directory (`SKILL.md`, `scripts/run.py`), with a reader. */
+  files: Array<{ path: string; read: () => Promise<Uint8Array | null> }>;
 }
 
 /** A file to place in a session's sandbox. `read` is not sent anywhere: the provider calls it for the bytes. */

@@ -7,7 +7,6 @@ import {
   type Networking,
   type FileError,
   type RepositoryError,
-  type SandboxRepository,
   type SandboxSpec,
   type ToolCall,
   type ToolOutcome,
@@ -15,7 +14,8 @@ import {
 import { CallLedger, callKey, type CallLedgerStore } from '../call-ledger.ts';
 import type { RunnerCall } from '../local/runner-protocol.ts';
 import { redactContent } from '../credentials.ts';
-import type { VaultRef } from './outbound-handler.ts';
+import type { CloneGrant, VaultRef } from './outbound-handler.ts';
+import { STATE_FILE, type PlacedItem, type ResourcePlan, type ResourceReport, type ResourceState } from './resource-plan.ts';
 
 export interface ExecResult {
   exitCode: number;
@@ -31,12 +31,14 @@ export interface ExecResult {
 export interface SandboxLike {
   /**
    * Applies the session's egress policy to the container's outbound traffic (kept across container restarts),
-   * with the vaults its credentials are read from (ids only: the outbound handler reads the values itself).
+   * with the vaults its credentials are read from (ids only: the outbound handler reads the values itself), and,
+   * while the platform clones the session's repositories, the grant that lets root's git reach them.
    */
-  setNetworking(networking: Networking, vault?: VaultRef): Promise<void>;
+  setNetworking(networking: Networking, vault?: VaultRef, clone?: CloneGrant): Promise<void>;
   /** Runs a shell command in the container, starting one if none runs. Rejects if the container dies or cannot be reached. */
   exec(command: string, options: { timeoutMs: number }): Promise<ExecResult>;
-  writeFile(path: string, content: string): Promise<void>;
+  /** Writes a file as root; `base64`: `content` is the bytes in base64 (binary-safe). */
+  writeFile(path: string, content: string, options?: { encoding: 'utf-8' | 'base64' }): Promise<void>;
   /** The session's call records (../call-ledger.ts), in the Durable Object's storage. */
   readonly calls: CallLedgerStore;
   /** Stops the container and forgets the call records. */
@@ -56,11 +58,20 @@ export interface ContainerLayout {
    * chown) would follow the link to a file of the link's choosing (/etc/shadow).
    */
   callDir: string;
+  /**
+   * Root's alone too (0700): what the container holds of the session's resources (resource-plan.ts STATE_FILE), the
+   * files staged for placing, and the plan that carries repository tokens to root's git.
+   */
+  stateDir: string;
+  /** The container's `/`: where the absolute mount paths of repositories, files and skills are. */
+  rootDir: string;
   nodeBinary: string;
   /** `run-one-call.ts`: starts the tool runner, hands it one call, prints its result. */
   oneCall: string;
   /** The local provider's tool runner (`sandbox/local/tool-runner.ts`), run unchanged. */
   toolRunner: string;
+  /** `container-resources.ts`: clones repositories and places files and skills, as root. */
+  resourceScript: string;
   /**
    * The unprivileged user the tools run as, who owns the workspace. The container's control server runs commands
    * as root; each call switches to this user with setpriv. Absent: the runner runs as whoever runs the command.
@@ -71,9 +82,12 @@ export interface ContainerLayout {
 export const IMAGE_LAYOUT: ContainerLayout = {
   workspaceDir: '/workspace',
   callDir: '/opt/edgeharness/calls',
+  stateDir: '/opt/edgeharness/state',
+  rootDir: '/',
   nodeBinary: 'node',
   oneCall: '/opt/edgeharness/sandbox/cloudflare/run-one-call.ts',
   toolRunner: '/opt/edgeharness/sandbox/local/tool-runner.ts',
+  resourceScript: '/opt/edgeharness/sandbox/cloudflare/container-resources.ts',
   // the `sandbox` user sandbox/Dockerfile makes
   sandboxUser: { uid: 10001, gid: 10001 },
 };
@@ -100,8 +114,8 @@ export function createContainerHands(openSandbox: OpenSandbox, options: Containe
   // this only saves round trips; a container that died is forgotten here so that its successor is configured again.
   const handles = new Map<string, { sandbox: SandboxLike; ledger: CallLedger }>();
   const configured = new Map<string, string>();
-  /** Each session's file resources already reported as not placed (this provider does not place files yet). */
-  const filesReported = new Map<string, Set<string>>();
+  /** Each session's resource setup in this isolate, so that two calls never set up one container at once. */
+  const preparing = new Map<string, Promise<unknown>>();
 
   function handle(sessionId: string): { sandbox: SandboxLike; ledger: CallLedger } {
     let opened = handles.get(sessionId);
@@ -114,30 +128,35 @@ export function createContainerHands(openSandbox: OpenSandbox, options: Containe
     return opened;
   }
 
-  /** `fresh`: this call configured the sandbox for the first time in this Worker (or after it failed). */
-  async function provision(spec: SandboxSpec): Promise<{ sandbox: SandboxLike; fresh: boolean }> {
+  async function provision(spec: SandboxSpec): Promise<SandboxLike> {
     const { sandbox } = handle(spec.sessionId);
     const vault = vaultRefOf(spec);
     const egress = JSON.stringify([spec.networking, vault ?? null]);
-    const before = configured.get(spec.sessionId);
-    if (before === egress) return { sandbox, fresh: false };
+    if (configured.get(spec.sessionId) === egress) return sandbox;
     await sandbox.setNetworking(spec.networking, vault);
     await sandbox.exec(workspaceCommand(layout), { timeoutMs: 60_000 });
     configured.set(spec.sessionId, egress);
-    return { sandbox, fresh: before === undefined };
+    return sandbox;
+  }
+
+  /** The session's resources set up in its container, one setup at a time per session. */
+  function prepare(spec: SandboxSpec, sandbox: SandboxLike): Promise<Prepared> {
+    const run = (preparing.get(spec.sessionId) ?? Promise.resolve()).then(() => prepareResources(spec, sandbox, layout));
+    preparing.set(spec.sessionId, run.catch(() => {}));
+    return run;
   }
 
   async function runClaimed(spec: SandboxSpec, call: ToolCall, key: string, timeoutMs: number): Promise<ToolOutcome> {
     let sandbox: SandboxLike;
-    let repositoryErrors: RepositoryError[] = [];
+    let prepared: Prepared;
     try {
-      const provisioned = await provision(spec);
-      sandbox = provisioned.sandbox;
-      if (provisioned.fresh) repositoryErrors = notCloned(spec.repositories ?? []);
+      sandbox = await provision(spec);
+      prepared = await prepare(spec, sandbox);
     } catch (error) {
       configured.delete(spec.sessionId);
       return failure(`The sandbox could not be started (${describe(error)}); the tool did not run.`);
     }
+    const { repositoryErrors, fileErrors } = prepared;
     const callFile = `${layout.callDir}/${key}.json`;
     const runnerCall: RunnerCall = { id: 1, name: call.name, input: call.input, key, timeoutMs };
     const wrapperSeconds = Math.ceil((timeoutMs + RUNNER_GRACE_MS) / 1000);
@@ -171,7 +190,6 @@ export function createContainerHands(openSandbox: OpenSandbox, options: Containe
       );
     }
     const outcome = outcomeOf(result, call.name, timeoutMs);
-    const fileErrors = notPlaced(spec, filesReported);
     const withRepositories = repositoryErrors.length ? { ...outcome, repositoryErrors } : outcome;
     return fileErrors.length ? { ...withRepositories, fileErrors } : withRepositories;
   }
@@ -201,37 +219,187 @@ export function createContainerHands(openSandbox: OpenSandbox, options: Containe
       const { sandbox } = handle(sessionId);
       handles.delete(sessionId);
       configured.delete(sessionId);
-      filesReported.delete(sessionId);
+      preparing.delete(sessionId);
       await sandbox.destroy();
     },
   };
 }
 
 /**
- * This provider does not place file resources yet (docs/cloudflare-sandbox.md): each is reported once, by the first
- * call after it was added, so the session says so instead of the file silently missing.
+ * A placed file is at most this size: its base64 (4/3 of it) must fit in one Workers RPC message to the sandbox's
+ * Durable Object (32 MiB), beside the Worker's other memory (128 MB).
  */
-function notPlaced(spec: SandboxSpec, reported: Map<string, Set<string>>): FileError[] {
-  let seen = reported.get(spec.sessionId);
-  if (!seen) reported.set(spec.sessionId, (seen = new Set()));
-  const fresh = (spec.files ?? []).filter((f) => !seen.has(f.resourceId));
-  for (const f of fresh) seen.add(f.resourceId);
-  return fresh.map((f) => ({
-    type: 'unknown_error',
-    message: `file ${f.fileId} was not placed at ${f.mountPath}: the Cloudflare sandbox provider does not place session file resources yet; the session goes on without it`,
-  }));
+export const MAX_PLACED_FILE_BYTES = 16 * 1024 * 1024;
+
+/** Where skills go, each under its name (docs/skills.md). */
+const SKILLS_DIR = '/mnt/skills';
+
+/** What setting up a session's resources before a call found wrong, for its outcome. */
+interface Prepared {
+  repositoryErrors: RepositoryError[];
+  fileErrors: FileError[];
+}
+
+/** A file of the session to have in the container: a file resource, or one file of a skill. */
+interface WantedFile extends PlacedItem {
+  read: () => Promise<Uint8Array | null>;
+  /** How errors name it (`file file_01…`, `skill pdf (skill_01…, version 3): scripts/run.py`). */
+  label: string;
+  /** Why it cannot be placed whatever the container holds (a skill file's path that would leave its directory). */
+  invalid?: string;
 }
 
 /**
- * This provider does not clone repositories yet (docs/cloudflare-sandbox.md): each is reported when a sandbox is
- * first set up, so the session says so instead of the repository silently missing.
+ * Brings the container in line with the session's resources before a call: reads what the container holds (its own
+ * record, which dies with it), and only when something is missing or no longer listed, stages the missing files'
+ * bytes and a plan in root's state directory and runs the resource script as root. Repositories are cloned once per
+ * container, before any tool of the session has run in it; files and skills are placed when missing and removed when
+ * no longer listed. Each failure is reported by the call that first met it in this container.
  */
-function notCloned(repositories: SandboxRepository[]): RepositoryError[] {
-  return repositories.map((r) => ({
-    type: 'repository_clone_error',
-    message: `${r.url} was not cloned into ${r.mountPath}: the Cloudflare sandbox provider does not clone session repositories yet; the session goes on without it`,
-    repository_url: r.url,
-  }));
+async function prepareResources(spec: SandboxSpec, sandbox: SandboxLike, layout: ContainerLayout): Promise<Prepared> {
+  const none: Prepared = { repositoryErrors: [], fileErrors: [] };
+  const repositories = spec.repositories ?? [];
+  if (repositories.length === 0 && spec.files === undefined && spec.skills === undefined) return none;
+  const state = await readResourceState(sandbox, layout);
+  const wanted = wantedFiles(spec);
+  // a kind the spec does not mention is left as it is (SandboxSpec: "Absent: nothing removed")
+  const keep: Record<string, string> = {};
+  for (const [id, item] of Object.entries(state.placed))
+    if ((id.startsWith('file:') && spec.files === undefined) || (id.startsWith('skill:') && spec.skills === undefined)) keep[id] = item.mountPath;
+  for (const file of wanted) keep[file.id] = file.mountPath;
+  const clones = repositories.filter((r) => !state.repositories[r.resourceId]);
+  const missing = wanted.filter((f) => state.placed[f.id]?.mountPath !== f.mountPath && state.failed[f.id] !== f.mountPath);
+  const stale = Object.entries(state.placed).some(([id, item]) => keep[id] !== item.mountPath);
+  if (clones.length === 0 && missing.length === 0 && !stale) return none;
+
+  const fileErrors: FileError[] = [];
+  const plan: ResourcePlan = { repositories: clones, place: [], unplaceable: [], keep };
+  const nonce = randomHex(16);
+  for (const [i, file] of missing.entries()) {
+    const unplaceable = file.invalid ?? (await readWanted(file));
+    if (typeof unplaceable === 'string') {
+      plan.unplaceable.push(placedItem(file));
+      fileErrors.push(fileError(file, unplaceable));
+      continue;
+    }
+    const stage = `stage-${nonce}-${i}`;
+    await sandbox.writeFile(`${layout.stateDir}/${stage}`, base64(unplaceable), { encoding: 'base64' });
+    plan.place.push({ ...placedItem(file), stage });
+  }
+  const vault = vaultRefOf(spec);
+  if (clones.length > 0) {
+    plan.cloneMarker = randomHex(32);
+    await sandbox.setNetworking(spec.networking, vault, { marker: plan.cloneMarker, urls: clones.map((r) => r.url) });
+  }
+  let report: ResourceReport | undefined;
+  let why = '';
+  try {
+    const planFile = `${layout.stateDir}/plan-${nonce}.json`;
+    // the plan holds the tokens: root's shell opens it for the script and removes it before the script starts
+    await sandbox.writeFile(planFile, JSON.stringify(plan));
+    const result = await sandbox.exec(resourceCommand(layout, planFile), { timeoutMs: (clones.length * 10 + 2) * 60_000 });
+    report = lastJsonLine(result.stdout) as ResourceReport | undefined;
+    if (!report || !Array.isArray(report.repositoryErrors) || !Array.isArray(report.failed)) {
+      report = undefined;
+      why = `the container's resource script exited (code ${result.exitCode}) without a report${result.stderr.trim() ? `: ${result.stderr.trim().slice(-500)}` : ''}`;
+    }
+  } finally {
+    // the grant ends with the clone, whatever became of it
+    if (plan.cloneMarker) await sandbox.setNetworking(spec.networking, vault);
+  }
+  if (!report) {
+    return {
+      repositoryErrors: clones.map((r) => ({ type: 'repository_clone_error', message: `${r.url} was not cloned into ${r.mountPath}: ${why}`, repository_url: r.url })),
+      fileErrors: [...fileErrors, ...plan.place.map((p) => fileError(missing.find((f) => f.id === p.id)!, why))],
+    };
+  }
+  for (const failed of report.failed) {
+    const file = missing.find((f) => f.id === failed.id);
+    if (file) fileErrors.push(fileError(file, String(failed.reason)));
+  }
+  return { repositoryErrors: report.repositoryErrors, fileErrors };
+}
+
+/** The container's record of what it holds; an empty one for a fresh container (whose state directory is made). */
+async function readResourceState(sandbox: SandboxLike, layout: ContainerLayout): Promise<ResourceState> {
+  const dir = shellQuote(layout.stateDir);
+  const result = await sandbox.exec(`mkdir -p ${dir} && chmod 700 ${dir} && { cat ${dir}/${STATE_FILE} 2>/dev/null || echo '{}'; }`, { timeoutMs: 60_000 });
+  if (result.exitCode !== 0) throw new Error(`the container's resource record could not be read: ${result.stderr.trim().slice(-500)}`);
+  const read = lastJsonLine(result.stdout) as Partial<ResourceState> | undefined;
+  return { repositories: read?.repositories ?? {}, placed: read?.placed ?? {}, failed: read?.failed ?? {} };
+}
+
+/** Root runs the resource script on the plan, which it opens and removes first (the sandbox user sees neither). */
+function resourceCommand(layout: ContainerLayout, planFile: string): string {
+  const user = layout.sandboxUser;
+  return [
+    '(exec 3<', shellQuote(planFile), '&& rm -f', shellQuote(planFile), '&&',
+    'exec', shellQuote(layout.nodeBinary), shellQuote(layout.resourceScript),
+    '--state', shellQuote(layout.stateDir),
+    '--root', shellQuote(layout.rootDir),
+    '--workspace', shellQuote(layout.workspaceDir),
+    ...(user ? ['--owner', `${user.uid}:${user.gid}`] : []),
+    '0<&3 3<&-)',
+  ].join(' ');
+}
+
+/** The session's file resources and every file of its skills, each with where it goes. */
+function wantedFiles(spec: SandboxSpec): WantedFile[] {
+  const files: WantedFile[] = (spec.files ?? []).map((f) => ({ id: `file:${f.resourceId}`, mountPath: f.mountPath, read: f.read, label: `file ${f.fileId}` }));
+  for (const skill of spec.skills ?? []) {
+    const dir = `${SKILLS_DIR}/${skill.name}`;
+    const badName = !isName(skill.name);
+    for (const file of skill.files) {
+      const parts = file.path.split('/');
+      const invalid = badName
+        ? `the skill's name is not a directory name`
+        : parts.some((p) => !isName(p)) ? 'the path is not a relative path inside the skill' : undefined;
+      files.push({
+        id: `skill:${skill.skillId}:${skill.version}:${file.path}`,
+        mountPath: `${dir}/${file.path}`,
+        pruneUpTo: SKILLS_DIR,
+        read: file.read,
+        label: `skill ${skill.name} (${skill.skillId}, version ${skill.version}): ${file.path}`,
+        ...(invalid ? { invalid } : {}),
+      });
+    }
+  }
+  return files;
+}
+
+function isName(segment: string): boolean {
+  return segment.length > 0 && segment !== '.' && segment !== '..' && !segment.includes('/') && !segment.includes('\0');
+}
+
+/** The file's bytes, or why there are none to place. */
+async function readWanted(file: WantedFile): Promise<Uint8Array | string> {
+  let bytes: Uint8Array | null;
+  try {
+    bytes = await file.read();
+  } catch (error) {
+    return `it could not be read (${describe(error)})`;
+  }
+  if (bytes === null) return "it is no longer in the workspace's files";
+  if (bytes.length > MAX_PLACED_FILE_BYTES) return `it is ${bytes.length} bytes, over the Cloudflare sandbox's limit of ${MAX_PLACED_FILE_BYTES}`;
+  return bytes;
+}
+
+function placedItem(file: WantedFile): PlacedItem {
+  return { id: file.id, mountPath: file.mountPath, ...(file.pruneUpTo ? { pruneUpTo: file.pruneUpTo } : {}) };
+}
+
+function fileError(file: WantedFile, reason: string): FileError {
+  return { type: 'unknown_error', message: `${file.label} was not placed at ${file.mountPath}: ${reason}; the session goes on without it` };
+}
+
+function base64(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+function randomHex(bytes: number): string {
+  return [...crypto.getRandomValues(new Uint8Array(bytes))].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /** The vaults a session's egress reads, when it has credentials. */

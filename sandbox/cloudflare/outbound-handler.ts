@@ -19,6 +19,7 @@ import {
   WEB_DECODABLE,
 } from '../response-scrubbing.ts';
 import { formsFor, type SecretForms, scrubLatin1 } from '../secret-scrubber.ts';
+import { CLONE_MARKER_HEADER } from './resource-plan.ts';
 
 /** Which vaults a session's egress reads credentials from: ids only, never a secret. */
 export interface VaultRef {
@@ -30,6 +31,19 @@ export interface VaultRef {
 export interface EgressParams {
   networking: Networking;
   vault?: VaultRef;
+  clone?: CloneGrant;
+}
+
+/**
+ * Set only while root's git clones a session's repositories in its container: the marker root's git sends (in
+ * CLONE_MARKER_HEADER) and the repositories' URLs. A request carrying the marker may fetch from those repositories
+ * (git's upload-pack, never a push), whatever the networking says: the clone is the platform's, as it is locally.
+ * The marker is not a secret worth keeping (it lets one fetch what is being cloned anyway, for minutes); it lives in
+ * root's git process alone, so the agent's requests never carry it.
+ */
+export interface CloneGrant {
+  marker: string;
+  urls: string[];
 }
 
 /** Reads a session's credentials from the vault (decrypted). */
@@ -77,6 +91,8 @@ export async function applyEgressPolicy(
   options: EgressOptions = {},
   loadCredentials?: LoadCredentials,
 ): Promise<Response> {
+  const marker = request.headers.get(CLONE_MARKER_HEADER);
+  if (marker !== null) return cloneRequest(request, marker, cloneOf(params), forward, options);
   const networking = networkingOf(params);
   if (networking === undefined) return refuse(`egress to ${hostOf(request.url)} refused: this sandbox has no egress policy yet`);
   const decision = decideEgress(networking, request.url, options);
@@ -94,6 +110,42 @@ export async function applyEgressPolicy(
   const prepared = await withCredentials(request, target, injectableAt(credentials, url.hostname));
   if (!prepared.ok) return refuse(prepared.reason);
   return scrubbed(await forward(prepared.request), request.method, formsFor(credentials));
+}
+
+/**
+ * A request of the platform's clone: passed on (without the marker, and without credentials or scrubbing, which
+ * would break git's packs; the token is in git's own header) when it fetches from a repository being cloned; else
+ * refused. The rules every host obeys still hold (an unrestricted environment's: no loopback or private addresses).
+ */
+async function cloneRequest(
+  request: Request,
+  marker: string,
+  grant: CloneGrant | undefined,
+  forward: (request: Request) => Promise<Response>,
+  options: EgressOptions,
+): Promise<Response> {
+  const url = new URL(request.url);
+  if (!grant || marker !== grant.marker || !grant.urls.some((repo) => isUploadPack(url, request.method, repo)))
+    return refuse(`egress to ${hostOf(request.url)} refused: no repository clone of this sandbox is in progress for ${url.origin}${url.pathname}`);
+  const decision = decideEgress({ type: 'unrestricted' }, request.url, options);
+  if (!decision.allow) return refuse(decision.reason);
+  const headers = new Headers(request.headers);
+  headers.delete(CLONE_MARKER_HEADER);
+  return forward(new Request(request, { headers, redirect: 'manual' }));
+}
+
+/** git's smart-HTTP fetch of `repo`: its ref advertisement for upload-pack, or an upload-pack exchange. */
+function isUploadPack(url: URL, method: string, repo: string): boolean {
+  let base: URL;
+  try {
+    base = new URL(repo);
+  } catch {
+    return false;
+  }
+  if (url.origin !== base.origin) return false;
+  const prefix = base.pathname.replace(/\/+$/, '');
+  if (method === 'GET') return url.pathname === `${prefix}/info/refs` && url.search === '?service=git-upload-pack';
+  return method === 'POST' && url.pathname === `${prefix}/git-upload-pack` && url.search === '';
 }
 
 /**
@@ -173,6 +225,14 @@ function vaultOf(params: unknown): VaultRef | undefined {
   if (!vault || typeof vault.workspaceId !== 'string' || !Array.isArray(vault.vaultIds) || vault.vaultIds.length === 0) return undefined;
   if (!vault.vaultIds.every((id): id is string => typeof id === 'string')) return undefined;
   return { workspaceId: vault.workspaceId, vaultIds: vault.vaultIds };
+}
+
+function cloneOf(params: unknown): CloneGrant | undefined {
+  if (typeof params !== 'object' || params === null || !('clone' in params)) return undefined;
+  const clone = params.clone as Partial<CloneGrant> | null;
+  if (!clone || typeof clone.marker !== 'string' || clone.marker.length < 32 || !Array.isArray(clone.urls)) return undefined;
+  if (!clone.urls.every((u): u is string => typeof u === 'string')) return undefined;
+  return { marker: clone.marker, urls: clone.urls };
 }
 
 // `params` crossed Durable Object storage and RPC: check its shape rather than trust a cast.

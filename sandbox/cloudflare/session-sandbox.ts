@@ -60,16 +60,16 @@ export function openSessionSandbox(namespace: DurableObjectNamespace<SessionSand
   return (sessionId): SandboxLike => {
     const sandbox = getSandbox(namespace, sandboxIdFor(sessionId));
     return {
-      async setNetworking(networking, vault) {
-        const params: EgressParams = vault ? { networking, vault } : { networking };
+      async setNetworking(networking, vault, clone) {
+        const params: EgressParams = { networking, ...(vault ? { vault } : {}), ...(clone ? { clone } : {}) };
         await sandbox.setOutboundHandler('egressPolicy', params);
       },
       async exec(command, { timeoutMs }) {
         const result = await sandbox.exec(command, { timeout: timeoutMs });
         return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
       },
-      async writeFile(path, content) {
-        await sandbox.writeFile(path, content);
+      async writeFile(path, content, options) {
+        await sandbox.writeFile(path, content, options && { encoding: options.encoding });
       },
       calls: {
         read: (key) => sandbox.readToolCall(key),

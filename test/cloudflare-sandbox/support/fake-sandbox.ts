@@ -1,6 +1,6 @@
 // A stand-in for one session's SessionSandbox Durable Object and its container, on this machine: the call records
-// live in memory (like Durable Object storage, it outlives containers); the "container" is a workspace
-// directory plus real child processes, wiped when it dies, as a container's filesystem is.
+// live in memory (like Durable Object storage, it outlives containers); the "container" is a directory standing for
+// its `/` plus real child processes, wiped when it dies, as a container's filesystem is.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -23,8 +23,8 @@ export class FakeSandbox implements SandboxLike {
   readonly vaultApplied: Array<VaultRef | undefined> = [];
   /** Every command run, in order. */
   readonly commands: string[] = [];
-  /** Every file written, in order (path and content). */
-  readonly writes: Array<{ path: string; content: string }> = [];
+  /** Every file written, in order (path and content, base64 ones as given). */
+  readonly writes: Array<{ path: string; content: string; encoding?: 'utf-8' | 'base64' }> = [];
   containersStarted = 0;
   destroyed = 0;
   /** Awaited before each command runs: a test can hold a command back. */
@@ -76,11 +76,12 @@ export class FakeSandbox implements SandboxLike {
     });
   }
 
-  async writeFile(file: string, content: string): Promise<void> {
+  async writeFile(file: string, content: string, options?: { encoding: 'utf-8' | 'base64' }): Promise<void> {
     this.ensureContainer();
-    this.writes.push({ path: file, content });
+    this.writes.push({ path: file, content, ...(options ? { encoding: options.encoding } : {}) });
     mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, content);
+    // as the SDK's control server does: base64 is decoded, byte for byte
+    writeFileSync(file, options?.encoding === 'base64' ? Buffer.from(content, 'base64') : content);
   }
 
   async destroy(): Promise<void> {
@@ -106,11 +107,9 @@ export class FakeSandbox implements SandboxLike {
 
   private ensureContainer(): void {
     if (this.running) return;
-    // a fresh container: empty workspace, /tmp and call directory (root's alone, as in the image)
-    for (const dir of [this.layout.workspaceDir, this.tmpDir, this.layout.callDir]) {
-      rmSync(dir, { recursive: true, force: true });
-      mkdirSync(dir, { recursive: true });
-    }
+    // a fresh container: nothing but an empty workspace, /tmp and call directory (root's alone, as in the image)
+    rmSync(this.layout.rootDir, { recursive: true, force: true });
+    for (const dir of [this.layout.workspaceDir, this.tmpDir, this.layout.callDir]) mkdirSync(dir, { recursive: true });
     chmodSync(this.tmpDir, 0o1777);
     chmodSync(this.layout.callDir, 0o700);
     this.running = true;
@@ -168,15 +167,22 @@ export class FakeSandboxes {
   /** The containers' /tmp, where every user may write. */
   readonly tmpDir: string;
 
-  /** `overrides` change the layout the adapter is given, e.g. the user tools run as. */
+  /**
+   * `overrides` change the layout the adapter is given, e.g. the user tools run as. The containers' `/` is
+   * `<root>/container`, so a mount path such as /workspace/hello is `<root>/container/workspace/hello`.
+   */
   constructor(root: string, overrides: Partial<ContainerLayout> = {}) {
-    this.tmpDir = path.join(root, 'tmp');
+    const slash = path.join(root, 'container');
+    this.tmpDir = path.join(slash, 'tmp');
     this.layout = {
-      workspaceDir: path.join(root, 'workspace'),
-      callDir: path.join(root, 'calls'),
+      workspaceDir: path.join(slash, 'workspace'),
+      callDir: path.join(slash, 'calls'),
+      stateDir: path.join(slash, 'state'),
+      rootDir: slash,
       nodeBinary: path.join(PROJECT_ROOT, 'node_modules/.bin/node'),
       oneCall: path.join(PROJECT_ROOT, 'sandbox/cloudflare/run-one-call.ts'),
       toolRunner: path.join(PROJECT_ROOT, 'sandbox/local/tool-runner.ts'),
+      resourceScript: path.join(PROJECT_ROOT, 'sandbox/cloudflare/container-resources.ts'),
       ...overrides,
     };
   }

@@ -4,7 +4,7 @@
 // What it did is recorded in the state directory (root's alone), which dies with the container: a fresh container
 // starts with nothing placed and nothing cloned, and gets everything again.
 // Usage: node container-resources.ts --state <dir> --root <dir> --workspace <dir> [--owner <uid>:<gid>] < plan.json
-import { closeSync, constants, lchownSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, lchownSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { RepositoryError, SandboxRepository } from '../hands.ts';
@@ -20,7 +20,8 @@ async function main(): Promise<void> {
   // directories made here are 0755 and files 0444 whatever the container's umask
   process.umask(0o022);
   const owner = values.owner ? values.owner.split(':').map(Number) as [number, number] : undefined;
-  const fs = new ContainerFs(path.resolve(values.root), path.resolve(values.workspace), owner);
+  // real paths: each directory entered is compared with getcwd, which knows no links
+  const fs = new ContainerFs(real(values.root), real(values.workspace), owner);
   const plan = JSON.parse(readFileSync(0, 'utf8')) as ResourcePlan;
   const report = await apply(plan, path.resolve(values.state), fs);
   process.stdout.write(`${JSON.stringify(report)}\n`);
@@ -206,6 +207,14 @@ function segments(mountPath: string): string[] | null {
   const parts = mountPath.split('/').filter(Boolean);
   if (!mountPath.startsWith('/') || parts.length === 0 || parts.some((s) => s === '.' || s === '..')) return null;
   return parts;
+}
+
+function real(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return path.resolve(p);
+  }
 }
 
 function exists(name: string): boolean {

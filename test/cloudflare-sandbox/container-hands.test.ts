@@ -53,32 +53,6 @@ describe('cloudflare hands', () => {
     expect(sandboxes.bySession.has('sesn_B2')).toBe(false);
   });
 
-  it('says on the first call that it does not clone the session’s repositories, never passing the token on', async () => {
-    const hands = createContainerHands(sandboxes.open, { layout: sandboxes.layout });
-    const withRepo: SandboxSpec = {
-      ...spec(),
-      repositories: [{ resourceId: 'sesrsc_1', url: 'https://github.com/o/r', checkout: null, mountPath: '/workspace/r', token: 'ghp_cf_token' }],
-    };
-    const first = await hands.execute(withRepo, { name: 'bash', input: { command: 'env; echo ok' }, idempotencyKey: 'sevt_1' });
-    expect(first.repositoryErrors).toEqual([
-      { type: 'repository_clone_error', message: expect.stringContaining('does not clone session repositories yet'), repository_url: 'https://github.com/o/r' },
-    ]);
-    expect(text(first)).not.toContain('ghp_cf_token');
-    const second = await hands.execute(withRepo, { name: 'bash', input: { command: 'true' }, idempotencyKey: 'sevt_2' });
-    expect(second.repositoryErrors).toBeUndefined();
-  });
-
-  it('says once per file resource that it does not place session files, a later one at the call after it is added', async () => {
-    const hands = createContainerHands(sandboxes.open, { layout: sandboxes.layout });
-    const file = (id: string) => ({ resourceId: id, fileId: `file_${id}`, mountPath: `/mnt/session/uploads/file_${id}`, read: async () => new Uint8Array() });
-    const one: SandboxSpec = { ...spec(), files: [file('a')] };
-    const first = await hands.execute(one, { name: 'bash', input: { command: 'true' }, idempotencyKey: 'sevt_1' });
-    expect(first.fileErrors).toEqual([{ type: 'unknown_error', message: expect.stringContaining('file_a was not placed') }]);
-    expect((await hands.execute(one, { name: 'bash', input: { command: 'true' }, idempotencyKey: 'sevt_2' })).fileErrors).toBeUndefined();
-    const two = await hands.execute({ ...one, files: [file('a'), file('b')] }, { name: 'bash', input: { command: 'true' }, idempotencyKey: 'sevt_3' });
-    expect(two.fileErrors).toEqual([{ type: 'unknown_error', message: expect.stringContaining('does not place session file resources yet') }]);
-  });
-
   it("applies the session's networking to the sandbox before running anything", async () => {
     const hands = createContainerHands(sandboxes.open, { layout: sandboxes.layout });
     await hands.execute(spec(), { name: 'bash', input: { command: 'true' }, idempotencyKey: 'sevt_1' });

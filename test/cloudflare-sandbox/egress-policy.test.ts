@@ -286,3 +286,47 @@ describe('the outbound handler', () => {
     expect(await response.text()).toBe('edgeharness: egress to api.example.com refused: this sandbox has no egress policy yet\n');
   });
 });
+
+describe('the outbound handler during a repository clone', () => {
+  const marker = 'a'.repeat(64);
+  const repo = 'https://git.example.com/octo/hello';
+  const grant = { networking: limited([]), clone: { marker, urls: [repo] } };
+  const forwarded: Request[] = [];
+  const forward = async (request: Request): Promise<Response> => {
+    forwarded.push(request);
+    return new Response('pack', { status: 200 });
+  };
+  const gitRequest = (url: string, headers: Record<string, string>, method = 'GET'): Request =>
+    new Request(url, { method, headers: { authorization: 'Basic eC1hY2Nlc3MtdG9rZW46Z2hw', ...headers }, ...(method === 'POST' ? { body: '0000' } : {}) });
+
+  it('lets root’s git fetch the repository being cloned whatever the networking, without the marker, its own header kept', async () => {
+    for (const request of [
+      gitRequest(`${repo}/info/refs?service=git-upload-pack`, { 'x-edgeharness-clone': marker }),
+      gitRequest(`${repo}/git-upload-pack`, { 'x-edgeharness-clone': marker }, 'POST'),
+    ]) {
+      const response = await applyEgressPolicy(request, grant, forward);
+      expect(response.status, request.url).toBe(200);
+      const sent = forwarded.at(-1)!;
+      expect(sent.url).toBe(request.url);
+      expect(sent.headers.get('x-edgeharness-clone')).toBeNull();
+      expect(sent.headers.get('authorization')).toBe('Basic eC1hY2Nlc3MtdG9rZW46Z2hw');
+    }
+  });
+
+  it('refuses the same host to a request without the marker, a wrong marker, a push, another repository, or after the clone', async () => {
+    const before = forwarded.length;
+    const refused = [
+      [gitRequest(`${repo}/info/refs?service=git-upload-pack`, {}), grant],
+      [gitRequest(`${repo}/info/refs?service=git-upload-pack`, { 'x-edgeharness-clone': 'b'.repeat(64) }), grant],
+      [gitRequest(`${repo}/info/refs?service=git-receive-pack`, { 'x-edgeharness-clone': marker }), grant],
+      [gitRequest(`${repo}/git-receive-pack`, { 'x-edgeharness-clone': marker }, 'POST'), grant],
+      [gitRequest('https://git.example.com/octo/other/info/refs?service=git-upload-pack', { 'x-edgeharness-clone': marker }), grant],
+      [gitRequest(`${repo}/info/refs?service=git-upload-pack`, { 'x-edgeharness-clone': marker }), { networking: limited([]) }],
+    ] as const;
+    for (const [request, params] of refused) {
+      const response = await applyEgressPolicy(request, params, forward);
+      expect(response.status, `${request.method} ${request.url}`).toBe(403);
+    }
+    expect(forwarded.length).toBe(before);
+  });
+});

@@ -6,7 +6,7 @@ import { chmodSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync 
 import path from 'node:path';
 import type { Networking } from '../../../sandbox/hands.ts';
 import type { ContainerLayout, ExecResult, OpenSandbox, SandboxLike } from '../../../sandbox/cloudflare/container-hands.ts';
-import type { VaultRef } from '../../../sandbox/cloudflare/outbound-handler.ts';
+import type { CloneGrant, VaultRef } from '../../../sandbox/cloudflare/outbound-handler.ts';
 import { MemoryCallStore } from '../../sandbox/support/memory-call-store.ts';
 
 export const PROJECT_ROOT = path.resolve(import.meta.dirname, '../../..');
@@ -21,6 +21,8 @@ export class FakeSandbox implements SandboxLike {
   readonly networkingApplied: Networking[] = [];
   /** The vault references handed to egress with each networking (undefined: no credentials). */
   readonly vaultApplied: Array<VaultRef | undefined> = [];
+  /** The clone grant handed to egress with each networking (undefined: none). */
+  readonly cloneGrants: Array<CloneGrant | undefined> = [];
   /** Every command run, in order. */
   readonly commands: string[] = [];
   /** Every file written, in order (path and content, base64 ones as given). */
@@ -43,9 +45,10 @@ export class FakeSandbox implements SandboxLike {
     this.tmpDir = tmpDir;
   }
 
-  async setNetworking(networking: Networking, vault?: VaultRef): Promise<void> {
+  async setNetworking(networking: Networking, vault?: VaultRef, clone?: CloneGrant): Promise<void> {
     this.networkingApplied.push(networking);
     this.vaultApplied.push(vault);
+    this.cloneGrants.push(clone);
   }
 
   async exec(command: string, options: { timeoutMs: number }): Promise<ExecResult> {

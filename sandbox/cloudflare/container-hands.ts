@@ -320,10 +320,14 @@ async function prepareResources(spec: SandboxSpec, sandbox: SandboxLike, layout:
   return { repositoryErrors: report.repositoryErrors, fileErrors };
 }
 
-/** The container's record of what it holds; an empty one for a fresh container (whose state directory is made). */
+/**
+ * The container's record of what it holds; an empty one for a fresh container (whose state directory is made).
+ * Whatever an earlier setup that failed half-way left staged (bytes, a plan with tokens) is removed first.
+ */
 async function readResourceState(sandbox: SandboxLike, layout: ContainerLayout): Promise<ResourceState> {
   const dir = shellQuote(layout.stateDir);
-  const result = await sandbox.exec(`mkdir -p ${dir} && chmod 700 ${dir} && { cat ${dir}/${STATE_FILE} 2>/dev/null || echo '{}'; }`, { timeoutMs: 60_000 });
+  const command = `mkdir -p ${dir} && chmod 700 ${dir} && rm -f ${dir}/stage-* ${dir}/plan-* && { cat ${dir}/${STATE_FILE} 2>/dev/null || echo '{}'; }`;
+  const result = await sandbox.exec(command, { timeoutMs: 60_000 });
   if (result.exitCode !== 0) throw new Error(`the container's resource record could not be read: ${result.stderr.trim().slice(-500)}`);
   const read = lastJsonLine(result.stdout) as Partial<ResourceState> | undefined;
   return { repositories: read?.repositories ?? {}, placed: read?.placed ?? {}, failed: read?.failed ?? {} };

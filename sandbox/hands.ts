@@ -22,15 +22,16 @@ export interface SandboxSpec {
   /**
    * The session's `github_repository` resources, tokens included. The local provider clones each into its mount
    * path (under the sandbox's workspace) before the session's first tool call runs, outside the sandbox, and the
-   * token never enters it; the Cloudflare provider does not clone yet and says so (`repositoryErrors`). Absent or
-   * empty: nothing to clone.
+   * token never enters it; the Cloudflare provider clones each as root in a fresh container, before any tool runs
+   * there, with the token in root's git alone (docs/cloudflare-sandbox.md). Either reports a failed clone once
+   * (`repositoryErrors`). Absent or empty: nothing to clone.
    */
   repositories?: SandboxRepository[];
   /**
    * The session's `file` resources. The local provider places each missing one read-only at its mount path (under
    * the sandbox's workspace) before the call runs, reading its bytes with `read` only then, and removes the copy of
-   * one no longer listed; the Cloudflare provider does not place files yet and says so (`fileErrors`). Absent:
-   * nothing to place (and nothing removed).
+   * one no longer listed; the Cloudflare provider does the same at the mount path itself, in its container.
+   * Absent: nothing to place (and nothing removed).
    */
   files?: SandboxFile[];
   /**

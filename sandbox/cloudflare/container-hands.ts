@@ -322,11 +322,12 @@ async function prepareResources(spec: SandboxSpec, sandbox: SandboxLike, layout:
 
 /**
  * The container's record of what it holds; an empty one for a fresh container (whose state directory is made).
- * Whatever an earlier setup that failed half-way left staged (bytes, a plan with tokens) is removed first.
+ * Whatever an earlier setup that failed half-way left behind (staged bytes, a plan with tokens, a clone) is removed
+ * first.
  */
 async function readResourceState(sandbox: SandboxLike, layout: ContainerLayout): Promise<ResourceState> {
   const dir = shellQuote(layout.stateDir);
-  const command = `mkdir -p ${dir} && chmod 700 ${dir} && rm -f ${dir}/stage-* ${dir}/plan-* && { cat ${dir}/${STATE_FILE} 2>/dev/null || echo '{}'; }`;
+  const command = `mkdir -p ${dir} && chmod 700 ${dir} && rm -rf ${dir}/stage-* ${dir}/plan-* ${dir}/clone-* && { cat ${dir}/${STATE_FILE} 2>/dev/null || echo '{}'; }`;
   const result = await sandbox.exec(command, { timeoutMs: 60_000 });
   if (result.exitCode !== 0) throw new Error(`the container's resource record could not be read: ${result.stderr.trim().slice(-500)}`);
   const read = lastJsonLine(result.stdout) as Partial<ResourceState> | undefined;

@@ -53,7 +53,7 @@ async function apply(plan: ResourcePlan, stateDir: string, fs: ContainerFs): Pro
   for (const item of plan.place) {
     const staged = path.join(stateDir, path.basename(item.stage));
     try {
-      fs.place(item.mountPath, readFileSync(staged), state.placed[item.id]?.mountPath === item.mountPath);
+      fs.place(item.mountPath, readFileSync(staged));
       state.placed[item.id] = { id: item.id, mountPath: item.mountPath, ...(item.pruneUpTo ? { pruneUpTo: item.pruneUpTo } : {}) };
       delete state.failed[item.id];
     } catch (error) {
@@ -111,16 +111,13 @@ class ContainerFs {
   /** Who places files: root in the image (a test's own user on a machine without containers). */
   private readonly self = process.getuid?.() ?? 0;
 
-  /** Writes `bytes` at `mountPath`: root's, 0444, in root's 0755 directories. `replace`: the file there is ours. */
-  place(mountPath: string, bytes: Uint8Array, replace: boolean): void {
+  /** Writes `bytes` at `mountPath`, where nothing is yet: root's, 0444, in root's 0755 directories. */
+  place(mountPath: string, bytes: Uint8Array): void {
     const parts = segments(mountPath);
     if (!parts) throw new Error(`mount path ${JSON.stringify(mountPath)} is not an absolute normalised path`);
     const name = parts.at(-1)!;
     this.enter(parts.slice(0, -1), true);
-    if (exists(name)) {
-      if (!replace || !lstatSync(name).isFile()) throw new Error(`${mountPath} already holds something`);
-      unlinkSync(name);
-    }
+    if (exists(name)) throw new Error(`${mountPath} already holds something`);
     // O_EXCL|O_NOFOLLOW: a name that appeared meanwhile is not written through
     const fd = openSync(name, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o444);
     try {

@@ -7,8 +7,11 @@ import { migrate } from '../resources/shared/migrations.ts';
 import { SESSION_LOG_MIGRATIONS } from './session-log-schema.ts';
 import { newId } from '../contract/ids.ts';
 import type { EventParams } from '../contract/event.ts';
-import { outcomeEvaluationEnd, sessionDeleted, statusIdle, userDefineOutcome, type LiveDelta, type NewEvent, type SessionEvent, type StoredInput } from '../contract/events.ts';
-import { activeOutcome, openEvaluation, OUTCOME_EVENT_TYPES, outcomeEvaluations } from '../contract/outcome.ts';
+import {
+  outcomeEvaluationEnd, outcomeEvaluationStart, sessionDeleted, statusIdle, userDefineOutcome, type EventOf, type LiveDelta, type NewEvent, type SessionEvent,
+  type StoredInput,
+} from '../contract/events.ts';
+import { activeOutcome, evaluationsEnded, openEvaluation, OUTCOME_EVENT_TYPES, outcomeEvaluations } from '../contract/outcome.ts';
 import type { SessionSpec, SessionSpecChange } from '../contract/session-spec.ts';
 import { emptyUsage, type SessionRuntime, type SessionStatus, type SessionUsage } from '../contract/session.ts';
 
@@ -229,7 +232,7 @@ export class SessionLog extends DurableObject<Env> {
         if (ev.rubric.type !== 'text') return `.rubric: a file rubric must be resolved to its text before it is appended`;
         const active = activeOutcome(this.outcomeEvents());
         if (active || earlier.some((e) => e.type === 'user.define_outcome'))
-          return `: outcome '${active?.outcome_id ?? 'sent earlier in this request'}' is still being worked on; one outcome at a time (wait until it ends)`;
+          return `: outcome '${active?.outcome_id ?? 'sent earlier in this request'}' is still being worked on; one outcome at a time (wait until it ends, or send user.interrupt to end it)`;
         return null;
       }
     }
@@ -241,18 +244,37 @@ export class SessionLog extends DurableObject<Env> {
    */
   private interrupt(st: LogState, stored: Stored[]): void {
     st.consumedSeq = st.inputSeq;
-    if (st.status !== 'running') return;
-    st.epoch += 1;
-    st.lease = null;
-    // A grader at work is cut off with the rest of the turn: its evaluation ends `interrupted` (official).
-    const grading = openEvaluation(this.outcomeEvents());
-    if (grading) {
-      const end = outcomeEvaluationEnd(grading, 'interrupted', 'The user interrupted the session while the outcome was being evaluated.', NO_USAGE);
-      stored.push(this.insert(stamp(end, newId('sevt'), new Date().toISOString())));
+    const running = st.status === 'running';
+    if (running) {
+      st.epoch += 1;
+      st.lease = null;
     }
+    this.endOutcome(stored);
+    if (!running) return;
     const idle = this.insert(stamp(statusIdle({ type: 'end_turn' }), newId('sevt'), new Date().toISOString()));
     stored.push(idle);
     this.applyStatus(st, 'idle');
+  }
+
+  /**
+   * An interrupt ends the active outcome `interrupted`: a grader at work is cut off with the rest of the turn
+   * (official), and so is the agent's work toward it, recorded as an evaluation cycle cut short, so the outcome
+   * reaches a terminal result and the user can define another.
+   */
+  private endOutcome(stored: Stored[]): void {
+    const events = this.outcomeEvents();
+    const outcome = activeOutcome(events);
+    if (!outcome) return;
+    const now = new Date().toISOString();
+    let start = openEvaluation(events);
+    const grading = start !== null;
+    if (!start) {
+      const opened = this.insert(stamp(outcomeEvaluationStart(outcome.outcome_id, evaluationsEnded(events, outcome.outcome_id)), newId('sevt'), now));
+      stored.push(opened);
+      start = opened.event as EventOf<'span.outcome_evaluation_start'>;
+    }
+    const why = grading ? 'The user interrupted the session while the outcome was being evaluated.' : 'The user interrupted the session before the work was evaluated.';
+    stored.push(this.insert(stamp(outcomeEvaluationEnd(start, 'interrupted', why, NO_USAGE), newId('sevt'), now)));
   }
 
   // ---------- the brain's side: lease, fenced reads and appends ----------

@@ -228,6 +228,32 @@ describe('outcomes', () => {
     expect((await call('GET', `/v1/sessions/${sessionId}`)).body.outcome_evaluations[0].result).toBe('interrupted');
   });
 
+  it('ends the outcome interrupted when the user interrupts the agent at work, so another can be defined', async () => {
+    const { sessionId } = await makeSession();
+    await send(sessionId, outcome(`Slow work. [[delay 3000]] (${sessionId})`, 'Met. [[grade:satisfied]]'));
+    const deadline = Date.now() + 20_000;
+    while (!(await allEvents(sessionId)).some((e) => e.type === 'span.model_request_start')) {
+      if (Date.now() > deadline) throw new Error('the agent never started');
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    // One outcome at a time: a second is refused while the first is worked on.
+    const refused = await send(sessionId, outcome('another', 'Met. [[grade:satisfied]]'));
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toContain('user.interrupt');
+    await send(sessionId, { type: 'user.interrupt' });
+    const events = await settle(sessionId);
+    const ends = ofType(events, 'span.outcome_evaluation_end');
+    expect(ends.map((e) => [e.result, e.iteration])).toEqual([['interrupted', 0]]);
+    expect(ends[0].outcome_evaluation_start_id).toBe(ofType(events, 'span.outcome_evaluation_start')[0].id);
+    expect((await call('GET', `/v1/sessions/${sessionId}`)).body.outcome_evaluations[0].result).toBe('interrupted');
+
+    const next = await send(sessionId, outcome(`Again. [[reply:quick]] (${sessionId})`, 'Met. [[grade:satisfied]]'));
+    expect(next.status, JSON.stringify(next.body)).toBe(200);
+    const after = await settle(sessionId);
+    expect(ofType(after, 'span.outcome_evaluation_end').map((e) => e.result)).toEqual(['interrupted', 'satisfied']);
+    expect((await call('GET', `/v1/sessions/${sessionId}`)).body.outcome_evaluations.map((o: any) => o.result)).toEqual(['interrupted', 'satisfied']);
+  });
+
   it('grades once, counted once, when the brain dies after the grader answered', async () => {
     const { sessionId } = await makeSession();
     await injectFaults(env, sessionId, ['after_grader_response']);

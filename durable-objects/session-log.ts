@@ -558,6 +558,12 @@ export class SessionLog extends DurableObject<Env> {
       if (st.status === 'running') {
         st.epoch += 1;
         st.lease = null;
+        // A grader cut off by the clock leaves no evaluation open on an idle session.
+        const grading = openEvaluation(this.outcomeEvents());
+        if (grading) {
+          const end = outcomeEvaluationEnd(grading, 'failed', "Not graded: the session's max_wall_seconds ran out.", NO_USAGE);
+          stored.push(this.insert(stamp(end, newId('sevt'), new Date().toISOString())));
+        }
         stored.push(this.insert(stamp(statusIdle({ type: 'budget_reached' }, { limit: 'max_wall_seconds' }), newId('sevt'), new Date().toISOString())));
         this.applyStatus(st, 'idle');
       }

@@ -164,6 +164,21 @@ describe('outcomes', () => {
     for (const b of agent) expect(JSON.stringify(b)).not.toContain('RUBRIC-CRITERION-91c2');
   });
 
+  it('ends an evaluation failed, not graded, when max_wall_seconds ran out before the grader could run', async () => {
+    const a = await call('POST', '/v1/agents', { name: 'clocked', model: 'claude-sonnet-5-5' });
+    const e = await call('POST', '/v1/environments', { name: 'env' });
+    const s = await call('POST', '/v1/sessions', { agent: a.body.id, environment_id: e.body.id, limits: { max_wall_seconds: 2 } });
+    const sessionId = s.body.id;
+    // The agent's answer lands after the deadline, opening an evaluation the clock does not leave time for.
+    await send(sessionId, outcome(`Slow work. [[reply:done]] [[delay 3000]] (${sessionId})`, 'Met. [[grade:satisfied]]'));
+    const events = await settle(sessionId, 20_000);
+    const ends = ofType(events, 'span.outcome_evaluation_end');
+    expect(ends.map((x) => x.result)).toEqual(['failed']);
+    expect(ends[0].explanation).toContain('max_wall_seconds');
+    expect(events.at(-1)).toMatchObject({ type: 'session.status_idle', stop_reason: { type: 'budget_reached' }, limit: 'max_wall_seconds' });
+    expect((await call('GET', `/v1/sessions/${sessionId}`)).body.outcome_evaluations[0].result).toBe('failed');
+  });
+
   it('refuses bad define_outcome input with a 400 naming the field, and appends nothing', async () => {
     const { sessionId } = await makeSession();
     const imageId = await upload('not really a png', 'chart.png', 'image/png');

@@ -47,7 +47,7 @@ const STEP_EVENT_TYPES = [
  * One step, phase by phase:
  *   1. openStep                — read the log; a stale epoch, no pending input or an unreadable session ends here
  *   2. markRunning             — say the session is running (once, whichever brain says it)
- *      gradeOpenEvaluation    — an outcome evaluation the agent's last answer opened is graded, and the step
+ *      gradeOpenEvaluation     — an outcome evaluation the agent's last answer opened is graded, and the step
  *                                ends with the verdict (worker/brain/outcomes.ts)
  *      connectMcp              — reach the agent's MCP servers (if it has an mcp_toolset) and offer their tools
  *   3. settleOpenToolCalls     — run, refuse or wait for the tool calls the log left open

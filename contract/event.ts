@@ -2,6 +2,7 @@
 // events.d.ts. What the log stores, and how the runtime builds its own events, is in events.ts.
 import { z } from 'zod';
 import type { BetaManagedAgentsSessionEventType } from '@anthropic-ai/sdk/resources/beta/sessions/events';
+import { MAX_ITERATIONS, MAX_RUBRIC_CHARS } from './outcome.ts';
 
 const TextBlock = z.strictObject({ type: z.literal('text'), text: z.string() });
 const ImageSource = z.discriminatedUnion('type', [
@@ -62,10 +63,10 @@ export const UserDefineOutcomeParams = z.strictObject({
   type: z.literal('user.define_outcome'),
   description: z.string().min(1),
   rubric: z.discriminatedUnion('type', [
-    z.strictObject({ type: z.literal('text'), content: z.string() }),
+    z.strictObject({ type: z.literal('text'), content: z.string().min(1).max(MAX_RUBRIC_CHARS) }),
     z.strictObject({ type: z.literal('file'), file_id: z.string().min(1) }),
   ]),
-  max_iterations: z.number().int().positive().nullable().optional(),
+  max_iterations: z.number().int().min(1).max(MAX_ITERATIONS).nullable().optional(),
 });
 const SystemMessageParams = z.strictObject({
   type: z.literal('system.message'),

@@ -52,6 +52,10 @@ export type SessionEvent = (
   | Official.BetaManagedAgentsSessionDeletedEvent
   | Official.BetaManagedAgentsSpanModelRequestStartEvent
   | Official.BetaManagedAgentsSpanModelRequestEndEvent
+  | Official.BetaManagedAgentsUserDefineOutcomeEvent
+  | Official.BetaManagedAgentsSpanOutcomeEvaluationStartEvent
+  | Official.BetaManagedAgentsSpanOutcomeEvaluationOngoingEvent
+  | Official.BetaManagedAgentsSpanOutcomeEvaluationEndEvent
 ) & { processed_at: string };
 
 export type SessionEventType = SessionEvent['type'];
@@ -72,7 +76,7 @@ type TextBlock = Official.BetaManagedAgentsTextBlock;
 type ToolResultBlock = NonNullable<Official.BetaManagedAgentsAgentToolResultEvent['content']>[number];
 type McpToolResultBlock = NonNullable<Official.BetaManagedAgentsAgentMCPToolResultEvent['content']>[number];
 
-/** Client input the log stores as sent (`user.define_outcome` is refused before it gets there). */
+/** Client input the log stores as sent (`user.define_outcome` is stored as `userDefineOutcome` builds it). */
 export type StoredInput = Exclude<EventParams, { type: 'user.define_outcome' }>;
 
 // The contract, checked by the compiler: what the log stores and what the stream sends are official events, and
@@ -147,6 +151,48 @@ export function systemMessage(text: string, extension: { source: string; loop_ke
 
 export function contextCompacted(fields: Omit<NewEvent<'agent.thread_context_compacted'>, 'type' | 'id'>): NewEvent<'agent.thread_context_compacted'> {
   return { type: 'agent.thread_context_compacted', ...fields };
+}
+
+/**
+ * The echo of a `user.define_outcome` the API accepted, with the `outc_` id the log assigned. `rubric` is already
+ * text: a file rubric is resolved to the file's text when the event is sent, as the official echo describes.
+ */
+export function userDefineOutcome(
+  outcomeId: string,
+  p: { description: string; rubric: { type: 'text'; content: string }; max_iterations?: number | null | undefined },
+): NewEvent<'user.define_outcome'> {
+  return { type: 'user.define_outcome', outcome_id: outcomeId, description: p.description, rubric: p.rubric, max_iterations: p.max_iterations ?? null };
+}
+
+export function outcomeEvaluationStart(outcomeId: string, iteration: number): NewEvent<'span.outcome_evaluation_start'> {
+  return { type: 'span.outcome_evaluation_start', outcome_id: outcomeId, iteration };
+}
+
+/** The heartbeat that says a grader is still at work on this evaluation. */
+export function outcomeEvaluationOngoing(outcomeId: string, iteration: number): NewEvent<'span.outcome_evaluation_ongoing'> {
+  return { type: 'span.outcome_evaluation_ongoing', outcome_id: outcomeId, iteration };
+}
+
+export function outcomeEvaluationEnd(
+  start: { id: string; outcome_id: string; iteration: number },
+  result: string,
+  explanation: string,
+  usage: ModelUsage,
+): NewEvent<'span.outcome_evaluation_end'> {
+  return {
+    type: 'span.outcome_evaluation_end',
+    outcome_evaluation_start_id: start.id,
+    outcome_id: start.outcome_id,
+    iteration: start.iteration,
+    result,
+    explanation,
+    usage: {
+      input_tokens: usage.input_tokens,
+      output_tokens: usage.output_tokens,
+      cache_read_input_tokens: usage.cache_read_input_tokens,
+      cache_creation_input_tokens: usage.cache_creation_input_tokens,
+    },
+  };
 }
 
 /** Sent to live readers as the session is deleted; never stored (the log goes with it). */

@@ -5,6 +5,7 @@ import { Metadata, MetadataPatch } from './common.ts';
 import { UserDefineOutcomeParams, UserMessageParams } from './event.ts';
 import { MAX_SESSION_RESOURCES, SessionResourceParams, type SessionResource } from './session-resource.ts';
 import { LIMITS } from './size-limits.ts';
+import type { OutcomeEvaluation } from './outcome.ts';
 
 const Id = z.string().min(1).max(LIMITS.id);
 
@@ -111,6 +112,8 @@ export interface SessionRuntime {
   usage: SessionUsage;
   stats: { active_seconds: number; duration_seconds: number };
   updated_at: string;
+  /** Folded from the log's outcome events (contract/outcome.ts); absent leaves the stored list as it is. */
+  outcome_evaluations?: OutcomeEvaluation[];
 }
 
 export interface Session extends SessionRuntime {
@@ -128,7 +131,7 @@ export interface Session extends SessionRuntime {
   /** Read from the session's resources (resources/session-resources/), never from the session's own row. */
   resources: SessionResource[];
   vault_ids: string[];
-  outcome_evaluations: unknown[];
+  outcome_evaluations: OutcomeEvaluation[];
   created_at: string;
   archived_at: string | null;
 }

@@ -7,7 +7,11 @@ import { migrate } from '../resources/shared/migrations.ts';
 import { SESSION_LOG_MIGRATIONS } from './session-log-schema.ts';
 import { newId } from '../contract/ids.ts';
 import type { EventParams } from '../contract/event.ts';
-import { sessionDeleted, statusIdle, type LiveDelta, type NewEvent, type SessionEvent, type StoredInput } from '../contract/events.ts';
+import {
+  outcomeEvaluationEnd, outcomeEvaluationStart, sessionDeleted, statusIdle, userDefineOutcome, type EventOf, type LiveDelta, type NewEvent, type SessionEvent,
+  type StoredInput,
+} from '../contract/events.ts';
+import { activeOutcome, evaluationsEnded, openEvaluation, OUTCOME_EVENT_TYPES, outcomeEvaluations } from '../contract/outcome.ts';
 import type { SessionSpec, SessionSpecChange } from '../contract/session-spec.ts';
 import { emptyUsage, type SessionRuntime, type SessionStatus, type SessionUsage } from '../contract/session.ts';
 
@@ -173,11 +177,12 @@ export class SessionLog extends DurableObject<Env> {
     const st = this.state;
     if (!st) return refuse('not_found_error', 'session not found');
     if (st.status === 'terminated') return refuse('invalid_request_error', 'session is terminated and accepts no events');
-    const accepted: StoredInput[] = [];
+    const accepted: Array<StoredInput | NewEvent<'user.define_outcome'>> = [];
     for (const [i, ev] of input.entries()) {
-      const problem = this.checkInput(ev);
+      const problem = this.checkInput(ev, accepted);
       if (problem) return refuse('invalid_request_error', `events[${i}]${problem}`);
       if (ev.type !== 'user.define_outcome') accepted.push(ev);
+      else if (ev.rubric.type === 'text') accepted.push(userDefineOutcome(newId('outc'), { ...ev, rubric: ev.rubric }));
     }
     const now = new Date().toISOString();
     const stored: Stored[] = [];
@@ -187,8 +192,8 @@ export class SessionLog extends DurableObject<Env> {
       for (const ev of accepted) {
         const s = this.insert(stamp(ev, newId('sevt'), now));
         stored.push(s);
-        // A message, or an answer the session was waiting for, asks for a turn.
-        if (ev.type === 'user.message' || ev.type === 'user.tool_confirmation' || ev.type === 'user.custom_tool_result' || ev.type === 'user.tool_result') {
+        // A message, an outcome to work toward, or an answer the session was waiting for, asks for a turn.
+        if (ev.type === 'user.message' || ev.type === 'user.define_outcome' || ev.type === 'user.tool_confirmation' || ev.type === 'user.custom_tool_result' || ev.type === 'user.tool_result') {
           st.inputSeq = s.seq;
           wantsTurn = true;
         }
@@ -203,7 +208,7 @@ export class SessionLog extends DurableObject<Env> {
     return { ok: true, events: stored.slice(0, input.length).map((s) => s.event) };
   }
 
-  private checkInput(ev: EventParams): string | null {
+  private checkInput(ev: EventParams, earlier: ReadonlyArray<{ type: string }>): string | null {
     switch (ev.type) {
       case 'user.message':
       case 'user.interrupt':
@@ -222,8 +227,14 @@ export class SessionLog extends DurableObject<Env> {
           return `.custom_tool_use_id: no custom tool use '${ev.custom_tool_use_id}' in this session`;
         if (this.answered(ev.custom_tool_use_id)) return `.custom_tool_use_id: custom tool use '${ev.custom_tool_use_id}' already has a result`;
         return null;
-      case 'user.define_outcome':
-        return '.type: user.define_outcome is not supported by this runtime yet';
+      case 'user.define_outcome': {
+        // The API resolves a file rubric to its text before it gets here; a file one means a caller skipped that.
+        if (ev.rubric.type !== 'text') return `.rubric: a file rubric must be resolved to its text before it is appended`;
+        const active = activeOutcome(this.outcomeEvents());
+        if (active || earlier.some((e) => e.type === 'user.define_outcome'))
+          return `: outcome '${active?.outcome_id ?? 'sent earlier in this request'}' is still being worked on; one outcome at a time (wait until it ends, or send user.interrupt to end it)`;
+        return null;
+      }
     }
   }
 
@@ -233,12 +244,37 @@ export class SessionLog extends DurableObject<Env> {
    */
   private interrupt(st: LogState, stored: Stored[]): void {
     st.consumedSeq = st.inputSeq;
-    if (st.status !== 'running') return;
-    st.epoch += 1;
-    st.lease = null;
+    const running = st.status === 'running';
+    if (running) {
+      st.epoch += 1;
+      st.lease = null;
+    }
+    this.endOutcome(stored);
+    if (!running) return;
     const idle = this.insert(stamp(statusIdle({ type: 'end_turn' }), newId('sevt'), new Date().toISOString()));
     stored.push(idle);
     this.applyStatus(st, 'idle');
+  }
+
+  /**
+   * An interrupt ends the active outcome `interrupted`: a grader at work is cut off with the rest of the turn
+   * (official), and so is the agent's work toward it, recorded as an evaluation cycle cut short, so the outcome
+   * reaches a terminal result and the user can define another.
+   */
+  private endOutcome(stored: Stored[]): void {
+    const events = this.outcomeEvents();
+    const outcome = activeOutcome(events);
+    if (!outcome) return;
+    const now = new Date().toISOString();
+    let start = openEvaluation(events);
+    const grading = start !== null;
+    if (!start) {
+      const opened = this.insert(stamp(outcomeEvaluationStart(outcome.outcome_id, evaluationsEnded(events, outcome.outcome_id)), newId('sevt'), now));
+      stored.push(opened);
+      start = opened.event as EventOf<'span.outcome_evaluation_start'>;
+    }
+    const why = grading ? 'The user interrupted the session while the outcome was being evaluated.' : 'The user interrupted the session before the work was evaluated.';
+    stored.push(this.insert(stamp(outcomeEvaluationEnd(start, 'interrupted', why, NO_USAGE), newId('sevt'), now)));
   }
 
   // ---------- the brain's side: lease, fenced reads and appends ----------
@@ -522,6 +558,12 @@ export class SessionLog extends DurableObject<Env> {
       if (st.status === 'running') {
         st.epoch += 1;
         st.lease = null;
+        // A grader cut off by the clock leaves no evaluation open on an idle session.
+        const grading = openEvaluation(this.outcomeEvents());
+        if (grading) {
+          const end = outcomeEvaluationEnd(grading, 'failed', "Not graded: the session's max_wall_seconds ran out.", NO_USAGE);
+          stored.push(this.insert(stamp(end, newId('sevt'), new Date().toISOString())));
+        }
         stored.push(this.insert(stamp(statusIdle({ type: 'budget_reached' }, { limit: 'max_wall_seconds' }), newId('sevt'), new Date().toISOString())));
         this.applyStatus(st, 'idle');
       }
@@ -552,14 +594,22 @@ export class SessionLog extends DurableObject<Env> {
         duration_seconds: Math.round((now - Date.parse(st.spec.createdAt)) / 100) / 10,
       },
       updated_at: new Date().toISOString(),
+      outcome_evaluations: outcomeEvaluations(this.outcomeEvents(), st.status === 'running'),
     };
+  }
+
+  /** The events an outcome's state is folded from: few per outcome, so read whole when needed. */
+  private outcomeEvents(): SessionEvent[] {
+    const types = OUTCOME_EVENT_TYPES.map(() => '?').join(',');
+    return this.sql.exec<Row>(`SELECT * FROM events WHERE type IN (${types}) ORDER BY seq`, ...OUTCOME_EVENT_TYPES).toArray().map((r) => this.decode(r));
   }
 
   /** After events land: the workspace's session index learns the new status/usage, then live readers see them. */
   private async afterAppend(stored: Stored[], pushRuntime: boolean): Promise<void> {
     const st = this.state;
     if (!st) return;
-    if (pushRuntime || stored.some((s) => s.event.type.startsWith('session.status'))) {
+    const indexed = (type: string) => type.startsWith('session.status') || (OUTCOME_EVENT_TYPES as readonly string[]).includes(type);
+    if (pushRuntime || stored.some((s) => indexed(s.event.type))) {
       const ws = workspaceStore(this.env, st.spec.workspaceId);
       try {
         await ws.applySessionRuntime(st.spec.sessionId, this.runtimeOf(st));
@@ -696,6 +746,8 @@ export class SessionLog extends DurableObject<Env> {
     this.sql.exec(`INSERT OR REPLACE INTO meta (k, v) VALUES ('spec', ?)`, JSON.stringify(this.state.spec));
   }
 }
+
+const NO_USAGE = { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
 
 function wallDeadline(spec: SessionSpec): number | null {
   return spec.limits.max_wall_seconds ? Date.parse(spec.createdAt) + spec.limits.max_wall_seconds * 1000 : null;

@@ -1,6 +1,7 @@
 // Inline directives: `[[...]]` markers in the last user message that script the scripted
 // model's answer without a queued step (grammar in scripted-model.ts's module comment).
 import type { RespondingStep } from "./script-steps.ts";
+import { gradeAnswer, parseGrade, type GradeDirective } from "./grader-verdicts.ts";
 
 /** A fault that fires for the first `times` identical requests, so a retry can succeed. */
 export interface GatedFault {
@@ -35,6 +36,7 @@ export function parseDirectives(text: string): Directives {
   let residual = "";
   let cursor = 0;
   let searchFrom = 0;
+  let grade: GradeDirective | undefined;
   while (true) {
     const open = text.indexOf("[[", searchFrom);
     if (open < 0) break;
@@ -52,19 +54,24 @@ export function parseDirectives(text: string): Directives {
       result.faults.push({ key: `${result.faults.length}:${source}`, times: d.times, step: d.step });
     } else if (d.kind === "content") {
       result.content = d.content;
+    } else if (d.kind === "grade") {
+      grade = d.grade;
     } else {
       result.delayMs += d.ms;
     }
   }
   residual += text.slice(cursor);
   result.residualText = residual.replace(/[ \t]{2,}/g, " ").trim();
+  // A grade directive marks a grader's request: it wins over any reply or tool directive quoted in the work.
+  if (grade) result.content = { type: "text", text: gradeAnswer(grade, result.residualText) };
   return result;
 }
 
 type OneDirective =
   | { kind: "fault"; times: number; step: GatedFault["step"] }
   | { kind: "content"; content: DirectiveContent }
-  | { kind: "delay"; ms: number };
+  | { kind: "delay"; ms: number }
+  | { kind: "grade"; grade: GradeDirective };
 
 function parseOne(text: string, open: number): { directive: OneDirective; end: number } | undefined {
   const start = open + 2;
@@ -94,6 +101,10 @@ function parseOne(text: string, open: number): { directive: OneDirective; end: n
 function parseBody(body: string): OneDirective | undefined {
   if (body.startsWith("reply:")) {
     return { kind: "content", content: { type: "text", text: body.slice("reply:".length) } };
+  }
+  if (body.startsWith("grade:")) {
+    const grade = parseGrade(body.slice("grade:".length).trim());
+    return grade ? { kind: "grade", grade } : undefined;
   }
   const [head = "", ...words] = body.trim().split(/\s+/);
   if (head === "delay") {

@@ -25,6 +25,13 @@
 //   [[tool:NAME JSON-OBJECT?]]                     tool_use of NAME with that input (always)
 //   [[reply:TEXT]]                                 answer exactly TEXT (always; TEXT has no "]]")
 //   [[delay MS]]                                   whole-response latency (always)
+//   [[grade:VERDICT]]                              answer as an outcome grader: the JSON object
+//                                                   {"verdict", "explanation"} with VERDICT satisfied,
+//                                                   needs_revision or failed; `unparseable` answers
+//                                                   prose instead; `until=WORD` is satisfied once WORD
+//                                                   appears elsewhere in the message (the agent's work),
+//                                                   needs_revision until then (grader-verdicts.ts).
+//                                                   Put it in the rubric; it wins over reply/tool.
 // `xN` (default x1) is how many identical requests the fault fails before it lets one through.
 // Faults deliver the directive content when they carry content (cut, slow-first-token), so
 // `[[fault:cut]] [[reply:hello there]]` cuts "hello there" once and then answers it whole.

@@ -83,6 +83,7 @@ export class Brain extends ProductionBrain {
         const carries = (type: string) => events.some((e) => e.type === type);
         if (carries('session.status_running')) await killAt('before_running');
         if (events.some((e) => e.type === 'span.model_request_end' && !e.is_error)) await killAt('after_model_response');
+        if (carries('span.outcome_evaluation_end')) await killAt('after_grader_response');
         const result = await ports.log.emit(epoch, events, opts);
         if (result.ok && carries('session.status_running')) await killAt('after_running');
         if (result.ok && carries('span.model_request_start')) await killAt('after_model_request_start');

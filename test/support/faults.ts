@@ -24,6 +24,8 @@ export const FAULT_POINTS = [
   'after_mcp_tool_use',
   /** The MCP server answered the call; before `agent.mcp_tool_result` is appended. */
   'after_mcp_tool_call',
+  /** An outcome's grader answered; before the append that records its verdict (`span.outcome_evaluation_end`). */
+  'after_grader_response',
 ] as const;
 export type FaultPoint = (typeof FAULT_POINTS)[number];
 
@@ -33,10 +35,10 @@ export function faultWorkerEntry(): string {
 }
 
 /** The points a step reaches without a sandbox (the workerd tests have none; tools are covered end to end). */
-export const MODEL_FAULT_POINTS = FAULT_POINTS.filter((p) => !p.includes('tool'));
+export const MODEL_FAULT_POINTS = FAULT_POINTS.filter((p) => !p.includes('tool') && !p.includes('grader'));
 
 /** The points a turn with one sandbox tool call passes (MCP calls have their own). */
-export const SANDBOX_FAULT_POINTS = FAULT_POINTS.filter((p) => !p.includes('mcp'));
+export const SANDBOX_FAULT_POINTS = FAULT_POINTS.filter((p) => !p.includes('mcp') && !p.includes('grader'));
 
 /** The session log of the test Worker, with its fault table. */
 export type FaultLogStub = Remote<Pick<SessionLog, 'injectFaults' | 'pendingFaults' | 'takeFault'>>;

@@ -23,7 +23,7 @@ function measures(view: View, seen: SessionEvent[], now: number): Measure[] {
   const { limits, budget, createdAt } = view.spec;
   if (budget) out.push({ limit: 'budget', name: 'budget (max_list_cost)', used: view.spentUsd, max: Number(budget.max_list_cost.amount), unit: 'USD' });
   if (limits.max_model_requests !== undefined)
-    out.push({ limit: 'max_model_requests', name: 'max_model_requests', used: seen.filter((e) => e.type === 'span.model_request_start').length, max: limits.max_model_requests, unit: 'requests' });
+    out.push({ limit: 'max_model_requests', name: 'max_model_requests', used: seen.filter(isModelRequest).length, max: limits.max_model_requests, unit: 'requests' });
   if (limits.max_tokens !== undefined) {
     const tokens = usage.input_tokens + usage.output_tokens + usage.cache_read_input_tokens + usage.cache_creation.ephemeral_5m_input_tokens + usage.cache_creation.ephemeral_1h_input_tokens;
     out.push({ limit: 'max_tokens', name: 'max_tokens', used: tokens, max: limits.max_tokens, unit: 'tokens' });
@@ -53,6 +53,11 @@ export function toolCallsLeft(view: View, seen: SessionEvent[]): number {
   const max = view.spec.limits.max_tool_calls;
   if (max === undefined) return Number.POSITIVE_INFINITY;
   return max - seen.filter(isToolResult).length;
+}
+
+/** A request of the agent's, or a grader's that was answered (an outcome evaluation's end): both are model requests. */
+function isModelRequest(e: SessionEvent): boolean {
+  return e.type === 'span.model_request_start' || (e.type === 'span.outcome_evaluation_end' && e.usage.input_tokens + e.usage.output_tokens > 0);
 }
 
 /** Answered tool calls of the agent toolset and of MCP servers: what max_tool_calls counts. */

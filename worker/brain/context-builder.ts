@@ -4,6 +4,7 @@ import type { SessionAgent } from '../../contract/session.ts';
 import type { SessionEvent } from '../../contract/events.ts';
 import type { SkillSummary } from '../../contract/skill.ts';
 import { latestCompaction } from './compactor.ts';
+import { evaluationFeedback, outcomeBrief } from './outcomes.ts';
 import type { ToolDefinition } from './tools.ts';
 
 /** The event types the model's context is built from; the brain reads only these from the log. */
@@ -18,6 +19,8 @@ export const CONTEXT_EVENT_TYPES = [
   'agent.mcp_tool_use',
   'agent.mcp_tool_result',
   'agent.thread_context_compacted',
+  'user.define_outcome',
+  'span.outcome_evaluation_end',
 ] as const;
 
 const DEFAULT_MAX_TOKENS = 8192;
@@ -79,6 +82,13 @@ export function buildModelRequest(agent: SessionAgent, events: SessionEvent[], t
         break;
       case 'agent.message':
         push('assistant', content.filter((b) => b.type === 'text'));
+        break;
+      // An outcome is a user turn with its task, and each verdict comes back to the agent as a user turn too.
+      case 'user.define_outcome':
+        push('user', [{ type: 'text', text: outcomeBrief(ev) }]);
+        break;
+      case 'span.outcome_evaluation_end':
+        push('user', [{ type: 'text', text: evaluationFeedback(ev) }]);
         break;
       case 'system.message':
         push('user', content.map((b) => ({ type: 'text', text: `<system-message>${String(b.text ?? '')}</system-message>` })));

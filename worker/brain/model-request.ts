@@ -23,6 +23,8 @@ export async function requestModel(
   epoch: number,
   emit: (events: NewEvent[]) => Promise<unknown>,
   options: StepOptions,
+  /** Stream the text to live readers as an agent.message preview; a grader's answer is not the agent's, so false. */
+  live = true,
 ): Promise<ModelAnswer> {
   const { log, model } = ports;
   for (let attempt = 1; ; attempt++) {
@@ -30,7 +32,7 @@ export async function requestModel(
     const deltas = new DeltaPublisher(log, epoch, messageId);
     const watch = watchLease(log, epoch);
     try {
-      const turn = await model.stream(request, (text) => deltas.push(text), watch.signal);
+      const turn = await model.stream(request, (text) => (live ? deltas.push(text) : undefined), watch.signal);
       await deltas.flush();
       return { ok: true, turn, messageId };
     } catch (err) {

@@ -6,7 +6,9 @@ import {
   agentCustomToolUse, agentMcpToolUse, agentMessage, agentToolUse, contextCompacted, sessionError, spanModelRequestEnd, spanModelRequestStart,
   statusIdle, statusRunning, systemMessage, type NewEvent, type SessionEvent,
 } from '../../contract/events.ts';
+import { outcomeEvaluationStart } from '../../contract/events.ts';
 import type { SessionSpec } from '../../contract/session-spec.ts';
+import { activeOutcome, evaluationsEnded } from '../../contract/outcome.ts';
 import type { EmitOptions, StepView } from '../../durable-objects/session-log.ts';
 import type { SandboxCredential } from '../../sandbox/credentials.ts';
 import type { SandboxFile, SandboxRepository } from '../../sandbox/hands.ts';
@@ -17,12 +19,14 @@ import { detectLoop, LOOP_NOTICE_SOURCE } from './loop-detection.ts';
 import { connectMcpServers, type McpServers } from './mcp-servers.ts';
 import type { ModelTurn } from './model-client.ts';
 import { requestModel } from './model-request.ts';
+import { gradeOpenEvaluation } from './outcomes.ts';
 import { StaleEpoch, type FilePort, type LogPort, type StepPorts } from './ports.ts';
 import { listCostUsd } from './pricing.ts';
 import { settleToolCalls } from './tool-calls.ts';
 import { resolveTools, type ResolvedTool, type ToolDefinition } from './tools.ts';
 
-export type StepOutcome = 'end_turn' | 'tool_use' | 'requires_action' | 'budget_reached' | 'model_error' | 'nothing_to_do' | 'stale';
+export type StepOutcome =
+  | 'end_turn' | 'tool_use' | 'requires_action' | 'budget_reached' | 'model_error' | 'nothing_to_do' | 'stale' | 'outcome_evaluated';
 
 export interface StepOptions {
   /** Model attempts per request before the turn ends with retries_exhausted (the circuit breaker). */
@@ -36,12 +40,15 @@ export const DEFAULT_STEP_OPTIONS: StepOptions = { maxModelAttempts: 5, retryBas
 // session.error and session.status_idle: an MCP server that failed this turn is not tried again until the next.
 const STEP_EVENT_TYPES = [
   ...CONTEXT_EVENT_TYPES, 'span.model_request_start', 'span.model_request_end', 'user.tool_confirmation', 'session.error', 'session.status_idle',
+  'span.outcome_evaluation_start',
 ];
 
 /**
  * One step, phase by phase:
  *   1. openStep                — read the log; a stale epoch, no pending input or an unreadable session ends here
  *   2. markRunning             — say the session is running (once, whichever brain says it)
+ *      gradeOpenEvaluation     — an outcome evaluation the agent's last answer opened is graded, and the step
+ *                                ends with the verdict (worker/brain/outcomes.ts)
  *      connectMcp              — reach the agent's MCP servers (if it has an mcp_toolset) and offer their tools
  *   3. settleOpenToolCalls     — run, refuse or wait for the tool calls the log left open
  *   4. checkBudgets            — stop at a budget or limit; warn the model once at 80%
@@ -56,6 +63,8 @@ export async function runStep(epoch: number, ports: StepPorts, options: StepOpti
   if (typeof step === 'string') return step;
   try {
     await markRunning(step);
+    const graded = await gradeOpenEvaluation(step);
+    if (graded) return graded;
     await connectMcp(step);
     const stopped = (await settleOpenToolCalls(step)) ?? (await checkBudgets(step)) ?? (await compactIfOverThreshold(step));
     if (stopped) return stopped;
@@ -348,6 +357,14 @@ async function recordAnswer(step: Step, turn: ModelTurn, messageId: string, star
   if (out.some((e) => e.type === 'agent.tool_use' || e.type === 'agent.custom_tool_use' || e.type === 'agent.mcp_tool_use')) {
     await step.emit([...out, span], { release: true, ...accounting });
     return 'tool_use';
+  }
+  // While an outcome is active the answer is work to grade: the evaluation opens in the same append, the session
+  // stays running, and the next step grades it (gradeOpenEvaluation).
+  const outcome = activeOutcome(step.seen);
+  if (outcome) {
+    const start = outcomeEvaluationStart(outcome.outcome_id, evaluationsEnded(step.seen, outcome.outcome_id));
+    await step.emit([...out, span, start], { release: true, ...accounting });
+    return 'end_turn';
   }
   // One fenced append ends the turn: either all of it lands or none of it does. The lease is kept for idle-time
   // compaction; input that arrives meanwhile is picked up when it is released.

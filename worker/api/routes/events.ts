@@ -8,6 +8,7 @@ import { checkFileSources, parseQuery, readJson, refusalError, unwrap, workspace
 import { decodeCursor, encodeCursor } from '../../../contract/common.ts';
 import { DELTA_TYPES, EventListQuery, EventSendParams } from '../../../contract/event.ts';
 import { sessionLog } from '../../../durable-objects/stubs.ts';
+import { resolveRubrics } from '../outcome-rubrics.ts';
 
 const StreamQuery = z.object({
   'event_deltas[]': z.array(z.enum(DELTA_TYPES)).optional(),
@@ -25,7 +26,7 @@ export const events = new Hono<AppEnv>()
     const session = await ownedSession(c);
     if (session.archived_at) throw invalidRequest(`session '${session.id}' is archived and accepts no events`);
     await checkFileSources(c, body.events);
-    const result = await sessionLog(c.env, session.id).appendInput(body.events);
+    const result = await sessionLog(c.env, session.id).appendInput(await resolveRubrics(c, body.events));
     if (!result.ok) throw refusalError(result.error);
     return c.json({ data: result.events });
   })

@@ -11,6 +11,7 @@ import { sessionSpec } from '../../../contract/session-spec.ts';
 import { sandboxNetworking } from '../../../contract/environment.ts';
 import { sessionError, type NewEvent } from '../../../contract/events.ts';
 import { sessionLog } from '../../../durable-objects/stubs.ts';
+import { resolveRubrics } from '../outcome-rubrics.ts';
 import { destroySandbox } from '../../../sandbox/providers.ts';
 import type { Networking } from '../../../sandbox/hands.ts';
 import { unreachableHosts, type SandboxCredential } from '../../../sandbox/credentials.ts';
@@ -21,6 +22,7 @@ export const sessions = new Hono<AppEnv>()
   .post('/', async (c) => {
     const body = await readJson(c, SessionCreateParams);
     if (body.initial_events) await checkFileSources(c, body.initial_events, 'initial_events');
+    const initialEvents = body.initial_events ? await resolveRubrics(c, body.initial_events, 'initial_events') : [];
     const ws = workspace(c);
     const session = unwrap(await ws.createSession(body));
     const log = sessionLog(c.env, session.id);
@@ -32,8 +34,8 @@ export const sessions = new Hono<AppEnv>()
       // The skills' names and descriptions go into the spec now, so no step reads the store for them.
       const skills = session.agent.skills.length ? await ws.skillSummaries(session.agent.skills) : [];
       await log.init({ spec: sessionSpec(session, c.get('workspaceId'), networking, skills), notices: credentialNotices(credentials, networking) });
-      if (body.initial_events?.length) {
-        const appended = await log.appendInput(body.initial_events);
+      if (initialEvents.length) {
+        const appended = await log.appendInput(initialEvents);
         if (!appended.ok) throw refusalError({ ...appended.error, message: `initial_${appended.error.message}` });
       }
     } catch (err) {

@@ -9,7 +9,7 @@ import {
 import type { SessionSpec } from '../../contract/session-spec.ts';
 import type { EmitOptions, StepView } from '../../durable-objects/session-log.ts';
 import type { SandboxCredential } from '../../sandbox/credentials.ts';
-import type { SandboxFile, SandboxRepository } from '../../sandbox/hands.ts';
+import type { SandboxFile, SandboxRepository, SandboxSkill } from '../../sandbox/hands.ts';
 import { assessBudget, BUDGET_NOTICE_SOURCE, toolCallsLeft } from './budget.ts';
 import { compactionSpan, DEFAULT_TRIGGER_TOKENS, estimateTokens, IDLE_COMPACTION_AT, latestCompaction, MAX_COMPACTIONS, summarize } from './compactor.ts';
 import { buildModelRequest, CONTEXT_EVENT_TYPES, withFileContents } from './context-builder.ts';
@@ -168,6 +168,7 @@ async function settleOpenToolCalls(step: Step): Promise<StepOutcome | null> {
   let repositories: Promise<SandboxRepository[]> | undefined;
   // listed afresh each step: a file resource added since the last call is placed before the next one runs
   let files: Promise<SandboxFile[]> | undefined;
+  let skills: Promise<SandboxSkill[]> | undefined;
   const { waiting, limitReached } = await settleToolCalls(step.view.events, {
     spec,
     tools: step.tools,
@@ -175,6 +176,7 @@ async function settleOpenToolCalls(step: Step): Promise<StepOutcome | null> {
     credentials: () => (credentials ??= spec.vaultIds.length ? ports.vault.sessionCredentials(spec.workspaceId, spec.vaultIds) : Promise.resolve([])),
     repositories: () => (repositories ??= ports.vault.sessionRepositories(spec.workspaceId, spec.sessionId)),
     files: () => (files ??= sessionFiles(ports.files, spec.workspaceId, spec.sessionId)),
+    skills: () => (skills ??= sessionSkills(ports.files, spec)),
     emit: (events) => step.emit(events),
     callsLeft: toolCallsLeft(step.view, step.seen),
     mcp: step.mcp!,
@@ -203,6 +205,19 @@ async function settleOpenToolCalls(step: Step): Promise<StepOutcome | null> {
 async function sessionFiles(port: FilePort, workspaceId: string, sessionId: string): Promise<SandboxFile[]> {
   const listed = await port.sessionFiles(workspaceId, sessionId);
   return listed.map((f) => ({ ...f, read: async () => (await port.read(workspaceId, f.fileId))?.bytes ?? null }));
+}
+
+/**
+ * The agent's skills as the hands take them, each the version the session pinned: its file list from the store, the
+ * bytes from the bucket only if the hands ask. A skill of a spec stored before skills were placed (no id or
+ * version), or whose version is gone, is not placed.
+ */
+async function sessionSkills(port: FilePort, spec: SessionSpec): Promise<SandboxSkill[]> {
+  const pinned = (spec.skills ?? []).flatMap((s) => (s.skill_id && s.version ? [{ name: s.name, skillId: s.skill_id, version: s.version }] : []));
+  const listed = await Promise.all(pinned.map(async (s) => ({ ...s, paths: await port.skillFiles(spec.workspaceId, s.skillId, s.version) })));
+  return listed.flatMap(({ paths, ...s }) =>
+    paths === null ? [] : [{ ...s, files: paths.map((p) => ({ path: p, read: () => port.readSkillFile(spec.workspaceId, s.skillId, s.version, p) })) }],
+  );
 }
 
 // ---------- 4. budgets ----------

@@ -153,6 +153,45 @@ describe('skills', () => {
     expect((await postForm(empty)).body.error.message).toMatch(/^files: at least one file/);
     expect(await storedKeys('wrkspc_default/skills/')).toEqual(before);
   });
+
+  it('refuses an upload over 8 MB in all, or over 200 files, naming files, and stores nothing', async () => {
+    const before = await storedKeys('wrkspc_default/skills/');
+    const withSkillMd = (extra: File[]) => {
+      const form = new FormData();
+      form.append('files[]', new File([skillMd('big', 'd')], 'big/SKILL.md'), 'big/SKILL.md');
+      for (const f of extra) form.append('files[]', f, f.name);
+      return form;
+    };
+    // just over the limit together (each file under it), and far over it
+    const halves = [new File([new Uint8Array(4_000_001)], 'big/a.bin'), new File([new Uint8Array(4_000_001)], 'big/b.bin')];
+    for (const form of [withSkillMd(halves), withSkillMd([new File([new Uint8Array(9_000_000)], 'big/c.bin')])]) {
+      const { status, body } = await postForm(form);
+      expect(status).toBe(413);
+      expect(body.error.message).toMatch(/^files: .*8000000 bytes/);
+    }
+    const many = withSkillMd(Array.from({ length: 200 }, (_, i) => new File(['x'], `big/f${i}.txt`)));
+    const refused = await postForm(many);
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toBe('files: at most 200 files per upload');
+    expect(await storedKeys('wrkspc_default/skills/')).toEqual(before);
+  });
+
+  it('refuses a display_name that is not one non-empty line of at most 255 characters, and stores nothing', async () => {
+    const before = await storedKeys('wrkspc_default/skills/');
+    const listed = (await sdk().beta.skills.list()).data.length;
+    for (const displayName of ['x'.repeat(256), 'two\nlines', '   ']) {
+      const form = new FormData();
+      form.append('files[]', new File([skillMd('named', 'd')], 'named/SKILL.md'), 'named/SKILL.md');
+      form.append('display_name', displayName);
+      const { status, body } = await postForm(form);
+      expect(status, displayName).toBe(400);
+      expect(body.error.message).toBe('display_name: a single non-empty line of at most 255 characters');
+    }
+    const exactly = await sdk().beta.skills.create({ files: files('named'), display_name: 'y'.repeat(255) });
+    expect(exactly.display_name).toBe('y'.repeat(255));
+    expect((await sdk().beta.skills.list()).data.length).toBe(listed + 1);
+    expect((await storedKeys('wrkspc_default/skills/')).filter((k) => !before.includes(k)).every((k) => k.startsWith(`wrkspc_default/skills/${exactly.id}/`))).toBe(true);
+  });
 });
 
 describe("agents' skills", () => {

@@ -5,6 +5,10 @@ import Anthropic, { BadRequestError, NotFoundError } from '@anthropic-ai/sdk';
 import { env, SELF } from 'cloudflare:test';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { KEY, makeSession, registerKey, say, settle } from './api.ts';
+import type { SessionSpec } from '../../contract/session-spec.ts';
+import { workspaceStore } from '../../durable-objects/stubs.ts';
+import { filesFor, sessionSkills } from '../../worker/brain/files.ts';
+import type { Env } from '../../worker/env.ts';
 
 const BASE = 'http://edgeharness.test';
 const OTHER_KEY = 'test-key-skills-other';
@@ -253,6 +257,27 @@ describe('skills in the system prompt', () => {
     await settle(sessionId);
     const [second] = await modelRequestsWith(next);
     expect(JSON.stringify(second.system)).toBe(JSON.stringify(request.system));
+  });
+
+  it("hands the sandbox each pinned version's files, read from R2 only when asked; none of an old spec or a deleted version", async () => {
+    const client = sdk();
+    const skill = await client.beta.skills.create({ files: files('placeable', 'Placed.', 'print("placed")\n') });
+    const first = skill.latest_version_id;
+    const [summary] = await workspaceStore(env, 'wrkspc_default').skillSummaries([{ type: 'custom', skill_id: skill.id, version: first }]);
+    expect(summary).toEqual({ name: 'placeable', description: 'Placed.', path: '/mnt/skills/placeable/', skill_id: skill.id, version: first });
+    // a spec stored before skills were placed lists a skill without its id and version
+    const stored = { name: 'older', description: 'd', path: '/mnt/skills/older/' };
+    const spec = { workspaceId: 'wrkspc_default', skills: [summary!, stored] } as SessionSpec;
+    const given = await sessionSkills(filesFor(env as unknown as Env), spec);
+    expect(given.map((g) => ({ skillId: g.skillId, version: g.version, name: g.name, paths: g.files.map((f) => f.path).sort() }))).toEqual([
+      { skillId: skill.id, version: first, name: 'placeable', paths: ['SKILL.md', 'scripts/run.py'] },
+    ]);
+    const script = await given[0]!.files.find((f) => f.path === 'scripts/run.py')!.read();
+    expect(new TextDecoder().decode(script!)).toBe('print("placed")\n');
+
+    await client.beta.skills.versions.create(skill.id, { files: files('placeable', 'Newer.') });
+    await client.beta.skills.versions.delete(first, { skill_id: skill.id });
+    expect(await sessionSkills(filesFor(env as unknown as Env), spec)).toEqual([]);
   });
 
   it('adds no skills block to an agent without skills', async () => {

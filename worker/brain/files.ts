@@ -3,6 +3,8 @@
 // wrote them under).
 import type { Env } from '../env.ts';
 import type { FilePort } from './ports.ts';
+import type { SessionSpec } from '../../contract/session-spec.ts';
+import type { SandboxSkill } from '../../sandbox/hands.ts';
 import { fileObjectKey } from '../../contract/file.ts';
 import { skillFileKey } from '../../contract/skill.ts';
 import { workspaceStore } from '../../durable-objects/stubs.ts';
@@ -28,4 +30,17 @@ export function filesFor(env: Env): FilePort {
       return object ? new Uint8Array(await object.arrayBuffer()) : null;
     },
   };
+}
+
+/**
+ * The agent's skills as the hands take them, each the version the session pinned: its file list from the store, the
+ * bytes from the bucket only if the hands ask. A skill of a spec stored before skills were placed (no id or
+ * version), or whose version is gone, is not placed.
+ */
+export async function sessionSkills(port: FilePort, spec: SessionSpec): Promise<SandboxSkill[]> {
+  const pinned = (spec.skills ?? []).flatMap((s) => (s.skill_id && s.version ? [{ name: s.name, skillId: s.skill_id, version: s.version }] : []));
+  const listed = await Promise.all(pinned.map(async (s) => ({ ...s, paths: await port.skillFiles(spec.workspaceId, s.skillId, s.version) })));
+  return listed.flatMap(({ paths, ...s }) =>
+    paths === null ? [] : [{ ...s, files: paths.map((p) => ({ path: p, read: () => port.readSkillFile(spec.workspaceId, s.skillId, s.version, p) })) }],
+  );
 }

@@ -13,6 +13,7 @@ import type { SandboxFile, SandboxRepository, SandboxSkill } from '../../sandbox
 import { assessBudget, BUDGET_NOTICE_SOURCE, toolCallsLeft } from './budget.ts';
 import { compactionSpan, DEFAULT_TRIGGER_TOKENS, estimateTokens, IDLE_COMPACTION_AT, latestCompaction, MAX_COMPACTIONS, summarize } from './compactor.ts';
 import { buildModelRequest, CONTEXT_EVENT_TYPES, withFileContents } from './context-builder.ts';
+import { sessionSkills } from './files.ts';
 import { detectLoop, LOOP_NOTICE_SOURCE } from './loop-detection.ts';
 import { connectMcpServers, type McpServers } from './mcp-servers.ts';
 import type { ModelTurn } from './model-client.ts';
@@ -205,19 +206,6 @@ async function settleOpenToolCalls(step: Step): Promise<StepOutcome | null> {
 async function sessionFiles(port: FilePort, workspaceId: string, sessionId: string): Promise<SandboxFile[]> {
   const listed = await port.sessionFiles(workspaceId, sessionId);
   return listed.map((f) => ({ ...f, read: async () => (await port.read(workspaceId, f.fileId))?.bytes ?? null }));
-}
-
-/**
- * The agent's skills as the hands take them, each the version the session pinned: its file list from the store, the
- * bytes from the bucket only if the hands ask. A skill of a spec stored before skills were placed (no id or
- * version), or whose version is gone, is not placed.
- */
-async function sessionSkills(port: FilePort, spec: SessionSpec): Promise<SandboxSkill[]> {
-  const pinned = (spec.skills ?? []).flatMap((s) => (s.skill_id && s.version ? [{ name: s.name, skillId: s.skill_id, version: s.version }] : []));
-  const listed = await Promise.all(pinned.map(async (s) => ({ ...s, paths: await port.skillFiles(spec.workspaceId, s.skillId, s.version) })));
-  return listed.flatMap(({ paths, ...s }) =>
-    paths === null ? [] : [{ ...s, files: paths.map((p) => ({ path: p, read: () => port.readSkillFile(spec.workspaceId, s.skillId, s.version, p) })) }],
-  );
 }
 
 // ---------- 4. budgets ----------

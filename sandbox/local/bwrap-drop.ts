@@ -120,7 +120,7 @@ export function dropToSandboxUser(args: readonly string[], o: DropOptions): Drop
     }
     if (option === '--unshare-user' || option === '--unshare-user-try' || option === '--cap-add' || option === '--cap-drop') continue;
     const dest = words.at(-1) ?? '';
-    if (o.mnt !== undefined && (MOUNTS.has(option) || option === '--remount-ro') && !FD_OPTIONS.has(option) && isAtOrUnder(dest, o.mnt) && dest !== o.mnt)
+    if (o.mnt !== undefined && (MOUNTS.has(option) || option === '--remount-ro') && !FD_OPTIONS.has(option) && isAtOrUnder(dest, o.mnt))
       underMnt.push([option, ...words.slice(0, -1), `/mnt${dest.slice(o.mnt.length)}`]);
     add(option, words);
   }

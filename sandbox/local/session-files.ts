@@ -118,13 +118,22 @@ export function removeUnlisted(sessionDir: string, workspace: string, kind: Plac
       continue;
     }
     const parts = segments(mountPath);
-    if (parts) {
+    // through real directories only: one the sandbox swapped for a symlink would point the removal elsewhere
+    if (parts && realDirectories(workspace, parts.slice(0, -1))) {
       rmSync(path.join(workspace, ...parts), { force: true });
       for (let n = parts.length - 1; n > 1; n--) if (!removeEmptyHostDir(path.join(workspace, ...parts.slice(0, n)))) break;
     }
     changed = true;
   }
   if (changed) record(sessionDir, kind, left);
+}
+
+function realDirectories(workspace: string, parts: string[]): boolean {
+  try {
+    return parts.every((_, n) => lstatSync(path.join(workspace, ...parts.slice(0, n + 1))).isDirectory());
+  } catch {
+    return false;
+  }
 }
 
 /** Removes `dir` when it is the host's own real directory and empty; answers whether it did. */

@@ -75,6 +75,14 @@ describe('session files in the local sandbox', () => {
       const workspace = host.workspace('sess_files_repo');
       expect(lstatSync(path.join(workspace, 'mnt/repo/agent-wrote-this')).isFile()).toBe(true);
       expect(lstatSync(path.join(workspace, 'mnt/repo/through-mnt')).isFile()).toBe(true);
+      // what sandbox-runtime write-protects in the clone from its next start (a shell's rc file: the next file placed
+      // restarts it) is protected at /mnt too
+      await run(s, 'echo "# mine" > mnt/repo/.bashrc');
+      const restarted = { ...s, files: [...s.files!, file('sesrsc_g', '/mnt/session/uploads/g', 'restart')] };
+      const protectedRc = await run(restarted, 'echo x >> mnt/repo/.bashrc; echo x >> /mnt/repo/.bashrc; cat /mnt/session/uploads/g');
+      expect(text(protectedRc)).toContain('restart');
+      expect(text(protectedRc).match(/Read-only file system|Permission denied/g), text(protectedRc)).toHaveLength(2);
+      expect(readFileSync(path.join(workspace, 'mnt/repo/.bashrc'), 'utf8')).toBe('# mine\n');
       expect(lstatSync(path.join(workspace, 'mnt/session/uploads/f')).uid).toBe(process.getuid!());
       expect(lstatSync(path.join(workspace, 'mnt')).uid).toBe(process.getuid!());
     });

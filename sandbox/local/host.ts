@@ -258,16 +258,15 @@ export async function startSandboxHost(options: SandboxHostOptions): Promise<San
     return run;
   }
 
-  /** Places one file of a listed skill, found again by its path (the Worker names nothing the host did not list). */
-  async function placeSkillFile(id: string, skill: z.infer<typeof SkillList>['skills'][number], filePath: string, bytes: Uint8Array | string) {
-    let target: ReturnType<typeof skillPlacements>[number] | undefined;
+  /** Places one file of a skill, its name and path checked by the rules of a listed skill's. */
+  async function placeSkillFile(id: string, skill: z.infer<typeof SkillList>['skills'][number], bytes: Uint8Array | string) {
+    let target: ReturnType<typeof skillPlacements>[number];
     try {
-      target = skillPlacements(skill).find((f) => f.path === filePath);
+      [target] = skillPlacements(skill) as [typeof target];
     } catch (error) {
       throw new HttpError(400, message(error));
     }
-    if (!target) throw new HttpError(400, `path: ${JSON.stringify(filePath)} is not one of the skill's files`);
-    return placeOne(id, 'skills', target.key, target.mountPath, bytes, `file ${filePath} of skill ${skill.name} (${skill.skillId} version ${skill.version})`);
+    return placeOne(id, 'skills', target.key, target.mountPath, bytes, `file ${target.path} of skill ${skill.name} (${skill.skillId} version ${skill.version})`);
   }
 
   async function execute(id: string, body: z.infer<typeof ExecuteBody>): Promise<ToolOutcome> {
@@ -353,7 +352,7 @@ export async function startSandboxHost(options: SandboxHostOptions): Promise<San
       }, 'query');
       const unreadable = url.searchParams.get('unreadable');
       const bytes = unreadable ?? (await readBody(req));
-      return [200, await placeSkillFile(id, skill, skill.files[0]!.path, bytes)];
+      return [200, await placeSkillFile(id, skill, bytes)];
     }
     throw new HttpError(404, `no route for ${req.method} ${url.pathname}`);
   }

@@ -31,7 +31,7 @@ function record(sessionDir: string, kind: PlacedKind, placed: PlacedFiles): void
 }
 
 /** The segments of an absolute, normalised mount path; null for anything else (it must never leave the workspace). */
-export function segments(mountPath: string): string[] | null {
+function segments(mountPath: string): string[] | null {
   const parts = mountPath.split('/').filter(Boolean);
   if (!mountPath.startsWith('/') || parts.length === 0 || parts.some((s) => s === '.' || s === '..')) return null;
   return parts;

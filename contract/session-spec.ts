@@ -13,7 +13,7 @@ import type { SkillSummary } from './skill.ts';
 export interface SessionSpec extends Omit<SandboxSpec, 'credentials' | 'skills'> {
   /** The agent as the session pinned it (version and overrides applied). */
   agent: SessionAgent;
-  /** The agent's custom skills, named and described for the system prompt (absent in specs stored before skills). */
+  /** The agent's custom skills, named and described for the system prompt, with the versions whose files the sandbox gets (absent in specs stored before skills). */
   skills?: SkillSummary[];
   /** The vaults whose credentials the session's sandbox may use. */
   vaultIds: string[];

@@ -95,6 +95,12 @@ export interface SkillSummary {
   name: string;
   description: string;
   path: string;
+  /**
+   * The skill and the version the session pinned, whose files the sandbox gets (read per tool call, never stored in
+   * the spec). Absent in specs stored before skills were placed: such a skill is listed in the prompt, not placed.
+   */
+  skill_id?: string;
+  version?: string;
 }
 
 /** Where the sandbox will hold a skill's files (placing them there is the sandbox's work). */

@@ -138,13 +138,15 @@ export class Skills extends Queries {
   }
 
   /**
-   * The name, description and sandbox path of each custom skill version `entries` pin, in order; an entry whose
+   * The name, description, sandbox path, skill id and version of each custom skill version `entries` pin, in order; an entry whose
    * version is gone (deleted since the agent was saved) or that is not custom is left out.
    */
   summaries(entries: ReadonlyArray<{ type: string; skill_id: string; version: string }>): SkillSummary[] {
     return entries.flatMap((e) => {
       const found = e.type === 'custom' ? this.findVersion(e.skill_id, e.version) : undefined;
-      return found ? [{ name: found.version.name, description: found.version.description, path: skillMountPath(found.version.name) }] : [];
+      if (!found) return [];
+      const { name, description, skill_id, id } = found.version;
+      return [{ name, description, path: skillMountPath(name), skill_id, version: id }];
     });
   }
 

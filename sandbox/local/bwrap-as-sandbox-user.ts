@@ -1,20 +1,32 @@
 // Stands in for bubblewrap (sandbox-runtime's `bwrapPath`) when the sandbox host runs as root: runs the real bwrap
 // with its arguments rewritten by bwrap-drop.ts, so that the sandboxed command runs as the sandbox user, and ends as
 // bwrap ends. The launcher writes a two-line script that execs this with the user and the binaries' paths.
-// Usage: node bwrap-as-sandbox-user.ts <uid> <gid> <bwrap> <setpriv> [bwrap arguments…]
+// Usage: node bwrap-as-sandbox-user.ts <uid> <gid> <bwrap> <setpriv> <workspace's mnt> [bwrap arguments…]
 import { spawn, type StdioOptions } from 'node:child_process';
-import { closeSync, existsSync, readFileSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, readFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { dropToSandboxUser, RUNTIME_TAG } from './bwrap-drop.ts';
 
-const [uid, gid, bwrap, setpriv, ...given] = process.argv.slice(2);
+const [uid, gid, bwrap, setpriv, mntArg, ...given] = process.argv.slice(2);
 
 function fail(message: string): never {
   process.stderr.write(`bwrap-as-sandbox-user: ${message}\n`);
   process.exit(1);
 }
 
-if (!uid || !gid || !bwrap || !setpriv) fail('usage: bwrap-as-sandbox-user.ts <uid> <gid> <bwrap> <setpriv> [bwrap arguments…]');
+if (!uid || !gid || !bwrap || !setpriv || mntArg === undefined) fail("usage: bwrap-as-sandbox-user.ts <uid> <gid> <bwrap> <setpriv> <workspace's mnt or ''> [bwrap arguments…]");
+
+/**
+ * The workspace's mnt, to be bound at /mnt, when it is a real directory now: no sandbox of the session runs while
+ * this one starts, so nothing can swap it for a symlink before bwrap binds it.
+ */
+function realDirectory(dir: string): string | undefined {
+  try {
+    return dir !== '' && lstatSync(dir).isDirectory() ? dir : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * sandbox-runtime moves a long mount list into a file it opens on an fd and names with `--args <fd>`; those words
@@ -34,7 +46,7 @@ function expandArgsFile(args: readonly string[]): { args: string[]; argsFd?: num
 const expanded = expandArgsFile(given);
 let dropped: ReturnType<typeof dropToSandboxUser>;
 try {
-  dropped = dropToSandboxUser(expanded.args, { uid: Number(uid), gid: Number(gid), setpriv, exists: existsSync });
+  dropped = dropToSandboxUser(expanded.args, { uid: Number(uid), gid: Number(gid), setpriv, exists: existsSync, mnt: realDirectory(mntArg) });
 } catch (error) {
   fail(error instanceof Error ? error.message : String(error));
 }

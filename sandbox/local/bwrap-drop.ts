@@ -61,6 +61,12 @@ export interface DropOptions {
   setpriv: string;
   /** Whether a bind source exists (as root sees it): a missing `-try` source mounts nothing, so needs no parents. */
   exists: (path: string) => boolean;
+  /**
+   * The workspace's `mnt` directory, bound at /mnt so that the absolute mount paths the API names (session files,
+   * skills, repositories under /mnt) are there inside the sandbox as well as under the workspace. The caller passes
+   * it only when it is a real directory (never a symlink the sandbox left, which root's bwrap would follow).
+   */
+  mnt?: string;
 }
 
 export interface DroppedArgs {
@@ -80,6 +86,24 @@ export function dropToSandboxUser(args: readonly string[], o: DropOptions): Drop
   const fds = new Set<number>();
   const view = new SandboxView(o.exists);
   let explicitPerms = false;
+  /** sandbox-runtime's mounts inside the workspace's mnt (write-protected files), made again at /mnt after its bind. */
+  const underMnt: string[][] = [];
+  const add = (option: string, words: string[]): void => {
+    if (FD_OPTIONS.has(option)) fds.add(Number(words[0]));
+    if (MOUNTS.has(option)) {
+      const source = BINDS.has(option) ? words[0] : undefined;
+      const dest = words.at(-1) ?? '';
+      // a `-try` bind of a missing source mounts nothing, and bwrap makes nothing for it
+      if (!(TRY_BINDS.has(option) && source !== undefined && !o.exists(source))) {
+        for (const parent of view.missingParents(dest)) out.push('--perms', MADE_DIRECTORY_MODE, '--dir', parent);
+        view.mount(dest, option === '--tmpfs' || source === undefined ? undefined : source);
+      }
+    }
+    if (option === '--dir') view.made(words[0] ?? '');
+    if (option === '--tmpfs' && !explicitPerms) out.push('--perms', MADE_DIRECTORY_MODE);
+    out.push(option, ...words);
+    explicitPerms = option === '--perms' || (explicitPerms && option === '--size');
+  };
   let i = 0;
   for (; i < args.length; i++) {
     const option = args[i] as string;
@@ -95,20 +119,15 @@ export function dropToSandboxUser(args: readonly string[], o: DropOptions): Drop
       throw new Error(`bubblewrap option ${option} needs bwrap's own user namespace, which a sandbox started by root does not get (it runs as uid ${o.uid} instead)`);
     }
     if (option === '--unshare-user' || option === '--unshare-user-try' || option === '--cap-add' || option === '--cap-drop') continue;
-    if (FD_OPTIONS.has(option)) fds.add(Number(words[0]));
-    if (MOUNTS.has(option)) {
-      const source = BINDS.has(option) ? words[0] : undefined;
-      const dest = words.at(-1) ?? '';
-      // a `-try` bind of a missing source mounts nothing, and bwrap makes nothing for it
-      if (!(TRY_BINDS.has(option) && source !== undefined && !o.exists(source))) {
-        for (const parent of view.missingParents(dest)) out.push('--perms', MADE_DIRECTORY_MODE, '--dir', parent);
-        view.mount(dest, option === '--tmpfs' || source === undefined ? undefined : source);
-      }
-    }
-    if (option === '--dir') view.made(words[0] ?? '');
-    if (option === '--tmpfs' && !explicitPerms) out.push('--perms', MADE_DIRECTORY_MODE);
-    out.push(option, ...words);
-    explicitPerms = option === '--perms' || (explicitPerms && option === '--size');
+    const dest = words.at(-1) ?? '';
+    if (o.mnt !== undefined && (MOUNTS.has(option) || option === '--remount-ro') && !FD_OPTIONS.has(option) && isAtOrUnder(dest, o.mnt))
+      underMnt.push([option, ...words.slice(0, -1), `/mnt${dest.slice(o.mnt.length)}`]);
+    add(option, words);
+  }
+  // last, over sandbox-runtime's tmpfs on /mnt; not when the workspace itself is under /mnt, which it would cover
+  if (o.mnt !== undefined && !isAtOrUnder(o.mnt, '/mnt')) {
+    add('--bind', [o.mnt, '/mnt']);
+    for (const [option, ...words] of underMnt) add(option as string, words);
   }
   const command = args.slice(args[i] === '--' ? i + 1 : i);
   if (command.length === 0) throw new Error('no command to run in the sandbox');

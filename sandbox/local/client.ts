@@ -1,6 +1,6 @@
 // The Worker's side of the local provider: `Hands` over plain fetch to the sandbox host that `npm start` runs,
 // authenticated with the shared secret. Runs inside workerd, so web APIs only (no node: imports).
-import type { FileError, Hands, SandboxFile, SandboxSpec, ToolCall, ToolOutcome } from '../hands.ts';
+import type { FileError, Hands, SandboxFile, SandboxSkill, SandboxSpec, ToolCall, ToolOutcome } from '../hands.ts';
 import { DEFAULT_TOOL_TIMEOUT_MS } from '../hands.ts';
 
 export interface LocalHandsEnv {
@@ -69,6 +69,43 @@ export function localHands(env: LocalHandsEnv): Hands {
     return errors;
   }
 
+  /**
+   * Brings the sandbox's skills in line with the agent's, as `syncFiles` does files: the host drops the files of
+   * skills gone (or of another version) and names the paths it lacks; only those are read and sent. A placed skill
+   * costs this one request per call. Failures are reported as file errors (a skill's files are files); never throws.
+   */
+  async function syncSkills(sessionId: string, skills: SandboxSkill[]): Promise<FileError[]> {
+    const errors: FileError[] = [];
+    try {
+      const listed = skills.map((s) => ({ skillId: s.skillId, version: s.version, name: s.name, files: s.files.map((f) => ({ path: f.path })) }));
+      const response = await call('POST', `${sessionPath(sessionId)}/skills`, { skills: listed }, CONTROL_TIMEOUT_MS);
+      if (!response.ok) throw new Error(await errorText(response));
+      const answer = (await response.json()) as { missing: Array<{ skillId: string; paths: string[] }>; errors: FileError[] };
+      errors.push(...answer.errors.map((e) => ({ type: 'unknown_error' as const, message: String(e.message) })));
+      for (const { skillId, paths } of answer.missing) {
+        const skill = skills.find((s) => s.skillId === skillId);
+        for (const file of skill?.files.filter((f) => paths.includes(f.path)) ?? []) {
+          const bytes = await file.read();
+          const unreadable =
+            bytes === null
+              ? `the bytes of ${file.path} are missing from the skill's stored version`
+              : bytes.length > MAX_FILE_BYTES
+                ? `${file.path} is ${bytes.length} bytes, over the local sandbox's limit of ${MAX_FILE_BYTES}`
+                : null;
+          const query = new URLSearchParams({ name: skill!.name, path: file.path, ...(unreadable ? { unreadable } : {}) });
+          const where = `${sessionPath(sessionId)}/skills/${encodeURIComponent(skillId)}/${encodeURIComponent(skill!.version)}?${query}`;
+          const put = await call('PUT', where, unreadable ? undefined : bytes!, CONTROL_TIMEOUT_MS);
+          if (!put.ok) throw new Error(await errorText(put));
+          const placed = (await put.json()) as { error?: FileError };
+          if (placed.error) errors.push({ type: 'unknown_error', message: String(placed.error.message) });
+        }
+      }
+    } catch (error) {
+      errors.push({ type: 'unknown_error', message: `the agent's skills could not be placed in the sandbox: ${describe(error)}` });
+    }
+    return errors;
+  }
+
   return {
     async provision(spec: SandboxSpec): Promise<void> {
       const response = await call('POST', `${sessionPath(spec.sessionId)}/provision`, spec, CONTROL_TIMEOUT_MS);
@@ -79,7 +116,10 @@ export function localHands(env: LocalHandsEnv): Hands {
     async execute(spec: SandboxSpec, toolCall: ToolCall): Promise<ToolOutcome> {
       if (!base || !secret) return failure(notConfigured);
       const timeoutMs = (toolCall.timeoutMs ?? DEFAULT_TOOL_TIMEOUT_MS) + EXECUTE_SLACK_MS;
-      const fileErrors = spec.files ? await syncFiles(spec.sessionId, spec.files) : [];
+      const fileErrors = [
+        ...(spec.files ? await syncFiles(spec.sessionId, spec.files) : []),
+        ...(spec.skills ? await syncSkills(spec.sessionId, spec.skills) : []),
+      ];
       const withFileErrors = (outcome: ToolOutcome): ToolOutcome => (fileErrors.length ? { ...outcome, fileErrors } : outcome);
       let response: Response;
       try {

@@ -13,7 +13,7 @@ import { CallLedger, callKey } from '../call-ledger.ts';
 import { CallRecordFiles } from './call-records.ts';
 import { SessionSandbox, type SandboxLaunch, type SandboxSettings } from './session-sandbox.ts';
 import { cloneRepositories } from './repositories.ts';
-import { hostOwned, placedFiles, placeFile, removeUnlisted } from './session-files.ts';
+import { hostOwned, placedFiles, placeFile, removeUnlisted, skillPlacements, type PlacedKind } from './session-files.ts';
 import { handOverWorkspace, sandboxUser } from './sandbox-user.ts';
 
 export const DEFAULT_IDLE_MS = 15 * 60_000;
@@ -97,6 +97,17 @@ const ExecuteBody = z.object({
 });
 type SpecBody = z.infer<typeof Spec>;
 const FileList = z.object({ files: z.array(z.object({ resourceId: z.string().min(1), mountPath: z.string().startsWith('/') })) });
+const SkillList = z.object({
+  skills: z.array(
+    z.object({
+      skillId: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/),
+      version: z.string().regex(/^[A-Za-z0-9_-]{1,128}$/),
+      name: z.string(),
+      files: z.array(z.object({ path: z.string().min(1).max(1024) })).max(1000),
+    }),
+  ),
+});
+type PlaceError = { type: 'unknown_error'; message: string };
 
 class HttpError extends Error {
   readonly status: number;
@@ -178,7 +189,7 @@ export async function startSandboxHost(options: SandboxHostOptions): Promise<San
     return run;
   }
 
-  /** File resources that could not be placed, each reported once (until the host restarts). */
+  /** File resources and skill files that could not be placed (`<kind>:<key>`), each reported once (until the host restarts). */
   const unplaceable = new Map<string, Set<string>>();
   const failedOf = (id: string): Set<string> => {
     let failed = unplaceable.get(id);
@@ -189,17 +200,44 @@ export async function startSandboxHost(options: SandboxHostOptions): Promise<San
   /** Removes the copies of files no longer listed and answers which listed ones still need placing. */
   function syncFiles(id: string, files: z.infer<typeof FileList>['files']): string[] {
     const workspace = path.join(sessionDir(id), 'workspace');
-    removeUnlisted(sessionDir(id), workspace, new Set(files.map((f) => f.resourceId)));
-    const placed = placedFiles(sessionDir(id));
+    removeUnlisted(sessionDir(id), workspace, 'files', new Set(files.map((f) => f.resourceId)));
+    const placed = placedFiles(sessionDir(id), 'files');
     const failed = failedOf(id);
-    return files.filter((f) => placed[f.resourceId] !== f.mountPath && !failed.has(f.resourceId)).map((f) => f.resourceId);
+    return files.filter((f) => placed[f.resourceId] !== f.mountPath && !failed.has(`files:${f.resourceId}`)).map((f) => f.resourceId);
+  }
+
+  /**
+   * Removes the files of skills no longer listed (or of another version) and answers, for each listed skill, the
+   * paths still to place; a skill whose name or paths are refused is reported (once) and nothing of it is placed.
+   */
+  function syncSkills(id: string, skills: z.infer<typeof SkillList>['skills']): { missing: Array<{ skillId: string; paths: string[] }>; errors: PlaceError[] } {
+    const workspace = path.join(sessionDir(id), 'workspace');
+    const failed = failedOf(id);
+    const errors: PlaceError[] = [];
+    const wanted = skills.flatMap((skill) => {
+      try {
+        return [{ skillId: skill.skillId, files: skillPlacements(skill) }];
+      } catch (error) {
+        const key = `skills:${skill.skillId}/${skill.version}`;
+        if (!failed.has(key)) errors.push({ type: 'unknown_error', message: `skill ${skill.skillId} version ${skill.version} was not placed: ${message(error)}; the session goes on without it` });
+        failed.add(key);
+        return [];
+      }
+    });
+    removeUnlisted(sessionDir(id), workspace, 'skills', new Set(wanted.flatMap((w) => w.files.map((f) => f.key))));
+    const placed = placedFiles(sessionDir(id), 'skills');
+    const missing = wanted
+      .map((w) => ({ skillId: w.skillId, paths: w.files.filter((f) => placed[f.key] !== f.mountPath && !failed.has(`skills:${f.key}`)).map((f) => f.path) }))
+      .filter((m) => m.paths.length > 0);
+    return { missing, errors };
   }
 
   /**
    * Places one file. The session's sandbox is stopped first (a cattle restart; the workspace stays): with nothing of
-   * the sandbox running, nothing can swap a directory under the host while it writes as root.
+   * the sandbox running, nothing can swap a directory under the host while it writes as root. `bytes` a string:
+   * the Worker could not read them, and says why.
    */
-  async function placeOne(id: string, resourceId: string, mountPath: string, bytes: Uint8Array | string): Promise<{ placed: true } | { error: { type: 'unknown_error'; message: string } }> {
+  async function placeOne(id: string, kind: PlacedKind, key: string, mountPath: string, bytes: Uint8Array | string, what: string): Promise<{ placed: true } | { error: PlaceError }> {
     const run = (cloning.get(id) ?? Promise.resolve()).then(async () => {
       try {
         if (typeof bytes === 'string') throw new Error(bytes);
@@ -208,16 +246,27 @@ export async function startSandboxHost(options: SandboxHostOptions): Promise<San
         mkdirSync(workspace, { recursive: true, mode: 0o700 });
         // the workspace becomes the sandbox user's now, not at the sandbox's start, whose walk would take the file too
         handOverWorkspace(workspace, sandboxUser());
-        placeFile(sessionDir(id), workspace, resourceId, mountPath, bytes);
-        failedOf(id).delete(resourceId);
+        placeFile(sessionDir(id), workspace, kind, key, mountPath, bytes);
+        failedOf(id).delete(`${kind}:${key}`);
         return { placed: true as const };
       } catch (error) {
-        failedOf(id).add(resourceId);
-        return { error: { type: 'unknown_error' as const, message: `file resource ${resourceId} was not placed at ${mountPath}: ${message(error)}; the session goes on without it` } };
+        failedOf(id).add(`${kind}:${key}`);
+        return { error: { type: 'unknown_error' as const, message: `${what} was not placed at ${mountPath}: ${message(error)}; the session goes on without it` } };
       }
     });
     cloning.set(id, run.catch(() => {}));
     return run;
+  }
+
+  /** Places one file of a skill, its name and path checked by the rules of a listed skill's. */
+  async function placeSkillFile(id: string, skill: z.infer<typeof SkillList>['skills'][number], bytes: Uint8Array | string) {
+    let target: ReturnType<typeof skillPlacements>[number];
+    try {
+      [target] = skillPlacements(skill) as [typeof target];
+    } catch (error) {
+      throw new HttpError(400, message(error));
+    }
+    return placeOne(id, 'skills', target.key, target.mountPath, bytes, `file ${target.path} of skill ${skill.name} (${skill.skillId} version ${skill.version})`);
   }
 
   async function execute(id: string, body: z.infer<typeof ExecuteBody>): Promise<ToolOutcome> {
@@ -287,7 +336,23 @@ export async function startSandboxHost(options: SandboxHostOptions): Promise<San
       // the Worker could not read the bytes (the file is gone from the Files API): recorded as not placeable
       const unreadable = url.searchParams.get('unreadable');
       const bytes = unreadable ?? (await readBody(req));
-      return [200, await placeOne(id, parts[4]!, mountPath, bytes)];
+      return [200, await placeOne(id, 'files', parts[4]!, mountPath, bytes, `file resource ${parts[4]!}`)];
+    }
+    if (action === 'skills' && req.method === 'POST') {
+      const body = parse(SkillList, await readJson(req), 'body');
+      return [200, syncSkills(id, body.skills)];
+    }
+    if (parts[3] === 'skills' && parts.length === 6 && req.method === 'PUT') {
+      // one skill as listed, so the host checks the name and path it places by the same rules
+      const skill = parse(SkillList.shape.skills.element, {
+        skillId: parts[4],
+        version: parts[5],
+        name: url.searchParams.get('name') ?? '',
+        files: [{ path: url.searchParams.get('path') ?? '' }],
+      }, 'query');
+      const unreadable = url.searchParams.get('unreadable');
+      const bytes = unreadable ?? (await readBody(req));
+      return [200, await placeSkillFile(id, skill, bytes)];
     }
     throw new HttpError(404, `no route for ${req.method} ${url.pathname}`);
   }

@@ -79,7 +79,7 @@ async function main(): Promise<number> {
   // bwrap must be started by root to mount what the sandbox sees (bwrap-drop.ts says why). Only the sandboxed
   // command runs as the sandbox user.
   const vault = credentials.length > 0 ? await startVaultProxy(credentials) : undefined;
-  const config = { ...sandboxConfig(options, options.networking, vault?.socketPath), ...prepareUserSwitch(options.user, options.scratch, options.nodeBinary) };
+  const config = { ...sandboxConfig(options, options.networking, vault?.socketPath), ...prepareUserSwitch(options.user, options.scratch, options.nodeBinary, options.workspace) };
   await SandboxManager.initialize(config, networkPolicy(options.networking));
 
   let seen = 0;

@@ -1,23 +1,27 @@
-// Placing a session's file resources in its workspace, by the host, read-only to the sandbox: each file at
-// `<workspace><mountPath>`, owned by root (the host's user), mode 0444, in directories the host owns (0755), so the
-// sandbox's user can read the file but not write, delete or replace it. A record of what was placed lets a file
-// resource removed from the session take its copy with it.
-import { closeSync, constants, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+// Placing files in a session's workspace, by the host, read-only to the sandbox: the session's file resources and
+// its skills' files, each at `<workspace><mountPath>`, owned by root (the host's user), mode 0444, in directories the
+// host owns (0755), so the sandbox's user can read the file but not write, delete or replace it. A record of what
+// was placed, one per kind, lets a file resource or skill removed from the session take its copies with it.
+import { closeSync, constants, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 
-/** What this session's workspace holds: resource id → the mount path its file was placed at. */
-const RECORD = 'files.json';
+/**
+ * What is placed, each kind with its own record of key → the mount path its file was placed at: `files` keyed by
+ * resource id, `skills` by `<skill id>/<version>/<path>` (`skillPlacements`).
+ */
+export type PlacedKind = 'files' | 'skills';
+const RECORDS: Record<PlacedKind, string> = { files: 'files.json', skills: 'skills.json' };
 
 export type PlacedFiles = Record<string, string>;
 
-export function placedFiles(sessionDir: string): PlacedFiles {
-  const file = path.join(sessionDir, RECORD);
+export function placedFiles(sessionDir: string, kind: PlacedKind): PlacedFiles {
+  const file = path.join(sessionDir, RECORDS[kind]);
   return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as PlacedFiles) : {};
 }
 
-function record(sessionDir: string, placed: PlacedFiles): void {
+function record(sessionDir: string, kind: PlacedKind, placed: PlacedFiles): void {
   mkdirSync(sessionDir, { recursive: true, mode: 0o700 });
-  const file = path.join(sessionDir, RECORD);
+  const file = path.join(sessionDir, RECORDS[kind]);
   const tmp = `${file}.tmp`;
   const fd = openSync(tmp, 'w', 0o600);
   writeSync(fd, JSON.stringify(placed));
@@ -33,6 +37,24 @@ function segments(mountPath: string): string[] | null {
   return parts;
 }
 
+/** Where a skill's files go: `/mnt/skills/<name>/`, as the system prompt tells the model. */
+export const SKILLS_MOUNT = '/mnt/skills';
+
+/**
+ * Each file of a skill as placed: its record key (a new version is new keys, so the old version's files go) and
+ * its mount path. Throws when the name is not the front matter's kebab-case or a path is not relative and
+ * normalised: nothing of such a skill is placed.
+ */
+export function skillPlacements(skill: { skillId: string; version: string; name: string; files: ReadonlyArray<{ path: string }> }): Array<{ key: string; path: string; mountPath: string }> {
+  if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(skill.name) || skill.name.length > 64) throw new Error(`skill name ${JSON.stringify(skill.name)} is not a kebab-case name`);
+  return skill.files.map((f) => {
+    const parts = f.path.split('/');
+    if (f.path.includes('\0') || parts.some((s) => s === '' || s === '.' || s === '..'))
+      throw new Error(`skill ${skill.name}: file path ${JSON.stringify(f.path)} is not a relative normalised path`);
+    return { key: `${skill.skillId}/${skill.version}/${f.path}`, path: f.path, mountPath: `${SKILLS_MOUNT}/${skill.name}/${f.path}` };
+  });
+}
+
 /**
  * Writes `bytes` at `<workspace><mountPath>` read-only to the sandbox. Every directory on the way below the workspace
  * must be the host's own real directory (created if missing): one the sandbox made, or a symlink, is refused, so
@@ -40,10 +62,10 @@ function segments(mountPath: string): string[] | null {
  * meanwhile (the host stops it), so nothing can swap a directory between the check and the write.
  * Throws an Error whose message says why the file could not be placed.
  */
-export function placeFile(sessionDir: string, workspace: string, resourceId: string, mountPath: string, bytes: Uint8Array): void {
+export function placeFile(sessionDir: string, workspace: string, kind: PlacedKind, key: string, mountPath: string, bytes: Uint8Array): void {
   const parts = segments(mountPath);
   if (!parts) throw new Error(`mount path ${JSON.stringify(mountPath)} is not an absolute normalised path`);
-  const placed = placedFiles(sessionDir);
+  const placed = placedFiles(sessionDir, kind);
   const owner = process.getuid?.() ?? 0;
   let dir = workspace;
   for (const part of parts.slice(0, -1)) {
@@ -55,7 +77,7 @@ export function placeFile(sessionDir: string, workspace: string, resourceId: str
   }
   const target = path.join(dir, parts.at(-1)!);
   if (existsSync(target) || isLink(target)) {
-    if (placed[resourceId] !== mountPath) throw new Error(`${mountPath} cannot be placed: the workspace already has something there`);
+    if (placed[key] !== mountPath) throw new Error(`${mountPath} cannot be placed: the workspace already has something there`);
     rmSync(target, { force: true });
   }
   // O_EXCL|O_NOFOLLOW: a name that appeared meanwhile is not written through
@@ -66,13 +88,14 @@ export function placeFile(sessionDir: string, workspace: string, resourceId: str
   } finally {
     closeSync(fd);
   }
-  record(sessionDir, { ...placed, [resourceId]: mountPath });
+  record(sessionDir, kind, { ...placed, [key]: mountPath });
 }
 
 /** The placed files and the directories the host made for them: what a hand-over to the sandbox's user must skip. */
 export function hostOwned(sessionDir: string, workspace: string): Set<string> {
   const keep = new Set<string>();
-  for (const mountPath of Object.values(placedFiles(sessionDir))) {
+  const all = [...Object.values(placedFiles(sessionDir, 'files')), ...Object.values(placedFiles(sessionDir, 'skills'))];
+  for (const mountPath of all) {
     const parts = segments(mountPath);
     if (!parts) continue;
     for (let i = 1; i <= parts.length; i++) keep.add(path.join(workspace, ...parts.slice(0, i)));
@@ -80,9 +103,13 @@ export function hostOwned(sessionDir: string, workspace: string): Set<string> {
   return keep;
 }
 
-/** Removes the copies of file resources no longer in `keep` (the session's resources deleted since). */
-export function removeUnlisted(sessionDir: string, workspace: string, keep: Set<string>): void {
-  const placed = placedFiles(sessionDir);
+/**
+ * Removes the placed copies whose keys are not in `keep` (the session's resources deleted since, a skill no longer
+ * the agent's), and the host's directories left empty below the top-level one: that one stays, as a repository or
+ * the sandbox's own files may sit beside, and /mnt is bound to it (bwrap-drop.ts).
+ */
+export function removeUnlisted(sessionDir: string, workspace: string, kind: PlacedKind, keep: ReadonlySet<string>): void {
+  const placed = placedFiles(sessionDir, kind);
   const left: PlacedFiles = {};
   let changed = false;
   for (const [id, mountPath] of Object.entries(placed)) {
@@ -91,10 +118,34 @@ export function removeUnlisted(sessionDir: string, workspace: string, keep: Set<
       continue;
     }
     const parts = segments(mountPath);
-    if (parts) rmSync(path.join(workspace, ...parts), { force: true });
+    // through real directories only: one the sandbox swapped for a symlink would point the removal elsewhere
+    if (parts && realDirectories(workspace, parts.slice(0, -1))) {
+      rmSync(path.join(workspace, ...parts), { force: true });
+      for (let n = parts.length - 1; n > 1; n--) if (!removeEmptyHostDir(path.join(workspace, ...parts.slice(0, n)))) break;
+    }
     changed = true;
   }
-  if (changed) record(sessionDir, left);
+  if (changed) record(sessionDir, kind, left);
+}
+
+function realDirectories(workspace: string, parts: string[]): boolean {
+  try {
+    return parts.every((_, n) => lstatSync(path.join(workspace, ...parts.slice(0, n + 1))).isDirectory());
+  } catch {
+    return false;
+  }
+}
+
+/** Removes `dir` when it is the host's own real directory and empty; answers whether it did. */
+function removeEmptyHostDir(dir: string): boolean {
+  try {
+    const stat = lstatSync(dir);
+    if (!stat.isDirectory() || stat.uid !== (process.getuid?.() ?? 0) || readdirSync(dir).length > 0) return false;
+    rmdirSync(dir);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function isLink(p: string): boolean {

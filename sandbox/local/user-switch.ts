@@ -14,9 +14,10 @@ const STAND_IN = path.join(import.meta.dirname, 'bwrap-as-sandbox-user.ts');
 /**
  * What sandbox-runtime's configuration needs so that its sandbox runs as `user`: nothing when the host sandboxes as
  * itself; otherwise `bwrapPath`, a script in the launcher's scratch dir that runs bwrap-as-sandbox-user.ts with the
- * user and the binaries found here. Throws, saying what to install or change, when this machine cannot.
+ * user, the binaries found here and the workspace (whose `mnt` it binds at /mnt). Throws, saying what to install or
+ * change, when this machine cannot.
  */
-export function prepareUserSwitch(user: SandboxUser, scratch: string, nodeBinary: string): { bwrapPath?: string } {
+export function prepareUserSwitch(user: SandboxUser, scratch: string, nodeBinary: string, workspace: string): { bwrapPath?: string } {
   const bwrap = which('bwrap');
   const unshare = which('unshare');
   if (!bwrap) return {}; // sandbox-runtime's dependency check says so
@@ -36,7 +37,7 @@ export function prepareUserSwitch(user: SandboxUser, scratch: string, nodeBinary
   // sandbox-runtime runs the script with the sandbox's own environment, built afresh: the stand-in gets the
   // runtime's tag back, so the runtime's reaper finds it (and, through bwrap's --die-with-parent, the sandbox)
   const tag = process.env[RUNTIME_TAG];
-  const command = [...(tag ? ['env', `${RUNTIME_TAG}=${tag}`] : []), nodeBinary, STAND_IN, String(user.uid), String(user.gid), bwrap, setpriv];
+  const command = [...(tag ? ['env', `${RUNTIME_TAG}=${tag}`] : []), nodeBinary, STAND_IN, String(user.uid), String(user.gid), bwrap, setpriv, path.join(workspace, 'mnt')];
   writeFileSync(script, `#!/bin/sh\nexec ${command.map(shellQuote).join(' ')} "$@"\n`, { mode: 0o700 });
   return { bwrapPath: script };
 }

@@ -94,6 +94,27 @@ describe("root's bubblewrap arguments, rewritten to run the sandbox as its user"
     expect(() => dropToSandboxUser(['--unshare-pid'], o)).toThrow('no command');
   });
 
+  it("bind the workspace's mnt at /mnt last, over sandbox-runtime's tmpfs, and protect there what it protects in the workspace", () => {
+    const ws = '/tmp/state/ws';
+    const host = new Set(['/', '/tmp', '/tmp/state', ws, `${ws}/mnt`, `${ws}/mnt/repo`, `${ws}/mnt/repo/.git`, '/mnt']);
+    const { args } = dropToSandboxUser([
+      '--ro-bind', '/', '/', '--tmpfs', '/mnt', '--tmpfs', '/tmp',
+      '--bind', ws, ws,
+      '--ro-bind', `${ws}/mnt/repo/.git/hooks`, `${ws}/mnt/repo/.git/hooks`,
+      '--ro-bind', '/dev/null', `${ws}/.bashrc`, // outside mnt: not repeated
+      '--', 'true',
+    ], { ...o, exists: (p) => host.has(p), mnt: `${ws}/mnt` });
+    const command = args.indexOf('--unshare-ipc');
+    expect(args.slice(command - 6, command)).toEqual(['--bind', `${ws}/mnt`, '/mnt', '--ro-bind', `${ws}/mnt/repo/.git/hooks`, '/mnt/repo/.git/hooks']);
+    expect(args.filter((a) => a === '/mnt')).toHaveLength(2); // the tmpfs, then the bind over it
+
+    // a workspace under /mnt would be covered by its own mnt: no bind then
+    const under = dropToSandboxUser(['--bind', '/mnt/ws', '/mnt/ws', '--', 'true'], { ...o, mnt: '/mnt/ws/mnt' }).args;
+    expect(under).not.toContain('/mnt/ws/mnt');
+    // none given (the stand-in found no real directory there): nothing added
+    expect(dropToSandboxUser(['--tmpfs', '/mnt', '--', 'true'], o).args).toEqual(['--perms', '01777', '--tmpfs', '/mnt', ...tail, 'true']);
+  });
+
   it('leave a question about bwrap itself as it is', () => {
     expect(dropToSandboxUser(['--version'], o).args).toEqual(['--version']);
   });
@@ -106,7 +127,7 @@ describe.skipIf(process.getuid?.() !== 0)('the bubblewrap stand-in', () => {
 
   it('ends, and takes its sandbox along, when whoever started it is killed without a word', async () => {
     const marker = `edgeharness-orphan-probe-${randomBytes(6).toString('hex')}`;
-    const args = [standIn, '65534', '65534', which('bwrap'), realpathSync(which('setpriv')),
+    const args = [standIn, '65534', '65534', which('bwrap'), realpathSync(which('setpriv')), '',
       '--ro-bind', '/', '/', '--dev', '/dev', '--unshare-pid', '--proc', '/proc', '--die-with-parent', '--', '/bin/sh', '-c', 'sleep 300', marker];
     // the launcher's place: a parent that starts the stand-in and then dies by SIGKILL, with no chance to clean up
     const parent = spawn(process.execPath, ['-e', `require('node:child_process').spawn(process.execPath, ${JSON.stringify(args)}, { stdio: 'ignore' }); setInterval(() => {}, 1000);`], { stdio: 'ignore' });

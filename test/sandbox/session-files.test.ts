@@ -22,9 +22,10 @@ describe('session files in the local sandbox', () => {
 
   it('places each file read-only at its mount path under the workspace, owned by the host, before the call runs', async () => {
     const s = { ...spec('sess_files_ro'), files: [file('sesrsc_a', '/mnt/session/uploads/file_a', 'hello from the files api\n')] };
-    const read = await run(s, 'cat mnt/session/uploads/file_a');
+    const read = await run(s, 'cat mnt/session/uploads/file_a /mnt/session/uploads/file_a');
     expect(read.isError, text(read)).toBe(false);
-    expect(text(read)).toContain('hello from the files api');
+    // at its mount path as the API names it, and under the workspace
+    expect(text(read).match(/hello from the files api/g)).toHaveLength(2);
     expect(read.fileErrors).toBeUndefined();
 
     const placed = path.join(host.workspace('sess_files_ro'), 'mnt/session/uploads/file_a');
@@ -33,7 +34,7 @@ describe('session files in the local sandbox', () => {
     expect(stat.uid).toBe(process.getuid!());
     expect(lstatSync(path.dirname(placed)).uid).toBe(process.getuid!());
 
-    for (const attempt of ['echo x > mnt/session/uploads/file_a', 'rm -f mnt/session/uploads/file_a', 'mv mnt/session/uploads/file_a elsewhere', 'chmod 666 mnt/session/uploads/file_a']) {
+    for (const attempt of ['echo x > mnt/session/uploads/file_a', 'echo x > /mnt/session/uploads/file_a', 'rm -f mnt/session/uploads/file_a', 'mv mnt/session/uploads/file_a elsewhere', 'chmod 666 mnt/session/uploads/file_a']) {
       const outcome = await run(s, attempt);
       expect(text(outcome), attempt).toMatch(/Permission denied|Operation not permitted/);
     }
@@ -67,12 +68,21 @@ describe('session files in the local sandbox', () => {
         repositories: [{ resourceId: 'sesrsc_repo', url: git.url, checkout: null, mountPath: '/mnt/repo', token: TOKEN }],
         files: [file('sesrsc_f', '/mnt/session/uploads/f', 'placed')],
       };
-      const outcome = await run(s, 'touch mnt/repo/agent-wrote-this && cat mnt/session/uploads/f; echo x > mnt/session/uploads/f');
+      const outcome = await run(s, 'touch mnt/repo/agent-wrote-this /mnt/repo/through-mnt && cat mnt/session/uploads/f; echo x > mnt/session/uploads/f');
       expect(outcome.repositoryErrors).toBeUndefined();
       expect(text(outcome)).toContain('placed');
       expect(text(outcome)).toContain('Permission denied');
       const workspace = host.workspace('sess_files_repo');
       expect(lstatSync(path.join(workspace, 'mnt/repo/agent-wrote-this')).isFile()).toBe(true);
+      expect(lstatSync(path.join(workspace, 'mnt/repo/through-mnt')).isFile()).toBe(true);
+      // what sandbox-runtime write-protects in the clone from its next start (a shell's rc file: the next file placed
+      // restarts it) is protected at /mnt too
+      await run(s, 'echo "# mine" > mnt/repo/.bashrc');
+      const restarted = { ...s, files: [...s.files!, file('sesrsc_g', '/mnt/session/uploads/g', 'restart')] };
+      const protectedRc = await run(restarted, 'echo x >> mnt/repo/.bashrc; echo x >> /mnt/repo/.bashrc; cat /mnt/session/uploads/g');
+      expect(text(protectedRc)).toContain('restart');
+      expect(text(protectedRc).match(/Read-only file system|Permission denied/g), text(protectedRc)).toHaveLength(2);
+      expect(readFileSync(path.join(workspace, 'mnt/repo/.bashrc'), 'utf8')).toBe('# mine\n');
       expect(lstatSync(path.join(workspace, 'mnt/session/uploads/f')).uid).toBe(process.getuid!());
       expect(lstatSync(path.join(workspace, 'mnt')).uid).toBe(process.getuid!());
     });

@@ -89,3 +89,14 @@ export async function turn(client: Anthropic, sessionId: string, text: string): 
   }
   return seen;
 }
+
+/** Has the scripted model run `command` with the bash tool in one turn; answers the turn's events. */
+export function bashTurn(client: Anthropic, sessionId: string, command: string): Promise<Anthropic.Beta.Sessions.BetaManagedAgentsSessionEvent[]> {
+  return turn(client, sessionId, `[[tool:bash ${JSON.stringify({ command })}]]`);
+}
+
+/** The text and error flag of the first tool result among `events`. */
+export function toolResultText(events: Anthropic.Beta.Sessions.BetaManagedAgentsSessionEvent[]): { text: string; isError: boolean | undefined } {
+  const result = events.find((e): e is Extract<typeof e, { type: 'agent.tool_result' }> => e.type === 'agent.tool_result');
+  return { text: (result?.content ?? []).map((b) => ('text' in b ? b.text : '')).join(''), isError: result?.is_error ?? undefined };
+}

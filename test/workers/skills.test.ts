@@ -5,6 +5,10 @@ import Anthropic, { BadRequestError, NotFoundError } from '@anthropic-ai/sdk';
 import { env, SELF } from 'cloudflare:test';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
 import { KEY, makeSession, registerKey, say, settle } from './api.ts';
+import type { SessionSpec } from '../../contract/session-spec.ts';
+import { workspaceStore } from '../../durable-objects/stubs.ts';
+import { filesFor, sessionSkills } from '../../worker/brain/files.ts';
+import type { Env } from '../../worker/env.ts';
 
 const BASE = 'http://edgeharness.test';
 const OTHER_KEY = 'test-key-skills-other';
@@ -153,6 +157,45 @@ describe('skills', () => {
     expect((await postForm(empty)).body.error.message).toMatch(/^files: at least one file/);
     expect(await storedKeys('wrkspc_default/skills/')).toEqual(before);
   });
+
+  it('refuses an upload over 8 MB in all, or over 200 files, naming files, and stores nothing', async () => {
+    const before = await storedKeys('wrkspc_default/skills/');
+    const withSkillMd = (extra: File[]) => {
+      const form = new FormData();
+      form.append('files[]', new File([skillMd('big', 'd')], 'big/SKILL.md'), 'big/SKILL.md');
+      for (const f of extra) form.append('files[]', f, f.name);
+      return form;
+    };
+    // just over the limit together (each file under it), and far over it
+    const halves = [new File([new Uint8Array(4_000_001)], 'big/a.bin'), new File([new Uint8Array(4_000_001)], 'big/b.bin')];
+    for (const form of [withSkillMd(halves), withSkillMd([new File([new Uint8Array(9_000_000)], 'big/c.bin')])]) {
+      const { status, body } = await postForm(form);
+      expect(status).toBe(413);
+      expect(body.error.message).toMatch(/^files: .*8000000 bytes/);
+    }
+    const many = withSkillMd(Array.from({ length: 200 }, (_, i) => new File(['x'], `big/f${i}.txt`)));
+    const refused = await postForm(many);
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toBe('files: at most 200 files per upload');
+    expect(await storedKeys('wrkspc_default/skills/')).toEqual(before);
+  });
+
+  it('refuses a display_name that is not one non-empty line of at most 255 characters, and stores nothing', async () => {
+    const before = await storedKeys('wrkspc_default/skills/');
+    const listed = (await sdk().beta.skills.list()).data.length;
+    for (const displayName of ['x'.repeat(256), 'two\nlines', '   ']) {
+      const form = new FormData();
+      form.append('files[]', new File([skillMd('named', 'd')], 'named/SKILL.md'), 'named/SKILL.md');
+      form.append('display_name', displayName);
+      const { status, body } = await postForm(form);
+      expect(status, displayName).toBe(400);
+      expect(body.error.message).toBe('display_name: a single non-empty line of at most 255 characters');
+    }
+    const exactly = await sdk().beta.skills.create({ files: files('named'), display_name: 'y'.repeat(255) });
+    expect(exactly.display_name).toBe('y'.repeat(255));
+    expect((await sdk().beta.skills.list()).data.length).toBe(listed + 1);
+    expect((await storedKeys('wrkspc_default/skills/')).filter((k) => !before.includes(k)).every((k) => k.startsWith(`wrkspc_default/skills/${exactly.id}/`))).toBe(true);
+  });
 });
 
 describe("agents' skills", () => {
@@ -214,6 +257,27 @@ describe('skills in the system prompt', () => {
     await settle(sessionId);
     const [second] = await modelRequestsWith(next);
     expect(JSON.stringify(second.system)).toBe(JSON.stringify(request.system));
+  });
+
+  it("hands the sandbox each pinned version's files, read from R2 only when asked; none of an old spec or a deleted version", async () => {
+    const client = sdk();
+    const skill = await client.beta.skills.create({ files: files('placeable', 'Placed.', 'print("placed")\n') });
+    const first = skill.latest_version_id;
+    const [summary] = await workspaceStore(env, 'wrkspc_default').skillSummaries([{ type: 'custom', skill_id: skill.id, version: first }]);
+    expect(summary).toEqual({ name: 'placeable', description: 'Placed.', path: '/mnt/skills/placeable/', skill_id: skill.id, version: first });
+    // a spec stored before skills were placed lists a skill without its id and version
+    const stored = { name: 'older', description: 'd', path: '/mnt/skills/older/' };
+    const spec = { workspaceId: 'wrkspc_default', skills: [summary!, stored] } as SessionSpec;
+    const given = await sessionSkills(filesFor(env as unknown as Env), spec);
+    expect(given.map((g) => ({ skillId: g.skillId, version: g.version, name: g.name, paths: g.files.map((f) => f.path).sort() }))).toEqual([
+      { skillId: skill.id, version: first, name: 'placeable', paths: ['SKILL.md', 'scripts/run.py'] },
+    ]);
+    const script = await given[0]!.files.find((f) => f.path === 'scripts/run.py')!.read();
+    expect(new TextDecoder().decode(script!)).toBe('print("placed")\n');
+
+    await client.beta.skills.versions.create(skill.id, { files: files('placeable', 'Newer.') });
+    await client.beta.skills.versions.delete(first, { skill_id: skill.id });
+    expect(await sessionSkills(filesFor(env as unknown as Env), spec)).toEqual([]);
   });
 
   it('adds no skills block to an agent without skills', async () => {

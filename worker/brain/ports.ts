@@ -42,6 +42,10 @@ export interface FilePort {
   read(workspaceId: string, fileId: string): Promise<{ mimeType: string; bytes: Uint8Array } | null>;
   /** The session's `file` resources, for the hands to place in its sandbox (bytes read through `read`). */
   sessionFiles(workspaceId: string, sessionId: string): Promise<Array<{ resourceId: string; fileId: string; mountPath: string }>>;
+  /** The paths of a skill version's files; null when the workspace has no such version any more. */
+  skillFiles(workspaceId: string, skillId: string, version: string): Promise<string[] | null>;
+  /** One file of a skill version; null when its bytes are gone. */
+  readSkillFile(workspaceId: string, skillId: string, version: string, path: string): Promise<Uint8Array | null>;
 }
 
 export interface StepPorts {

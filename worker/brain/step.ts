@@ -11,10 +11,11 @@ import type { SessionSpec } from '../../contract/session-spec.ts';
 import { activeOutcome, evaluationsEnded } from '../../contract/outcome.ts';
 import type { EmitOptions, StepView } from '../../durable-objects/session-log.ts';
 import type { SandboxCredential } from '../../sandbox/credentials.ts';
-import type { SandboxFile, SandboxRepository } from '../../sandbox/hands.ts';
+import type { SandboxFile, SandboxRepository, SandboxSkill } from '../../sandbox/hands.ts';
 import { assessBudget, BUDGET_NOTICE_SOURCE, toolCallsLeft } from './budget.ts';
 import { compactionSpan, DEFAULT_TRIGGER_TOKENS, estimateTokens, IDLE_COMPACTION_AT, latestCompaction, MAX_COMPACTIONS, summarize } from './compactor.ts';
 import { buildModelRequest, CONTEXT_EVENT_TYPES, withFileContents } from './context-builder.ts';
+import { sessionSkills } from './files.ts';
 import { detectLoop, LOOP_NOTICE_SOURCE } from './loop-detection.ts';
 import { connectMcpServers, type McpServers } from './mcp-servers.ts';
 import type { ModelTurn } from './model-client.ts';
@@ -177,6 +178,7 @@ async function settleOpenToolCalls(step: Step): Promise<StepOutcome | null> {
   let repositories: Promise<SandboxRepository[]> | undefined;
   // listed afresh each step: a file resource added since the last call is placed before the next one runs
   let files: Promise<SandboxFile[]> | undefined;
+  let skills: Promise<SandboxSkill[]> | undefined;
   const { waiting, limitReached } = await settleToolCalls(step.view.events, {
     spec,
     tools: step.tools,
@@ -184,6 +186,7 @@ async function settleOpenToolCalls(step: Step): Promise<StepOutcome | null> {
     credentials: () => (credentials ??= spec.vaultIds.length ? ports.vault.sessionCredentials(spec.workspaceId, spec.vaultIds) : Promise.resolve([])),
     repositories: () => (repositories ??= ports.vault.sessionRepositories(spec.workspaceId, spec.sessionId)),
     files: () => (files ??= sessionFiles(ports.files, spec.workspaceId, spec.sessionId)),
+    skills: () => (skills ??= sessionSkills(ports.files, spec)),
     emit: (events) => step.emit(events),
     callsLeft: toolCallsLeft(step.view, step.seen),
     mcp: step.mcp!,

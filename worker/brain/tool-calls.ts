@@ -4,12 +4,12 @@
 import { agentMcpToolResult, agentToolResult, sessionError, type EventOf, type NewEvent, type SessionEvent } from '../../contract/events.ts';
 import type { SessionSpec } from '../../contract/session-spec.ts';
 import { redactContent, type SandboxCredential } from '../../sandbox/credentials.ts';
-import type { Hands, SandboxFile, SandboxRepository, SandboxSpec } from '../../sandbox/hands.ts';
+import type { Hands, SandboxFile, SandboxRepository, SandboxSkill, SandboxSpec } from '../../sandbox/hands.ts';
 import type { McpServers } from './mcp-servers.ts';
 import { checkToolInput, type ResolvedTool } from './tools.ts';
 
-/** The sandbox's view of a session: its spec, with the credentials and repositories read for this call. */
-function sandboxSpec(spec: SessionSpec, credentials: SandboxCredential[], repositories: SandboxRepository[], files: SandboxFile[]): SandboxSpec {
+/** The sandbox's view of a session: its spec, with the credentials, repositories, files and skills read for this call. */
+function sandboxSpec(spec: SessionSpec, credentials: SandboxCredential[], repositories: SandboxRepository[], files: SandboxFile[], skills: SandboxSkill[]): SandboxSpec {
   return {
     sessionId: spec.sessionId,
     workspaceId: spec.workspaceId,
@@ -18,6 +18,7 @@ function sandboxSpec(spec: SessionSpec, credentials: SandboxCredential[], reposi
     credentials,
     repositories,
     files,
+    skills,
   };
 }
 
@@ -31,6 +32,8 @@ export interface ToolCallContext {
   repositories: () => Promise<SandboxRepository[]>;
   /** The session's file resources, for the hands to place before the call runs (bytes read only if they ask). */
   files: () => Promise<SandboxFile[]>;
+  /** The agent's skills with their files, for the hands to place before the call runs (bytes read only if they ask). */
+  skills: () => Promise<SandboxSkill[]>;
   emit: (events: NewEvent[]) => Promise<SessionEvent[]>;
   /** How many more calls max_tool_calls lets run. */
   callsLeft: number;
@@ -120,14 +123,15 @@ export async function settleToolCalls(events: SessionEvent[], ctx: ToolCallConte
     let credentials: SandboxCredential[];
     let repositories: SandboxRepository[];
     let files: SandboxFile[];
+    let skills: SandboxSkill[];
     try {
-      [credentials, repositories, files] = await Promise.all([ctx.credentials(), ctx.repositories(), ctx.files()]);
+      [credentials, repositories, files, skills] = await Promise.all([ctx.credentials(), ctx.repositories(), ctx.files(), ctx.skills()]);
     } catch (err) {
       // e.g. a master key missing after a rotation: the call is answered (not run), the session goes on
-      await refuse(`Not run: the session's vault credentials, repository tokens or file resources could not be read (${(err as Error).message}).`);
+      await refuse(`Not run: the session's vault credentials, repository tokens, file resources or skills could not be read (${(err as Error).message}).`);
       continue;
     }
-    const outcome = await ctx.hands.execute(sandboxSpec(ctx.spec, credentials, repositories, files), { name, input, idempotencyKey: call.id });
+    const outcome = await ctx.hands.execute(sandboxSpec(ctx.spec, credentials, repositories, files, skills), { name, input, idempotencyKey: call.id });
     // A repository that could not be cloned: the session goes on without it ("always retrying", as the SDK says).
     // A file that could not be placed: likewise, the session goes on without it.
     const notices = [...(outcome.repositoryErrors ?? []), ...(outcome.fileErrors ?? [])].map((e) => sessionError({ ...e, retry_status: { type: 'retrying' } }));

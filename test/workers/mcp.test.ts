@@ -10,8 +10,8 @@ import { allEvents, call, say, settle } from './api.ts';
 
 const MCP_URL = inject('mcpServerUrl');
 const TOKEN = inject('mcpServerToken');
-/** Nothing listens on port 9 (discard) here: a server that is down. */
-const DOWN_URL = 'http://127.0.0.1:9/mcp';
+/** Nothing listens on port 9 (discard) here: a server that is down (on 127.0.0.2, which the URL rule lets agents name). */
+const DOWN_URL = 'http://127.0.0.2:9/mcp';
 
 interface Setup {
   servers: Array<{ name: string; url: string }>;

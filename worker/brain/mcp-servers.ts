@@ -2,6 +2,7 @@
 // the brain holds nothing between steps), with the bearer token of the session's vault credential for that server
 // URL, offers the tools they list, and calls them. A server that cannot be reached or refuses the credential is a
 // `session.error` once per turn, and the turn goes on without its tools.
+import { mcpServerUrlProblem } from '../../contract/agent.ts';
 import { sessionError, type NewEvent, type SessionEvent } from '../../contract/events.ts';
 import type { SessionSpec } from '../../contract/session-spec.ts';
 import type { McpCredential } from '../../contract/vault.ts';
@@ -45,22 +46,43 @@ export async function connectMcpServers(ctx: McpStepContext, tools: Map<string, 
         down.set(use.name, earlier);
         continue;
       }
-      credentials ??= await readCredentials(ctx);
       const failure = async (type: 'mcp_connection_failed_error' | 'mcp_authentication_failed_error', message: string) => {
         down.set(use.name, message);
         await ctx.emit([sessionError({ type, mcp_server_name: use.name, message, retry_status: { type: 'terminal' } })]);
       };
+      // Agents are checked on create and update; this one may have been stored before the rule.
+      const urlProblem = mcpServerUrlProblem(use.url);
+      if (urlProblem) {
+        await failure(
+          'mcp_connection_failed_error',
+          `MCP server '${use.name}' was not contacted: its url ${use.url} is not one the runtime connects to (${urlProblem}); update the agent's mcp_servers. Its tools are not offered this turn`,
+        );
+        continue;
+      }
+      credentials ??= await readCredentials(ctx);
       if (typeof credentials === 'string') {
         await failure('mcp_authentication_failed_error', `MCP server '${use.name}': ${credentials}; its tools are not offered this turn`);
         continue;
       }
       const credential = credentials.find((c) => sameUrl(c.mcpServerUrl, use.url)) ?? null;
-      const bearer = credential ? await currentToken(ctx, credential) : null;
-      if (bearer !== null && typeof bearer !== 'string') {
-        await failure('mcp_authentication_failed_error', `MCP server '${use.name}': ${bearer.problem}. Its tools are not offered this turn`);
+      const current = credential ? await currentToken(ctx, credential) : null;
+      if (current && 'problem' in current) {
+        await failure('mcp_authentication_failed_error', `MCP server '${use.name}': ${current.problem}. Its tools are not offered this turn`);
         continue;
       }
-      const r = await ctx.mcp.connect(use.url, bearer);
+      let bearer = current?.token ?? null;
+      let r = await ctx.mcp.connect(use.url, bearer);
+      // A token refused before its expires_at (revoked, or rotated elsewhere) is refreshed once and tried once
+      // more; one refreshed in this step already is not, so a server that refuses every token costs one refresh.
+      if (!r.ok && r.probe.http_response?.status_code === 401 && credential?.refresh && !current?.refreshed) {
+        const again = await refreshed(ctx, credential, `the server refused the access token of credential ${credential.credentialId} before it expired`);
+        if ('problem' in again) {
+          await failure('mcp_authentication_failed_error', `MCP server '${use.name}': ${again.problem}. Its tools are not offered this turn`);
+          continue;
+        }
+        bearer = again.token;
+        r = await ctx.mcp.connect(use.url, bearer);
+      }
       if (!r.ok) {
         const what = r.kind === 'authentication' ? 'refused the credential' : 'could not be reached';
         await failure(
@@ -95,18 +117,26 @@ export async function connectMcpServers(ctx: McpStepContext, tools: Map<string, 
  * The token to send: the credential's, or, for an `mcp_oauth` token past its `expires_at`, a fresh one from its token
  * endpoint (stored back in the vault). An expired token is never sent.
  */
-async function currentToken(ctx: McpStepContext, credential: McpCredential): Promise<string | { problem: string }> {
-  if (!credential.expiresAt || Date.parse(credential.expiresAt) > Date.now()) return credential.token;
-  const expired = `the access token of credential ${credential.credentialId} expired at ${credential.expiresAt}`;
-  if (!credential.refresh) return { problem: `${expired}, and the credential has no refresh token to renew it; update it with a new access_token` };
-  const refreshed = await refreshAccessToken(credential.refresh);
-  if (typeof refreshed === 'string') return { problem: `${expired}, and refreshing it failed: ${refreshed}` };
+async function currentToken(ctx: McpStepContext, credential: McpCredential): Promise<{ token: string; refreshed: boolean } | { problem: string }> {
+  if (!credential.expiresAt || Date.parse(credential.expiresAt) > Date.now()) return { token: credential.token, refreshed: false };
+  return refreshed(ctx, credential, `the access token of credential ${credential.credentialId} expired at ${credential.expiresAt}`);
+}
+
+/**
+ * A new access token from the credential's token endpoint, stored in the vault; or why there is none (`why` says
+ * what made a refresh necessary). The official API's `vault_credential.refresh_failed` is a webhook, and this
+ * runtime sends none: the failure is told to the session, in the message of its error.
+ */
+async function refreshed(ctx: McpStepContext, credential: McpCredential, why: string): Promise<{ token: string; refreshed: true } | { problem: string }> {
+  if (!credential.refresh) return { problem: `${why}, and the credential has no refresh token to renew it; update it with a new access_token` };
+  const r = await refreshAccessToken(credential.refresh);
+  if (!r.ok) return { problem: `${why}, and refreshing it failed: ${r.failure.message}` };
   try {
-    await ctx.vault.recordMcpRefresh(ctx.spec.workspaceId, credential, refreshed);
+    await ctx.vault.recordMcpRefresh(ctx.spec.workspaceId, credential, r.token);
   } catch {
     // The new token still serves this step; the next one refreshes again.
   }
-  return refreshed.accessToken;
+  return { token: r.token.accessToken, refreshed: true };
 }
 
 /** The session's MCP credentials, or why they could not be read (a master key missing after a rotation). */

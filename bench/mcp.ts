@@ -1,6 +1,6 @@
 // Benchmark for MCP tool calls: the harness's overhead per call, i.e. the gap between the agent.mcp_tool_use and
 // agent.mcp_tool_result events' processed_at minus the time the MCP server itself spent on the requests it served in
-// that gap (the test server times each one). Real runtime, bearer-protected server on 127.0.0.1 with the token from
+// that gap (the test server times each one). Real runtime, bearer-protected server on 127.0.0.2 with the token from
 // a vault static_bearer credential, scripted model at zero latency. Prints median and p95; asserts nothing.
 import { startMcpServer, type ServedRequest } from '../test/support/mcp-server.ts';
 import { percentile as pct, startBenchRuntime } from './bench-runtime.ts';
@@ -36,7 +36,7 @@ try {
 
   const overhead = samples.map((s) => s.gap - s.server);
   console.log(`edgeharness MCP benchmark — agent.mcp_tool_use → agent.mcp_tool_result for \`lookup_order\`, ${CALLS} calls in one session`);
-  console.log('(server: official SDK McpServer, stateless streamable HTTP on 127.0.0.1, bearer from a vault static_bearer credential)\n');
+  console.log('(server: official SDK McpServer, stateless streamable HTTP on 127.0.0.2, bearer from a vault static_bearer credential)\n');
   console.log('                          median ms |   p95 ms');
   console.log(`  use → result          ${fmt(pct(samples.map((s) => s.gap), 50))} | ${fmt(pct(samples.map((s) => s.gap), 95))}`);
   console.log(`  server's own time     ${fmt(pct(samples.map((s) => s.server), 50))} | ${fmt(pct(samples.map((s) => s.server), 95))}`);

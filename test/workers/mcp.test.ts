@@ -478,6 +478,17 @@ describe('MCP servers', () => {
       expect(r.body).toMatchObject({ status: 'unknown', mcp_probe: { method: 'initialize', http_response: null }, refresh: null });
     });
 
+    it('answers unknown without contacting a server URL a credential stored before the URL rule names', async () => {
+      const v = await call('POST', '/v1/vaults', { display_name: 'old' });
+      // Written past the API's check, as a credential stored by an earlier version would be.
+      const c = await workspaceStore(env, 'wrkspc_default').createCredential(v.body.id, {
+        auth: { type: 'mcp_oauth', access_token: TOKEN, mcp_server_url: 'http://127.0.0.1:8787/mcp' },
+      });
+      expect(c.ok).toBe(true);
+      const r = await validate(v.body.id, c.ok ? c.value.id : '');
+      expect(r.body).toMatchObject({ status: 'unknown', mcp_probe: { method: 'initialize', http_response: null }, refresh: null });
+    });
+
     it('answers invalid for an archived credential, whose token is gone, without probing', async () => {
       const { vaultId, credentialId } = await oauthCredential({ accessToken: TOKEN, refreshToken: refreshTokenFor('archived') });
       await call('POST', `/v1/vaults/${vaultId}/credentials/${credentialId}/archive`);

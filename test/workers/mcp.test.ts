@@ -348,7 +348,10 @@ describe('MCP servers', () => {
       const id = await sessionWith(vaultId);
       await say(id, 'hello');
       const events = await settle(id);
-      expect(events.filter((e) => e.type === 'session.error').map((e) => e.error.type)).toEqual(['mcp_authentication_failed_error']);
+      const errors = events.filter((e) => e.type === 'session.error');
+      expect(errors.map((e) => e.error.type)).toEqual(['mcp_authentication_failed_error']);
+      expect(errors[0].error.message).toContain('just refreshed');
+      expect(JSON.stringify(events)).not.toContain('refused-by-the-server');
       expect(events.at(-1).stop_reason).toEqual({ type: 'end_turn' });
       expect(await grants(refreshToken)).toBe(1);
     });

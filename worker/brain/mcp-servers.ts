@@ -71,20 +71,22 @@ export async function connectMcpServers(ctx: McpStepContext, tools: Map<string, 
         continue;
       }
       let bearer = current?.token ?? null;
+      let fresh = current?.refreshed ?? false;
       let r = await ctx.mcp.connect(use.url, bearer);
       // A token refused before its expires_at (revoked, or rotated elsewhere) is refreshed once and tried once
       // more; one refreshed in this step already is not, so a server that refuses every token costs one refresh.
-      if (!r.ok && r.probe.http_response?.status_code === 401 && credential?.refresh && !current?.refreshed) {
+      if (!r.ok && r.probe.http_response?.status_code === 401 && credential?.refresh && !fresh) {
         const again = await refreshed(ctx, credential, `the server refused the access token of credential ${credential.credentialId} before it expired`);
         if ('problem' in again) {
           await failure('mcp_authentication_failed_error', `MCP server '${use.name}': ${again.problem}. Its tools are not offered this turn`);
           continue;
         }
         bearer = again.token;
+        fresh = true;
         r = await ctx.mcp.connect(use.url, bearer);
       }
       if (!r.ok) {
-        const what = r.kind === 'authentication' ? 'refused the credential' : 'could not be reached';
+        const what = r.kind === 'authentication' ? `refused the credential${fresh ? ', its access token just refreshed,' : ''}` : 'could not be reached';
         await failure(
           r.kind === 'authentication' ? 'mcp_authentication_failed_error' : 'mcp_connection_failed_error',
           `MCP server '${use.name}' ${what} (${r.message}); its tools are not offered this turn`,

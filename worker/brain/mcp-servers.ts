@@ -34,7 +34,8 @@ export interface McpStepContext {
  * server and reads no credential.
  */
 export async function connectMcpServers(ctx: McpStepContext, tools: Map<string, ResolvedTool>): Promise<McpServers> {
-  const connected = new Map<string, { connection: McpConnection; bearer: string | null }>();
+  /** `fresh`: its token was refreshed in this step, so a refusal is final. */
+  const connected = new Map<string, { url: string; connection: McpConnection; bearer: string | null; credential: McpCredential | null; fresh: boolean }>();
   const down = new Map<string, string>();
   const uses = mcpServersUsed(ctx.spec.agent);
   if (uses.length) {
@@ -93,21 +94,43 @@ export async function connectMcpServers(ctx: McpStepContext, tools: Map<string, 
         );
         continue;
       }
-      connected.set(use.name, { connection: r.connection, bearer });
+      connected.set(use.name, { url: use.url, connection: r.connection, bearer, credential, fresh });
       addMcpTools(tools, use, r.connection.tools);
     }
   }
   return {
     server(name) {
       const c = connected.get(name);
-      if (c) return { ok: true, ...c };
+      if (c) return { ok: true, connection: c.connection, bearer: c.bearer };
       return { ok: false, reason: down.get(name) ?? `the agent has no MCP server named '${name}' with an mcp_toolset` };
     },
     async call(server, name, input) {
       const c = connected.get(server);
       if (!c) return { content: [{ type: 'text', text: `Not run: MCP server '${server}' is not connected.` }], isError: true };
-      const outcome = await c.connection.call(name, input);
-      return { ...outcome, content: c.bearer ? redactContent(outcome.content, [asRedactable(c.bearer)]) : outcome.content };
+      let outcome = await c.connection.call(name, input);
+      // Refused mid-step (revoked since the step connected): a 401 means the server ran nothing, so the call is sent
+      // once more, over a new connection with a refreshed token; the token is refreshed at most once a step.
+      if (outcome.refused && c.credential?.refresh && !c.fresh) {
+        const again = await refreshed(ctx, c.credential, `the server refused the access token of credential ${c.credential.credentialId} during the step`);
+        c.fresh = true;
+        if ('problem' in again) {
+          // As when connecting: the session is told, and the server is not used again this turn.
+          const message = `MCP server '${server}': ${again.problem}. Its tools are not offered for the rest of this turn`;
+          connected.delete(server);
+          down.set(server, message);
+          await c.connection.close();
+          await ctx.emit([sessionError({ type: 'mcp_authentication_failed_error', mcp_server_name: server, message, retry_status: { type: 'terminal' } })]);
+          return { content: [{ type: 'text', text: `Not run: ${again.problem}.` }], isError: true };
+        }
+        const r = await ctx.mcp.connect(c.url, again.token);
+        if (r.ok) {
+          await c.connection.close();
+          Object.assign(c, { connection: r.connection, bearer: again.token });
+          outcome = await r.connection.call(name, input);
+        }
+      }
+      const { refused: _, ...answer } = outcome;
+      return { ...answer, content: c.bearer ? redactContent(answer.content, [asRedactable(c.bearer)]) : answer.content };
     },
     async close() {
       await Promise.all([...connected.values()].map((c) => c.connection.close()));

@@ -6,7 +6,8 @@
 // server's own time from a tool call's. `POST /token` is
 // an OAuth token endpoint: the refresh_token grant of client `edgeharness-test` (client_secret_post) gets the token
 // (or, for a refresh token marked `.refused`, one the server refuses; see refreshTokenFor), and `GET
-// /_grants?refresh_token=…` says how many grants were asked for with it. It listens on 127.0.0.2, not 127.0.0.1: the
+// /_grants?refresh_token=…` says how many grants were asked for with it. `POST /_tokens?grant=…` makes the server accept
+// one more token, `POST /_tokens?revoke=…` refuses it again (a token revoked while a client holds it). It listens on 127.0.0.2, not 127.0.0.1: the
 // runtime reaches plain-http MCP servers only there (contract/agent.ts, mcpServerUrlProblem).
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -47,6 +48,7 @@ function mcpServer(req: IncomingMessage, calls: Map<string, number>): McpServer 
 export async function startMcpServer(token: string): Promise<TestMcpServer> {
   const calls = new Map<string, number>();
   const grants = new Map<string, number>();
+  const accepted = new Set<string>();
   const served: ServedRequest[] = [];
   const http = createServer(async (req, res) => {
     if (req.method === 'GET' && req.url === '/_requests') {
@@ -56,6 +58,13 @@ export async function startMcpServer(token: string): Promise<TestMcpServer> {
     if (req.method === 'GET' && req.url?.startsWith('/_calls')) {
       const order = new URL(req.url, 'http://x').searchParams.get('order_id') ?? '';
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ calls: calls.get(order) ?? 0 }));
+      return;
+    }
+    if (req.method === 'POST' && req.url?.startsWith('/_tokens')) {
+      const q = new URL(req.url, 'http://x').searchParams;
+      if (q.get('grant')) accepted.add(q.get('grant')!);
+      if (q.get('revoke')) accepted.delete(q.get('revoke')!);
+      res.writeHead(204).end();
       return;
     }
     if (req.method === 'GET' && req.url?.startsWith('/_grants')) {
@@ -79,7 +88,8 @@ export async function startMcpServer(token: string): Promise<TestMcpServer> {
       res.end(JSON.stringify(ok ? { access_token: issued, token_type: 'Bearer', expires_in: 3600 } : { error: 'invalid_grant' }));
       return;
     }
-    if (req.headers.authorization !== `Bearer ${token}`) {
+    const bearer = req.headers.authorization?.replace(/^Bearer /, '');
+    if (bearer !== token && !(bearer && accepted.has(bearer))) {
       res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' }).end(JSON.stringify({ error: 'unauthorized' }));
       return;
     }

@@ -7,7 +7,13 @@ import { env } from 'cloudflare:test';
 import { describe, expect, inject, it } from 'vitest';
 import { faultLog, injectFaults } from '../support/faults.ts';
 import { OAUTH_CLIENT, refreshTokenFor } from '../support/mcp-oauth-client.ts';
+import type { SessionSpec } from '../../contract/session-spec.ts';
+import type { McpCredential } from '../../contract/vault.ts';
 import { workspaceStore } from '../../durable-objects/stubs.ts';
+import { mcpOverHttp } from '../../worker/brain/mcp-client.ts';
+import type { RefreshedToken } from '../../worker/brain/mcp-oauth.ts';
+import { connectMcpServers } from '../../worker/brain/mcp-servers.ts';
+import type { ResolvedTool } from '../../worker/brain/tools.ts';
 import { allEvents, call, say, settle } from './api.ts';
 
 const MCP_URL = inject('mcpServerUrl');
@@ -366,6 +372,100 @@ describe('MCP servers', () => {
       const events = await settle(id);
       expect(events.filter((e) => e.type === 'session.error').map((e) => e.error.type)).toEqual(['mcp_authentication_failed_error']);
       expect(await grants(refreshToken)).toBe(1);
+    });
+  });
+
+  // A token revoked between the step's connection and a call: the step's MCP servers driven directly, since only
+  // they can be told to revoke at that moment.
+  describe('a token refused mid-step', () => {
+    async function connectedWith(accessToken: string, refreshToken: string) {
+      await fetch(new URL(`/_tokens?grant=${accessToken}`, MCP_URL), { method: 'POST' });
+      const credential: McpCredential = {
+        credentialId: 'vcrd_mid_step',
+        vaultId: 'vlt_mid_step',
+        type: 'mcp_oauth',
+        mcpServerUrl: MCP_URL,
+        token: accessToken,
+        expiresAt: new Date(Date.now() + 3_600_000).toISOString(),
+        refresh: {
+          tokenEndpoint: new URL('/token', MCP_URL).href,
+          clientId: OAUTH_CLIENT.clientId,
+          tokenEndpointAuth: 'client_secret_post',
+          clientSecret: OAUTH_CLIENT.clientSecret,
+          refreshToken,
+          resource: null,
+          scope: null,
+        },
+      };
+      const recorded: RefreshedToken[] = [];
+      const emitted: any[] = [];
+      const spec = {
+        workspaceId: 'wrkspc_default',
+        vaultIds: ['vlt_mid_step'],
+        agent: {
+          mcp_servers: [{ type: 'url', name: 'orders', url: MCP_URL }],
+          tools: [{ type: 'mcp_toolset', mcp_server_name: 'orders', configs: [], default_config: { enabled: true, permission_policy: { type: 'always_allow' } } }],
+        },
+      } as unknown as SessionSpec;
+      const servers = await connectMcpServers(
+        {
+          spec,
+          seen: [],
+          mcp: mcpOverHttp,
+          vault: {
+            sessionMcpCredentials: async () => [credential],
+            recordMcpRefresh: async (_ws, _c, token) => void recorded.push(token),
+            sessionCredentials: async () => [],
+            sessionRepositories: async () => [],
+          },
+          emit: async (events) => {
+            emitted.push(...events);
+            return [];
+          },
+        },
+        new Map<string, ResolvedTool>(),
+      );
+      expect(servers.server('orders').ok).toBe(true);
+      await fetch(new URL(`/_tokens?revoke=${accessToken}`, MCP_URL), { method: 'POST' });
+      return { servers, recorded, emitted };
+    }
+
+    it('refreshes once and sends the call again over a new connection: the server runs it once', async () => {
+      const refreshToken = refreshTokenFor('mid-step');
+      const { servers, recorded, emitted } = await connectedWith('mid-step-access-6b7c', refreshToken);
+      const outcome = await servers.call('orders', 'lookup_order', { order_id: 'G-1' });
+      expect(outcome).toEqual({ isError: false, content: [{ type: 'text', text: 'order G-1: shipped on 2026-11-30' }] });
+      expect(await serverCalls('G-1')).toBe(1);
+      expect(await grants(refreshToken)).toBe(1);
+      expect(recorded).toHaveLength(1);
+      expect(emitted).toEqual([]);
+      await servers.close();
+    });
+
+    it('answers the call as not run and reports mcp_authentication_failed_error when the refresh fails', async () => {
+      const refreshToken = 'a-refresh-token-refused-mid-step';
+      const { servers, recorded, emitted } = await connectedWith('mid-step-access-7c8d', refreshToken);
+      const outcome = await servers.call('orders', 'lookup_order', { order_id: 'G-2' });
+      expect(outcome.isError).toBe(true);
+      expect(outcome.content[0]).toMatchObject({ type: 'text', text: expect.stringContaining('refreshing it failed') });
+      expect(await serverCalls('G-2')).toBe(0);
+      expect(await grants(refreshToken)).toBe(1);
+      expect(recorded).toEqual([]);
+      expect(emitted.map((e) => e.error)).toMatchObject([{ type: 'mcp_authentication_failed_error', mcp_server_name: 'orders' }]);
+      expect(servers.server('orders').ok).toBe(false);
+      expect(JSON.stringify([outcome, emitted])).not.toContain(refreshToken);
+      await servers.close();
+    });
+
+    it('does not refresh a second time in the step when the new token is refused too', async () => {
+      const refreshToken = refreshTokenFor('mid-step-refused', { refused: true });
+      const { servers } = await connectedWith('mid-step-access-8d9e', refreshToken);
+      const first = await servers.call('orders', 'lookup_order', { order_id: 'G-3' });
+      const second = await servers.call('orders', 'lookup_order', { order_id: 'G-3' });
+      expect([first.isError, second.isError]).toEqual([true, true]);
+      expect(await serverCalls('G-3')).toBe(0);
+      expect(await grants(refreshToken)).toBe(1);
+      await servers.close();
     });
   });
 

@@ -24,6 +24,8 @@ export type McpContentBlock =
 export interface McpCallOutcome {
   content: McpContentBlock[];
   isError: boolean;
+  /** The server answered the call 401: it refused the token before running anything. */
+  refused?: boolean;
 }
 
 export interface McpConnection {
@@ -89,7 +91,8 @@ export const mcpOverHttp: McpPort = {
               const r = await client.callTool({ name, arguments: input });
               return { content: toBlocks(r.content as unknown[] | undefined, r.structuredContent), isError: r.isError === true };
             } catch (err) {
-              return { content: [{ type: 'text', text: `The MCP server failed the call: ${describe(err, bearer)}` }], isError: true };
+              const refused = err instanceof StreamableHTTPError && err.code === 401;
+              return { content: [{ type: 'text', text: `The MCP server failed the call: ${describe(err, bearer)}` }], isError: true, ...(refused ? { refused } : {}) };
             }
           },
           close: () => client.close().catch(() => undefined),

@@ -249,36 +249,17 @@ describe('MCP servers', () => {
   });
 
   describe('mcp_oauth', () => {
-    /** A session whose vault has an mcp_oauth credential for the server, its access token about to expire. */
+    /** A session whose vault has an mcp_oauth credential for the server, its access token expired by now. */
     async function oauthSession(refresh: boolean) {
-      const id = await mcpSession({ servers: [{ name: 'orders', url: MCP_URL }] });
-      const session = await call('GET', `/v1/sessions/${id}`);
-      const v = await call('POST', '/v1/vaults', { display_name: 'oauth' });
       const expiresAt = new Date(Date.now() + 1500).toISOString();
-      const c = await call('POST', `/v1/vaults/${v.body.id}/credentials`, {
-        auth: {
-          type: 'mcp_oauth',
-          access_token: 'expired-access-token-41c2',
-          mcp_server_url: MCP_URL,
-          expires_at: expiresAt,
-          ...(refresh
-            ? {
-                refresh: {
-                  client_id: OAUTH_CLIENT.clientId,
-                  refresh_token: OAUTH_CLIENT.refreshToken,
-                  token_endpoint: new URL('/token', MCP_URL).href,
-                  token_endpoint_auth: { type: 'client_secret_post', client_secret: OAUTH_CLIENT.clientSecret },
-                },
-              }
-            : {}),
-        },
+      const { vaultId, credentialId } = await oauthCredential({
+        accessToken: 'expired-access-token-41c2',
+        expiresAt,
+        ...(refresh ? { refreshToken: OAUTH_CLIENT.refreshToken } : {}),
       });
-      expect(c.status, JSON.stringify(c.body)).toBe(200);
-      const s = await call('POST', '/v1/sessions', { agent: session.body.agent.id, environment_id: session.body.environment_id, vault_ids: [v.body.id] });
-      expect(s.status, JSON.stringify(s.body)).toBe(200);
-      // Let the access token expire (nothing is timed: the step only compares expires_at with the clock).
-      while (Date.now() <= Date.parse(expiresAt)) await new Promise((r) => setTimeout(r, 100));
-      return { id: s.body.id as string, vaultId: v.body.id as string, credentialId: c.body.id as string };
+      const id = await sessionWith(vaultId);
+      await until(expiresAt);
+      return { id, vaultId, credentialId };
     }
 
     it('refreshes an expired access token at the token endpoint, stores it, and calls the server with it', async () => {

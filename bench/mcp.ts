@@ -1,9 +1,10 @@
 // Benchmark for MCP tool calls: the harness's overhead per call, i.e. the gap between the agent.mcp_tool_use and
 // agent.mcp_tool_result events' processed_at minus the time the MCP server itself spent on the requests it served in
-// that gap (the test server times each one). Real runtime, bearer-protected server on 127.0.0.1 with the token from
+// that gap (the test server times each one). Real runtime, bearer-protected server on 127.0.0.2 with the token from
 // a vault static_bearer credential, scripted model at zero latency. Prints median and p95; asserts nothing.
 import { startMcpServer, type ServedRequest } from '../test/support/mcp-server.ts';
 import { percentile as pct, startBenchRuntime } from './bench-runtime.ts';
+import { timedToolTurn } from './tool-turn.ts';
 
 const CALLS = Number(process.env.BENCH_MCP_CALLS ?? 50);
 const WARMUP = 3;
@@ -36,7 +37,7 @@ try {
 
   const overhead = samples.map((s) => s.gap - s.server);
   console.log(`edgeharness MCP benchmark — agent.mcp_tool_use → agent.mcp_tool_result for \`lookup_order\`, ${CALLS} calls in one session`);
-  console.log('(server: official SDK McpServer, stateless streamable HTTP on 127.0.0.1, bearer from a vault static_bearer credential)\n');
+  console.log('(server: official SDK McpServer, stateless streamable HTTP on 127.0.0.2, bearer from a vault static_bearer credential)\n');
   console.log('                          median ms |   p95 ms');
   console.log(`  use → result          ${fmt(pct(samples.map((s) => s.gap), 50))} | ${fmt(pct(samples.map((s) => s.gap), 95))}`);
   console.log(`  server's own time     ${fmt(pct(samples.map((s) => s.server), 50))} | ${fmt(pct(samples.map((s) => s.server), 95))}`);
@@ -48,24 +49,8 @@ try {
 }
 
 /** One turn whose model calls `lookup_order`; the use and result events' processed_at, as epoch ms. */
-async function mcpTurn(id: string, order: string): Promise<{ use: number; result: number }> {
-  const stream = await client.beta.sessions.events.stream(id);
-  await client.beta.sessions.events.send(id, {
-    events: [{ type: 'user.message', content: [{ type: 'text', text: `[[tool:lookup_order {"order_id":"${order}"}]]` }] }],
-  });
-  let use = '';
-  let result = '';
-  for await (const ev of stream) {
-    if (ev.type === 'session.error') throw new Error(`session error: ${JSON.stringify(ev.error)}`);
-    if (ev.type === 'agent.mcp_tool_use') use = ev.processed_at;
-    if (ev.type === 'agent.mcp_tool_result') {
-      result = ev.processed_at;
-      if (ev.is_error) throw new Error(`MCP tool failed: ${JSON.stringify(ev.content)}`);
-    }
-    if (ev.type === 'session.status_idle') break;
-  }
-  if (!use || !result) throw new Error(`turn for ${order} had no MCP round trip`);
-  return { use: Date.parse(use), result: Date.parse(result) };
+function mcpTurn(id: string, order: string): Promise<{ use: number; result: number }> {
+  return timedToolTurn(client, id, `[[tool:lookup_order {"order_id":"${order}"}]]`, 'agent.mcp_tool');
 }
 
 async function served(): Promise<ServedRequest[]> {

@@ -2,6 +2,7 @@
 // and for the first tool call of a session (cold: the sandbox is provisioned then). Real runtime, local
 // sandbox host (bubblewrap), scripted model. Prints median and p95; asserts nothing.
 import { percentile as pct, startBenchRuntime } from './bench-runtime.ts';
+import { timedToolTurn } from './tool-turn.ts';
 
 const COLD = Number(process.env.BENCH_COLD ?? 8);
 const WARM = Number(process.env.BENCH_WARM ?? 30);
@@ -30,23 +31,9 @@ try {
 
 /** One turn that runs `echo`; returns the gap between the tool_use and tool_result events' processed_at. */
 async function echoTurn(id: string, i: number): Promise<number> {
-  const stream = await client.beta.sessions.events.stream(id);
-  await client.beta.sessions.events.send(id, {
-    events: [{ type: 'user.message', content: [{ type: 'text', text: `[[tool:bash {"command":"echo bench-${i}"}]]` }] }],
-  });
-  let use = '';
-  let result = '';
-  for await (const ev of stream) {
-    if (ev.type === 'agent.tool_use') use = ev.processed_at;
-    if (ev.type === 'agent.tool_result') {
-      result = ev.processed_at;
-      if (ev.is_error) throw new Error(`tool failed: ${JSON.stringify(ev.content)}`);
-    }
-    if (ev.type === 'session.status_idle') break;
-  }
-  return Date.parse(result) - Date.parse(use);
+  const { use, result } = await timedToolTurn(client, id, `[[tool:bash {"command":"echo bench-${i}"}]]`, 'agent.tool');
+  return result - use;
 }
-
 
 function fmt(n: number): string {
   return n.toFixed(0).padStart(9);

@@ -1,8 +1,10 @@
 // Vaults and their credentials, mirroring vaults.d.ts and credentials.d.ts. A credential is split here into the
 // public part every response is built from and the secrets, which only the vault's encrypted storage holds.
+import type { BetaManagedAgentsCredentialValidation } from '@anthropic-ai/sdk/resources/beta/vaults/credentials';
 import { z } from 'zod';
 import { RESERVED_ENV_NAMES } from '../sandbox/credentials.ts';
-import { Metadata, MetadataPatch } from './common.ts';
+import { mcpServerUrlProblem } from './agent.ts';
+import { Metadata, MetadataPatch, type Assignable } from './common.ts';
 import { LIMITS } from './size-limits.ts';
 
 // ---------- vaults ----------
@@ -51,17 +53,17 @@ const SecretName = z
       ctx.addIssue({ code: 'custom', message: `'${name}' is reserved: the sandbox needs it to run or to route its traffic, so a credential cannot take it` });
   });
 
-const HttpUrl = z
+/**
+ * An MCP server's URL and a token endpoint: the brain sends a token to both, so they follow the rule for an agent's
+ * MCP server URL (https; plain http only to 127.0.0.2 and up, never to the runtime's own 127.0.0.1 or localhost).
+ */
+const TokenBearingUrl = z
   .string()
   .max(LIMITS.url)
-  .refine((s) => {
-    try {
-      const u = new URL(s);
-      return u.protocol === 'https:' || u.protocol === 'http:';
-    } catch {
-      return false;
-    }
-  }, 'expected an http(s) URL');
+  .superRefine((s, ctx) => {
+    const problem = mcpServerUrlProblem(s);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
 const FutureTimestamp = z
   .string()
@@ -134,17 +136,17 @@ const CredentialAuthParams = z.discriminatedUnion('type', [
       'at least one of header and body must be true, or the secret could never be substituted',
     ).optional(),
   }),
-  z.strictObject({ type: z.literal('static_bearer'), token: Secret, mcp_server_url: HttpUrl }),
+  z.strictObject({ type: z.literal('static_bearer'), token: Secret, mcp_server_url: TokenBearingUrl }),
   z.strictObject({
     type: z.literal('mcp_oauth'),
     access_token: Secret,
-    mcp_server_url: HttpUrl,
+    mcp_server_url: TokenBearingUrl,
     expires_at: FutureTimestamp.nullable().optional(),
     refresh: z
       .strictObject({
         client_id: z.string().min(1).max(LIMITS.oauthClientId),
         refresh_token: Secret,
-        token_endpoint: HttpUrl,
+        token_endpoint: TokenBearingUrl,
         token_endpoint_auth: TokenEndpointAuthParams,
         resource: z.string().max(LIMITS.url).nullable().optional(),
         scope: z.string().max(LIMITS.oauthScope).nullable().optional(),
@@ -261,8 +263,8 @@ export interface McpCredential {
   /** When an `mcp_oauth` access token expires (null: not known, or a static bearer). */
   expiresAt: string | null;
   /**
-   * What refreshing an expired `mcp_oauth` access token takes; present only once it has expired and the credential
-   * has refresh configuration with a refresh token, so the refresh secrets leave the vault only when needed.
+   * What refreshing an `mcp_oauth` access token takes (once it has expired, or when the server refuses it early);
+   * present when the credential has refresh configuration with a refresh token.
    */
   refresh: {
     tokenEndpoint: string;
@@ -365,6 +367,28 @@ export function applyCredentialAuthUpdate(current: CredentialParts, p: Credentia
   return `auth.type: this credential is ${auth.type}; its type cannot be changed to ${p.type}`;
 }
 
+/** An HTTP error response captured by a validation probe, as BetaManagedAgentsRefreshHTTPResponse: body scrubbed of secrets. */
+export interface ProbeHttpResponse {
+  body: string;
+  body_truncated: boolean;
+  content_type: string;
+  status_code: number;
+}
+
+/** The failing step of the MCP probe, as BetaManagedAgentsMCPProbe. */
+export interface McpProbe {
+  /** `initialize` or `tools/list`. */
+  method: string;
+  /** Null when the server gave no HTTP answer (unreachable, timed out). */
+  http_response: ProbeHttpResponse | null;
+}
+
+/** The refresh-token exchange a validation tried, as BetaManagedAgentsRefreshObject. */
+export interface ProbeRefresh {
+  status: 'succeeded' | 'failed' | 'connect_error' | 'no_refresh_token';
+  http_response: ProbeHttpResponse | null;
+}
+
 /** Result of `mcp_oauth_validate`, as BetaManagedAgentsCredentialValidation. */
 export interface CredentialValidation {
   type: 'vault_credential_validation';
@@ -372,7 +396,10 @@ export interface CredentialValidation {
   vault_id: string;
   status: 'valid' | 'invalid' | 'unknown';
   has_refresh_token: boolean;
-  mcp_probe: null;
-  refresh: null;
+  mcp_probe: McpProbe | null;
+  refresh: ProbeRefresh | null;
   validated_at: string;
 }
+
+/** Checked by the compiler: the validation is the SDK's shape, enum values included. */
+export type CredentialValidationIsOfficial = Assignable<CredentialValidation, BetaManagedAgentsCredentialValidation>;

@@ -14,7 +14,6 @@ import type {
   Credential,
   CredentialCreateParams,
   CredentialUpdateParams,
-  CredentialValidation,
   McpCredential,
   Vault,
   VaultCreateParams,
@@ -219,8 +218,9 @@ export class WorkspaceStore extends DurableObject<Env> {
     return this.credentials.archive(vaultId, id);
   }
 
-  async validateCredential(vaultId: string, id: string): Promise<Result<CredentialValidation>> {
-    return this.credentials.validate(vaultId, id);
+  /** The mcp_oauth credential `mcp_oauth_validate` probes, decrypted (see Credentials.forValidation). */
+  async mcpCredentialToValidate(vaultId: string, id: string): Promise<Result<McpCredential | null>> {
+    return this.credentials.forValidation(vaultId, id);
   }
 
   /** The usable environment variables of these vaults, decrypted (see Credentials.forSession). */

@@ -12,7 +12,6 @@ import {
   type CredentialCreateParams,
   type CredentialSecrets,
   type CredentialUpdateParams,
-  type CredentialValidation,
   type McpCredential,
 } from '../../contract/vault.ts';
 import { placeholderFor, type SandboxCredential } from '../../sandbox/credentials.ts';
@@ -164,12 +163,11 @@ export class Credentials extends Queries {
   }
 
   /**
-   * `mcp_oauth_validate`. This runtime has no MCP client yet, so it cannot probe the server: an mcp_oauth
-   * credential with a stored token gets the honest verdict `unknown` ("the probe couldn't tell"), an archived one
-   * (its token dropped) `invalid` ("no access token is stored"). Other types are refused with 400, as the endpoint
-   * validates MCP OAuth credentials only.
+   * What `mcp_oauth_validate` probes with (the brain does the probing; resources keep no HTTP): the credential
+   * decrypted, with its refresh secrets, or null when it is archived (its token dropped). Other types are refused with
+   * 400, as the endpoint validates MCP OAuth credentials only.
    */
-  validate(vaultId: string, id: string): Result<CredentialValidation> {
+  async forValidation(vaultId: string, id: string): Promise<Result<McpCredential | null>> {
     const found = this.row(vaultId, id);
     if (!found.ok) return found;
     const { credential, sealed } = found.value;
@@ -178,16 +176,11 @@ export class Credentials extends Queries {
         'invalid_request_error',
         `credential '${id}' is a ${credential.auth.type} credential; mcp_oauth_validate validates mcp_oauth credentials only`,
       );
-    return ok({
-      type: 'vault_credential_validation',
-      credential_id: id,
-      vault_id: vaultId,
-      status: sealed ? 'unknown' : 'invalid',
-      has_refresh_token: sealed !== null && credential.auth.refresh !== null,
-      mcp_probe: null,
-      refresh: null,
-      validated_at: timestamp(),
-    });
+    if (!sealed) return ok(null);
+    const keys = await this.keys.forRequest();
+    if (!keys.ok) return keys;
+    const secrets = JSON.parse(await openSecret(keys.value, secretAad(this.keys.workspaceId(), vaultId, id), sealed)) as CredentialSecrets;
+    return ok(mcpCredential(vaultId, id, credential, secrets));
   }
 
   /**
@@ -227,8 +220,8 @@ export class Credentials extends Queries {
   /**
    * The usable MCP credentials (`static_bearer`, `mcp_oauth`) of these vaults, decrypted, in vault order then
    * creation order; the brain uses the first whose `mcp_server_url` is the server's. Archived vaults and
-   * credentials are left out. An expired `mcp_oauth` token comes with what refreshing it takes. Throws
-   * VaultCryptoError when a secret cannot be opened.
+   * credentials are left out. An `mcp_oauth` token comes with what refreshing it takes (when it expires, or when the
+   * server refuses it early). Throws VaultCryptoError when a secret cannot be opened.
    */
   async mcpForSession(vaultIds: string[]): Promise<McpCredential[]> {
     const picked = this.sealedOf(vaultIds, ['static_bearer', 'mcp_oauth']);
@@ -237,30 +230,9 @@ export class Credentials extends Queries {
     const workspaceId = this.keys.workspaceId();
     const out: McpCredential[] = [];
     for (const { vaultId, id, credential, sealed } of picked) {
-      const { auth } = credential;
-      if (auth.type === 'environment_variable') continue;
       const secrets = JSON.parse(await openSecret(keys, secretAad(workspaceId, vaultId, id), sealed)) as CredentialSecrets;
-      if (auth.type === 'static_bearer') {
-        const token = secrets.type === 'static_bearer' ? secrets.token : '';
-        out.push({ credentialId: id, vaultId, type: auth.type, mcpServerUrl: auth.mcp_server_url, token, expiresAt: null, refresh: null });
-        continue;
-      }
-      if (secrets.type !== 'mcp_oauth') continue;
-      const expired = auth.expires_at !== null && Date.parse(auth.expires_at) <= Date.now();
-      const r = auth.refresh;
-      const refresh =
-        expired && r && secrets.refresh_token
-          ? {
-              tokenEndpoint: r.token_endpoint,
-              clientId: r.client_id,
-              tokenEndpointAuth: r.token_endpoint_auth.type,
-              clientSecret: secrets.client_secret,
-              refreshToken: secrets.refresh_token,
-              resource: r.resource,
-              scope: r.scope,
-            }
-          : null;
-      out.push({ credentialId: id, vaultId, type: auth.type, mcpServerUrl: auth.mcp_server_url, token: secrets.access_token, expiresAt: auth.expires_at, refresh });
+      const usable = mcpCredential(vaultId, id, credential, secrets);
+      if (usable) out.push(usable);
     }
     return out;
   }
@@ -336,6 +308,36 @@ function archiveCredentialRow(sql: SqlStorage, credential: Credential, at: strin
     credential.id,
   );
   return next;
+}
+
+/** An MCP credential's public part and secrets as the brain uses them; null for any other type. */
+function mcpCredential(vaultId: string, id: string, credential: Credential, secrets: CredentialSecrets): McpCredential | null {
+  const { auth } = credential;
+  if (auth.type === 'static_bearer')
+    return {
+      credentialId: id,
+      vaultId,
+      type: auth.type,
+      mcpServerUrl: auth.mcp_server_url,
+      token: secrets.type === 'static_bearer' ? secrets.token : '',
+      expiresAt: null,
+      refresh: null,
+    };
+  if (auth.type !== 'mcp_oauth' || secrets.type !== 'mcp_oauth') return null;
+  const r = auth.refresh;
+  const refresh =
+    r && secrets.refresh_token
+      ? {
+          tokenEndpoint: r.token_endpoint,
+          clientId: r.client_id,
+          tokenEndpointAuth: r.token_endpoint_auth.type,
+          clientSecret: secrets.client_secret,
+          refreshToken: secrets.refresh_token,
+          resource: r.resource,
+          scope: r.scope,
+        }
+      : null;
+  return { credentialId: id, vaultId, type: auth.type, mcpServerUrl: auth.mcp_server_url, token: secrets.access_token, expiresAt: auth.expires_at, refresh };
 }
 
 /** What must be unique among a vault's active credentials: one per variable name, one per MCP server. */

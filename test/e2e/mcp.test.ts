@@ -1,9 +1,11 @@
 // End to end: an agent's MCP server reached from the real runtime (workerd's brain, not the sandbox) with the bearer
 // token of the session's vault credential; the call round-trips as agent.mcp_tool_use / agent.mcp_tool_result, and
-// the token is in no event, no model request and no file of the runtime's state, even when the server echoes it.
+// the token is in no event, no model request and no file of the runtime's state, even when the server echoes it;
+// and mcp_oauth_validate, through the SDK, probes the server.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { filesHolding } from '../support/files.ts';
 import { startMcpServer, type TestMcpServer } from '../support/mcp-server.ts';
+import { expectSecretNowhere } from '../support/secret-canary.ts';
 import { startScriptedRuntime, turn as sendAndWait } from '../support/scripted-runtime.ts';
 import { suiteFixture } from '../support/suite-fixture.ts';
 
@@ -50,14 +52,23 @@ describe('MCP servers (end to end)', () => {
     expect(JSON.stringify(echo?.content)).toMatch(/you sent: Bearer /);
 
     // the canary: nowhere the agent or the model can look, nowhere at rest
-    const listed = await e2e.client.beta.sessions.events.list(session.id, { limit: 1000 });
-    expect(listed.data.map((e) => e.type)).toContain('agent.mcp_tool_result');
-    expect(JSON.stringify(listed.data)).not.toContain(TOKEN);
+    const listed = await expectSecretNowhere(e2e, session.id, TOKEN, [Buffer.from(TOKEN).toString('base64')]);
+    // and each place looked at holds the session, so finding nothing there means something
+    expect(listed.map((e) => e.type)).toContain('agent.mcp_tool_result');
     expect(e2e.model.model.requests.length).toBeGreaterThan(0);
-    expect(JSON.stringify(e2e.model.model.requests)).not.toContain(TOKEN);
-    // the scan sees the state the log is kept in (the order id is in it), so an empty answer means something
     expect(filesHolding(e2e.stateDir, 'E2E-1').length).toBeGreaterThan(0);
-    expect(filesHolding(e2e.stateDir, TOKEN)).toEqual([]);
-    expect(filesHolding(e2e.stateDir, Buffer.from(TOKEN).toString('base64'))).toEqual([]);
+  });
+
+  it('validates an mcp_oauth credential through the SDK by probing the server: valid with the token, invalid with another', async () => {
+    const vault = await e2e.client.beta.vaults.create({ display_name: 'oauth' });
+    const good = await e2e.client.beta.vaults.credentials.create(vault.id, { auth: { type: 'mcp_oauth', access_token: TOKEN, mcp_server_url: mcp.url } });
+    const valid = await e2e.client.beta.vaults.credentials.mcpOAuthValidate(good.id, { vault_id: vault.id });
+    expect(valid).toMatchObject({ type: 'vault_credential_validation', credential_id: good.id, status: 'valid', mcp_probe: null, refresh: null });
+
+    const other = await e2e.client.beta.vaults.create({ display_name: 'oauth, wrong token' });
+    const bad = await e2e.client.beta.vaults.credentials.create(other.id, { auth: { type: 'mcp_oauth', access_token: 'not-the-token-e2e', mcp_server_url: mcp.url } });
+    const invalid = await e2e.client.beta.vaults.credentials.mcpOAuthValidate(bad.id, { vault_id: other.id });
+    expect(invalid).toMatchObject({ status: 'invalid', mcp_probe: { method: 'initialize', http_response: { status_code: 401 } }, refresh: { status: 'no_refresh_token' } });
+    expect(JSON.stringify([valid, invalid])).not.toContain(TOKEN);
   });
 });

@@ -4,7 +4,11 @@
 // `GET /_calls?order_id=…` (no token needed) says how many times `lookup_order` ran for that order; `GET /_requests`
 // lists each MCP request served (JSON-RPC method, wall-clock start, ms spent), for benchmarks that subtract the
 // server's own time from a tool call's. `POST /token` is
-// an OAuth token endpoint: the refresh_token grant of client `edgeharness-test` (client_secret_post) gets the token.
+// an OAuth token endpoint: the refresh_token grant of client `edgeharness-test` (client_secret_post) gets the token
+// (or, for a refresh token marked `.refused`, one the server refuses; see refreshTokenFor), and `GET
+// /_grants?refresh_token=…` says how many grants were asked for with it. `POST /_tokens?grant=…` makes the server accept
+// one more token, `POST /_tokens?revoke=…` refuses it again (a token revoked while a client holds it). It listens on 127.0.0.2, not 127.0.0.1: the
+// runtime reaches plain-http MCP servers only there (contract/agent.ts, mcpServerUrlProblem).
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
@@ -43,6 +47,8 @@ function mcpServer(req: IncomingMessage, calls: Map<string, number>): McpServer 
 /** Serves MCP at `/mcp` to requests carrying `Authorization: Bearer <token>`; others get 401. */
 export async function startMcpServer(token: string): Promise<TestMcpServer> {
   const calls = new Map<string, number>();
+  const grants = new Map<string, number>();
+  const accepted = new Set<string>();
   const served: ServedRequest[] = [];
   const http = createServer(async (req, res) => {
     if (req.method === 'GET' && req.url === '/_requests') {
@@ -54,20 +60,36 @@ export async function startMcpServer(token: string): Promise<TestMcpServer> {
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ calls: calls.get(order) ?? 0 }));
       return;
     }
+    if (req.method === 'POST' && req.url?.startsWith('/_tokens')) {
+      const q = new URL(req.url, 'http://x').searchParams;
+      if (q.get('grant')) accepted.add(q.get('grant')!);
+      if (q.get('revoke')) accepted.delete(q.get('revoke')!);
+      res.writeHead(204).end();
+      return;
+    }
+    if (req.method === 'GET' && req.url?.startsWith('/_grants')) {
+      const refreshToken = new URL(req.url, 'http://x').searchParams.get('refresh_token') ?? '';
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ grants: grants.get(refreshToken) ?? 0 }));
+      return;
+    }
     if (req.method === 'POST' && req.url === '/token') {
       let form = '';
       for await (const c of req) form += String(c);
       const p = new URLSearchParams(form);
+      const refreshToken = p.get('refresh_token') ?? '';
+      grants.set(refreshToken, (grants.get(refreshToken) ?? 0) + 1);
       const ok =
         p.get('grant_type') === 'refresh_token' &&
         p.get('client_id') === OAUTH_CLIENT.clientId &&
         p.get('client_secret') === OAUTH_CLIENT.clientSecret &&
-        p.get('refresh_token') === OAUTH_CLIENT.refreshToken;
+        (refreshToken === OAUTH_CLIENT.refreshToken || refreshToken.startsWith(`${OAUTH_CLIENT.refreshToken}.`));
+      const issued = refreshToken.endsWith('.refused') ? `refused-by-the-server-${grants.get(refreshToken)}` : token;
       res.writeHead(ok ? 200 : 400, { 'content-type': 'application/json' });
-      res.end(JSON.stringify(ok ? { access_token: token, token_type: 'Bearer', expires_in: 3600 } : { error: 'invalid_grant' }));
+      res.end(JSON.stringify(ok ? { access_token: issued, token_type: 'Bearer', expires_in: 3600 } : { error: 'invalid_grant' }));
       return;
     }
-    if (req.headers.authorization !== `Bearer ${token}`) {
+    const bearer = req.headers.authorization?.replace(/^Bearer /, '');
+    if (bearer !== token && !(bearer && accepted.has(bearer))) {
       res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer' }).end(JSON.stringify({ error: 'unauthorized' }));
       return;
     }
@@ -93,10 +115,10 @@ export async function startMcpServer(token: string): Promise<TestMcpServer> {
     await server.connect(transport);
     await transport.handleRequest(req, res, body);
   });
-  await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+  await new Promise<void>((resolve) => http.listen(0, '127.0.0.2', resolve));
   const { port } = http.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}/mcp`,
+    url: `http://127.0.0.2:${port}/mcp`,
     close: () => new Promise((resolve) => http.close(() => resolve())),
   };
 }

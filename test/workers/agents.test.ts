@@ -94,3 +94,27 @@ describe('agent update: omit, null and empty', () => {
     expect((await update(agent.id, { metadata: { a: null, b: '', d: '4' } })).metadata).toEqual({ b: '', c: '3', d: '4' });
   });
 });
+
+describe('agent mcp_servers url', () => {
+  const server = (url: string) => ({ mcp_servers: [{ type: 'url', name: 'srv', url }], tools: [{ type: 'mcp_toolset', mcp_server_name: 'srv' }] });
+
+  it('refuses plain http (except to 127.0.0.2 and up), 127.0.0.1 and localhost, and credentials in the URL, naming mcp_servers[i].url; nothing is stored', async () => {
+    const before = (await call('GET', '/v1/agents?limit=100')).body.data.length;
+    for (const url of ['http://mcp.example.com/mcp', 'http://127.0.0.1:8787/mcp', 'http://localhost:8787/mcp', 'http://[::1]:8787/mcp', 'ftp://mcp.example.com', 'https://user:pw@mcp.example.com/mcp']) {
+      const r = await call('POST', '/v1/agents', { name: 'a', model: MODEL, ...server(url) });
+      expect(r.status, url).toBe(400);
+      expect(r.body.error.message, url).toContain('mcp_servers[0].url: ');
+    }
+    expect((await call('GET', '/v1/agents?limit=100')).body.data.length).toBe(before);
+    expect((await makeAgent(server('https://mcp.example.com/mcp'))).mcp_servers[0].url).toBe('https://mcp.example.com/mcp');
+    expect((await makeAgent(server('http://127.0.0.2:9000/mcp'))).mcp_servers[0].url).toBe('http://127.0.0.2:9000/mcp');
+  });
+
+  it('refuses such a URL on update too, keeping the stored agent', async () => {
+    const agent = await makeAgent(server('https://mcp.example.com/mcp'));
+    const r = await call('POST', `/v1/agents/${agent.id}`, { version: agent.version, ...server('http://127.0.0.1:8787/mcp') });
+    expect(r.status).toBe(400);
+    expect(r.body.error.message).toContain('mcp_servers[0].url: expected an https:// URL');
+    expect((await call('GET', `/v1/agents/${agent.id}`)).body).toEqual(agent);
+  });
+});

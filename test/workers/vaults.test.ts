@@ -298,7 +298,7 @@ describe('credentials', () => {
       [envVar('TOKEN', 'x'.repeat(64 * 1024 + 1)), 'auth.secret_value'],
       [envVar('TOKEN', 'v', { injection_location: { header: false, body: false } }), 'auth.injection_location'],
       [envVar('TOKEN', 'v', { injection_location: { header: false } }), 'auth.injection_location'],
-      [{ auth: { type: 'static_bearer', token: 't', mcp_server_url: 'ftp://mcp.example.com' } }, 'auth.mcp_server_url: expected an http(s) URL'],
+      [{ auth: { type: 'static_bearer', token: 't', mcp_server_url: 'ftp://mcp.example.com' } }, 'auth.mcp_server_url: expected an https:// URL'],
       [{ auth: { type: 'static_bearer', token: 't', mcp_server_url: 'https://mcp.example.com', extra: 1 } }, "'extra'"],
       [{ auth: { type: 'mcp_oauth', access_token: 't', mcp_server_url: 'https://m.example.com', expires_at: '2001-01-01T00:00:00Z' } }, 'auth.expires_at: must be in the future'],
       [
@@ -423,32 +423,35 @@ describe('credentials', () => {
     expect(await credentialRow(c.id)).toMatchObject({ key_id: null, iv: null, ciphertext: null });
   });
 
-  it('answers mcp_oauth_validate with an honest unknown, and refuses other types', async () => {
+  // What the probe answers is tested against a real MCP server in mcp.test.ts; here, what it refuses.
+  it('refuses mcp_oauth_validate for a credential of another type, and for an unknown one', async () => {
     const vaultId = await makeVault();
-    const oauth = await makeCredential(vaultId, {
-      auth: {
-        type: 'mcp_oauth',
-        access_token: 'a',
-        mcp_server_url: 'https://mcp.example.com',
-        refresh: { client_id: 'c', refresh_token: 'r', token_endpoint: 'https://auth.example.com/t', token_endpoint_auth: { type: 'none' } },
-      },
-    });
-    const r = await call('POST', `/v1/vaults/${vaultId}/credentials/${oauth.id}/mcp_oauth_validate`);
-    expect(r.status).toBe(200);
-    expect(r.body).toEqual({
-      type: 'vault_credential_validation',
-      credential_id: oauth.id,
-      vault_id: vaultId,
-      status: 'unknown',
-      has_refresh_token: true,
-      mcp_probe: null,
-      refresh: null,
-      validated_at: expect.stringMatching(ISO),
-    });
     const bearer = await makeCredential(vaultId, { auth: { type: 'static_bearer', token: 't', mcp_server_url: 'https://other.example.com' } });
     const refused = await call('POST', `/v1/vaults/${vaultId}/credentials/${bearer.id}/mcp_oauth_validate`);
     expect(refused.status).toBe(400);
     expect(refused.body.error.message).toContain('mcp_oauth');
+    const unknown = await call('POST', `/v1/vaults/${vaultId}/credentials/vcrd_nope/mcp_oauth_validate`);
+    expect(unknown.status).toBe(404);
+  });
+
+  it('refuses an MCP server URL or token endpoint the brain would not send a token to, naming the field', async () => {
+    const vaultId = await makeVault();
+    const refresh = (token_endpoint: string) => ({ client_id: 'c', refresh_token: 'r', token_endpoint, token_endpoint_auth: { type: 'none' } });
+    for (const [auth, field] of [
+      [{ type: 'static_bearer', token: 't', mcp_server_url: 'http://mcp.example.com/mcp' }, 'auth.mcp_server_url'],
+      [{ type: 'static_bearer', token: 't', mcp_server_url: 'http://127.0.0.1:8787/mcp' }, 'auth.mcp_server_url'],
+      [{ type: 'mcp_oauth', access_token: 't', mcp_server_url: 'http://localhost:8787/mcp' }, 'auth.mcp_server_url'],
+      [{ type: 'mcp_oauth', access_token: 't', mcp_server_url: 'https://m.example.com', refresh: refresh('http://127.0.0.1:8787/token') }, 'auth.refresh.token_endpoint'],
+    ] as const) {
+      const r = await call('POST', `/v1/vaults/${vaultId}/credentials`, { auth });
+      expect(r.status, JSON.stringify(r.body)).toBe(400);
+      expect(r.body.error.message).toContain(`${field}: expected an https:// URL`);
+    }
+    expect((await call('GET', `/v1/vaults/${vaultId}/credentials`)).body.data).toEqual([]);
+    const local = await call('POST', `/v1/vaults/${vaultId}/credentials`, {
+      auth: { type: 'mcp_oauth', access_token: 't', mcp_server_url: 'http://127.0.0.2:9000/mcp', refresh: refresh('http://127.0.0.2:9000/token') },
+    });
+    expect(local.status, JSON.stringify(local.body)).toBe(200);
   });
 
   it('hands a session its usable environment variables, decrypted, first vault first', async () => {

@@ -1,9 +1,12 @@
 // The Brain entrypoint: woken by a SessionLog alarm through the BRAIN service binding, runs one step.
 import { WorkerEntrypoint } from 'cloudflare:workers';
 import type { Env } from '../env.ts';
-import { sessionLog } from '../../durable-objects/stubs.ts';
+import type { Result } from '../../contract/result.ts';
+import type { CredentialValidation } from '../../contract/vault.ts';
+import { sessionLog, workspaceStore } from '../../durable-objects/stubs.ts';
 import { handsFor } from '../../sandbox/providers.ts';
 import { mcpOverHttp } from './mcp-client.ts';
+import { validateMcpCredential } from './mcp-validate.ts';
 import { filesFor } from './files.ts';
 import { anthropicModel } from './model-client.ts';
 import type { StepPorts } from './ports.ts';
@@ -13,6 +16,18 @@ import { DEFAULT_STEP_OPTIONS, runStep, type StepOptions, type StepOutcome } fro
 export class Brain extends WorkerEntrypoint<Env> {
   async step(sessionId: string, epoch: number): Promise<StepOutcome> {
     return runStep(epoch, this.ports(sessionId), stepOptions(this.env));
+  }
+
+  /** `mcp_oauth_validate` (worker/api/routes/vaults.ts): the probe is HTTP to the credential's server, so the brain runs it. */
+  async validateMcpCredential(workspaceId: string, vaultId: string, credentialId: string): Promise<Result<CredentialValidation>> {
+    const store = workspaceStore(this.env, workspaceId);
+    const vault = vaultFor(this.env);
+    return validateMcpCredential(
+      { credential: () => store.mcpCredentialToValidate(vaultId, credentialId), record: (...a) => vault.recordMcpRefresh(...a), mcp: mcpOverHttp },
+      workspaceId,
+      vaultId,
+      credentialId,
+    );
   }
 
   /**

@@ -1,10 +1,13 @@
 // The brain's MCP client: one connection per agent MCP server per step, over the official SDK's streamable HTTP
 // transport (plain `fetch`, so it runs in workerd), with the vault's bearer token in the Authorization header.
-// A failure is a value saying whether the server could not be reached or refused the credential.
+// A failure is a value saying whether the server could not be reached or refused the credential, and which MCP
+// request failed with what HTTP answer (what `mcp_oauth_validate` reports).
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport, StreamableHTTPError } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import type { jsonSchemaValidator, JsonSchemaValidator } from '@modelcontextprotocol/sdk/validation/types.js';
 import { z } from 'zod';
+import type { McpProbe } from '../../contract/vault.ts';
+import { captured } from './mcp-oauth.ts';
 
 /** A tool as the server lists it. */
 export interface McpTool {
@@ -21,6 +24,8 @@ export type McpContentBlock =
 export interface McpCallOutcome {
   content: McpContentBlock[];
   isError: boolean;
+  /** The server answered the call 401: it refused the token before running anything. */
+  refused?: boolean;
 }
 
 export interface McpConnection {
@@ -29,7 +34,12 @@ export interface McpConnection {
   close(): Promise<void>;
 }
 
-export type McpConnectFailure = { kind: 'connection' | 'authentication'; message: string };
+export type McpConnectFailure = {
+  kind: 'connection' | 'authentication';
+  message: string;
+  /** The request that failed and the server's HTTP answer to it, if it gave one (status 401: the token was refused). */
+  probe: McpProbe;
+};
 export type McpConnectResult = { ok: true; connection: McpConnection } | ({ ok: false } & McpConnectFailure);
 
 /** How a step reaches MCP servers; tests may substitute it through the Brain's ports. */
@@ -46,10 +56,20 @@ export const mcpOverHttp: McpPort = {
     try {
       target = new URL(url);
     } catch {
-      return { ok: false, kind: 'connection', message: `the server URL '${url}' is not a URL` };
+      return { ok: false, kind: 'connection', message: `the server URL '${url}' is not a URL`, probe: { method: 'initialize', http_response: null } };
     }
+    // The last MCP request sent, and the server's answer to it when that was an HTTP error.
+    const last: McpProbe = { method: 'initialize', http_response: null };
+    const recording: typeof fetch = async (input, init) => {
+      const method = init?.method === 'POST' ? rpcMethod(init.body) : null;
+      if (method) Object.assign(last, { method, http_response: null });
+      const res = await fetch(input, init);
+      if (method && !res.ok) last.http_response = captured(res, await res.clone().text().catch(() => ''), bearer ? [bearer] : []);
+      return res;
+    };
     const transport = new StreamableHTTPClientTransport(target, {
       requestInit: bearer ? { headers: { Authorization: `Bearer ${bearer}` } } : {},
+      fetch: recording,
     });
     // The SDK's default validator (Ajv) compiles schemas with `new Function`, which workerd forbids.
     const client = new Client({ name: 'edgeharness', version: '0.1.0' }, { jsonSchemaValidator: zodValidator });
@@ -71,7 +91,8 @@ export const mcpOverHttp: McpPort = {
               const r = await client.callTool({ name, arguments: input });
               return { content: toBlocks(r.content as unknown[] | undefined, r.structuredContent), isError: r.isError === true };
             } catch (err) {
-              return { content: [{ type: 'text', text: `The MCP server failed the call: ${describe(err, bearer)}` }], isError: true };
+              const refused = err instanceof StreamableHTTPError && err.code === 401;
+              return { content: [{ type: 'text', text: `The MCP server failed the call: ${describe(err, bearer)}` }], isError: true, ...(refused ? { refused } : {}) };
             }
           },
           close: () => client.close().catch(() => undefined),
@@ -80,10 +101,22 @@ export const mcpOverHttp: McpPort = {
     } catch (err) {
       await client.close().catch(() => undefined);
       const refused = err instanceof StreamableHTTPError && (err.code === 401 || err.code === 403);
-      return { ok: false, kind: refused ? 'authentication' : 'connection', message: describe(err, bearer) };
+      return { ok: false, kind: refused ? 'authentication' : 'connection', message: describe(err, bearer), probe: { ...last } };
     }
   },
 };
+
+/** The JSON-RPC method a POST carries (`initialize`, `tools/list`, …); null for anything else. */
+function rpcMethod(body: unknown): string | null {
+  if (typeof body !== 'string') return null;
+  try {
+    const msg = JSON.parse(body) as { method?: unknown } | Array<{ method?: unknown }>;
+    const first = Array.isArray(msg) ? msg[0] : msg;
+    return typeof first?.method === 'string' ? first.method : null;
+  } catch {
+    return null;
+  }
+}
 
 /** An error's message, without the token should a server have echoed it. */
 function describe(err: unknown, bearer: string | null): string {

@@ -2,6 +2,7 @@
 // the brain holds nothing between steps), with the bearer token of the session's vault credential for that server
 // URL, offers the tools they list, and calls them. A server that cannot be reached or refuses the credential is a
 // `session.error` once per turn, and the turn goes on without its tools.
+import { mcpServerUrlProblem } from '../../contract/agent.ts';
 import { sessionError, type NewEvent, type SessionEvent } from '../../contract/events.ts';
 import type { SessionSpec } from '../../contract/session-spec.ts';
 import type { McpCredential } from '../../contract/vault.ts';
@@ -33,7 +34,8 @@ export interface McpStepContext {
  * server and reads no credential.
  */
 export async function connectMcpServers(ctx: McpStepContext, tools: Map<string, ResolvedTool>): Promise<McpServers> {
-  const connected = new Map<string, { connection: McpConnection; bearer: string | null }>();
+  /** `fresh`: its token was refreshed in this step, so a refusal is final. */
+  const connected = new Map<string, { url: string; connection: McpConnection; bearer: string | null; credential: McpCredential | null; fresh: boolean }>();
   const down = new Map<string, string>();
   const uses = mcpServersUsed(ctx.spec.agent);
   if (uses.length) {
@@ -45,45 +47,90 @@ export async function connectMcpServers(ctx: McpStepContext, tools: Map<string, 
         down.set(use.name, earlier);
         continue;
       }
-      credentials ??= await readCredentials(ctx);
       const failure = async (type: 'mcp_connection_failed_error' | 'mcp_authentication_failed_error', message: string) => {
         down.set(use.name, message);
         await ctx.emit([sessionError({ type, mcp_server_name: use.name, message, retry_status: { type: 'terminal' } })]);
       };
+      // Agents are checked on create and update; this one may have been stored before the rule.
+      const urlProblem = mcpServerUrlProblem(use.url);
+      if (urlProblem) {
+        await failure(
+          'mcp_connection_failed_error',
+          `MCP server '${use.name}' was not contacted: its url ${use.url} is not one the runtime connects to (${urlProblem}); update the agent's mcp_servers. Its tools are not offered this turn`,
+        );
+        continue;
+      }
+      credentials ??= await readCredentials(ctx);
       if (typeof credentials === 'string') {
         await failure('mcp_authentication_failed_error', `MCP server '${use.name}': ${credentials}; its tools are not offered this turn`);
         continue;
       }
       const credential = credentials.find((c) => sameUrl(c.mcpServerUrl, use.url)) ?? null;
-      const bearer = credential ? await currentToken(ctx, credential) : null;
-      if (bearer !== null && typeof bearer !== 'string') {
-        await failure('mcp_authentication_failed_error', `MCP server '${use.name}': ${bearer.problem}. Its tools are not offered this turn`);
+      const current = credential ? await currentToken(ctx, credential) : null;
+      if (current && 'problem' in current) {
+        await failure('mcp_authentication_failed_error', `MCP server '${use.name}': ${current.problem}. Its tools are not offered this turn`);
         continue;
       }
-      const r = await ctx.mcp.connect(use.url, bearer);
+      let bearer = current?.token ?? null;
+      let fresh = current?.refreshed ?? false;
+      let r = await ctx.mcp.connect(use.url, bearer);
+      // A token refused before its expires_at (revoked, or rotated elsewhere) is refreshed once and tried once
+      // more; one refreshed in this step already is not, so a server that refuses every token costs one refresh.
+      if (!r.ok && r.probe.http_response?.status_code === 401 && credential?.refresh && !fresh) {
+        const again = await refreshed(ctx, credential, `the server refused the access token of credential ${credential.credentialId} before it expired`);
+        if ('problem' in again) {
+          await failure('mcp_authentication_failed_error', `MCP server '${use.name}': ${again.problem}. Its tools are not offered this turn`);
+          continue;
+        }
+        bearer = again.token;
+        fresh = true;
+        r = await ctx.mcp.connect(use.url, bearer);
+      }
       if (!r.ok) {
-        const what = r.kind === 'authentication' ? 'refused the credential' : 'could not be reached';
+        const what = r.kind === 'authentication' ? `refused the credential${fresh ? ', its access token just refreshed,' : ''}` : 'could not be reached';
         await failure(
           r.kind === 'authentication' ? 'mcp_authentication_failed_error' : 'mcp_connection_failed_error',
           `MCP server '${use.name}' ${what} (${r.message}); its tools are not offered this turn`,
         );
         continue;
       }
-      connected.set(use.name, { connection: r.connection, bearer });
+      connected.set(use.name, { url: use.url, connection: r.connection, bearer, credential, fresh });
       addMcpTools(tools, use, r.connection.tools);
     }
   }
   return {
     server(name) {
       const c = connected.get(name);
-      if (c) return { ok: true, ...c };
+      if (c) return { ok: true, connection: c.connection, bearer: c.bearer };
       return { ok: false, reason: down.get(name) ?? `the agent has no MCP server named '${name}' with an mcp_toolset` };
     },
     async call(server, name, input) {
       const c = connected.get(server);
       if (!c) return { content: [{ type: 'text', text: `Not run: MCP server '${server}' is not connected.` }], isError: true };
-      const outcome = await c.connection.call(name, input);
-      return { ...outcome, content: c.bearer ? redactContent(outcome.content, [asRedactable(c.bearer)]) : outcome.content };
+      let outcome = await c.connection.call(name, input);
+      // Refused mid-step (revoked since the step connected): a 401 means the server ran nothing, so the call is sent
+      // once more, over a new connection with a refreshed token; the token is refreshed at most once a step.
+      if (outcome.refused && c.credential?.refresh && !c.fresh) {
+        const again = await refreshed(ctx, c.credential, `the server refused the access token of credential ${c.credential.credentialId} during the step`);
+        c.fresh = true;
+        if ('problem' in again) {
+          // As when connecting: the session is told, and the server is not used again this turn.
+          const message = `MCP server '${server}': ${again.problem}. Its tools are not offered for the rest of this turn`;
+          connected.delete(server);
+          down.set(server, message);
+          await c.connection.close();
+          await ctx.emit([sessionError({ type: 'mcp_authentication_failed_error', mcp_server_name: server, message, retry_status: { type: 'terminal' } })]);
+          return { content: [{ type: 'text', text: `Not run: ${again.problem}.` }], isError: true };
+        }
+        const r = await ctx.mcp.connect(c.url, again.token);
+        if (r.ok) {
+          await c.connection.close();
+          Object.assign(c, { connection: r.connection, bearer: again.token });
+          outcome = await r.connection.call(name, input);
+        }
+      }
+      const { refused: _, ...answer } = outcome;
+      return { ...answer, content: c.bearer ? redactContent(answer.content, [asRedactable(c.bearer)]) : answer.content };
     },
     async close() {
       await Promise.all([...connected.values()].map((c) => c.connection.close()));
@@ -95,18 +142,26 @@ export async function connectMcpServers(ctx: McpStepContext, tools: Map<string, 
  * The token to send: the credential's, or, for an `mcp_oauth` token past its `expires_at`, a fresh one from its token
  * endpoint (stored back in the vault). An expired token is never sent.
  */
-async function currentToken(ctx: McpStepContext, credential: McpCredential): Promise<string | { problem: string }> {
-  if (!credential.expiresAt || Date.parse(credential.expiresAt) > Date.now()) return credential.token;
-  const expired = `the access token of credential ${credential.credentialId} expired at ${credential.expiresAt}`;
-  if (!credential.refresh) return { problem: `${expired}, and the credential has no refresh token to renew it; update it with a new access_token` };
-  const refreshed = await refreshAccessToken(credential.refresh);
-  if (typeof refreshed === 'string') return { problem: `${expired}, and refreshing it failed: ${refreshed}` };
+async function currentToken(ctx: McpStepContext, credential: McpCredential): Promise<{ token: string; refreshed: boolean } | { problem: string }> {
+  if (!credential.expiresAt || Date.parse(credential.expiresAt) > Date.now()) return { token: credential.token, refreshed: false };
+  return refreshed(ctx, credential, `the access token of credential ${credential.credentialId} expired at ${credential.expiresAt}`);
+}
+
+/**
+ * A new access token from the credential's token endpoint, stored in the vault; or why there is none (`why` says
+ * what made a refresh necessary). The official API's `vault_credential.refresh_failed` is a webhook, and this
+ * runtime sends none: the failure is told to the session, in the message of its error.
+ */
+async function refreshed(ctx: McpStepContext, credential: McpCredential, why: string): Promise<{ token: string; refreshed: true } | { problem: string }> {
+  if (!credential.refresh) return { problem: `${why}, and the credential has no refresh token to renew it; update it with a new access_token` };
+  const r = await refreshAccessToken(credential.refresh);
+  if (!r.ok) return { problem: `${why}, and refreshing it failed: ${r.failure.message}` };
   try {
-    await ctx.vault.recordMcpRefresh(ctx.spec.workspaceId, credential, refreshed);
+    await ctx.vault.recordMcpRefresh(ctx.spec.workspaceId, credential, r.token);
   } catch {
     // The new token still serves this step; the next one refreshes again.
   }
-  return refreshed.accessToken;
+  return { token: r.token.accessToken, refreshed: true };
 }
 
 /** The session's MCP credentials, or why they could not be read (a master key missing after a rotation). */

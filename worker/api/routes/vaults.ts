@@ -43,5 +43,6 @@ export const vaults = new Hono<AppEnv>()
     c.json(unwrap(await workspace(c).archiveCredential(c.req.param('id'), c.req.param('cid')))),
   )
   .post('/:id/credentials/:cid/mcp_oauth_validate', async (c) =>
-    c.json(unwrap(await workspace(c).validateCredential(c.req.param('id'), c.req.param('cid')))),
+    // The brain probes the credential's MCP server (routes reach no upstream themselves).
+    c.json(unwrap(await c.env.BRAIN.validateMcpCredential(c.get('workspaceId'), c.req.param('id'), c.req.param('cid')))),
   );

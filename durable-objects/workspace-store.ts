@@ -97,7 +97,7 @@ export class WorkspaceStore extends DurableObject<Env> {
     this.files = new Files(ctx.storage);
     this.skills = new Skills(ctx.storage);
     this.memoryStores = new MemoryStores(ctx.storage);
-    this.sessionResources = new SessionResources(ctx.storage, keys, (id) => this.sessions.find(id), this.files);
+    this.sessionResources = new SessionResources(ctx.storage, keys, (id) => this.sessions.find(id), this.files, this.memoryStores);
     this.sessions = new Sessions(ctx.storage, {
       agents: this.agents,
       environments: this.environments,

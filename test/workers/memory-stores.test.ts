@@ -25,7 +25,7 @@ async function allPaths(storeId: string, q: Record<string, string | number> = {}
   let page: string | null = null;
   do {
     const qs: URLSearchParams = new URLSearchParams({ ...Object.fromEntries(Object.entries(q).map(([k, v]) => [k, String(v)])), ...(page ? { page } : {}) });
-    const r: { status: number; body: any } = await call("GET", `/v1/memory_stores/${storeId}/memories?${qs}`);
+    const r: { status: number; body: any } = await call('GET', `/v1/memory_stores/${storeId}/memories?${qs}`);
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     out.push(...r.body.data.map((m: { type: string; path: string }) => (m.type === 'memory_prefix' ? `prefix:${m.path}` : m.path)));
     page = r.body.next_page;

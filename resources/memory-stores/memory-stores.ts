@@ -97,9 +97,13 @@ export interface MemoryToPlace {
 /** One change a session's agent made under the mount, in the order it made them. */
 export type MemoryWrite = { type: 'write'; path: string; content: string } | { type: 'delete'; path: string };
 
-/** What became of one MemoryWrite: every change is a version; a write that changes nothing makes none. */
+/**
+ * What became of one MemoryWrite: every change is a version; a write that changes nothing makes none. A change to an
+ * existing memory names the version it superseded, so the caller sees when it overwrote a write it had not placed.
+ */
 export type AppliedWrite =
-  | { path: string; outcome: 'created' | 'modified' | 'deleted'; memory_id: string; memory_version_id: string }
+  | { path: string; outcome: 'created'; memory_id: string; memory_version_id: string }
+  | { path: string; outcome: 'modified' | 'deleted'; memory_id: string; memory_version_id: string; previous_version_id: string }
   | { path: string; outcome: 'unchanged'; memory_id: string; memory_version_id: string }
   | { path: string; outcome: 'absent' }
   | { path: string; outcome: 'refused'; reason: string };
@@ -355,14 +359,16 @@ export class MemoryStores extends Queries {
     if (w.type === 'delete') {
       if (!current) return { path: w.path, outcome: 'absent' };
       const versionId = this.removeMemory(current, actor);
-      return { path: w.path, outcome: 'deleted', memory_id: current.id, memory_version_id: versionId };
+      return { path: w.path, outcome: 'deleted', memory_id: current.id, memory_version_id: versionId, previous_version_id: current.version_id };
     }
     const bytes = utf8Length(w.content);
     if (bytes > MAX_MEMORY_CONTENT_BYTES) return { path: w.path, outcome: 'refused', reason: `content: at most ${MAX_MEMORY_CONTENT_BYTES} bytes, got ${bytes}` };
     if (current) {
       if (current.content === w.content) return { path: w.path, outcome: 'unchanged', memory_id: current.id, memory_version_id: current.version_id };
       const next = this.modifyMemory(current, w.path, w.content, actor);
-      return next.ok ? { path: w.path, outcome: 'modified', memory_id: current.id, memory_version_id: next.value.version_id } : refused(w.path, next);
+      return next.ok
+        ? { path: w.path, outcome: 'modified', memory_id: current.id, memory_version_id: next.value.version_id, previous_version_id: current.version_id }
+        : refused(w.path, next);
     }
     const created = this.insertMemory(storeId, w.path, w.content, actor);
     return created.ok ? { path: w.path, outcome: 'created', memory_id: created.value.id, memory_version_id: created.value.version_id } : refused(w.path, created);

@@ -51,7 +51,9 @@ describe('memory stores for a session mount', () => {
       const memories = value(stores.listMemories(store.id, { limit: 10, depth: 0, view: 'full' })).data;
       expect(memories).toEqual([expect.objectContaining({ path: '/todo.md', content: 'third', content_sha256: sha256Hex('third') })]);
       const todoId = applied[0]!.outcome === 'created' ? applied[0]!.memory_id : '';
-      expect(later[0]).toMatchObject({ outcome: 'modified', memory_id: todoId });
+      // It names the version it superseded: the first session's last write, which it may never have seen.
+      const secondWrite = applied[1]!.outcome === 'modified' ? applied[1]!.memory_version_id : '';
+      expect(later[0]).toMatchObject({ outcome: 'modified', memory_id: todoId, previous_version_id: secondWrite });
       const history = value(stores.listVersions(store.id, { limit: 10, memoryId: todoId, view: 'full' })).data;
       expect(history.map((v) => [v.content, v.created_by])).toEqual([
         ['third', { type: 'session_actor', session_id: 'sesn_two' }],

@@ -310,6 +310,9 @@ describe('bad input', () => {
       ['GET', '/v1/memory_stores?limit=0', undefined, 400, /^limit: /],
       ['GET', '/v1/memory_stores?include_archived=maybe', undefined, 400, /^include_archived: /],
       ['GET', '/v1/memory_stores?page=garbage', undefined, 400, /^page: /],
+      ['GET', '/v1/memory_stores?created_at[lte]=soon', undefined, 400, /^created_at\[lte\]: /],
+      ['POST', '/v1/memory_stores', [], 400, /^request body: expected a JSON object/],
+      ['POST', `${s}/memories`, { path: ['/a'], content: 'x' }, 400, /^path: .*expected string/i],
       ['GET', `${s}/memories?path_prefix=/notes`, undefined, 400, /^path_prefix: must end with \//],
       ['GET', `${s}/memories?path_prefix=/a/../`, undefined, 400, /^path_prefix: a segment must not be/],
       ['GET', `${s}/memories?depth=-1`, undefined, 400, /^depth: /],
@@ -318,6 +321,10 @@ describe('bad input', () => {
       ['GET', `${s}/memories?page=garbage`, undefined, 400, /^page: /],
       ['GET', `${s}/memories/${m.id}?view=x`, undefined, 400, /^view: /],
       ['POST', `${s}/memories/${m.id}`, { path: '/a/../b' }, 400, /^path: /],
+      ['POST', `${s}/memories/${m.id}`, { content: 5 }, 400, /^content: .*expected string/i],
+      ['POST', `${s}/memories/${m.id}`, { path: '/a\u0001' }, 400, /^path: must not contain control characters/],
+      ['POST', `${s}/memories/${m.id}`, { path: `/${Array.from({ length: 21 }, () => 'x').join('/')}` }, 400, /^path: at most 20 segments/],
+      ['POST', `${s}/memories/${m.id}`, 'not json', 400, /^request body: malformed JSON/],
       ['POST', `${s}/memories/${m.id}`, { content: 'é'.repeat(51_201) }, 400, /^content: at most 102400 bytes/],
       ['POST', `${s}/memories/${m.id}`, { precondition: { type: 'content_sha256' } }, 400, /^precondition\.content_sha256: required/],
       ['POST', `${s}/memories/${m.id}`, { precondition: { type: 'content_sha256', content_sha256: 'ABC' } }, 400, /^precondition\.content_sha256: expected a SHA-256/],
@@ -335,6 +342,10 @@ describe('bad input', () => {
       ['DELETE', `${s}/memories/mem_nope`, undefined, 404, /memory 'mem_nope' not found/],
       ['GET', `${s}/memory_versions/memver_nope`, undefined, 404, /memory version 'memver_nope' not found/],
       ['POST', `${s}/memory_versions/memver_nope/redact`, undefined, 404, /memory version 'memver_nope' not found/],
+      ['POST', '/v1/memory_stores/memstore_nope', { name: 'x' }, 404, /memory store 'memstore_nope' not found/],
+      ['POST', '/v1/memory_stores/memstore_nope/archive', undefined, 404, /memory store 'memstore_nope' not found/],
+      ['DELETE', '/v1/memory_stores/memstore_nope', undefined, 404, /memory store 'memstore_nope' not found/],
+      ['GET', '/v1/memory_stores/memstore_nope/memory_versions', undefined, 404, /memory store 'memstore_nope' not found/],
     ];
     for (const [method, path, body, status, message] of cases) {
       const r = await call(method, path, body);

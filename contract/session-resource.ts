@@ -1,9 +1,10 @@
-// Session resources (repositories and files mounted into a session's sandbox): the params of `resources` on session
+// Session resources (repositories, files and memory stores mounted into a session's sandbox): the params of `resources` on session
 // create and of client.beta.sessions.resources, and the shapes responses show, mirroring sessions/resources.d.ts.
 // A repository's `authorization_token` is write-only: it is in the params, never in a response shape.
 import { z } from 'zod';
 import type * as Official from '@anthropic-ai/sdk/resources/beta/sessions/resources';
 import { LIMITS } from './size-limits.ts';
+import { MAX_MEMORY_INSTRUCTIONS } from './memory-store.ts';
 
 /** Longest mount path accepted (ours; the SDK states none). */
 const MAX_MOUNT_PATH = 1024;
@@ -95,14 +96,18 @@ export const FileResourceParams = z.strictObject({
 });
 export type FileResourceParams = z.infer<typeof FileResourceParams>;
 
-/** Read as the SDK shapes it, then refused: memory stores are another issue's work. */
-const MemoryStoreResourceParams = z.looseObject({ type: z.literal('memory_store') }).superRefine((_p, ctx) => {
-  ctx.addIssue({ code: 'custom', path: ['type'], message: 'memory_store resources are not supported by this runtime yet (it has no memory stores)' });
+/** That the store exists in the workspace and is not archived is checked when the resource is stored. */
+export const MemoryStoreResourceParams = z.strictObject({
+  type: z.literal('memory_store'),
+  memory_store_id: z.string().regex(/^memstore_[0-9A-Za-z]{1,128}$/, 'expected a memory store id (memstore_…)'),
+  access: z.enum(['read_write', 'read_only']).nullable().optional(),
+  instructions: z.string().max(MAX_MEMORY_INSTRUCTIONS).nullable().optional(),
 });
+export type MemoryStoreResourceParams = z.infer<typeof MemoryStoreResourceParams>;
 
 /** One entry of `resources` on session create. */
 export const SessionResourceParams = z.discriminatedUnion('type', [GitHubRepositoryResourceParams, FileResourceParams, MemoryStoreResourceParams]);
-export type SessionResourceParams = GitHubRepositoryResourceParams | FileResourceParams;
+export type SessionResourceParams = z.infer<typeof SessionResourceParams>;
 
 /** `POST /v1/sessions/{id}/resources`: as ResourceAddParams says, only a file can be added once the session exists. */
 export const ResourceAddParams = FileResourceParams;
@@ -131,13 +136,34 @@ export interface FileResource {
   updated_at: string;
 }
 
-export type SessionResource = GitHubRepositoryResource | FileResource;
+/**
+ * A memory store as the session sees it: `name` and `description` are the store's at attach time (later edits do not
+ * propagate), `mount_path` is /mnt/memory/<slug of the name>. `id`, `created_at` and `updated_at` are ours (the SDK's
+ * type has none), so the resource can be retrieved and deleted like the other kinds.
+ */
+export interface MemoryStoreResource {
+  type: 'memory_store';
+  id: string;
+  memory_store_id: string;
+  access: 'read_write' | 'read_only';
+  name: string;
+  description: string;
+  instructions: string | null;
+  mount_path: string;
+  created_at: string;
+  updated_at: string;
+}
+
+export type SessionResource = GitHubRepositoryResource | FileResource | MemoryStoreResource;
 
 type Assignable<T extends U, U> = T;
 export type SessionResourcesAreOfficial = Assignable<SessionResource, Official.BetaManagedAgentsSessionResource>;
 
-/** The mount path a resource gets when its params name none (the SDK's documented defaults). */
-export function defaultMountPath(p: SessionResourceParams): string {
+/**
+ * The mount path a repository or file gets when its params name none (the SDK's documented defaults). A memory
+ * store's is always derived from its name (memoryMountPath).
+ */
+export function defaultMountPath(p: GitHubRepositoryResourceParams | FileResourceParams): string {
   if (p.type === 'file') return `/mnt/session/uploads/${p.file_id}`;
   return `/workspace/${repositoryName(new URL(p.url))}`;
 }

@@ -43,6 +43,22 @@ import { Credentials } from '../resources/vaults/credentials.ts';
 import { VaultKeys } from '../resources/vaults/keys.ts';
 import { vaultMigrations } from '../resources/vaults/migrations.ts';
 import { Vaults } from '../resources/vaults/vaults.ts';
+import { MemoryStores, type AppliedWrite, type MemoryListArgs, type MemoryToPlace, type MemoryVersionListArgs, type MemoryWrite } from '../resources/memory-stores/memory-stores.ts';
+import { memoryStoreMigrations } from '../resources/memory-stores/migrations.ts';
+import type {
+  Actor,
+  DeletedMemory,
+  DeletedMemoryStore,
+  Memory,
+  MemoryCreateParams,
+  MemoryPrefix,
+  MemoryStore,
+  MemoryStoreCreateParams,
+  MemoryStoreUpdateParams,
+  MemoryUpdateParams,
+  MemoryVersion,
+  MemoryView,
+} from '../contract/memory-store.ts';
 
 /** Every resource's migrations, in the order a workspace's database applies them. */
 export const WORKSPACE_MIGRATIONS: readonly Migration[] = [
@@ -54,6 +70,7 @@ export const WORKSPACE_MIGRATIONS: readonly Migration[] = [
   ...fileMigrations,
   ...sessionResourceMigrations,
   ...skillMigrations,
+  ...memoryStoreMigrations,
 ];
 
 export class WorkspaceStore extends DurableObject<Env> {
@@ -66,6 +83,7 @@ export class WorkspaceStore extends DurableObject<Env> {
   private readonly idempotency: IdempotencyKeys;
   private readonly files: Files;
   private readonly skills: Skills;
+  private readonly memoryStores: MemoryStores;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -77,7 +95,8 @@ export class WorkspaceStore extends DurableObject<Env> {
     this.credentials = new Credentials(ctx.storage, this.vaults, keys);
     this.files = new Files(ctx.storage);
     this.skills = new Skills(ctx.storage);
-    this.sessionResources = new SessionResources(ctx.storage, keys, (id) => this.sessions.find(id), this.files);
+    this.memoryStores = new MemoryStores(ctx.storage);
+    this.sessionResources = new SessionResources(ctx.storage, keys, (id) => this.sessions.find(id), this.files, this.memoryStores);
     this.sessions = new Sessions(ctx.storage, {
       agents: this.agents,
       environments: this.environments,
@@ -295,6 +314,74 @@ export class WorkspaceStore extends DurableObject<Env> {
 
   async deleteSkillVersion(skillId: string, version: string): Promise<Result<{ deleted: DeletedSkillVersion; files: SkillFile[] }>> {
     return this.skills.deleteVersion(skillId, version);
+  }
+
+  // ---------- memory stores, their memories and versions ----------
+
+  async createMemoryStore(p: MemoryStoreCreateParams): Promise<Result<MemoryStore>> {
+    return this.memoryStores.create(p);
+  }
+
+  async getMemoryStore(id: string): Promise<Result<MemoryStore>> {
+    return this.memoryStores.get(id);
+  }
+
+  async updateMemoryStore(id: string, p: MemoryStoreUpdateParams): Promise<Result<MemoryStore>> {
+    return this.memoryStores.update(id, p);
+  }
+
+  async listMemoryStores(args: ListArgs): Promise<Result<Page<MemoryStore>>> {
+    return this.memoryStores.list(args);
+  }
+
+  async deleteMemoryStore(id: string): Promise<Result<DeletedMemoryStore>> {
+    return this.memoryStores.delete(id);
+  }
+
+  async archiveMemoryStore(id: string): Promise<Result<MemoryStore>> {
+    return this.memoryStores.archive(id);
+  }
+
+  async createMemory(storeId: string, p: MemoryCreateParams, actor: Actor, view: MemoryView): Promise<Result<Memory>> {
+    return this.memoryStores.createMemory(storeId, p, actor, view);
+  }
+
+  async getMemory(storeId: string, id: string, view: MemoryView): Promise<Result<Memory>> {
+    return this.memoryStores.getMemory(storeId, id, view);
+  }
+
+  async updateMemory(storeId: string, id: string, p: MemoryUpdateParams, actor: Actor, view: MemoryView): Promise<Result<Memory>> {
+    return this.memoryStores.updateMemory(storeId, id, p, actor, view);
+  }
+
+  async listMemories(storeId: string, args: MemoryListArgs): Promise<Result<Page<Memory | MemoryPrefix>>> {
+    return this.memoryStores.listMemories(storeId, args);
+  }
+
+  async deleteMemory(storeId: string, id: string, expectedSha256: string | undefined, actor: Actor): Promise<Result<DeletedMemory>> {
+    return this.memoryStores.deleteMemory(storeId, id, expectedSha256, actor);
+  }
+
+  async listMemoryVersions(storeId: string, args: MemoryVersionListArgs): Promise<Result<Page<MemoryVersion>>> {
+    return this.memoryStores.listVersions(storeId, args);
+  }
+
+  async getMemoryVersion(storeId: string, id: string, view: MemoryView): Promise<Result<MemoryVersion>> {
+    return this.memoryStores.getVersion(storeId, id, view);
+  }
+
+  async redactMemoryVersion(storeId: string, id: string, actor: Actor): Promise<Result<MemoryVersion>> {
+    return this.memoryStores.redactVersion(storeId, id, actor);
+  }
+
+  /** A store's memories under a prefix, for a session's sandbox to place (see MemoryStores.memoriesToPlace). */
+  async memoriesToPlace(storeId: string, prefix?: string): Promise<Result<MemoryToPlace[]>> {
+    return this.memoryStores.memoriesToPlace(storeId, prefix);
+  }
+
+  /** What a session's agent wrote under a store's mount, each write a version (see MemoryStores.applySessionWrites). */
+  async applySessionMemoryWrites(storeId: string, sessionId: string, writes: MemoryWrite[]): Promise<Result<AppliedWrite[]>> {
+    return this.memoryStores.applySessionWrites(storeId, sessionId, writes);
   }
 
   // ---------- sessions (index; the SessionLog owns status and usage and pushes them here) ----------

@@ -1,4 +1,4 @@
-// A session's resources: the repositories and files mounted into its sandbox. The row's body is what responses
+// A session's resources: the repositories, files and memory stores mounted into its sandbox. The row's body is what responses
 // show; a repository's authorization_token is stored only sealed under the vault's master key and bound to this
 // workspace, session and resource (vault/crypto.ts, as credentials are), and goes when the resource does.
 import { newId } from '../../contract/ids.ts';
@@ -11,6 +11,7 @@ import {
   MAX_SESSION_RESOURCES,
   mountPathClash,
   type FileResource,
+  type MemoryStoreResource,
   type ResourceAddParams,
   type ResourceUpdateParams,
   type SessionResource,
@@ -20,7 +21,9 @@ import { openSecret, sealSecret, secretAad, type SealedSecret } from '../../vaul
 import { listBodies, type ListArgs } from '../shared/paging.ts';
 import { Queries } from '../shared/queries.ts';
 import { deserialise, serialise, timestamp } from '../shared/rows.ts';
+import { memoryMountPath, type MemoryStore } from '../../contract/memory-store.ts';
 import type { Files } from '../files/files.ts';
+import type { MemoryStores } from '../memory-stores/memory-stores.ts';
 import type { VaultKeys } from '../vaults/keys.ts';
 
 const TABLE = 'session_resources';
@@ -38,6 +41,14 @@ export interface FileToPlace {
   mountPath: string;
 }
 
+/** A memory store to mount in a session's sandbox, as it was attached. */
+export interface MemoryStoreToMount {
+  resourceId: string;
+  memoryStoreId: string;
+  mountPath: string;
+  access: 'read_write' | 'read_only';
+}
+
 export interface RepositoryToClone {
   resourceId: string;
   url: string;
@@ -50,16 +61,24 @@ export class SessionResources extends Queries {
   private readonly keys: VaultKeys;
   private readonly findSession: (id: string) => Session | undefined;
   private readonly files: Pick<Files, 'find'>;
+  private readonly memoryStores: Pick<MemoryStores, 'find'>;
 
   /**
-   * `keys`: what tokens are sealed with; `findSession`: this workspace's session of an id; `files`: this workspace's
-   * files (tenancy: another workspace's session or file is not found).
+   * `keys`: what tokens are sealed with; `findSession`: this workspace's session of an id; `files` and
+   * `memoryStores`: this workspace's (tenancy: another workspace's session, file or store is not found).
    */
-  constructor(storage: DurableObjectStorage, keys: VaultKeys, findSession: (id: string) => Session | undefined, files: Pick<Files, 'find'>) {
+  constructor(
+    storage: DurableObjectStorage,
+    keys: VaultKeys,
+    findSession: (id: string) => Session | undefined,
+    files: Pick<Files, 'find'>,
+    memoryStores: Pick<MemoryStores, 'find'> = { find: () => undefined },
+  ) {
     super(storage);
     this.keys = keys;
     this.findSession = findSession;
     this.files = files;
+    this.memoryStores = memoryStores;
   }
 
   /**
@@ -68,11 +87,16 @@ export class SessionResources extends Queries {
    */
   async prepare(params: SessionResourceParams[]): Promise<Result<PreparedResources>> {
     const sessionId = newId('sesn');
+    const stores: Array<MemoryStore | undefined> = [];
     for (const [i, p] of params.entries()) {
       const missing = p.type === 'file' ? this.fileProblem(p.file_id, `resources[${i}].file_id`) : null;
       if (missing) return missing;
+      if (p.type !== 'memory_store') continue;
+      const store = this.attachableStore(p.memory_store_id, `resources[${i}].memory_store_id`);
+      if (!store.ok) return store;
+      stores[i] = store.value;
     }
-    const mounts = params.map((p) => p.mount_path ?? defaultMountPath(p));
+    const mounts = params.map((p, i) => (p.type === 'memory_store' ? memoryMountPath(stores[i]!.name) : (p.mount_path ?? defaultMountPath(p))));
     const clash = mountPathClash(mounts, (i) => `resources[${i}]`);
     if (clash) return fail('invalid_request_error', clash);
     const withToken = params.some((p) => p.type === 'github_repository' && p.authorization_token !== undefined);
@@ -85,7 +109,20 @@ export class SessionResources extends Queries {
       const resource: SessionResource =
         p.type === 'file'
           ? { type: 'file', id, file_id: p.file_id, mount_path: mounts[i]!, created_at: now, updated_at: now }
-          : { type: 'github_repository', id, url: p.url, checkout: p.checkout ?? null, mount_path: mounts[i]!, created_at: now, updated_at: now };
+          : p.type === 'memory_store'
+            ? {
+                type: 'memory_store',
+                id,
+                memory_store_id: p.memory_store_id,
+                access: p.access ?? 'read_write',
+                name: stores[i]!.name,
+                description: stores[i]!.description,
+                instructions: p.instructions ?? null,
+                mount_path: mounts[i]!,
+                created_at: now,
+                updated_at: now,
+              }
+            : { type: 'github_repository', id, url: p.url, checkout: p.checkout ?? null, mount_path: mounts[i]!, created_at: now, updated_at: now };
       const token = p.type === 'github_repository' ? p.authorization_token : undefined;
       const sealed = token !== undefined && keys?.ok ? await sealSecret(keys.value, this.aad(sessionId, id), token) : null;
       rows.push({ resource, sealed });
@@ -170,6 +207,13 @@ export class SessionResources extends Queries {
     return this.all(sessionId).flatMap((r) => (r.type === 'file' ? [{ resourceId: r.id, fileId: r.file_id, mountPath: r.mount_path }] : []));
   }
 
+  /** The session's memory stores in order: what the hands will mount (not built yet; docs/memory-stores.md). */
+  memoryStoresToMount(sessionId: string): MemoryStoreToMount[] {
+    return this.all(sessionId).flatMap((r: SessionResource) =>
+      r.type === 'memory_store' ? [{ resourceId: r.id, memoryStoreId: r.memory_store_id, mountPath: r.mount_path, access: r.access }] : [],
+    );
+  }
+
   /**
    * The session's repositories in order, their tokens opened: for the hands to clone, never for a response.
    * Throws VaultCryptoError when a token cannot be opened (the master key unset, or rotated out).
@@ -225,6 +269,14 @@ export class SessionResources extends Queries {
   /** A file resource names a file of this workspace (mounting does not need it to be downloadable: uploads are not). */
   private fileProblem(fileId: string, field: string): Result<never> | null {
     return this.files.find(fileId) ? null : fail('not_found_error', `${field}: file '${fileId}' not found`, 'file_not_found');
+  }
+
+  /** A memory store of this workspace that may be attached to a new session: one archived may not (official). */
+  private attachableStore(id: string, field: string): Result<MemoryStore> {
+    const store = this.memoryStores.find(id);
+    if (!store) return fail('not_found_error', `${field}: memory store '${id}' not found`);
+    if (store.archived_at) return fail('invalid_request_error', `${field}: memory store '${id}' is archived; an archived store cannot be attached to a session`);
+    return ok(store);
   }
 
   /** Binds a token to its workspace, session and resource: a ciphertext copied elsewhere fails to open. */

@@ -20,7 +20,6 @@ import type { Agents } from '../agents/agents.ts';
 import type { Environments } from '../environments/environments.ts';
 import type { Vaults } from '../vaults/vaults.ts';
 import type { PreparedResources, SessionResources } from '../session-resources/session-resources.ts';
-import type { SessionResourceParams } from '../../contract/session-resource.ts';
 import { applyMetadataPatch } from '../shared/metadata.ts';
 import { bothWays, createdAtFilters } from '../shared/paging.ts';
 import { Queries } from '../shared/queries.ts';
@@ -51,8 +50,7 @@ export class Sessions extends Queries {
    * checked and stored in one transaction, so a refused create leaves nothing behind.
    */
   async createWithResources(p: SessionCreateParams): Promise<Result<Session>> {
-    // The schema refuses memory_store entries, so what passed it is a repository or a file.
-    const prepared = await this.sources.resources.prepare((p.resources ?? []) as SessionResourceParams[]);
+    const prepared = await this.sources.resources.prepare(p.resources ?? []);
     if (!prepared.ok) return prepared;
     return this.create(p, prepared.value);
   }
@@ -180,8 +178,12 @@ export class Sessions extends Queries {
     if (!range.ok) return range;
     where.push(...range.value.where);
     params.push(...range.value.params);
-    // Memory stores and deployments do not exist in this runtime: such filters match nothing.
-    if (q.memory_store_id || q.deployment_id) where.push('0');
+    if (q.memory_store_id) {
+      where.push(`id IN (SELECT session_id FROM session_resources WHERE json_extract(body, '$.memory_store_id') = ?)`);
+      params.push(q.memory_store_id);
+    }
+    // Deployments do not exist in this runtime: such a filter matches nothing.
+    if (q.deployment_id) where.push('0');
     const page = bothWays<{ body: string }>(this.sql, { from: TABLE, columns: 'body', where, params }, q, (r) => r.body.length);
     if (!page.ok) return page;
     return ok({ ...page.value, data: page.value.data.map((r) => this.present(deserialise<Session>(r.body))) });

@@ -80,7 +80,7 @@ describe('session resources API', () => {
       [{ type: 'github_repository', url: 'https://github.com/o/r', mount_path: 'relative' }, 'resources[0].mount_path: expected an absolute path'],
       [{ type: 'github_repository', url: 'https://github.com/o/r', mount_path: '/a/../b' }, 'resources[0].mount_path: expected a normalised path'],
       [{ type: 'file', file_id: 'not-a-file' }, 'resources[0].file_id: expected a file id'],
-      [{ type: 'memory_store', memory_store_id: 'memstore_1' }, 'resources[0].type: memory_store resources are not supported'],
+      [{ type: 'memory_store', memory_store_id: 'not-a-store' }, 'resources[0].memory_store_id: expected a memory store id'],
     ];
     for (const [resource, message] of cases) {
       const r = await sessionWith([resource]);

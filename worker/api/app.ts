@@ -10,6 +10,7 @@ import { agents } from './routes/agents.ts';
 import { environments } from './routes/environments.ts';
 import { events } from './routes/events.ts';
 import { files } from './routes/files.ts';
+import { memoryStores } from './routes/memory-stores.ts';
 import { sessionResources } from './routes/session-resources.ts';
 import { sessions } from './routes/sessions.ts';
 import { skills } from './routes/skills.ts';
@@ -43,6 +44,7 @@ export function createApp() {
   app.route('/v1/agents', agents);
   app.route('/v1/environments', environments);
   app.route('/v1/files', files);
+  app.route('/v1/memory_stores', memoryStores);
   app.route('/v1/sessions', events);
   app.route('/v1/sessions', sessions);
   app.route('/v1/sessions', sessionResources);

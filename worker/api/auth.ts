@@ -25,6 +25,15 @@ export async function authenticate(c: Context<AppEnv>, next: Next): Promise<void
   await next();
 }
 
+/**
+ * The id that memory versions record for the calling key (`apikey_…`, the SDK's `api_actor`): derived from the key's
+ * digest, so it names the key without revealing it and is the same on every request made with that key.
+ */
+export async function callerApiKeyId(c: Context<AppEnv>): Promise<string> {
+  const key = c.req.header('x-api-key') ?? bearer(c.req.header('authorization')) ?? '';
+  return `apikey_${(await sha256Hex(`api-key-id:${await sha256Hex(key)}`)).slice(0, 24)}`;
+}
+
 function bearer(header: string | undefined): string | undefined {
   const m = header ? /^Bearer\s+(.+)$/i.exec(header) : null;
   return m?.[1];

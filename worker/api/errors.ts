@@ -7,6 +7,8 @@ export type ApiErrorType =
   | 'permission_error'
   | 'not_found_error'
   | 'conflict_error'
+  | 'memory_precondition_failed_error'
+  | 'memory_path_conflict_error'
   | 'request_too_large'
   | 'rate_limit_error'
   | 'api_error'
@@ -18,6 +20,8 @@ const STATUS: Record<ApiErrorType, number> = {
   permission_error: 403,
   not_found_error: 404,
   conflict_error: 409,
+  memory_precondition_failed_error: 409,
+  memory_path_conflict_error: 409,
   request_too_large: 413,
   rate_limit_error: 429,
   api_error: 500,
@@ -31,16 +35,19 @@ export class ApiError extends Error {
   readonly errorCode: string | undefined;
   /** Seconds after which the same request may succeed: the SDK is told to retry then (other client errors say not to). */
   readonly retryAfter: number | undefined;
-  constructor(type: ApiErrorType, message: string, errorCode?: string, opts: { retryAfter?: number } = {}) {
+  /** Fields of the error object beside type and message (memory_path_conflict_error's `conflicting_path`, …). */
+  readonly fields: Record<string, string> | undefined;
+  constructor(type: ApiErrorType, message: string, errorCode?: string, opts: { retryAfter?: number; fields?: Record<string, string> } = {}) {
     super(message);
     this.type = type;
     this.status = STATUS[type];
     this.errorCode = errorCode;
     this.retryAfter = opts.retryAfter;
+    this.fields = opts.fields;
   }
 
   toResponse(requestId: string): Response {
-    const error: Record<string, unknown> = { type: this.type, message: this.message };
+    const error: Record<string, unknown> = { ...this.fields, type: this.type, message: this.message };
     if (this.errorCode) error.details = { error_code: this.errorCode };
     const headers: Record<string, string> = { 'content-type': 'application/json', 'request-id': requestId };
     // The SDK retries 409 and 5xx by default; a client error will not go away by retrying it, unless it says when.

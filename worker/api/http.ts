@@ -84,7 +84,8 @@ export function parseQuery<S extends z.ZodType>(c: Context, schema: S): z.infer<
 
 export function unwrap<T>(result: Result<T>): T {
   if (result.ok) return result.value;
-  throw new ApiError(result.error.type, result.error.message, result.error.code);
+  const { fields } = result.error;
+  throw new ApiError(result.error.type, result.error.message, result.error.code, fields ? { fields } : {});
 }
 
 /** Refusals from the session log become the matching API error. */

@@ -3,7 +3,8 @@
 // fails falls back to trimming instead of failing the session.
 import { env } from 'cloudflare:test';
 import { describe, expect, inject, it } from 'vitest';
-import { summarize } from '../../worker/brain/compactor.ts';
+import { compactionSpan, summarize } from '../../worker/brain/compactor.ts';
+import type { SessionEvent } from '../../contract/events.ts';
 import type { ModelPort } from '../../worker/brain/model-client.ts';
 import { allEvents, call, say, settle } from './api.ts';
 
@@ -22,6 +23,19 @@ async function settleAndRelease(sessionId: string, timeoutMs = 30_000): Promise<
 }
 
 describe('compaction', () => {
+  it('keeps an outcome being worked on verbatim: the cut falls before the latest user turn, a define_outcome included', () => {
+    const at = '2026-12-01T00:00:00Z';
+    const events = [
+      { id: 'sevt_1', processed_at: at, type: 'user.message', content: [{ type: 'text', text: 'first task' }] },
+      { id: 'sevt_2', processed_at: at, type: 'agent.message', content: [{ type: 'text', text: 'done' }] },
+      { id: 'sevt_3', processed_at: at, type: 'user.define_outcome', outcome_id: 'outc_1', description: 'write the report', rubric: { type: 'text', content: 'has a title' }, max_iterations: null },
+      { id: 'sevt_4', processed_at: at, type: 'agent.message', content: [{ type: 'text', text: 'working' }] },
+    ] as unknown as SessionEvent[];
+    const span = compactionSpan(events);
+    expect(span?.through.id).toBe('sevt_2');
+    expect(span?.fold.map((e) => e.id)).toEqual(['sevt_1', 'sevt_2']);
+  });
+
   it('summarises older turns past the threshold and keeps every event in the log', async () => {
     const a = await call('POST', '/v1/agents', { name: 'compact', model: 'claude-sonnet-5-5', system: 'Be brief.' });
     const e = await call('POST', '/v1/environments', { name: 'env' });

@@ -5,6 +5,7 @@ import type { EventOf, SessionEvent } from '../../contract/events.ts';
 import type { SessionAgent } from '../../contract/session.ts';
 import type { ModelRequest } from './context-builder.ts';
 import type { ModelPort, ModelUsage } from './model-client.ts';
+import { evaluationFeedback, outcomeBrief } from './outcomes.ts';
 
 /** Without `compaction.trigger_tokens`: 80% of a 200k-token window. */
 export const DEFAULT_TRIGGER_TOKENS = 160_000;
@@ -28,16 +29,18 @@ export function latestCompaction(events: SessionEvent[]): EventOf<'agent.thread_
 }
 
 /**
- * What to summarise: everything after the previous cut up to (not including) the latest user message, which
- * stays verbatim with all that follows it, so the kept part starts a user turn and no tool call is separated
- * from its result. Null when there is nothing older to fold in.
+ * What to summarise: everything after the previous cut up to (not including) the latest user turn (a message, or
+ * an outcome, whose task must stay in the agent's words while it works on it), which stays verbatim with all that
+ * follows it, so the kept part starts a user turn and no tool call is separated from its result. Null when there
+ * is nothing older to fold in.
  */
 export function compactionSpan(events: SessionEvent[]): { fold: SessionEvent[]; through: SessionEvent } | null {
   const previous = latestCompaction(events);
   const start = previous ? events.findIndex((e) => e.id === previous.compacted_through) + 1 : 0;
   let keepFrom = -1;
   for (let i = events.length - 1; i >= start; i--) {
-    if (events[i]!.type === 'user.message') {
+    const type = events[i]!.type;
+    if (type === 'user.message' || type === 'user.define_outcome') {
       keepFrom = i;
       break;
     }
@@ -95,6 +98,12 @@ function render(previous: string | null, events: SessionEvent[], limit: number, 
         break;
       case 'system.message':
         lines.push(`System: ${cut(text(ev))}`);
+        break;
+      case 'user.define_outcome':
+        lines.push(`User: ${cut(outcomeBrief(ev))}`);
+        break;
+      case 'span.outcome_evaluation_end':
+        lines.push(`Grader: ${cut(evaluationFeedback(ev))}`);
         break;
       case 'agent.tool_use':
       case 'agent.custom_tool_use':

@@ -1,6 +1,6 @@
 // Agents: request schemas (create/update) and the stored resource, mirroring the SDK's agents.d.ts.
 import { z } from 'zod';
-import { Metadata, MetadataPatch } from './common.ts';
+import { Metadata, MetadataPatch, tokenUrl } from './common.ts';
 import { jsonAtMost, LIMITS } from './size-limits.ts';
 
 const PermissionPolicy = z.discriminatedUnion('type', [
@@ -91,27 +91,16 @@ export const ModelParams = z.union([
 export type ModelParams = z.infer<typeof ModelParams>;
 
 /**
- * Where the brain may reach an MCP server, with a token in hand: https, or plain http to a loopback address from
- * 127.0.0.2 up only, for local development. 127.0.0.1 and localhost, where the runtime's own services listen
- * (wrangler dev, the sandbox host, the inspector), never over http: an agent must not turn the brain on them. The
- * same rule as a session repository's URL (contract/session-resource.ts), checked on create and again before
- * connecting (an agent stored before the rule). Null when the URL may be used.
+ * Where the brain may reach an MCP server, with a token in hand: `tokenUrl`'s rule, as for a session repository's
+ * URL, checked on create and again before connecting (an agent stored before the rule). Null when it may be used.
  */
 export function mcpServerUrlProblem(text: string): string | null {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return 'expected a URL';
-  }
-  if (url.username || url.password) return 'must not carry credentials; keep the token in a vault credential for this URL';
-  const devLoopback = /^127\.\d+\.\d+\.\d+$/.test(url.hostname) && url.hostname !== '127.0.0.1';
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && devLoopback))
-    return 'expected an https:// URL (http:// only to a loopback address from 127.0.0.2 up, for local development)';
-  return null;
+  const checked = tokenUrl(text, 'keep the token in a vault credential for this URL');
+  return 'problem' in checked ? checked.problem : null;
 }
 
-const McpServerUrl = z
+/** A URL the runtime sends a token to: an MCP server's, and (contract/vault.ts) an OAuth token endpoint. */
+export const TokenBearingUrl = z
   .string()
   .max(LIMITS.url)
   .superRefine((s, ctx) => {
@@ -122,7 +111,7 @@ const McpServerUrl = z
 const McpServerParams = z.strictObject({
   type: z.literal('url'),
   name: z.string().min(1).max(LIMITS.mcpServerName),
-  url: McpServerUrl,
+  url: TokenBearingUrl,
 });
 const SkillId = z.string().min(1).max(LIMITS.skillId);
 const SkillVersion = z.string().max(LIMITS.skillVersion).nullable().optional();

@@ -71,3 +71,24 @@ export function decodeCursor(cursor: string): Record<string, unknown> | null {
 
 /** A compile-time check that our shape `T` is assignable to the SDK's `U`: `tsc` fails where they part. */
 export type Assignable<T extends U, U> = T;
+
+/**
+ * Where the runtime may send a token: https, or plain http to a loopback address from 127.0.0.2 up, for local
+ * development only (a token never crosses a network in the clear). 127.0.0.1 and localhost, where the runtime's own
+ * services listen (wrangler dev, the sandbox host, the inspector), never over http: nothing a client names may turn
+ * the runtime on them. `credentialsHint` says where the URL's user and password belong instead. The parsed URL, or
+ * why it may not be used.
+ */
+export function tokenUrl(text: string, credentialsHint: string): { url: URL } | { problem: string } {
+  let url: URL;
+  try {
+    url = new URL(text);
+  } catch {
+    return { problem: 'expected a URL' };
+  }
+  if (url.username || url.password) return { problem: `must not carry credentials; ${credentialsHint}` };
+  const devLoopback = /^127\.\d+\.\d+\.\d+$/.test(url.hostname) && url.hostname !== '127.0.0.1';
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && devLoopback))
+    return { problem: 'expected an https:// URL (http:// only to a loopback address from 127.0.0.2 up, for local development)' };
+  return { url };
+}

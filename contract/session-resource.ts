@@ -3,6 +3,7 @@
 // A repository's `authorization_token` is write-only: it is in the params, never in a response shape.
 import { z } from 'zod';
 import type * as Official from '@anthropic-ai/sdk/resources/beta/sessions/resources';
+import { tokenUrl } from './common.ts';
 import { LIMITS } from './size-limits.ts';
 import { MAX_MEMORY_INSTRUCTIONS } from './memory-store.ts';
 
@@ -24,24 +25,12 @@ const MountPath = z
   .refine((p) => !/[\u0000-\u001f\u007f]/.test(p), 'must not contain control characters')
   .refine((p) => p.slice(1).split('/').every((s) => s !== '' && s !== '.' && s !== '..'), 'expected a normalised path (no empty, . or .. segment, no trailing /)');
 
-/**
- * Where a repository may be cloned from: https, or plain http to a loopback address from 127.0.0.2 up only, for
- * local development (a token never crosses a network in the clear; 127.0.0.1 and localhost, where the runtime's own
- * services listen, never: the vault's rule for credentials, docs/vault.md).
- */
+/** Where a repository may be cloned from, its token in hand: `tokenUrl`'s rule (docs/vault.md), and a repository's URL. */
 export function repositoryUrlProblem(text: string): string | null {
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return 'expected a URL';
-  }
-  if (url.username || url.password) return 'must not carry credentials; give them as authorization_token';
-  if (url.search || url.hash) return 'must not have a query or fragment';
-  const devLoopback = /^127\.\d+\.\d+\.\d+$/.test(url.hostname) && url.hostname !== '127.0.0.1';
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && devLoopback))
-    return 'expected an https:// URL (http:// only to a loopback address from 127.0.0.2 up, for local development)';
-  if (!repositoryName(url)) return 'expected the URL of a repository (https://github.com/<owner>/<repo>)';
+  const checked = tokenUrl(text, 'give them as authorization_token');
+  if ('problem' in checked) return checked.problem;
+  if (checked.url.search || checked.url.hash) return 'must not have a query or fragment';
+  if (!repositoryName(checked.url)) return 'expected the URL of a repository (https://github.com/<owner>/<repo>)';
   return null;
 }
 

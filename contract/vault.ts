@@ -3,7 +3,8 @@
 import type { BetaManagedAgentsCredentialValidation } from '@anthropic-ai/sdk/resources/beta/vaults/credentials';
 import { z } from 'zod';
 import { RESERVED_ENV_NAMES } from '../sandbox/credentials.ts';
-import { mcpServerUrlProblem } from './agent.ts';
+// An MCP server's URL and a token endpoint: the brain sends a token to both, so both follow the agent's MCP URL rule.
+import { TokenBearingUrl } from './agent.ts';
 import { Metadata, MetadataPatch, type Assignable } from './common.ts';
 import { LIMITS } from './size-limits.ts';
 
@@ -53,17 +54,6 @@ const SecretName = z
       ctx.addIssue({ code: 'custom', message: `'${name}' is reserved: the sandbox needs it to run or to route its traffic, so a credential cannot take it` });
   });
 
-/**
- * An MCP server's URL and a token endpoint: the brain sends a token to both, so they follow the rule for an agent's
- * MCP server URL (https; plain http only to 127.0.0.2 and up, never to the runtime's own 127.0.0.1 or localhost).
- */
-const TokenBearingUrl = z
-  .string()
-  .max(LIMITS.url)
-  .superRefine((s, ctx) => {
-    const problem = mcpServerUrlProblem(s);
-    if (problem) ctx.addIssue({ code: 'custom', message: problem });
-  });
 
 const FutureTimestamp = z
   .string()

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createContainerHands, MAX_PLACED_FILE_BYTES } from '../../sandbox/cloudflare/container-hands.ts';
 import type { SandboxFile, SandboxRepository, SandboxSkill, SandboxSpec, ToolOutcome } from '../../sandbox/hands.ts';
-import { startGitServer, type GitServer } from '../support/git-server.ts';
+import { repositoryFrom, startGitServer, type GitServer } from '../support/git-server.ts';
 import { FakeSandboxes, PROJECT_ROOT } from './support/fake-sandbox.ts';
 
 const TOKEN = 'ghp_cloudflare_clone_token_4567';
@@ -221,14 +221,7 @@ describe('repositories in a Cloudflare sandbox', () => {
     await server?.close();
   });
 
-  const repo = (over: Partial<SandboxRepository> = {}): SandboxRepository => ({
-    resourceId: `sesrsc_${Math.random().toString(36).slice(2)}`,
-    url: server.url,
-    checkout: null,
-    mountPath: '/workspace/hello',
-    token: TOKEN,
-    ...over,
-  });
+  const repo = (over: Partial<SandboxRepository> = {}): SandboxRepository => repositoryFrom(server, TOKEN, over);
 
   /** Every file under `dir`, read whole (links not followed). */
   function everyFile(dir: string): Array<{ file: string; content: string }> {

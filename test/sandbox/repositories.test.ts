@@ -8,7 +8,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SandboxRepository } from '../../sandbox/hands.ts';
 import { cloneRepositories } from '../../sandbox/local/repositories.ts';
-import { startGitServer, type GitServer } from '../support/git-server.ts';
+import { repositoryFrom, startGitServer, type GitServer } from '../support/git-server.ts';
 
 const TOKEN = 'ghp_local_git_server_token_0123';
 let server: GitServer;
@@ -23,14 +23,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-const repo = (over: Partial<SandboxRepository>): SandboxRepository => ({
-  resourceId: `sesrsc_${Math.random().toString(36).slice(2)}`,
-  url: server.url,
-  checkout: null,
-  mountPath: '/workspace/hello',
-  token: TOKEN,
-  ...over,
-});
+const repo = (over: Partial<SandboxRepository>): SandboxRepository => repositoryFrom(server, TOKEN, over);
 
 function head(repoDir: string): string {
   return execFileSync('git', ['-C', repoDir, 'rev-parse', 'HEAD'], { encoding: 'utf8', env: { PATH: process.env.PATH, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: '/dev/null' } }).trim();

@@ -8,6 +8,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import type { SandboxRepository } from '../../sandbox/hands.ts';
 
 export interface GitServer {
   /** The repository's URL: http://127.0.0.1:<port>/hello.git */
@@ -100,5 +101,17 @@ export async function startGitServer(token: string, host = '127.0.0.2'): Promise
       });
       rmSync(root, { recursive: true, force: true });
     },
+  };
+}
+
+/** A repository for the sandbox to clone from `server` with `token`, at `/workspace/hello` unless `over` says otherwise. */
+export function repositoryFrom(server: GitServer, token: string, over: Partial<SandboxRepository> = {}): SandboxRepository {
+  return {
+    resourceId: `sesrsc_${Math.random().toString(36).slice(2)}`,
+    url: server.url,
+    checkout: null,
+    mountPath: '/workspace/hello',
+    token,
+    ...over,
   };
 }

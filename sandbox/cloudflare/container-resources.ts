@@ -4,11 +4,12 @@
 // What it did is recorded in the state directory (root's alone), which dies with the container: a fresh container
 // starts with nothing placed and nothing cloned, and gets everything again.
 // Usage: node container-resources.ts --state <dir> --root <dir> --workspace <dir> [--owner <uid>:<gid>] < plan.json
-import { closeSync, constants, lchownSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { lchownSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, renameSync, rmdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import type { RepositoryError, SandboxRepository } from '../hands.ts';
 import { cloneRepository, repositoryFailure } from '../repository-clone.ts';
+import { writeNewFile } from '../write-new-file.ts';
 import { CLONE_MARKER_HEADER, STATE_FILE, type PlacedItem, type ResourcePlan, type ResourceReport, type ResourceState } from './resource-plan.ts';
 
 async function main(): Promise<void> {
@@ -118,14 +119,7 @@ class ContainerFs {
     const name = parts.at(-1)!;
     this.enter(parts.slice(0, -1), true);
     if (exists(name)) throw new Error(`${mountPath} already holds something`);
-    // O_EXCL|O_NOFOLLOW: a name that appeared meanwhile is not written through
-    const fd = openSync(name, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o444);
-    try {
-      let written = 0;
-      while (written < bytes.length) written += writeSync(fd, bytes, written);
-    } finally {
-      closeSync(fd);
-    }
+    writeNewFile(name, bytes, 0o444);
   }
 
   /** Removes a placed file, and the directories its removal left empty down to its `pruneUpTo`. Never throws. */

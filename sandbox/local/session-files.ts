@@ -2,8 +2,9 @@
 // its skills' files, each at `<workspace><mountPath>`, owned by root (the host's user), mode 0444, in directories the
 // host owns (0755), so the sandbox's user can read the file but not write, delete or replace it. A record of what
 // was placed, one per kind, lets a file resource or skill removed from the session take its copies with it.
-import { closeSync, constants, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
+import { writeNewFile } from '../write-new-file.ts';
 
 /**
  * What is placed, each kind with its own record of key → the mount path its file was placed at: `files` keyed by
@@ -80,14 +81,7 @@ export function placeFile(sessionDir: string, workspace: string, kind: PlacedKin
     if (placed[key] !== mountPath) throw new Error(`${mountPath} cannot be placed: the workspace already has something there`);
     rmSync(target, { force: true });
   }
-  // O_EXCL|O_NOFOLLOW: a name that appeared meanwhile is not written through
-  const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o444);
-  try {
-    let written = 0;
-    while (written < bytes.length) written += writeSync(fd, bytes, written);
-  } finally {
-    closeSync(fd);
-  }
+  writeNewFile(target, bytes, 0o444);
   record(sessionDir, kind, { ...placed, [key]: mountPath });
 }
 

@@ -13,6 +13,8 @@ import {
 } from '../contract/events.ts';
 import { activeOutcome, evaluationsEnded, openEvaluation, OUTCOME_EVENT_TYPES, outcomeEvaluations } from '../contract/outcome.ts';
 import type { SessionSpec, SessionSpecChange } from '../contract/session-spec.ts';
+import { foldThreads, primaryThreadId, THREAD_EVENT_TYPES, viewClause, visibleIn, type EventView, type SessionThread } from '../contract/threads.ts';
+import { delegateRoster } from '../contract/multiagent.ts';
 import { emptyUsage, type SessionRuntime, type SessionStatus, type SessionUsage } from '../contract/session.ts';
 
 /** SQLite rows are capped at 2 MB; payloads above this many bytes are split into chunk rows. */
@@ -86,6 +88,8 @@ export interface EmitOptions {
 interface SseSubscriber {
   writer: WritableStreamDefaultWriter<Uint8Array>;
   deltas: boolean;
+  /** The session's stream, or one thread's (docs/threads.md). */
+  view: EventView;
 }
 
 interface Stored {
@@ -422,10 +426,46 @@ export class SessionLog extends DurableObject<Env> {
     return this.state ? { epoch: this.state.epoch, lease: this.state.lease } : null;
   }
 
+  // ---------- threads (docs/threads.md) ----------
+
+  /** The session's threads, oldest first: the primary and each sub-agent thread its agent started. */
+  async threads(): Promise<SessionThread[] | null> {
+    const st = this.state;
+    if (!st) return null;
+    const types = [...THREAD_EVENT_TYPES, 'span.model_request_end'];
+    const events = this.sql.exec<Row>(`SELECT * FROM events WHERE type IN (${types.map(() => '?').join(',')}) ORDER BY seq`, ...types).toArray().map((r) => this.decode(r));
+    const archived = new Map(
+      this.sql.exec<{ k: string; v: string }>(`SELECT k, v FROM meta WHERE k LIKE 'thread_archived:%'`).toArray().map((r) => [r.k.slice('thread_archived:'.length), r.v]),
+    );
+    const roster = delegateRoster(st.spec.agent.multiagent);
+    return foldThreads({
+      sessionId: st.spec.sessionId,
+      agent: st.spec.agent,
+      roster: (name) => roster.find((a) => a.name === name),
+      status: st.status,
+      createdAt: st.spec.createdAt,
+      archived,
+      events,
+    });
+  }
+
+  /** Archives a sub-agent thread: it keeps its events, and the agent can no longer message it. */
+  async archiveThread(threadId: string): Promise<{ ok: true; thread: SessionThread } | Refusal> {
+    const threads = await this.threads();
+    const thread = threads?.find((t) => t.id === threadId);
+    if (!threads || !thread) return refuse('not_found_error', `thread '${threadId}' not found`);
+    if (thread.parent_thread_id === null) return refuse('invalid_request_error', `thread '${threadId}' is the session's primary thread, which cannot be archived`);
+    if (thread.status === 'running') return refuse('invalid_request_error', `thread '${threadId}' is running; archive it once it is idle`);
+    if (thread.archived_at) return { ok: true, thread };
+    const at = new Date().toISOString();
+    this.sql.exec(`INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)`, `thread_archived:${threadId}`, at);
+    return { ok: true, thread: { ...thread, archived_at: at, updated_at: at } };
+  }
+
   // ---------- positional reads ----------
 
   /** Events after `afterSeq` (asc) or before `beforeSeq` (desc), optionally of some types; stops at a byte budget. */
-  async getEvents(q: { afterSeq?: number; beforeSeq?: number; limit: number; order: 'asc' | 'desc'; types?: string[] }): Promise<{
+  async getEvents(q: { afterSeq?: number; beforeSeq?: number; limit: number; order: 'asc' | 'desc'; types?: string[]; view?: EventView }): Promise<{
     events: Array<{ seq: number; event: SessionEvent }>;
     hasMore: boolean;
   }> {
@@ -443,6 +483,9 @@ export class SessionLog extends DurableObject<Env> {
       where.push(`type IN (${q.types.map(() => '?').join(',')})`);
       args.push(...q.types);
     }
+    const view = viewClause(q.view ?? { kind: 'session' });
+    where.push(view.sql);
+    args.push(...view.args);
     const sql = `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${q.order === 'asc' ? 'ASC' : 'DESC'} LIMIT ?`;
     const rows = this.sql.exec<Row>(sql, ...args, q.limit + 1).toArray();
     const out: Array<{ seq: number; event: SessionEvent }> = [];
@@ -474,20 +517,21 @@ export class SessionLog extends DurableObject<Env> {
     const deltas = url.searchParams.get('deltas') === '1';
     const st = this.state;
     if (!st) return new Response('session not found', { status: 404 });
+    const view = this.viewOf(url.searchParams.get('thread'));
 
-    const backlog = afterSeq === null ? [] : this.readAllAfter(afterSeq);
+    const backlog = afterSeq === null ? [] : this.readAllAfter(afterSeq).filter((ev) => visibleIn(ev, view));
 
     if (request.headers.get('upgrade')?.toLowerCase() === 'websocket') {
       const pair = new WebSocketPair();
       const [client, server] = [pair[0], pair[1]];
       this.ctx.acceptWebSocket(server);
-      server.serializeAttachment({ deltas });
+      server.serializeAttachment({ deltas, view });
       for (const ev of backlog) trySend(server, JSON.stringify(ev));
       return new Response(null, { status: 101, webSocket: client });
     }
 
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-    const sub: SseSubscriber = { writer: writable.getWriter(), deltas };
+    const sub: SseSubscriber = { writer: writable.getWriter(), deltas, view };
     this.sse.add(sub);
     this.ensurePing();
     // A comment line first: proxies flush headers and the client knows the stream is open.
@@ -624,13 +668,22 @@ export class SessionLog extends DurableObject<Env> {
   private broadcast(ev: SessionEvent): void {
     if (this.sse.size) {
       const frame = sseFrame(ev.type, ev, ev.id);
-      for (const sub of this.sse) this.write(sub, frame);
+      for (const sub of this.sse) if (visibleIn(ev, sub.view)) this.write(sub, frame);
     }
     const sockets = this.ctx.getWebSockets();
     if (sockets.length) {
       const json = JSON.stringify(ev);
-      for (const ws of sockets) trySend(ws, json);
+      for (const ws of sockets) {
+        const att = ws.deserializeAttachment() as { view?: EventView } | null;
+        if (visibleIn(ev, att?.view ?? { kind: 'session' })) trySend(ws, json);
+      }
     }
+  }
+
+  /** A stream's `thread` parameter: absent for the session's stream; the primary thread's id is its NULL column. */
+  private viewOf(thread: string | null): EventView {
+    if (thread === null || !this.state) return { kind: 'session' };
+    return { kind: 'thread', thread: thread === primaryThreadId(this.state.spec.sessionId) ? null : thread };
   }
 
   private write(sub: SseSubscriber, bytes: Uint8Array): void {
@@ -683,14 +736,15 @@ export class SessionLog extends DurableObject<Env> {
     const json = JSON.stringify(event);
     const bytes = encoder.encode(json);
     const seq = this.nextSeq();
+    const thread = event.session_thread_id ?? null;
     if (bytes.byteLength <= INLINE_LIMIT) {
-      this.sql.exec(`INSERT INTO events (seq, id, type, body, chunks, size) VALUES (?, ?, ?, ?, 0, ?)`, seq, event.id, event.type, json, bytes.byteLength);
+      this.sql.exec(`INSERT INTO events (seq, id, type, body, chunks, size, thread) VALUES (?, ?, ?, ?, 0, ?, ?)`, seq, event.id, event.type, json, bytes.byteLength, thread);
     } else {
       let idx = 0;
       for (let off = 0; off < bytes.byteLength; off += INLINE_LIMIT, idx++) {
         this.sql.exec(`INSERT INTO event_chunks (seq, idx, data) VALUES (?, ?, ?)`, seq, idx, bytes.slice(off, off + INLINE_LIMIT).buffer);
       }
-      this.sql.exec(`INSERT INTO events (seq, id, type, body, chunks, size) VALUES (?, ?, ?, NULL, ?, ?)`, seq, event.id, event.type, idx, bytes.byteLength);
+      this.sql.exec(`INSERT INTO events (seq, id, type, body, chunks, size, thread) VALUES (?, ?, ?, NULL, ?, ?, ?)`, seq, event.id, event.type, idx, bytes.byteLength, thread);
     }
     // Events that answer a tool call are indexed by the call they answer (lookups must not parse bodies).
     const ref =

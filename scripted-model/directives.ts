@@ -102,6 +102,15 @@ function parseBody(body: string): OneDirective | undefined {
   if (body.startsWith("reply:")) {
     return { kind: "content", content: { type: "text", text: body.slice("reply:".length) } };
   }
+  if (body.startsWith("delegate:")) {
+    // [[delegate:AGENT_NAME:MESSAGE]]: the call edgeharness's `delegate` tool takes (docs/threads.md).
+    const rest = body.slice("delegate:".length);
+    const colon = rest.indexOf(":");
+    const agentName = colon > 0 ? rest.slice(0, colon).trim() : "";
+    const message = colon > 0 ? rest.slice(colon + 1).trim() : "";
+    if (!agentName || !message) return undefined;
+    return { kind: "content", content: { type: "tool_use", name: "delegate", input: { agent_name: agentName, message } } };
+  }
   if (body.startsWith("grade:")) {
     const grade = parseGrade(body.slice("grade:".length).trim());
     return grade ? { kind: "grade", grade } : undefined;

@@ -8,6 +8,8 @@ import type { Assignable } from './common.ts';
 import { jsonAtMost, LIMITS } from './size-limits.ts';
 
 const Id = z.string().min(1).max(LIMITS.id);
+/** The tool a session's primary thread starts and messages sub-agent threads with (worker/brain/delegate-tool.ts). */
+export const DELEGATE_TOOL = 'delegate';
 /** At most 20 agents in a roster or a `predefined_agents` list (official). */
 export const MAX_ROSTER = 20;
 

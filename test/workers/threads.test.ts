@@ -4,7 +4,7 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { injectFaults, type FaultPoint } from '../support/faults.ts';
-import { call, say, settle } from './api.ts';
+import { allEvents, call, say, settle } from './api.ts';
 
 const TASK = 'count the vowels in banana';
 
@@ -131,7 +131,7 @@ describe('sub-agent threads', () => {
     const { sessionId } = await leadWithHelper();
     await say(sessionId, '[[delegate:nobody:do it]]');
     const events = await settle(sessionId);
-    expect(events.find((e) => e.type === 'agent.tool_result')).toMatchObject({ is_error: true, content: [{ text: expect.stringContaining("no agent named 'nobody'") }] });
+    expect(events.filter((e) => e.type === 'agent.tool_result')).toMatchObject([{ is_error: true, content: [{ text: expect.stringContaining("no agent named 'nobody'") }] }]);
     expect((await call('GET', `/v1/sessions/${sessionId}/threads`)).body.data).toHaveLength(1);
   });
 
@@ -147,6 +147,43 @@ describe('sub-agent threads', () => {
       expect(killed.events.map((e) => e.type)).toEqual(clean.events.map((e) => e.type));
     });
   }
+
+  it('ends the thread at work when the user interrupts, and answers the delegate call so the next turn starts clean', async () => {
+    const { sessionId } = await leadWithHelper();
+    await say(sessionId, '[[delegate:helper:take your time [[delay 5000]]]]');
+    for (let i = 0; ; i++) {
+      const events = await allEvents(sessionId);
+      if (events.some((e) => e.type === 'span.model_request_start' && e.session_thread_id)) break;
+      const threads = (await call('GET', `/v1/sessions/${sessionId}/threads`)).body.data;
+      if (threads[1] && (await threadEvents(sessionId, threads[1].id)).some((e) => e.type === 'span.model_request_start')) break;
+      if (i > 600) throw new Error('the helper never started');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const r = await call('POST', `/v1/sessions/${sessionId}/events`, { events: [{ type: 'user.interrupt' }] });
+    expect(r.status).toBe(200);
+    const events = await settle(sessionId);
+    const threads = (await call('GET', `/v1/sessions/${sessionId}/threads`)).body.data;
+    expect(threads.map((t: any) => t.status)).toEqual(['idle', 'idle']);
+    expect((await threadEvents(sessionId, threads[1].id)).at(-1)).toMatchObject({ type: 'session.thread_status_idle', stop_reason: { type: 'end_turn' } });
+    expect(events.find((e) => e.type === 'agent.tool_result')).toMatchObject({ is_error: true, content: [{ text: expect.stringContaining('interrupted') }] });
+    // The interrupted helper's late answer never lands, and the next turn runs.
+    await say(sessionId, 'and now?');
+    const after = await settle(sessionId);
+    expect(after.at(-1)).toMatchObject({ type: 'session.status_idle', stop_reason: { type: 'end_turn' } });
+    expect((await threadEvents(sessionId, threads[1].id)).some((e) => e.type === 'agent.message')).toBe(false);
+  });
+
+  it('refuses an interrupt naming a thread the session does not have, and a delegation to an archived thread', async () => {
+    const { sessionId } = await delegatedRun();
+    const bad = await call('POST', `/v1/sessions/${sessionId}/events`, { events: [{ type: 'user.interrupt', session_thread_id: 'sthr_nope' }] });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toContain('events[0].session_thread_id');
+    const [, child] = (await call('GET', `/v1/sessions/${sessionId}/threads`)).body.data;
+    expect((await call('POST', `/v1/sessions/${sessionId}/threads/${child.id}/archive`)).status).toBe(200);
+    await say(sessionId, '[[delegate:helper:once more]]');
+    const events = await settle(sessionId);
+    expect(events.findLast((e) => e.type === 'agent.tool_result')).toMatchObject({ is_error: true, content: [{ text: expect.stringContaining('archived') }] });
+  });
 
   it('stops both threads at the session budget', async () => {
     const { sessionId } = await leadWithHelper({ limits: { max_model_requests: 1 } });

@@ -1,10 +1,10 @@
 // The `delegate` tool: what the primary thread of an agent with sub-agents is offered to start a sub-agent thread or
 // message one it started (docs/threads.md). The brain settles its calls itself (worker/brain/threads.ts); nothing runs
 // in the sandbox.
-import type { ThreadAgent } from '../../contract/multiagent.ts';
+import { DELEGATE_TOOL, type ThreadAgent } from '../../contract/multiagent.ts';
 import type { ResolvedTool, ToolDefinition } from './tools.ts';
 
-export const DELEGATE_TOOL = 'delegate';
+export { DELEGATE_TOOL };
 
 export function delegateDefinition(roster: readonly ThreadAgent[]): ToolDefinition {
   const agents = roster.map((a) => `- ${a.name}${a.description ? `: ${a.description}` : ''}`).join('\n');

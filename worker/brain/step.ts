@@ -24,7 +24,9 @@ import { gradeOpenEvaluation } from './outcomes.ts';
 import { StaleEpoch, type FilePort, type LogPort, type StepPorts } from './ports.ts';
 import { listCostUsd } from './pricing.ts';
 import { settleToolCalls } from './tool-calls.ts';
-import { eventsOf, finishThread, focusThread, offerDelegate, refuseWaiting, stopThread, tagForThread, threadContext, THREAD_EVENT_TYPES, type ThreadFocus } from './threads.ts';
+import {
+  eventsOf, finishThread, focusThread, offerDelegate, refuseWaiting, stopThread, tagForThread, threadContext, THREAD_EVENT_TYPES, withoutDelegateCalls, type ThreadFocus,
+} from './threads.ts';
 import { resolveTools, type ResolvedTool, type ToolDefinition } from './tools.ts';
 
 export type StepOutcome =
@@ -188,12 +190,25 @@ async function connectMcp(step: Step): Promise<void> {
 async function enterThread(step: Step): Promise<void> {
   const started: SessionEvent[] = [];
   const all = () => [...step.others, ...step.seen.filter((e) => !started.includes(e)), ...started];
-  const focus = await focusThread(step.spec, all(), async (events) => {
+  const focus = await focusThread(step.spec, all(), step.view.archivedThreads, async (events) => {
     const r = await step.emit(events);
     started.push(...r.filter((e) => !step.seen.includes(e)));
     return r;
   });
   if (!focus) return;
+  const log = step.ports.log;
+  // The thread's model text streams to the thread's readers.
+  step.ports = {
+    ...step.ports,
+    log: {
+      readForStep: (epoch, types) => log.readForStep(epoch, types),
+      emit: (epoch, events, opts) => log.emit(epoch, events, opts),
+      release: (epoch) => log.release(epoch),
+      broadcastDelta: (epoch, delta) => log.broadcastDelta(epoch, delta, focus.id),
+      stillHolds: (epoch) => log.stillHolds(epoch),
+      claimCall: (epoch, key) => log.claimCall(epoch, key),
+    },
+  };
   const everything = all();
   const mine = eventsOf(everything, focus.id);
   step.thread = focus;
@@ -215,7 +230,8 @@ async function settleOpenToolCalls(step: Step): Promise<StepOutcome | null> {
   // listed afresh each step: a file resource added since the last call is placed before the next one runs
   let files: Promise<SandboxFile[]> | undefined;
   let skills: Promise<SandboxSkill[]> | undefined;
-  const { waiting, limitReached } = await settleToolCalls(step.view.events, {
+  // Delegate calls are the brain's own, settled by enterThread; they never go to the hands.
+  const { waiting, limitReached } = await settleToolCalls(step.thread ? step.view.events : withoutDelegateCalls(step.view.events), {
     spec,
     tools: step.tools,
     hands: ports.hands,

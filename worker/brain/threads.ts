@@ -44,6 +44,11 @@ export function eventsOf(events: readonly SessionEvent[], thread: string | null)
   return events.filter((e) => threadOf(e) === thread);
 }
 
+/** The primary thread's events less its delegate calls, which the brain settles itself (focusThread), never the hands. */
+export function withoutDelegateCalls(events: SessionEvent[]): SessionEvent[] {
+  return events.filter((e) => !(e.type === 'agent.tool_use' && e.name === DELEGATE_TOOL));
+}
+
 /** A sub-agent thread's events as its context reads them: each message it received is a user turn. */
 export function threadContext(events: SessionEvent[]): SessionEvent[] {
   return events.map((e) => (e.type === 'agent.thread_message_received' ? ({ id: e.id, type: 'user.message', content: e.content, processed_at: e.processed_at } as SessionEvent) : e));
@@ -54,7 +59,12 @@ export function threadContext(events: SessionEvent[]): SessionEvent[] {
  * with an error; a good one whose thread is running is worked on; otherwise its thread is started (or messaged, if
  * the agent has one) in one append, and worked on. No open call: the primary thread (null).
  */
-export async function focusThread(spec: SessionSpec, events: readonly SessionEvent[], emit: (events: NewEvent[]) => Promise<SessionEvent[]>): Promise<ThreadFocus | null> {
+export async function focusThread(
+  spec: SessionSpec,
+  events: readonly SessionEvent[],
+  archived: readonly string[],
+  emit: (events: NewEvent[]) => Promise<SessionEvent[]>,
+): Promise<ThreadFocus | null> {
   const agents = roster(spec);
   if (!agents.length) return null;
   const primary = eventsOf(events, null);
@@ -70,6 +80,10 @@ export async function focusThread(spec: SessionSpec, events: readonly SessionEve
     const focus: Omit<ThreadFocus, 'id'> = { agentName: name, callId: call.id, agent: { ...parsed.agent, multiagent: null } };
     const thread = threadState(events, name);
     if (thread?.running) return { id: thread.id, ...focus };
+    if (thread && archived.includes(thread.id)) {
+      await emit([agentToolResult(call.id, [{ type: 'text', text: `The ${name} agent's thread was archived; it takes no more messages.` }], true)]);
+      continue;
+    }
     const id = thread?.id ?? newId('sthr');
     const content = [{ type: 'text' as const, text: parsed.message }];
     await emit([

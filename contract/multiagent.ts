@@ -120,8 +120,9 @@ export function resolveMultiagent(p: MultiagentParams | null, stored: Multiagent
     return { ok: true, value: { type: 'coordinator', agents } };
   }
 
-  // multiagent_20261001: merged into a stored one of the same type, level by level; null takes the default.
-  const prev = stored?.type === 'multiagent_20261001' ? stored : null;
+  // multiagent_20261001: merged into a stored one of the same type, level by level; null takes the default. One
+  // stored before `multiagent` was validated (any shape) has nothing to merge into.
+  const prev = stored?.type === 'multiagent_20261001' && isResolved(stored) ? stored : null;
   const advisor = p.advisor === undefined ? (prev?.advisor ?? { type: 'disabled' as const }) : (p.advisor ?? { type: 'disabled' as const });
   const members = (sent: MembersParams | null | undefined, before: ResolvedMembers | undefined, field: string): ResolvedMembers | Resolved => {
     if (sent === undefined && before) return before;
@@ -147,11 +148,27 @@ export function resolveMultiagent(p: MultiagentParams | null, stored: Multiagent
   return { ok: true, value: { type: 'multiagent_20261001', advisor, subagents, workflows } };
 }
 
+/** Whether a stored `multiagent` has the resolved shape; agents saved before it was validated may hold anything. */
+export function isResolved(m: Multiagent): boolean {
+  const ref = (r: unknown) => {
+    const x = r as { type?: unknown; id?: unknown; version?: unknown; model?: unknown } | null;
+    return !!x && ((x.type === 'agent' && typeof x.id === 'string' && typeof x.version === 'number') || (x.type === 'advisor' && typeof x.model === 'string'));
+  };
+  const members = (x: ResolvedMembers | undefined) => !!x && (x.type === 'disabled' || (x.type === 'enabled' && Array.isArray(x.predefined_agents) && x.predefined_agents.every(ref)));
+  if (m.type === 'coordinator') return Array.isArray(m.agents) && m.agents.every(ref);
+  return m.type === 'multiagent_20261001' && !!m.advisor && members(m.subagents) && members(m.workflows);
+}
+
 /** The agents a session's primary thread can start threads for: subagents' predefined agents, or the coordinator's roster. */
 export function delegateRoster<T>(m: { type: 'coordinator'; agents: Array<T | { type: 'advisor'; model: string }> } | { type: 'multiagent_20261001'; subagents: { type: 'enabled'; predefined_agents: T[] } | { type: 'disabled' } } | null): T[] {
+  // A session created before `multiagent` was validated holds it as it was sent: only pinned definitions count.
+  const pinned = (a: unknown): a is T => {
+    const x = a as { type?: unknown; name?: unknown } | null;
+    return typeof x === 'object' && x !== null && x.type === 'agent' && typeof x.name === 'string';
+  };
   if (!m) return [];
-  if (m.type === 'coordinator') return m.agents.filter((a): a is T => (a as { type: string }).type !== 'advisor');
-  return m.subagents.type === 'enabled' ? m.subagents.predefined_agents : [];
+  if (m.type === 'coordinator') return Array.isArray(m.agents) ? m.agents.filter(pinned) : [];
+  return m.subagents?.type === 'enabled' && Array.isArray(m.subagents.predefined_agents) ? m.subagents.predefined_agents.filter(pinned) : [];
 }
 
 // ---- as a session holds it (BetaManagedAgentsSessionMultiagent): each agent's full definition, pinned ----
@@ -169,6 +186,8 @@ export type SessionMultiagent =
  */
 export function pinForSession(m: Multiagent | null, find: (ref: AgentReference) => ThreadAgent | string): { ok: true; value: SessionMultiagent | null } | { ok: false; message: string } {
   if (!m) return { ok: true, value: null };
+  if (!isResolved(m))
+    return { ok: false, message: 'agent.multiagent: the agent was saved before multiagent was validated; update its multiagent (POST /v1/agents/{id}) to use it in a session' };
   let problem: string | null = null;
   const pinOne = (r: AgentReference, at: string): ThreadAgent[] => {
     const found = problem === null ? find(r) : null;

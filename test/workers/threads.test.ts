@@ -1,7 +1,7 @@
 // Sub-agent threads (docs/threads.md): a lead agent with a predefined helper delegates through the `delegate` tool
 // (driven by the scripted model's [[delegate:NAME:MESSAGE]] directive), the helper's answer reaches the lead, the
 // session lists two threads, a brain killed mid-thread leaves the same transcript, and a budget stops both threads.
-import { env } from 'cloudflare:test';
+import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { injectFaults, type FaultPoint } from '../support/faults.ts';
 import { allEvents, call, say, settle } from './api.ts';
@@ -222,6 +222,23 @@ describe('multiagent on agents', () => {
       expect(r.body.error.message, JSON.stringify(multiagent)).toContain(field);
     }
     expect(lead.multiagent).toEqual({ type: 'coordinator', agents: [{ type: 'agent', id: helper.id, version: 1 }] });
+  });
+
+  it('refuses a session of an agent whose multiagent was stored before it was validated, until it is updated', async () => {
+    const helper = (await call('POST', '/v1/agents', { name: 'helper', model: 'claude-sonnet-5-5' })).body;
+    const lead = (await create({ type: 'coordinator', agents: [helper.id] })).body;
+    // As an older version stored it: the roster as it was sent.
+    await runInDurableObject(env.WORKSPACE.get(env.WORKSPACE.idFromName('wrkspc_default')), (_obj, state) => {
+      const row = state.storage.sql.exec<{ body: string }>(`SELECT body FROM agent_versions WHERE agent_id = ?`, lead.id).one();
+      const body = { ...JSON.parse(row.body), multiagent: { type: 'coordinator', agents: [helper.id] } };
+      state.storage.sql.exec(`UPDATE agent_versions SET body = ? WHERE agent_id = ?`, JSON.stringify(body), lead.id);
+    });
+    const e = await call('POST', '/v1/environments', { name: 'env' });
+    const refused = await call('POST', '/v1/sessions', { agent: lead.id, environment_id: e.body.id });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toContain('agent.multiagent');
+    expect((await call('POST', `/v1/agents/${lead.id}`, { multiagent: { type: 'coordinator', agents: [helper.id] } })).status).toBe(200);
+    expect((await call('POST', '/v1/sessions', { agent: lead.id, environment_id: e.body.id })).status).toBe(200);
   });
 
   it('merges an update into the stored configuration, level by level', async () => {

@@ -3,7 +3,7 @@
 // session lists two threads, a brain killed mid-thread leaves the same transcript, and a budget stops both threads.
 import { env, runInDurableObject } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
-import { injectFaults, type FaultPoint } from '../support/faults.ts';
+import { faultLog, injectFaults, MODEL_FAULT_POINTS, type FaultPoint } from '../support/faults.ts';
 import { allEvents, call, say, settle } from './api.ts';
 
 const TASK = 'count the vowels in banana';
@@ -141,12 +141,21 @@ describe('sub-agent threads', () => {
     it(`gives the same transcript as an uninterrupted run after a kill at ${faults.join(', ')}`, async () => {
       const clean = await delegatedRun();
       const killed = await delegatedRun(faults);
-      const pending = await (await import('../support/faults.ts')).faultLog(env, killed.sessionId).pendingFaults();
-      expect(pending).toEqual([]);
+      expect(await faultLog(env, killed.sessionId).pendingFaults()).toEqual([]);
       expect(await transcript(killed.sessionId)).toEqual(await transcript(clean.sessionId));
       expect(killed.events.map((e) => e.type)).toEqual(clean.events.map((e) => e.type));
     });
   }
+
+  it('gives the same transcript when the brain is killed at every model fault point, in the lead and the helper alike', async () => {
+    const clean = await delegatedRun();
+    // Each point three times: kills land in the lead's first step, the helper's steps and the lead's last.
+    const killed = await delegatedRun(MODEL_FAULT_POINTS.flatMap((p) => [p, p, p]));
+    // Every kill fired but those of a point one turn reaches only once (the session says it is running once).
+    expect((await faultLog(env, killed.sessionId).pendingFaults()).filter((p) => p !== 'after_running')).toEqual([]);
+    expect(await transcript(killed.sessionId)).toEqual(await transcript(clean.sessionId));
+    expect(killed.events.map((e) => e.type)).toEqual(clean.events.map((e) => e.type));
+  });
 
   it('ends the thread at work when the user interrupts, and answers the delegate call so the next turn starts clean', async () => {
     const { sessionId } = await leadWithHelper();

@@ -25,7 +25,8 @@ import { StaleEpoch, type FilePort, type LogPort, type StepPorts } from './ports
 import { listCostUsd } from './pricing.ts';
 import { settleToolCalls } from './tool-calls.ts';
 import {
-  eventsOf, finishThread, focusThread, offerDelegate, refuseWaiting, stopThread, tagForThread, threadContext, THREAD_EVENT_TYPES, withoutDelegateCalls, type ThreadFocus,
+  eventsOf, finishThread, focusThread, offerDelegate, refuseWaiting, stopThread, tagForThread, threadContext, THREAD_EVENT_TYPES, threadLog, withoutDelegateCalls,
+  type ThreadFocus,
 } from './threads.ts';
 import { resolveTools, type ResolvedTool, type ToolDefinition } from './tools.ts';
 
@@ -188,28 +189,16 @@ async function connectMcp(step: Step): Promise<void> {
  * sees that thread's events, runs its agent with its tools, and what it appends carries the thread.
  */
 async function enterThread(step: Step): Promise<void> {
+  // What starting a thread appends to it (the primary's part lands in step.seen, as every append of this step does).
   const started: SessionEvent[] = [];
-  const all = () => [...step.others, ...step.seen.filter((e) => !started.includes(e)), ...started];
-  const focus = await focusThread(step.spec, all(), step.view.archivedThreads, async (events) => {
+  const focus = await focusThread(step.spec, [...step.others, ...step.seen], step.view.archivedThreads, async (events) => {
     const r = await step.emit(events);
-    started.push(...r.filter((e) => !step.seen.includes(e)));
+    started.push(...r.filter((e) => e.session_thread_id));
     return r;
   });
   if (!focus) return;
-  const log = step.ports.log;
-  // The thread's model text streams to the thread's readers.
-  step.ports = {
-    ...step.ports,
-    log: {
-      readForStep: (epoch, types) => log.readForStep(epoch, types),
-      emit: (epoch, events, opts) => log.emit(epoch, events, opts),
-      release: (epoch) => log.release(epoch),
-      broadcastDelta: (epoch, delta) => log.broadcastDelta(epoch, delta, focus.id),
-      stillHolds: (epoch) => log.stillHolds(epoch),
-      claimCall: (epoch, key) => log.claimCall(epoch, key),
-    },
-  };
-  const everything = all();
+  step.ports = { ...step.ports, log: threadLog(step.ports.log, focus.id) };
+  const everything = [...step.others, ...started, ...step.seen];
   const mine = eventsOf(everything, focus.id);
   step.thread = focus;
   step.spec = { ...step.spec, agent: focus.agent };

@@ -14,6 +14,7 @@ import type { SessionAgent } from '../../contract/session.ts';
 import type { SessionSpec } from '../../contract/session-spec.ts';
 import { primaryThreadId, threadOf, THREAD_EVENT_TYPES } from '../../contract/threads.ts';
 import { DELEGATE_TOOL, delegateInput, delegateTool } from './delegate-tool.ts';
+import type { LogPort } from './ports.ts';
 import type { ResolvedTool } from './tools.ts';
 
 export { THREAD_EVENT_TYPES };
@@ -47,6 +48,18 @@ export function eventsOf(events: readonly SessionEvent[], thread: string | null)
 /** The primary thread's events less its delegate calls, which the brain settles itself (focusThread), never the hands. */
 export function withoutDelegateCalls(events: SessionEvent[]): SessionEvent[] {
   return events.filter((e) => !(e.type === 'agent.tool_use' && e.name === DELEGATE_TOOL));
+}
+
+/** The log as a step working for a thread uses it: the thread's model text streams to the thread's readers. */
+export function threadLog(log: LogPort, threadId: string): LogPort {
+  return {
+    readForStep: (epoch, types) => log.readForStep(epoch, types),
+    emit: (epoch, events, opts) => log.emit(epoch, events, opts),
+    release: (epoch) => log.release(epoch),
+    broadcastDelta: (epoch, delta) => log.broadcastDelta(epoch, delta, threadId),
+    stillHolds: (epoch) => log.stillHolds(epoch),
+    claimCall: (epoch, key) => log.claimCall(epoch, key),
+  };
 }
 
 /** A sub-agent thread's events as its context reads them: each message it received is a user turn. */

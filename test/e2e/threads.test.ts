@@ -69,6 +69,29 @@ describe('sub-agent threads through the SDK', () => {
       'span.model_request_start', 'agent.message', 'span.model_request_end', 'agent.thread_message_sent', 'session.thread_status_idle',
     ]);
 
+    // A second delegation continues the same thread; its live text goes to the thread's stream, not the session's.
+    const childStream = await client.beta.sessions.threads.events.stream(child.id, { session_id: session.id, event_deltas: ['agent.message'] });
+    const sessionStream = await client.beta.sessions.events.stream(session.id, { event_deltas: ['agent.message'] });
+    await client.beta.sessions.events.send(session.id, {
+      events: [{ type: 'user.message', content: [{ type: 'text', text: '[[delegate:helper:and once more]]' }] }],
+    });
+    const childSeen: ThreadEvent[] = [];
+    for await (const ev of childStream) {
+      childSeen.push(ev);
+      if (ev.type === 'session.thread_status_idle') break;
+    }
+    const sessionSeen: Anthropic.Beta.Sessions.BetaManagedAgentsStreamSessionEvents[] = [];
+    for await (const ev of sessionStream) {
+      sessionSeen.push(ev);
+      if (ev.type === 'session.status_idle') break;
+    }
+    const helperMessage = childSeen.find((e) => e.type === 'agent.message');
+    expect(helperMessage).toBeDefined();
+    expect(childSeen.some((e) => e.type === 'event_delta' && e.event_id === helperMessage!.id)).toBe(true);
+    expect(sessionSeen.some((e) => (e.type === 'event_delta' && e.event_id === helperMessage!.id) || (e.type === 'event_start' && e.event.id === helperMessage!.id))).toBe(false);
+    expect(sessionSeen.filter((e) => e.type === 'session.thread_created')).toEqual([]);
+    expect((await client.beta.sessions.threads.retrieve(child.id, { session_id: session.id })).status).toBe('idle');
+
     const archived = await client.beta.sessions.threads.archive(child.id, { session_id: session.id });
     expect(archived.archived_at).toEqual(expect.any(String));
     await expect(client.beta.sessions.threads.archive(primary.id, { session_id: session.id })).rejects.toMatchObject({ status: 400 });

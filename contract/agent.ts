@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { Metadata, MetadataPatch, tokenUrl } from './common.ts';
 import { jsonAtMost, LIMITS } from './size-limits.ts';
+import { MultiagentParams, type Multiagent } from './multiagent.ts';
 
 const PermissionPolicy = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('always_allow') }),
@@ -123,8 +124,6 @@ const ExecutionIdentityParams = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('aws_role'), role_arn: z.string().min(1).max(LIMITS.roleArn) }),
   z.strictObject({ type: z.literal('service_account') }),
 ]);
-// Multiagent orchestration is accepted and stored as given; the runtime does not orchestrate yet.
-const MultiagentParams = jsonAtMost(z.looseObject({ type: z.enum(['coordinator', 'multiagent_20261001']) }), LIMITS.multiagentBytes);
 
 /** Shared by agent create/update and the session's agent overrides. */
 export const AgentFields = {
@@ -202,7 +201,8 @@ export interface AgentDefinition {
   mcp_servers: Array<{ type: 'url'; name: string; url: string }>;
   skills: Array<{ type: 'anthropic' | 'custom'; skill_id: string; version: string }>;
   execution_identity: { type: 'service_account' } | { type: 'aws_role'; role_arn: string };
-  multiagent: Record<string, unknown> | null;
+  /** Resolved by the agents resource (contract/multiagent.ts): every roster entry pinned to a version. */
+  multiagent: Multiagent | null;
 }
 
 export interface Agent extends AgentDefinition {
@@ -329,7 +329,8 @@ export function buildDefinition(p: AgentCreateParams): AgentDefinition {
     mcp_servers: p.mcp_servers ?? [],
     skills: (p.skills ?? []).map((s) => ({ type: s.type, skill_id: s.skill_id, version: s.version ?? 'latest' })),
     execution_identity: p.execution_identity ?? { type: 'service_account' },
-    multiagent: p.multiagent ?? null,
+    // resolved against the workspace's agents by the agents resource (resolveMultiagent)
+    multiagent: null,
   };
 }
 
@@ -345,6 +346,5 @@ export function applyAgentUpdate(def: AgentDefinition, p: AgentUpdateParams): Ag
   if (p.skills !== undefined)
     next.skills = (p.skills ?? []).map((s) => ({ type: s.type, skill_id: s.skill_id, version: s.version ?? 'latest' }));
   if (p.execution_identity !== undefined) next.execution_identity = p.execution_identity ?? { type: 'service_account' };
-  if (p.multiagent !== undefined) next.multiagent = p.multiagent ?? null;
   return next;
 }

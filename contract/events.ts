@@ -56,7 +56,19 @@ export type SessionEvent = (
   | Official.BetaManagedAgentsSpanOutcomeEvaluationStartEvent
   | Official.BetaManagedAgentsSpanOutcomeEvaluationOngoingEvent
   | Official.BetaManagedAgentsSpanOutcomeEvaluationEndEvent
-) & { processed_at: string };
+  | Official.BetaManagedAgentsSessionThreadCreatedEvent
+  | Official.BetaManagedAgentsSessionThreadStatusRunningEvent
+  | Official.BetaManagedAgentsSessionThreadStatusIdleEvent
+  | Official.BetaManagedAgentsAgentThreadMessageSentEvent
+  | Official.BetaManagedAgentsAgentThreadMessageReceivedEvent
+) & {
+  processed_at: string;
+  /**
+   * The sub-agent thread the event belongs to (extension on the kinds whose official type lacks it); absent on the
+   * primary thread's events, as the SDK says of the kinds that have it (docs/threads.md).
+   */
+  session_thread_id?: string | null;
+};
 
 export type SessionEventType = SessionEvent['type'];
 export type EventOf<T extends SessionEventType> = Extract<SessionEvent, { type: T }>;
@@ -193,6 +205,31 @@ export function outcomeEvaluationEnd(
       cache_creation_input_tokens: usage.cache_creation_input_tokens,
     },
   };
+}
+
+/** A sub-agent thread was started (stored in that thread; the session's stream shows it too). */
+export function threadCreated(threadId: string, agentName: string): NewEvent<'session.thread_created'> {
+  return { type: 'session.thread_created', session_thread_id: threadId, agent_name: agentName, workflow_run_id: null };
+}
+
+export function threadStatusRunning(threadId: string, agentName: string): NewEvent<'session.thread_status_running'> {
+  return { type: 'session.thread_status_running', session_thread_id: threadId, agent_name: agentName };
+}
+
+export function threadStatusIdle(threadId: string, agentName: string, stop_reason: StopReason): NewEvent<'session.thread_status_idle'> {
+  return { type: 'session.thread_status_idle', session_thread_id: threadId, agent_name: agentName, stop_reason, stop_details: null };
+}
+
+type ThreadMessageContent = Official.BetaManagedAgentsAgentThreadMessageSentEvent['content'];
+
+/** On the sender's thread: a message to another thread (`toAgentName` absent when sent to the primary agent). */
+export function threadMessageSent(toThreadId: string, content: ThreadMessageContent, toAgentName?: string): NewEvent<'agent.thread_message_sent'> {
+  return { type: 'agent.thread_message_sent', content, to_session_thread_id: toThreadId, ...(toAgentName ? { to_agent_name: toAgentName } : {}) };
+}
+
+/** On the receiver's thread: a message from another thread (`fromAgentName` absent when from the primary agent). */
+export function threadMessageReceived(fromThreadId: string, content: ThreadMessageContent, fromAgentName?: string): NewEvent<'agent.thread_message_received'> {
+  return { type: 'agent.thread_message_received', content, from_session_thread_id: fromThreadId, ...(fromAgentName ? { from_agent_name: fromAgentName } : {}) };
 }
 
 /** Sent to live readers as the session is deleted; never stored (the log goes with it). */

@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { AgentFields, ModelParams, type AgentDefinition } from './agent.ts';
 import { Metadata, MetadataPatch } from './common.ts';
+import type { SessionMultiagent } from './multiagent.ts';
 import { UserDefineOutcomeParams, UserMessageParams } from './event.ts';
 import { MAX_SESSION_RESOURCES, SessionResourceParams, type SessionResource } from './session-resource.ts';
 import { LIMITS } from './size-limits.ts';
@@ -92,7 +93,9 @@ export const SessionListQuery = z.object({
 });
 export type SessionListQuery = z.infer<typeof SessionListQuery>;
 
-export interface SessionAgent extends AgentDefinition {
+export interface SessionAgent extends Omit<AgentDefinition, 'multiagent'> {
+  /** The agents its threads may run, each pinned when the session was created (contract/multiagent.ts). */
+  multiagent: SessionMultiagent | null;
   type: 'agent';
   id: string;
   version: number;

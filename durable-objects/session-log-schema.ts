@@ -85,4 +85,13 @@ export const SESSION_LOG_MIGRATIONS: readonly Migration[] = [
       if (next !== row.v) sql.exec(`UPDATE meta SET v = ? WHERE k = 'spec'`, next);
     },
   },
+  {
+    // Events carry their thread: NULL for the primary thread, the `sthr_` id of a sub-agent thread otherwise
+    // (docs/threads.md). Every event of an older log is the primary thread's, which NULL already says.
+    id: 'session-log/4-event-threads',
+    up(sql) {
+      sql.exec(`ALTER TABLE events ADD COLUMN thread TEXT`);
+      sql.exec(`CREATE INDEX IF NOT EXISTS events_by_thread ON events(thread, seq)`);
+    },
+  },
 ];

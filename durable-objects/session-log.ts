@@ -8,11 +8,13 @@ import { SESSION_LOG_MIGRATIONS } from './session-log-schema.ts';
 import { newId } from '../contract/ids.ts';
 import type { EventParams } from '../contract/event.ts';
 import {
-  outcomeEvaluationEnd, outcomeEvaluationStart, sessionDeleted, statusIdle, userDefineOutcome, type EventOf, type LiveDelta, type NewEvent, type SessionEvent,
+  agentToolResult, outcomeEvaluationEnd, outcomeEvaluationStart, sessionDeleted, threadStatusIdle, type StopReason, statusIdle, userDefineOutcome, type EventOf, type LiveDelta, type NewEvent, type SessionEvent,
   type StoredInput,
 } from '../contract/events.ts';
 import { activeOutcome, evaluationsEnded, openEvaluation, OUTCOME_EVENT_TYPES, outcomeEvaluations } from '../contract/outcome.ts';
 import type { SessionSpec, SessionSpecChange } from '../contract/session-spec.ts';
+import { foldThreads, primaryThreadId, THREAD_EVENT_TYPES, viewClause, visibleIn, type EventView, type SessionThread } from '../contract/threads.ts';
+import { delegateRoster, DELEGATE_TOOL } from '../contract/multiagent.ts';
 import { emptyUsage, type SessionRuntime, type SessionStatus, type SessionUsage } from '../contract/session.ts';
 
 /** SQLite rows are capped at 2 MB; payloads above this many bytes are split into chunk rows. */
@@ -66,6 +68,8 @@ export interface StepView {
   inputSeq: number;
   /** Input is waiting for an answer. */
   pending: boolean;
+  /** Sub-agent threads archived through the API: the agent can no longer message them. */
+  archivedThreads: string[];
   events: SessionEvent[];
 }
 
@@ -86,6 +90,8 @@ export interface EmitOptions {
 interface SseSubscriber {
   writer: WritableStreamDefaultWriter<Uint8Array>;
   deltas: boolean;
+  /** The session's stream, or one thread's (docs/threads.md). */
+  view: EventView;
 }
 
 interface Stored {
@@ -181,7 +187,9 @@ export class SessionLog extends DurableObject<Env> {
     for (const [i, ev] of input.entries()) {
       const problem = this.checkInput(ev, accepted);
       if (problem) return refuse('invalid_request_error', `events[${i}]${problem}`);
-      if (ev.type !== 'user.define_outcome') accepted.push(ev);
+      // An interrupt naming the primary thread is the session's own (its events carry no thread).
+      if (ev.type === 'user.interrupt' && ev.session_thread_id === primaryThreadId(st.spec.sessionId)) accepted.push({ type: 'user.interrupt' });
+      else if (ev.type !== 'user.define_outcome') accepted.push(ev);
       else if (ev.rubric.type === 'text') accepted.push(userDefineOutcome(newId('outc'), { ...ev, rubric: ev.rubric }));
     }
     const now = new Date().toISOString();
@@ -211,8 +219,11 @@ export class SessionLog extends DurableObject<Env> {
   private checkInput(ev: EventParams, earlier: ReadonlyArray<{ type: string }>): string | null {
     switch (ev.type) {
       case 'user.message':
-      case 'user.interrupt':
       case 'system.message':
+        return null;
+      case 'user.interrupt':
+        if (ev.session_thread_id && !this.threadList().some((t) => t.id === ev.session_thread_id))
+          return `.session_thread_id: no thread '${ev.session_thread_id}' in this session`;
         return null;
       case 'user.tool_confirmation':
       case 'user.tool_result':
@@ -251,9 +262,30 @@ export class SessionLog extends DurableObject<Env> {
     }
     this.endOutcome(stored);
     if (!running) return;
+    this.endThreads(stored, 'The user interrupted the session');
     const idle = this.insert(stamp(statusIdle({ type: 'end_turn' }), newId('sevt'), new Date().toISOString()));
     stored.push(idle);
     this.applyStatus(st, 'idle');
+  }
+
+  /**
+   * A turn ended from outside the brain (an interrupt, the wall clock) ends the sub-agent threads at work with it: each
+   * goes idle, and the primary thread's delegate call it was answering gets an error result saying why, so the next
+   * turn starts from a settled log (docs/threads.md).
+   */
+  private endThreads(stored: Stored[], why: string, reason: StopReason = { type: 'end_turn' }): void {
+    const now = new Date().toISOString();
+    const running = this.threadList().filter((t) => t.parent_thread_id !== null && t.status === 'running');
+    for (const t of running) stored.push(this.insert(stamp(threadStatusIdle(t.id, t.agent.name, reason), newId('sevt'), now)));
+    const calls = this.sql
+      .exec<Row>(`SELECT * FROM events WHERE type = 'agent.tool_use' AND thread IS NULL ORDER BY seq`)
+      .toArray()
+      .map((r) => this.decode(r))
+      .filter((e) => e.type === 'agent.tool_use' && e.name === DELEGATE_TOOL && !this.answered(e.id));
+    for (const call of calls) {
+      const text = `${why} before the delegated agent answered.`;
+      stored.push(this.insert(stamp(agentToolResult(call.id, [{ type: 'text', text }], true), newId('sevt'), now)));
+    }
   }
 
   /**
@@ -326,6 +358,7 @@ export class SessionLog extends DurableObject<Env> {
       spentUsd: st.spentUsd,
       inputSeq: st.inputSeq,
       pending: st.inputSeq > st.consumedSeq,
+      archivedThreads: [...this.archivedThreads().keys()],
       events: rows.map((r) => this.decode(r)),
     };
   }
@@ -382,16 +415,19 @@ export class SessionLog extends DurableObject<Env> {
   }
 
   /** Live-only output (model text as it streams): broadcast to readers that asked for deltas, never stored. */
-  async broadcastDelta(epoch: number, delta: LiveDelta): Promise<boolean> {
+  async broadcastDelta(epoch: number, delta: LiveDelta, thread?: string): Promise<boolean> {
     const st = this.state;
     if (!st || !this.holds(st, epoch)) return false;
     this.extendLease(st);
+    // A sub-agent thread's deltas go to that thread's readers; the session's stream and the primary's get the primary's.
+    const of = thread ?? null;
+    const wants = (view: EventView | undefined) => (view?.kind === 'thread' ? view.thread === of : of === null);
     const frame = sseFrame(delta.type, delta, null);
-    for (const sub of this.sse) if (sub.deltas) this.write(sub, frame);
+    for (const sub of this.sse) if (sub.deltas && wants(sub.view)) this.write(sub, frame);
     const json = JSON.stringify(delta);
     for (const ws of this.ctx.getWebSockets()) {
-      const att = ws.deserializeAttachment() as { deltas?: boolean } | null;
-      if (att?.deltas) trySend(ws, json);
+      const att = ws.deserializeAttachment() as { deltas?: boolean; view?: EventView } | null;
+      if (att?.deltas && wants(att.view)) trySend(ws, json);
     }
     return true;
   }
@@ -422,10 +458,52 @@ export class SessionLog extends DurableObject<Env> {
     return this.state ? { epoch: this.state.epoch, lease: this.state.lease } : null;
   }
 
+  // ---------- threads (docs/threads.md) ----------
+
+  /** The session's threads, oldest first: the primary and each sub-agent thread its agent started. */
+  async threads(): Promise<SessionThread[] | null> {
+    return this.state ? this.threadList() : null;
+  }
+
+  private threadList(): SessionThread[] {
+    const st = this.requireState();
+    const types = [...THREAD_EVENT_TYPES, 'span.model_request_end'];
+    const events = this.sql.exec<Row>(`SELECT * FROM events WHERE type IN (${types.map(() => '?').join(',')}) ORDER BY seq`, ...types).toArray().map((r) => this.decode(r));
+    const archived = this.archivedThreads();
+    const roster = delegateRoster(st.spec.agent.multiagent);
+    return foldThreads({
+      sessionId: st.spec.sessionId,
+      agent: st.spec.agent,
+      roster: (name) => roster.find((a) => a.name === name),
+      status: st.status,
+      createdAt: st.spec.createdAt,
+      archived,
+      events,
+    });
+  }
+
+  private archivedThreads(): Map<string, string> {
+    const rows = this.sql.exec<{ k: string; v: string }>(`SELECT k, v FROM meta WHERE k LIKE 'thread_archived:%'`).toArray();
+    return new Map(rows.map((r) => [r.k.slice('thread_archived:'.length), r.v]));
+  }
+
+  /** Archives a sub-agent thread: it keeps its events, and the agent can no longer message it. */
+  async archiveThread(threadId: string): Promise<{ ok: true; thread: SessionThread } | Refusal> {
+    const threads = await this.threads();
+    const thread = threads?.find((t) => t.id === threadId);
+    if (!threads || !thread) return refuse('not_found_error', `thread '${threadId}' not found`);
+    if (thread.parent_thread_id === null) return refuse('invalid_request_error', `thread '${threadId}' is the session's primary thread, which cannot be archived`);
+    if (thread.status === 'running') return refuse('invalid_request_error', `thread '${threadId}' is running; archive it once it is idle`);
+    if (thread.archived_at) return { ok: true, thread };
+    const at = new Date().toISOString();
+    this.sql.exec(`INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)`, `thread_archived:${threadId}`, at);
+    return { ok: true, thread: { ...thread, archived_at: at, updated_at: at } };
+  }
+
   // ---------- positional reads ----------
 
   /** Events after `afterSeq` (asc) or before `beforeSeq` (desc), optionally of some types; stops at a byte budget. */
-  async getEvents(q: { afterSeq?: number; beforeSeq?: number; limit: number; order: 'asc' | 'desc'; types?: string[] }): Promise<{
+  async getEvents(q: { afterSeq?: number; beforeSeq?: number; limit: number; order: 'asc' | 'desc'; types?: string[]; view?: EventView }): Promise<{
     events: Array<{ seq: number; event: SessionEvent }>;
     hasMore: boolean;
   }> {
@@ -443,6 +521,9 @@ export class SessionLog extends DurableObject<Env> {
       where.push(`type IN (${q.types.map(() => '?').join(',')})`);
       args.push(...q.types);
     }
+    const view = viewClause(q.view ?? { kind: 'session' });
+    where.push(view.sql);
+    args.push(...view.args);
     const sql = `SELECT * FROM events ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq ${q.order === 'asc' ? 'ASC' : 'DESC'} LIMIT ?`;
     const rows = this.sql.exec<Row>(sql, ...args, q.limit + 1).toArray();
     const out: Array<{ seq: number; event: SessionEvent }> = [];
@@ -474,20 +555,21 @@ export class SessionLog extends DurableObject<Env> {
     const deltas = url.searchParams.get('deltas') === '1';
     const st = this.state;
     if (!st) return new Response('session not found', { status: 404 });
+    const view = this.viewOf(url.searchParams.get('thread'));
 
-    const backlog = afterSeq === null ? [] : this.readAllAfter(afterSeq);
+    const backlog = afterSeq === null ? [] : this.readAllAfter(afterSeq).filter((ev) => visibleIn(ev, view));
 
     if (request.headers.get('upgrade')?.toLowerCase() === 'websocket') {
       const pair = new WebSocketPair();
       const [client, server] = [pair[0], pair[1]];
       this.ctx.acceptWebSocket(server);
-      server.serializeAttachment({ deltas });
+      server.serializeAttachment({ deltas, view });
       for (const ev of backlog) trySend(server, JSON.stringify(ev));
       return new Response(null, { status: 101, webSocket: client });
     }
 
     const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
-    const sub: SseSubscriber = { writer: writable.getWriter(), deltas };
+    const sub: SseSubscriber = { writer: writable.getWriter(), deltas, view };
     this.sse.add(sub);
     this.ensurePing();
     // A comment line first: proxies flush headers and the client knows the stream is open.
@@ -564,6 +646,7 @@ export class SessionLog extends DurableObject<Env> {
           const end = outcomeEvaluationEnd(grading, 'failed', "Not graded: the session's max_wall_seconds ran out.", NO_USAGE);
           stored.push(this.insert(stamp(end, newId('sevt'), new Date().toISOString())));
         }
+        this.endThreads(stored, "The session's max_wall_seconds ran out", { type: 'budget_reached' });
         stored.push(this.insert(stamp(statusIdle({ type: 'budget_reached' }, { limit: 'max_wall_seconds' }), newId('sevt'), new Date().toISOString())));
         this.applyStatus(st, 'idle');
       }
@@ -624,13 +707,22 @@ export class SessionLog extends DurableObject<Env> {
   private broadcast(ev: SessionEvent): void {
     if (this.sse.size) {
       const frame = sseFrame(ev.type, ev, ev.id);
-      for (const sub of this.sse) this.write(sub, frame);
+      for (const sub of this.sse) if (visibleIn(ev, sub.view)) this.write(sub, frame);
     }
     const sockets = this.ctx.getWebSockets();
     if (sockets.length) {
       const json = JSON.stringify(ev);
-      for (const ws of sockets) trySend(ws, json);
+      for (const ws of sockets) {
+        const att = ws.deserializeAttachment() as { view?: EventView } | null;
+        if (visibleIn(ev, att?.view ?? { kind: 'session' })) trySend(ws, json);
+      }
     }
+  }
+
+  /** A stream's `thread` parameter: absent for the session's stream; the primary thread's id is its NULL column. */
+  private viewOf(thread: string | null): EventView {
+    if (thread === null || !this.state) return { kind: 'session' };
+    return { kind: 'thread', thread: thread === primaryThreadId(this.state.spec.sessionId) ? null : thread };
   }
 
   private write(sub: SseSubscriber, bytes: Uint8Array): void {
@@ -683,14 +775,15 @@ export class SessionLog extends DurableObject<Env> {
     const json = JSON.stringify(event);
     const bytes = encoder.encode(json);
     const seq = this.nextSeq();
+    const thread = event.session_thread_id ?? null;
     if (bytes.byteLength <= INLINE_LIMIT) {
-      this.sql.exec(`INSERT INTO events (seq, id, type, body, chunks, size) VALUES (?, ?, ?, ?, 0, ?)`, seq, event.id, event.type, json, bytes.byteLength);
+      this.sql.exec(`INSERT INTO events (seq, id, type, body, chunks, size, thread) VALUES (?, ?, ?, ?, 0, ?, ?)`, seq, event.id, event.type, json, bytes.byteLength, thread);
     } else {
       let idx = 0;
       for (let off = 0; off < bytes.byteLength; off += INLINE_LIMIT, idx++) {
         this.sql.exec(`INSERT INTO event_chunks (seq, idx, data) VALUES (?, ?, ?)`, seq, idx, bytes.slice(off, off + INLINE_LIMIT).buffer);
       }
-      this.sql.exec(`INSERT INTO events (seq, id, type, body, chunks, size) VALUES (?, ?, ?, NULL, ?, ?)`, seq, event.id, event.type, idx, bytes.byteLength);
+      this.sql.exec(`INSERT INTO events (seq, id, type, body, chunks, size, thread) VALUES (?, ?, ?, NULL, ?, ?, ?)`, seq, event.id, event.type, idx, bytes.byteLength, thread);
     }
     // Events that answer a tool call are indexed by the call they answer (lookups must not parse bodies).
     const ref =

@@ -91,16 +91,43 @@ function parseOne(text: string, open: number): { directive: OneDirective; end: n
     if (!input) return undefined;
     return { directive: { kind: "content", content: { type: "tool_use", name, input } }, end: closeAt + 2 };
   }
-  const close = text.indexOf("]]", start);
+  // delegate: carries a message that may hold directives of its own (for the sub-agent's model), so it closes at
+  // its own "]]", past balanced inner "[[…]]".
+  const close = text.startsWith("delegate:", start) ? balancedClose(text, start) : text.indexOf("]]", start);
   if (close < 0) return undefined;
   const body = text.slice(start, close);
   const directive = parseBody(body);
   return directive ? { directive, end: close + 2 } : undefined;
 }
 
+/** Where the directive opened before `start` closes, counting inner "[[" and "]]" pairs; -1 if it does not. */
+function balancedClose(text: string, start: number): number {
+  let depth = 0;
+  for (let i = start; i < text.length - 1; i++) {
+    if (text.startsWith("[[", i)) {
+      depth++;
+      i++;
+    } else if (text.startsWith("]]", i)) {
+      if (depth === 0) return i;
+      depth--;
+      i++;
+    }
+  }
+  return -1;
+}
+
 function parseBody(body: string): OneDirective | undefined {
   if (body.startsWith("reply:")) {
     return { kind: "content", content: { type: "text", text: body.slice("reply:".length) } };
+  }
+  if (body.startsWith("delegate:")) {
+    // [[delegate:AGENT_NAME:MESSAGE]]: the call edgeharness's `delegate` tool takes (docs/threads.md).
+    const rest = body.slice("delegate:".length);
+    const colon = rest.indexOf(":");
+    const agentName = colon > 0 ? rest.slice(0, colon).trim() : "";
+    const message = colon > 0 ? rest.slice(colon + 1).trim() : "";
+    if (!agentName || !message) return undefined;
+    return { kind: "content", content: { type: "tool_use", name: "delegate", input: { agent_name: agentName, message } } };
   }
   if (body.startsWith("grade:")) {
     const grade = parseGrade(body.slice("grade:".length).trim());

@@ -24,6 +24,11 @@
 //   [[bad-tool-input:NAME (xN)?]]                  tool_use of NAME whose input breaks its schema
 //   [[tool:NAME JSON-OBJECT?]]                     tool_use of NAME with that input (always)
 //   [[reply:TEXT]]                                 answer exactly TEXT (always; TEXT has no "]]")
+//   [[delegate:AGENT_NAME:MESSAGE]]                tool_use of edgeharness's `delegate` tool: hand MESSAGE to
+//                                                   the sub-agent AGENT_NAME (docs/threads.md). MESSAGE may hold
+//                                                   directives for the sub-agent's own model requests
+//                                                   (`[[delegate:helper:run it [[tool:bash {"command":"ls"}]]]]`):
+//                                                   it closes at its own "]]", past balanced inner ones
 //   [[delay MS]]                                   whole-response latency (always)
 //   [[grade:VERDICT]]                              answer as an outcome grader: the JSON object
 //                                                   {"verdict", "explanation"} with VERDICT satisfied,

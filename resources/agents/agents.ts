@@ -11,6 +11,7 @@ import {
   type AgentUpdateParams,
 } from '../../contract/agent.ts';
 import type { Page } from '../../contract/common.ts';
+import { resolveMultiagent, type MultiagentParams, type RosterLookup } from '../../contract/multiagent.ts';
 import { MAX_AGENT_BYTES, storedSizeProblem } from '../../contract/size-limits.ts';
 import { applyMetadataPatch } from '../shared/metadata.ts';
 import { listFilters, newestFirst, type ListArgs } from '../shared/paging.ts';
@@ -29,10 +30,14 @@ export class Agents extends Queries {
     const def = buildDefinition(p);
     const problem = checkAgentDefinition(def);
     if (problem) return fail('invalid_request_error', problem);
+    const id = newId('agent');
+    const multiagent = this.resolveMultiagent(p.multiagent, null, { id, version: 1 });
+    if (!multiagent.ok) return multiagent;
+    def.multiagent = multiagent.value;
     const now = timestamp();
     const agent: Agent = {
       type: 'agent',
-      id: newId('agent'),
+      id,
       version: 1,
       ...def,
       metadata: p.metadata ?? {},
@@ -71,6 +76,11 @@ export class Agents extends Queries {
     const def = applyAgentUpdate(current, p);
     const problem = checkAgentDefinition(def);
     if (problem) return fail('invalid_request_error', problem);
+    if (p.multiagent !== undefined) {
+      const multiagent = this.resolveMultiagent(p.multiagent, current.multiagent, { id, version: head.version + 1 });
+      if (!multiagent.ok) return multiagent;
+      def.multiagent = multiagent.value;
+    }
     const metadata = applyMetadataPatch(current.metadata, p.metadata);
     if (typeof metadata === 'string') return fail('invalid_request_error', metadata);
     const next: Agent = { ...current, ...def, metadata };
@@ -128,6 +138,19 @@ export class Agents extends Queries {
     if (!page.ok) return page;
     const data = page.value.rows.map((r) => ({ ...deserialise<Agent>(r.body), archived_at: head.archived_at }));
     return ok({ data, next_page: page.value.next });
+  }
+
+  /** `multiagent` as stored: each agent it names found in this workspace and pinned to a version (contract/multiagent.ts). */
+  private resolveMultiagent(p: MultiagentParams | null | undefined, stored: Agent['multiagent'], self: { id: string; version: number }): Result<Agent['multiagent']> {
+    const lookup: RosterLookup = (id, version) => {
+      const head = this.head(id);
+      if (!head) return { missing: 'agent' };
+      const agent = this.version(id, version ?? head.version);
+      if (!agent) return { missing: 'version' };
+      return { id, version: agent.version, archived: head.archived_at !== null, hasMultiagent: agent.multiagent !== null };
+    };
+    const r = resolveMultiagent(p ?? null, stored, lookup, self);
+    return r.ok ? ok(r.value) : fail(r.notFound ? 'not_found_error' : 'invalid_request_error', r.message);
   }
 
   /** The current version number and archive state, for callers that pin a version (sessions). */

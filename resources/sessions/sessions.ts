@@ -1,6 +1,7 @@
 // The session index: what the API lists and retrieves of each session. Creating a session resolves its agent
 // (a pinned version, with any overrides) and checks its environment and vaults; after that its SessionLog owns
 // status and usage and pushes them here (applyRuntime).
+import { pinForSession } from '../../contract/multiagent.ts';
 import { newId } from '../../contract/ids.ts';
 import { fail, ok, type Result } from '../../contract/result.ts';
 import { checkAgentDefinition, normalizeTools, updateModel, type Agent, type AgentDefinition } from '../../contract/agent.ts';
@@ -243,7 +244,17 @@ export class Sessions extends Queries {
       const problem = checkAgentDefinition(def);
       if (problem) return fail('invalid_request_error', `agent.${problem}`);
     }
-    return ok({ type: 'agent', id: agent.id, version, ...def });
+    // The agents its threads may run are pinned now, as they are at this moment (contract/multiagent.ts).
+    const multiagent = pinForSession(def.multiagent, (r) => {
+      const head = this.sources.agents.head(r.id);
+      const pinned = this.sources.agents.version(r.id, r.version);
+      if (!head || !pinned) return `agent '${r.id}' version ${r.version} not found`;
+      if (head.archived_at && r.id !== agent.id) return `agent '${r.id}' is archived`;
+      const { multiagent: _depthLimit, ...rest } = pickDefinition(pinned);
+      return { type: 'agent', id: r.id, version: r.version, ...rest };
+    });
+    if (!multiagent.ok) return fail('invalid_request_error', multiagent.message);
+    return ok({ type: 'agent', id: agent.id, version, ...def, multiagent: multiagent.value });
   }
 
   /** Every id names a vault of this workspace, active, listed once. Another workspace's vault is not found here. */

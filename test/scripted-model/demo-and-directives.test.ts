@@ -109,6 +109,17 @@ describe("directive grammar", () => {
     expect(residualText).toBe("before after");
   });
 
+  it("reads a delegation, whose message may hold directives for the sub-agent", () => {
+    expect(parseDirectives("please [[delegate:helper:count the vowels]] now")).toMatchObject({
+      content: { type: "tool_use", name: "delegate", input: { agent_name: "helper", message: "count the vowels" } },
+      residualText: "please now",
+    });
+    const nested = parseDirectives('[[delegate:helper:run it [[tool:bash {"command":"ls"}]] [[delay 5]]]]');
+    expect(nested.content).toEqual({ type: "tool_use", name: "delegate", input: { agent_name: "helper", message: 'run it [[tool:bash {"command":"ls"}]] [[delay 5]]' } });
+    expect(nested.delayMs).toBe(0);
+    expect(parseDirectives("[[delegate:helper]] [[delegate::x]]").content).toBeUndefined();
+  });
+
   it("keeps reply text verbatim and sums delays", () => {
     const parsed = parseDirectives("[[reply: spaced  out ]] [[delay 10]] [[delay 5]]");
     expect(parsed.content).toEqual({ type: "text", text: " spaced  out " });

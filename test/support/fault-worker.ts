@@ -89,8 +89,8 @@ export class Brain extends ProductionBrain {
         if (result.ok && carries('span.model_request_start')) await killAt('after_model_request_start');
         return result;
       },
-      async broadcastDelta(epoch, delta) {
-        const sent = await ports.log.broadcastDelta(epoch, delta);
+      async broadcastDelta(epoch, delta, thread) {
+        const sent = await ports.log.broadcastDelta(epoch, delta, thread);
         if (delta.type === 'event_delta') await killAt('mid_stream');
         return sent;
       },

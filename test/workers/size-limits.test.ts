@@ -186,7 +186,7 @@ describe('size limits', () => {
       ['POST', '/v1/agents', agent({ skills: [{ type: 'custom', skill_id: chars(LIMITS.skillId + 1) }] }), 'skills[0].skill_id'],
       ['POST', '/v1/agents', agent({ skills: [{ type: 'anthropic', skill_id: 'pdf', version: chars(LIMITS.skillVersion + 1) }] }), 'skills[0].version'],
       ['POST', '/v1/agents', agent({ execution_identity: { type: 'aws_role', role_arn: chars(LIMITS.roleArn + 1) } }), 'execution_identity.role_arn'],
-      ['POST', '/v1/agents', agent({ multiagent: { type: 'coordinator', agents: chars(LIMITS.multiagentBytes) } }), 'multiagent'],
+      ['POST', '/v1/agents', agent({ multiagent: { type: 'coordinator', agents: [chars(LIMITS.multiagentBytes)] } }), 'multiagent.agents[0]'],
       ...metadataCases('/v1/agents').map(([m, p, body, f]): [string, string, unknown, string] => [m, p, agent(body as Record<string, unknown>), f]),
       // agents: update (a new version)
       ['POST', a, { name: chars(LIMITS.name + 1) }, 'name'],
@@ -195,7 +195,7 @@ describe('size limits', () => {
       ['POST', a, { tools: [custom('t', { input_schema: { type: 'object', properties: { p: { description: chars(10 * MB) } } } })] }, 'tools[0].input_schema'],
       ['POST', a, { mcp_servers: list(LIMITS.mcpServers + 1, (i) => ({ type: 'url', name: `s${i}`, url: 'https://m.example.com' })) }, 'mcp_servers'],
       ['POST', a, { skills: list(LIMITS.skills + 1, (i) => ({ type: 'custom', skill_id: `s${i}` })) }, 'skills'],
-      ['POST', a, { multiagent: { type: 'coordinator', agents: chars(10 * MB) } }, 'multiagent'],
+      ['POST', a, { multiagent: { type: 'coordinator', agents: [chars(10 * MB)] } }, 'multiagent.agents[0]'],
       ...metadataCases(a),
       // environments: create and update
       ['POST', '/v1/environments', { name: chars(LIMITS.name + 1) }, 'name'],

@@ -14,6 +14,7 @@ import { memoryStores } from './routes/memory-stores.ts';
 import { sessionResources } from './routes/session-resources.ts';
 import { sessions } from './routes/sessions.ts';
 import { skills } from './routes/skills.ts';
+import { threads } from './routes/threads.ts';
 import { vaults } from './routes/vaults.ts';
 
 export function createApp() {
@@ -48,6 +49,7 @@ export function createApp() {
   app.route('/v1/sessions', events);
   app.route('/v1/sessions', sessions);
   app.route('/v1/sessions', sessionResources);
+  app.route('/v1/sessions', threads);
   app.route('/v1/skills', skills);
   app.route('/v1/vaults', vaults);
 

@@ -15,7 +15,8 @@ export interface LogPort {
   readForStep(epoch: number, types: string[]): Promise<StepView | Refusal>;
   emit(epoch: number, events: NewEvent[], opts?: EmitOptions): Promise<{ ok: true; events: SessionEvent[] } | Refusal>;
   release(epoch: number): Promise<boolean>;
-  broadcastDelta(epoch: number, delta: LiveDelta): Promise<boolean>;
+  /** `thread`: the sub-agent thread the delta is of (its readers get it; the session's stream does not). */
+  broadcastDelta(epoch: number, delta: LiveDelta, thread?: string): Promise<boolean>;
   stillHolds(epoch: number): Promise<boolean>;
   /**
    * Fenced claim of a call the brain runs itself (an MCP tool call): true the first time `key` is claimed, false

@@ -24,6 +24,10 @@ import { gradeOpenEvaluation } from './outcomes.ts';
 import { StaleEpoch, type FilePort, type LogPort, type StepPorts } from './ports.ts';
 import { listCostUsd } from './pricing.ts';
 import { settleToolCalls } from './tool-calls.ts';
+import {
+  eventsOf, finishThread, focusThread, offerDelegate, refuseWaiting, stopThread, tagForThread, threadContext, THREAD_EVENT_TYPES, threadLog, withoutDelegateCalls,
+  type ThreadFocus,
+} from './threads.ts';
 import { resolveTools, type ResolvedTool, type ToolDefinition } from './tools.ts';
 
 export type StepOutcome =
@@ -41,7 +45,7 @@ export const DEFAULT_STEP_OPTIONS: StepOptions = { maxModelAttempts: 5, retryBas
 // session.error and session.status_idle: an MCP server that failed this turn is not tried again until the next.
 const STEP_EVENT_TYPES = [
   ...CONTEXT_EVENT_TYPES, 'span.model_request_start', 'span.model_request_end', 'user.tool_confirmation', 'session.error', 'session.status_idle',
-  'span.outcome_evaluation_start',
+  'span.outcome_evaluation_start', ...THREAD_EVENT_TYPES,
 ];
 
 /**
@@ -50,6 +54,8 @@ const STEP_EVENT_TYPES = [
  *   2. markRunning             — say the session is running (once, whichever brain says it)
  *      gradeOpenEvaluation     — an outcome evaluation the agent's last answer opened is graded, and the step
  *                                ends with the verdict (worker/brain/outcomes.ts)
+ *      enterThread             — an open delegate call makes the step work for that sub-agent thread
+ *                                (worker/brain/threads.ts)
  *      connectMcp              — reach the agent's MCP servers (if it has an mcp_toolset) and offer their tools
  *   3. settleOpenToolCalls     — run, refuse or wait for the tool calls the log left open
  *   4. checkBudgets            — stop at a budget or limit; warn the model once at 80%
@@ -66,6 +72,7 @@ export async function runStep(epoch: number, ports: StepPorts, options: StepOpti
     await markRunning(step);
     const graded = await gradeOpenEvaluation(step);
     if (graded) return graded;
+    await enterThread(step);
     await connectMcp(step);
     const stopped = (await settleOpenToolCalls(step)) ?? (await checkBudgets(step)) ?? (await compactIfOverThreshold(step));
     if (stopped) return stopped;
@@ -92,8 +99,12 @@ interface Step {
   definitions: ToolDefinition[];
   /** The agent's MCP servers, once connected (connectMcp). */
   mcp?: McpServers;
-  /** The step's picture of the log: what it read plus what it appended since. */
+  /** The step's picture of its thread's log: what it read plus what it appended since. */
   seen: SessionEvent[];
+  /** The other threads' events (the session's budget counts them too). */
+  others: SessionEvent[];
+  /** The sub-agent thread this step works for; absent: the primary thread. */
+  thread?: ThreadFocus;
   /** Fenced append; a refusal ends the step (StaleEpoch). */
   emit(events: NewEvent[], opts?: EmitOptions): Promise<SessionEvent[]>;
 }
@@ -121,23 +132,27 @@ async function openStep(epoch: number, ports: StepPorts, options: StepOptions): 
     return 'nothing_to_do';
   }
   const tools = resolveTools(view.spec.agent);
-  const seen = [...view.events];
-  return {
+  offerDelegate(tools, view.spec);
+  const primary = eventsOf(view.events, null);
+  const step: Step = {
     epoch,
-    view,
+    view: { ...view, events: primary },
     spec: view.spec,
     ports,
     options,
     tools,
     definitions: [...tools.values()].map((t) => t.definition),
-    seen,
+    seen: [...primary],
+    others: view.events.filter((e) => !primary.includes(e)),
     async emit(events, opts) {
-      const r = await log.emit(epoch, events, opts);
+      const r = await log.emit(epoch, step.thread ? tagForThread(step.thread, events) : events, opts);
       if (!r.ok) throw new StaleEpoch(r.error.message);
-      seen.push(...r.events);
+      const mine = eventsOf(r.events, step.thread?.id ?? null);
+      step.seen.push(...(step.thread ? threadContext(mine) : mine));
       return r.events;
     },
   };
+  return step;
 }
 
 /**
@@ -169,6 +184,31 @@ async function connectMcp(step: Step): Promise<void> {
   step.definitions = [...step.tools.values()].map((t) => t.definition);
 }
 
+/**
+ * An open delegate call of the primary thread hands the step to the sub-agent thread it names: from here on the step
+ * sees that thread's events, runs its agent with its tools, and what it appends carries the thread.
+ */
+async function enterThread(step: Step): Promise<void> {
+  // What starting a thread appends to it (the primary's part lands in step.seen, as every append of this step does).
+  const started: SessionEvent[] = [];
+  const focus = await focusThread(step.spec, [...step.others, ...step.seen], step.view.archivedThreads, async (events) => {
+    const r = await step.emit(events);
+    started.push(...r.filter((e) => e.session_thread_id));
+    return r;
+  });
+  if (!focus) return;
+  step.ports = { ...step.ports, log: threadLog(step.ports.log, focus.id) };
+  const everything = [...step.others, ...started, ...step.seen];
+  const mine = eventsOf(everything, focus.id);
+  step.thread = focus;
+  step.spec = { ...step.spec, agent: focus.agent };
+  step.view = { ...step.view, events: threadContext(mine) };
+  step.seen = threadContext(mine);
+  step.others = everything.filter((e) => !mine.includes(e));
+  step.tools = resolveTools(focus.agent);
+  step.definitions = [...step.tools.values()].map((t) => t.definition);
+}
+
 // ---------- 3. open tool calls ----------
 
 async function settleOpenToolCalls(step: Step): Promise<StepOutcome | null> {
@@ -179,7 +219,8 @@ async function settleOpenToolCalls(step: Step): Promise<StepOutcome | null> {
   // listed afresh each step: a file resource added since the last call is placed before the next one runs
   let files: Promise<SandboxFile[]> | undefined;
   let skills: Promise<SandboxSkill[]> | undefined;
-  const { waiting, limitReached } = await settleToolCalls(step.view.events, {
+  // Delegate calls are the brain's own, settled by enterThread; they never go to the hands.
+  const { waiting, limitReached } = await settleToolCalls(step.thread ? step.view.events : withoutDelegateCalls(step.view.events), {
     spec,
     tools: step.tools,
     hands: ports.hands,
@@ -188,7 +229,7 @@ async function settleOpenToolCalls(step: Step): Promise<StepOutcome | null> {
     files: () => (files ??= sessionFiles(ports.files, spec.workspaceId, spec.sessionId)),
     skills: () => (skills ??= sessionSkills(ports.files, spec)),
     emit: (events) => step.emit(events),
-    callsLeft: toolCallsLeft(step.view, step.seen),
+    callsLeft: toolCallsLeft(step.view, allThreads(step)),
     mcp: step.mcp!,
     claim: async (key) => {
       const r = await ports.log.claimCall(step.epoch, key);
@@ -203,6 +244,11 @@ async function settleOpenToolCalls(step: Step): Promise<StepOutcome | null> {
       statusIdle({ type: 'budget_reached' }, { limit: 'max_tool_calls' }),
     ]);
     return 'budget_reached';
+  }
+  if (waiting.length && step.thread) {
+    // A sub-agent thread does not wait for the client: what it would wait for is answered with an error.
+    await step.emit(refuseWaiting(step.seen, waiting));
+    return null;
   }
   if (waiting.length) {
     await stopTurn(step, [statusIdle({ type: 'requires_action', event_ids: waiting })]);
@@ -221,12 +267,12 @@ async function sessionFiles(port: FilePort, workspaceId: string, sessionId: stri
 
 /** Budgets and limits are checked before every model request; at 80% the model is told, once. */
 async function checkBudgets(step: Step): Promise<StepOutcome | null> {
-  const budget = assessBudget(step.view, step.seen, Date.now());
+  const budget = assessBudget(step.view, allThreads(step), Date.now());
   if (budget.exhausted) {
     await stopTurn(step, [statusIdle({ type: 'budget_reached' }, { limit: budget.exhausted })]);
     return 'budget_reached';
   }
-  if (budget.notice && !step.seen.some((e) => e.type === 'system.message' && e.source === BUDGET_NOTICE_SOURCE))
+  if (budget.notice && !allThreads(step).some((e) => e.type === 'system.message' && e.source === BUDGET_NOTICE_SOURCE))
     await step.emit([systemMessage(budget.notice, { source: BUDGET_NOTICE_SOURCE })]);
   return null;
 }
@@ -361,6 +407,11 @@ async function recordAnswer(step: Step, turn: ModelTurn, messageId: string, star
     await step.emit([...out, span], { release: true, ...accounting });
     return 'tool_use';
   }
+  // A sub-agent thread's answer goes back to the primary thread, which the next step continues.
+  if (step.thread) {
+    await step.emit(finishThread(step.thread, step.spec, [...out, span]), { release: true, ...accounting });
+    return 'end_turn';
+  }
   // While an outcome is active the answer is work to grade: the evaluation opens in the same append, the session
   // stays running, and the next step grades it (gradeOpenEvaluation).
   const outcome = activeOutcome(step.seen);
@@ -379,5 +430,10 @@ async function recordAnswer(step: Step, turn: ModelTurn, messageId: string, star
 
 /** Ends the turn early: appends why, answers the input the step read, releases the lease. */
 async function stopTurn(step: Step, events: NewEvent[], opts: Omit<EmitOptions, 'release' | 'consumedSeq'> = {}): Promise<void> {
-  await step.emit(events, { ...opts, release: true, consumedSeq: step.view.inputSeq });
+  await step.emit(step.thread ? stopThread(step.thread, events) : events, { ...opts, release: true, consumedSeq: step.view.inputSeq });
+}
+
+/** Every thread's events the step knows of: budgets and limits are the session's, across its threads. */
+function allThreads(step: Step): SessionEvent[] {
+  return [...step.others, ...step.seen];
 }

@@ -1,0 +1,175 @@
+// A memory store's mount in a sandbox's filesystem, on either provider: making the files under the mount path match
+// the store's memories before a tool call, and telling afterwards what the agent wrote or deleted there. Node's fs
+// only; the local host calls it directly, the Cloudflare container through container-memory.ts.
+import { closeSync, constants, lchownSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import path from 'node:path';
+import type { MemoryChanges, SandboxMemoryStore, SandboxMemoryWrite } from './hands.ts';
+
+/** Who owns a `read_write` mount's directory and files (the sandbox's user); absent: whoever writes them. */
+export interface MountOwner {
+  uid: number;
+  gid: number;
+}
+
+/** A memory's content limit (docs/memory-stores.md): a larger file is refused here rather than sent. */
+const MAX_CONTENT_BYTES = 102_400;
+/** How many entries a mount's walk looks at: a mount with more is reported, not walked further. */
+const MAX_ENTRIES = 10_000;
+
+/** The segments of an absolute, normalised path; null for anything else (it must never leave `root`). */
+function segments(p: string): string[] | null {
+  const parts = p.split('/').filter(Boolean);
+  if (!p.startsWith('/') || parts.some((s) => s === '.' || s === '..' || s.includes('\0'))) return null;
+  return parts;
+}
+
+/** Where a mount is on this filesystem: `<root><mountPath>`; throws for a mount path that is not absolute and normalised. */
+export function mountDir(root: string, mountPath: string): string {
+  const parts = segments(mountPath);
+  if (!parts || parts.length === 0) throw new Error(`mount path ${JSON.stringify(mountPath)} is not an absolute normalised path`);
+  return path.join(root, ...parts);
+}
+
+/** Each regular file under `dir` by its path in the store (`/a/b.md`), and every other entry that is not a directory. */
+function walk(dir: string): { files: Map<string, string>; others: string[]; truncated: boolean } {
+  const files = new Map<string, string>();
+  const others: string[] = [];
+  let seen = 0;
+  let truncated = false;
+  const visit = (abs: string, rel: string): void => {
+    let names: string[];
+    try {
+      names = readdirSync(abs);
+    } catch {
+      return;
+    }
+    for (const name of names.sort()) {
+      if (++seen > MAX_ENTRIES) {
+        truncated = true;
+        return;
+      }
+      const entry = path.join(abs, name);
+      const storePath = `${rel}/${name}`;
+      const stat = lstatSync(entry, { throwIfNoEntry: false });
+      if (!stat) continue;
+      if (stat.isDirectory()) visit(entry, storePath);
+      else if (stat.isFile()) files.set(storePath, entry);
+      else others.push(storePath);
+    }
+  };
+  visit(dir, '');
+  return { files, others, truncated };
+}
+
+function readText(file: string): { text: string } | { problem: string } {
+  const stat = lstatSync(file);
+  if (stat.size > MAX_CONTENT_BYTES) return { problem: `content: at most ${MAX_CONTENT_BYTES} bytes, got ${stat.size}` };
+  try {
+    return { text: new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(readFileSync(file)) };
+  } catch {
+    return { problem: 'content: not UTF-8 text' };
+  }
+}
+
+/** True when the files under the mount are not exactly the store's memories (something to place or remove). */
+export function memoryMountDiffers(root: string, store: SandboxMemoryStore): boolean {
+  const dir = mountDir(root, store.mountPath);
+  if (!lstatSync(dir, { throwIfNoEntry: false })?.isDirectory()) return true;
+  const { files, others } = walk(dir);
+  if (others.length > 0 || files.size !== store.memories.length) return true;
+  return store.memories.some((m) => {
+    const file = files.get(m.path);
+    if (!file) return true;
+    const read = readText(file);
+    return !('text' in read) || read.text !== m.content;
+  });
+}
+
+/**
+ * Makes the files under `<root><mountPath>` exactly the store's memories: each memory written where its content
+ * differs, everything else that is not a directory removed. The directories down to the mount are the writer's own
+ * (0755); the mount and what is in it are `owner`'s for a `read_write` mount, the writer's and read-only (files
+ * 0444) for a `read_only` one. No symlink is followed: one on the way to a memory is removed, never written through.
+ * The caller makes sure nothing of the sandbox changes the mount meanwhile, or runs this as the mount's owner.
+ */
+export function syncMemoryMount(root: string, store: SandboxMemoryStore, owner?: MountOwner): void {
+  const dir = mountDir(root, store.mountPath);
+  const readOnly = store.access === 'read_only';
+  const own = (p: string): void => {
+    if (!readOnly && owner) lchownSync(p, owner.uid, owner.gid);
+  };
+  // the directories down to the mount: real directories only
+  const parts = segments(store.mountPath)!;
+  let at = root;
+  for (const [i, part] of parts.entries()) {
+    at = path.join(at, part);
+    const stat = lstatSync(at, { throwIfNoEntry: false });
+    if (stat && !stat.isDirectory()) throw new Error(`${'/' + parts.slice(0, i + 1).join('/')} is not a directory`);
+    if (!stat) {
+      mkdirSync(at, { mode: 0o755 });
+      if (i === parts.length - 1) own(at);
+    }
+  }
+  const wanted = new Map(store.memories.map((m) => [m.path, m.content]));
+  const { files, others } = walk(dir);
+  for (const other of others) rmSync(path.join(dir, other), { force: true, recursive: true });
+  for (const [p, file] of files) if (!wanted.has(p)) rmSync(file, { force: true });
+  for (const [p, content] of wanted) {
+    const memParts = segments(p);
+    if (!memParts || memParts.length === 0) continue;
+    const existing = files.get(p);
+    if (existing) {
+      const read = readText(existing);
+      if ('text' in read && read.text === content) continue;
+    }
+    let d = dir;
+    for (const part of memParts.slice(0, -1)) {
+      d = path.join(d, part);
+      const stat = lstatSync(d, { throwIfNoEntry: false });
+      if (stat && !stat.isDirectory()) rmSync(d, { force: true });
+      if (!stat || !stat.isDirectory()) {
+        mkdirSync(d, { mode: 0o755 });
+        own(d);
+      }
+    }
+    const target = path.join(d, memParts.at(-1)!);
+    // a directory the agent made where a memory goes is not a memory (its files were refused as overlapping)
+    rmSync(target, { force: true, recursive: true });
+    // O_EXCL|O_NOFOLLOW: a name that appeared meanwhile is not written through
+    const fd = openSync(target, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, readOnly ? 0o444 : 0o644);
+    try {
+      const bytes = Buffer.from(content, 'utf8');
+      let written = 0;
+      while (written < bytes.length) written += writeSync(fd, bytes, written);
+    } finally {
+      closeSync(fd);
+    }
+    own(target);
+  }
+}
+
+/**
+ * What the agent changed under the mount since `syncMemoryMount` placed the store's memories: each file new or
+ * changed is a write, each memory whose file is gone a delete, in path order. A file that cannot be a memory (not
+ * UTF-8 text, over 100 kB, not a regular file) is refused; on a `read_only` mount every change is refused, so
+ * nothing of it is saved (the next call's sync puts the memories back).
+ */
+export function collectMemoryMount(root: string, store: SandboxMemoryStore): MemoryChanges {
+  const dir = mountDir(root, store.mountPath);
+  const { files, others, truncated } = walk(dir);
+  const writes: SandboxMemoryWrite[] = [];
+  const refused: MemoryChanges['refused'] = others.map((p) => ({ path: p, reason: 'not a regular file' }));
+  if (truncated) refused.push({ path: '/', reason: `more than ${MAX_ENTRIES} entries under the mount; those past it were not looked at` });
+  const placed = new Map(store.memories.map((m) => [m.path, m.content]));
+  for (const [p, file] of files) {
+    const read = readText(file);
+    if (!('text' in read)) refused.push({ path: p, reason: read.problem });
+    else if (placed.get(p) !== read.text) writes.push({ type: 'write', path: p, content: read.text });
+  }
+  if (!truncated) for (const p of placed.keys()) if (!files.has(p)) writes.push({ type: 'delete', path: p });
+  writes.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+  if (store.access === 'read_only') {
+    return { storeId: store.storeId, writes: [], refused: [...refused, ...writes.map((w) => ({ path: w.path, reason: 'the mount is read_only' }))] };
+  }
+  return { storeId: store.storeId, writes, refused };
+}

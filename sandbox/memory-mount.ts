@@ -71,6 +71,26 @@ function readText(file: string): { text: string } | { problem: string } {
   }
 }
 
+/**
+ * Makes the directories down to the mount, each a real directory (0755, the writer's), the mount itself `owner`'s
+ * for a `read_write` store. Answers the mount's directory. Throws when something on the way is not a directory.
+ */
+export function makeMountDir(root: string, store: SandboxMemoryStore, owner?: MountOwner): string {
+  const parts = segments(store.mountPath);
+  if (!parts || parts.length === 0) throw new Error(`mount path ${JSON.stringify(store.mountPath)} is not an absolute normalised path`);
+  let at = root;
+  for (const [i, part] of parts.entries()) {
+    at = path.join(at, part);
+    const stat = lstatSync(at, { throwIfNoEntry: false });
+    if (stat && !stat.isDirectory()) throw new Error(`/${parts.slice(0, i + 1).join('/')} is not a directory`);
+    if (!stat) {
+      mkdirSync(at, { mode: 0o755 });
+      if (i === parts.length - 1 && store.access === 'read_write' && owner) lchownSync(at, owner.uid, owner.gid);
+    }
+  }
+  return at;
+}
+
 /** True when the files under the mount are not exactly the store's memories (something to place or remove). */
 export function memoryMountDiffers(root: string, store: SandboxMemoryStore): boolean {
   const dir = mountDir(root, store.mountPath);
@@ -93,23 +113,11 @@ export function memoryMountDiffers(root: string, store: SandboxMemoryStore): boo
  * The caller makes sure nothing of the sandbox changes the mount meanwhile, or runs this as the mount's owner.
  */
 export function syncMemoryMount(root: string, store: SandboxMemoryStore, owner?: MountOwner): void {
-  const dir = mountDir(root, store.mountPath);
+  const dir = makeMountDir(root, store, owner);
   const readOnly = store.access === 'read_only';
   const own = (p: string): void => {
     if (!readOnly && owner) lchownSync(p, owner.uid, owner.gid);
   };
-  // the directories down to the mount: real directories only
-  const parts = segments(store.mountPath)!;
-  let at = root;
-  for (const [i, part] of parts.entries()) {
-    at = path.join(at, part);
-    const stat = lstatSync(at, { throwIfNoEntry: false });
-    if (stat && !stat.isDirectory()) throw new Error(`${'/' + parts.slice(0, i + 1).join('/')} is not a directory`);
-    if (!stat) {
-      mkdirSync(at, { mode: 0o755 });
-      if (i === parts.length - 1) own(at);
-    }
-  }
   const wanted = new Map(store.memories.map((m) => [m.path, m.content]));
   const { files, others } = walk(dir);
   for (const other of others) rmSync(path.join(dir, other), { force: true, recursive: true });

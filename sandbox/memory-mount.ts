@@ -1,7 +1,7 @@
 // A memory store's mount in a sandbox's filesystem, on either provider: making the files under the mount path match
 // the store's memories before a tool call, and telling afterwards what the agent wrote or deleted there. Node's fs
 // only; the local host calls it directly, the Cloudflare container through container-memory.ts.
-import { closeSync, constants, lchownSync, lstatSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lchownSync, lstatSync, mkdirSync, openSync, readdirSync, readSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import type { MemoryChanges, SandboxMemoryStore, SandboxMemoryWrite } from './hands.ts';
 
@@ -30,16 +30,25 @@ export function mountDir(root: string, mountPath: string): string {
   return path.join(root, ...parts);
 }
 
-/** Each regular file under `dir` by its path in the store (`/a/b.md`), and every other entry that is not a directory. */
-function walk(dir: string): { files: Map<string, string>; others: string[]; truncated: boolean } {
-  const files = new Map<string, string>();
+/** A file under a mount as read: its text, or why it cannot be a memory. */
+type Read = { text: string } | { problem: string };
+
+/**
+ * Each regular file under `dir`, by its path in the store (`/a/b.md`), read; and every other entry that is not a
+ * directory. Never follows a link, even one swapped in while it walks (the agent's processes may run meanwhile and
+ * this may run as root): each directory is held open and every name is looked up in it through /proc/self/fd, with
+ * O_NOFOLLOW, so a link is an entry of its own, never a way to another file (Linux, as both providers are).
+ */
+function walk(dir: string): { files: Map<string, Read>; others: string[]; truncated: boolean } {
+  const files = new Map<string, Read>();
   const others: string[] = [];
   let seen = 0;
   let truncated = false;
-  const visit = (abs: string, rel: string): void => {
+  const visit = (dirFd: number, rel: string): void => {
+    const here = `/proc/self/fd/${dirFd}`;
     let names: string[];
     try {
-      names = readdirSync(abs);
+      names = readdirSync(here);
     } catch {
       return;
     }
@@ -48,27 +57,68 @@ function walk(dir: string): { files: Map<string, string>; others: string[]; trun
         truncated = true;
         return;
       }
-      const entry = path.join(abs, name);
       const storePath = `${rel}/${name}`;
-      const stat = lstatSync(entry, { throwIfNoEntry: false });
+      const stat = lstatSync(`${here}/${name}`, { throwIfNoEntry: false });
       if (!stat) continue;
-      if (stat.isDirectory()) visit(entry, storePath);
-      else if (stat.isFile()) files.set(storePath, entry);
-      else others.push(storePath);
+      if (!stat.isDirectory() && !stat.isFile()) {
+        others.push(storePath);
+        continue;
+      }
+      let fd: number;
+      try {
+        fd = openSync(`${here}/${name}`, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK | (stat.isDirectory() ? constants.O_DIRECTORY : 0));
+      } catch {
+        // swapped for a link (or removed) since it was listed
+        others.push(storePath);
+        continue;
+      }
+      try {
+        const opened = fstatSync(fd);
+        if (opened.isDirectory()) visit(fd, storePath);
+        else if (opened.isFile()) files.set(storePath, readText(fd, opened.size));
+        else others.push(storePath);
+      } finally {
+        closeSync(fd);
+      }
     }
   };
-  visit(dir, '');
+  let top: number;
+  try {
+    top = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch {
+    return { files, others, truncated };
+  }
+  try {
+    visit(top, '');
+  } finally {
+    closeSync(top);
+  }
   return { files, others, truncated };
 }
 
-function readText(file: string): { text: string } | { problem: string } {
-  const stat = lstatSync(file);
-  if (stat.size > MAX_CONTENT_BYTES) return { problem: `content: at most ${MAX_CONTENT_BYTES} bytes, got ${stat.size}` };
+function readText(fd: number, size: number): Read {
+  if (size > MAX_CONTENT_BYTES) return { problem: `content: at most ${MAX_CONTENT_BYTES} bytes, got ${size}` };
+  const bytes = Buffer.alloc(MAX_CONTENT_BYTES + 1);
+  let length = 0;
+  for (let n; length < bytes.length && (n = readSync(fd, bytes, length, bytes.length - length, null)) > 0; ) length += n;
+  if (length > MAX_CONTENT_BYTES) return { problem: `content: at most ${MAX_CONTENT_BYTES} bytes` };
   try {
-    return { text: new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(readFileSync(file)) };
+    return { text: new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(bytes.subarray(0, length)) };
   } catch {
     return { problem: 'content: not UTF-8 text' };
   }
+}
+
+/** True when the files under the mount are not exactly the store's memories (something to place or remove). */
+export function memoryMountDiffers(root: string, store: SandboxMemoryStore): boolean {
+  const dir = mountDir(root, store.mountPath);
+  if (!lstatSync(dir, { throwIfNoEntry: false })?.isDirectory()) return true;
+  const { files, others } = walk(dir);
+  if (others.length > 0 || files.size !== store.memories.length) return true;
+  return store.memories.some((m) => {
+    const read = files.get(m.path);
+    return !read || !('text' in read) || read.text !== m.content;
+  });
 }
 
 /**
@@ -91,20 +141,6 @@ export function makeMountDir(root: string, store: SandboxMemoryStore, owner?: Mo
   return at;
 }
 
-/** True when the files under the mount are not exactly the store's memories (something to place or remove). */
-export function memoryMountDiffers(root: string, store: SandboxMemoryStore): boolean {
-  const dir = mountDir(root, store.mountPath);
-  if (!lstatSync(dir, { throwIfNoEntry: false })?.isDirectory()) return true;
-  const { files, others } = walk(dir);
-  if (others.length > 0 || files.size !== store.memories.length) return true;
-  return store.memories.some((m) => {
-    const file = files.get(m.path);
-    if (!file) return true;
-    const read = readText(file);
-    return !('text' in read) || read.text !== m.content;
-  });
-}
-
 /**
  * Makes the files under `<root><mountPath>` exactly the store's memories: each memory written where its content
  * differs, everything else that is not a directory removed. The directories down to the mount are the writer's own
@@ -121,15 +157,12 @@ export function syncMemoryMount(root: string, store: SandboxMemoryStore, owner?:
   const wanted = new Map(store.memories.map((m) => [m.path, m.content]));
   const { files, others } = walk(dir);
   for (const other of others) rmSync(path.join(dir, other), { force: true, recursive: true });
-  for (const [p, file] of files) if (!wanted.has(p)) rmSync(file, { force: true });
+  for (const p of files.keys()) if (!wanted.has(p)) rmSync(path.join(dir, p), { force: true });
   for (const [p, content] of wanted) {
     const memParts = segments(p);
     if (!memParts || memParts.length === 0) continue;
     const existing = files.get(p);
-    if (existing) {
-      const read = readText(existing);
-      if ('text' in read && read.text === content) continue;
-    }
+    if (existing && 'text' in existing && existing.text === content) continue;
     let d = dir;
     for (const part of memParts.slice(0, -1)) {
       d = path.join(d, part);
@@ -169,8 +202,7 @@ export function collectMemoryMount(root: string, store: SandboxMemoryStore): Mem
   const refused: MemoryChanges['refused'] = others.map((p) => ({ path: p, reason: 'not a regular file' }));
   if (truncated) refused.push({ path: '/', reason: `more than ${MAX_ENTRIES} entries under the mount; those past it were not looked at` });
   const placed = new Map(store.memories.map((m) => [m.path, m.content]));
-  for (const [p, file] of files) {
-    const read = readText(file);
+  for (const [p, read] of files) {
     if (!('text' in read)) refused.push({ path: p, reason: read.problem });
     else if (placed.get(p) !== read.text) writes.push({ type: 'write', path: p, content: read.text });
   }

@@ -2,11 +2,21 @@
 // the agent's tool calls run; what the agent writes there is a memory by the end of the call, with a version that
 // names the session; a read_only mount refuses writes; two sessions writing one path make two versions.
 import { describe, expect, it } from 'vitest';
+import { faultWorkerEntry, type FaultPoint } from '../support/faults.ts';
 import { bashTurn, startScriptedRuntime, toolResultText as resultText } from '../support/scripted-runtime.ts';
 import { suiteFixture } from '../support/suite-fixture.ts';
 
 describe('memory stores in a session', () => {
-  const e2e = suiteFixture(() => startScriptedRuntime('session-memory', { apiKey: 'session-memory-key' }), (run) => run.stop());
+  const e2e = suiteFixture(
+    () =>
+      startScriptedRuntime('session-memory', {
+        apiKey: 'session-memory-key',
+        workerVars: { EDGEHARNESS_LEASE_MS: '1500' },
+        // the production Worker, whose brain steps can be killed at named points (POST /v1/sessions/{id}/_faults)
+        workerEntry: faultWorkerEntry(),
+      }),
+    (run) => run.stop(),
+  );
   const bash = (id: string, command: string) => bashTurn(e2e.client, id, command);
 
   async function sessionWith(storeId: string, access: 'read_write' | 'read_only' = 'read_write') {
@@ -76,4 +86,30 @@ describe('memory stores in a session', () => {
     // the first session's next call sees the winner
     expect(resultText(await bash(first.id, 'cat /mnt/memory/shared/status.md')).text).toContain('two');
   });
+
+  /** Makes the session's next brain steps die once at each point (test/support/fault-worker.ts); answers those left. */
+  async function faults(id: string, points?: readonly FaultPoint[]): Promise<FaultPoint[]> {
+    const r = await fetch(`${e2e.runtime.url}/v1/sessions/${id}/_faults`, {
+      method: points ? 'POST' : 'GET',
+      headers: { 'x-api-key': e2e.runtime.apiKey, 'content-type': 'application/json' },
+      ...(points ? { body: JSON.stringify({ points }) } : {}),
+    });
+    expect(r.status).toBe(200);
+    return points ? [] : ((await r.json()) as { points: FaultPoint[] }).points;
+  }
+
+  for (const point of ['after_tool_execution', 'after_memory_save'] as const) {
+    it(`saves a call's write, one version and one result, when the brain dies before the tool result is appended (${point})`, async () => {
+      const store = await e2e.client.beta.memoryStores.create({ name: `Crash ${point}` });
+      const session = await sessionWith(store.id);
+      await faults(session.id, [point]);
+      const events = await bash(session.id, `printf "$(date +%N)" > /mnt/memory/crash-${point.replaceAll('_', '-')}/once.md; echo done`);
+      // the brain did die there, and the retry gave one result
+      expect(await faults(session.id)).toEqual([]);
+      expect(events.filter((e) => e.type === 'agent.tool_result')).toHaveLength(1);
+      const versions = [];
+      for await (const v of e2e.client.beta.memoryStores.memoryVersions.list(store.id)) versions.push(v);
+      expect(versions.map((v) => [v.operation, v.path, v.created_by])).toEqual([['created', '/once.md', { type: 'session_actor', session_id: session.id }]]);
+    });
+  }
 });

@@ -91,9 +91,6 @@ describe('saving what a tool call wrote under a mount', () => {
     expect(notes[0]).toContain('/mnt/memory/notes/bin: content: not UTF-8 text');
     expect(notes[0]).toMatch(/\/mnt\/memory\/notes\/x\/x.*: path: /);
     expect(notes[0]).toContain('/mnt/memory/fixed: the session does not hold this memory store read_write');
-    // a retry of the same call (a brain that crashed after saving): nothing applied twice, the same notes
-    expect(await saveMemoryChanges(port(), spec, 'sevt_call_1', changes, mounted)).toEqual(notes);
-
     const versions = (await call('GET', `/v1/memory_stores/${store}/memory_versions`)).body.data;
     expect(versions.map((v: any) => [v.operation, v.path, v.created_by])).toEqual([
       ['created', '/b.md', { type: 'session_actor', session_id: sessionId }],
@@ -103,6 +100,12 @@ describe('saving what a tool call wrote under a mount', () => {
     // another call id is another save
     await saveMemoryChanges(port(), spec, 'sevt_call_2', [{ storeId: store, writes: [{ type: 'write', path: '/b.md', content: 'B2' }], refused: [] }], mounted);
     expect((await call('GET', `/v1/memory_stores/${store}/memory_versions`)).body.data).toHaveLength(3);
+    // a retry of the first call (a brain that crashed after saving it): nothing applied again, so the later write
+    // stands (a second apply would have put 'B' back over it), and the same notes come back
+    expect(await saveMemoryChanges(port(), spec, 'sevt_call_1', changes, mounted)).toEqual(notes);
+    expect((await call('GET', `/v1/memory_stores/${store}/memory_versions`)).body.data).toHaveLength(3);
+    const b = (await call('GET', `/v1/memory_stores/${store}/memories?path_prefix=/`)).body.data.find((m: any) => m.path === '/b.md');
+    expect((await call('GET', `/v1/memory_stores/${store}/memories/${b.id}`)).body.content).toBe('B2');
     await workspaceStore(env, 'wrkspc_default').deleteSession(sessionId);
   });
 });

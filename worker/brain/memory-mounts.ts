@@ -16,7 +16,7 @@ export async function saveMemoryChanges(port: FilePort, spec: SessionSpec, callI
     const saved = await port.saveMemoryChanges(spec.workspaceId, spec.sessionId, callId, toSave);
     for (const s of saved) {
       if ('problem' in s) notes.push(`${mountOf(s.storeId)}: ${s.problem}; nothing written there was saved`);
-      else for (const a of s.applied) if (a.outcome === 'refused') notes.push(`${mountOf(s.storeId)}${a.path}: ${a.reason}`);
+      else for (const a of s.applied) if (a.outcome === 'refused') notes.push(`${mountOf(s.storeId)}${a.path}: ${a.reason ?? 'refused'}`);
     }
   }
   if (notes.length === 0) return [];

@@ -6,7 +6,6 @@ import type { EmitOptions, Refusal, StepView } from '../../durable-objects/sessi
 import type { McpCredential } from '../../contract/vault.ts';
 import type { SandboxCredential } from '../../sandbox/credentials.ts';
 import type { Hands, MemoryChanges, SandboxMemoryStore, SandboxRepository } from '../../sandbox/hands.ts';
-import type { SavedStoreWrites } from '../../resources/memory-stores/memory-stores.ts';
 import type { McpPort } from './mcp-client.ts';
 import type { RefreshedToken } from './mcp-oauth.ts';
 import type { ModelPort } from './model-client.ts';
@@ -50,8 +49,11 @@ export interface FilePort {
   /** The session's memory stores with their memories as they are now, for the hands to mount. */
   sessionMemoryStores(workspaceId: string, sessionId: string): Promise<SandboxMemoryStore[]>;
   /** Saves what a tool call wrote under the session's mounts, once per call id; a repeat answers what the first save did. */
-  saveMemoryChanges(workspaceId: string, sessionId: string, callId: string, changes: MemoryChanges[]): Promise<SavedStoreWrites[]>;
+  saveMemoryChanges(workspaceId: string, sessionId: string, callId: string, changes: MemoryChanges[]): Promise<SavedMemoryWrites[]>;
 }
+
+/** What became of one store's part of a call's changes (the workspace store's answer): each write's outcome, or why none applied. */
+export type SavedMemoryWrites = { storeId: string; problem: string } | { storeId: string; applied: Array<{ path: string; outcome: string; reason?: string }> };
 
 export interface StepPorts {
   log: LogPort;

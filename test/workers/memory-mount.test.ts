@@ -6,7 +6,8 @@ import { call, KEY, makeSession, say, settle } from './api.ts';
 import type { SessionSpec } from '../../contract/session-spec.ts';
 import { workspaceStore } from '../../durable-objects/stubs.ts';
 import { filesFor } from '../../worker/brain/files.ts';
-import { saveMemoryChanges } from '../../worker/brain/memory-mounts.ts';
+import { redactMemoryChanges, saveMemoryChanges } from '../../worker/brain/memory-mounts.ts';
+import { placeholderFor } from '../../sandbox/credentials.ts';
 import type { Env } from '../../worker/env.ts';
 
 /** The request bodies the scripted model received whose messages mention `marker`. */
@@ -107,5 +108,29 @@ describe('saving what a tool call wrote under a mount', () => {
     const b = (await call('GET', `/v1/memory_stores/${store}/memories?path_prefix=/`)).body.data.find((m: any) => m.path === '/b.md');
     expect((await call('GET', `/v1/memory_stores/${store}/memories/${b.id}`)).body.content).toBe('B2');
     await workspaceStore(env, 'wrkspc_default').deleteSession(sessionId);
+  });
+});
+
+describe('what is saved from a mount', () => {
+  it('has every credential value redacted, as a tool result has, so no secret becomes a memory', () => {
+    const secret = 'sk-live-memory-secret-1234567890abcdef';
+    const credential = {
+      credentialId: 'vcrd_1',
+      vaultId: 'vlt_1',
+      name: 'API_TOKEN',
+      placeholder: placeholderFor('vcrd_1'),
+      value: secret,
+      networking: { type: 'unrestricted' as const },
+      injection: { header: true, body: false },
+    };
+    const [redacted] = redactMemoryChanges(
+      [{ storeId: 'memstore_1', writes: [{ type: 'write', path: '/echo.md', content: `the server said ${secret}` }, { type: 'delete', path: '/old.md' }], refused: [] }],
+      [credential],
+    );
+    expect(JSON.stringify(redacted)).not.toContain(secret);
+    expect(redacted!.writes).toEqual([
+      { type: 'write', path: '/echo.md', content: `the server said ${credential.placeholder}` },
+      { type: 'delete', path: '/old.md' },
+    ]);
   });
 });

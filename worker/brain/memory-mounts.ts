@@ -1,5 +1,6 @@
 // A session's memory stores as its tool calls see them: read for the hands to mount before a call, and what a call
 // wrote under a mount saved once (each change a version by the session) with a note for the agent on what was not.
+import { redactContent, type SandboxCredential } from '../../sandbox/credentials.ts';
 import type { MemoryChanges, SandboxMemoryStore } from '../../sandbox/hands.ts';
 import type { SessionSpec } from '../../contract/session-spec.ts';
 import type { FilePort } from './ports.ts';
@@ -23,4 +24,16 @@ export async function saveMemoryChanges(port: FilePort, spec: SessionSpec, callI
   return [
     ['These files under a memory store mount were not saved as memories (and are put back as the store has them before the next tool call):', ...notes.map((n) => `- ${n}`)].join('\n'),
   ];
+}
+
+/**
+ * The changes with every credential value redacted from what was written, as a tool result is: a response that
+ * echoed a secret into a file under a mount must not make it a memory that outlives the session.
+ */
+export function redactMemoryChanges(changes: MemoryChanges[], credentials: readonly SandboxCredential[]): MemoryChanges[] {
+  if (credentials.length === 0) return changes;
+  return changes.map((c) => ({
+    ...c,
+    writes: c.writes.map((w) => (w.type === 'write' ? { ...w, content: redactContent([{ type: 'text', text: w.content }], credentials)[0]!.text } : w)),
+  }));
 }

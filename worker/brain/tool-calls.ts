@@ -5,6 +5,7 @@ import { agentMcpToolResult, agentToolResult, sessionError, type EventOf, type N
 import type { SessionSpec } from '../../contract/session-spec.ts';
 import { redactContent, type SandboxCredential } from '../../sandbox/credentials.ts';
 import type { Hands, MemoryChanges, SandboxFile, SandboxMemoryStore, SandboxRepository, SandboxSkill, SandboxSpec } from '../../sandbox/hands.ts';
+import { redactMemoryChanges } from './memory-mounts.ts';
 import type { McpServers } from './mcp-servers.ts';
 import { checkToolInput, type ResolvedTool } from './tools.ts';
 
@@ -139,7 +140,7 @@ export async function settleToolCalls(events: SessionEvent[], ctx: ToolCallConte
     }
     const outcome = await ctx.hands.execute(sandboxSpec(ctx.spec, credentials, repositories, files, skills, memoryStores), { name, input, idempotencyKey: call.id });
     // saved before the result is appended: by the end of the call, what it wrote under a mount is memories
-    const memoryNotes = outcome.memoryChanges?.length ? await ctx.saveMemory(call.id, outcome.memoryChanges, memoryStores) : [];
+    const memoryNotes = outcome.memoryChanges?.length ? await ctx.saveMemory(call.id, redactMemoryChanges(outcome.memoryChanges, credentials), memoryStores) : [];
     const content = [...outcome.content, ...memoryNotes.map((text) => ({ type: 'text' as const, text }))];
     // A repository that could not be cloned: the session goes on without it ("always retrying", as the SDK says).
     // A file that could not be placed: likewise, the session goes on without it.

@@ -44,7 +44,8 @@ try {
   console.log('                                          |  p50 ms |  p95 ms  |  p50 ms |  p95 ms');
   for (const [label, call, turn] of rows)
     console.log(`  ${label.padEnd(40)}| ${fmt(pct(call, 50))} | ${fmt(pct(call, 95))}  | ${fmt(pct(turn, 50))} | ${fmt(pct(turn, 95))}`);
-  console.log(`\n  versions written by the session: ${versions.length} (one per write run)\n`);
+  console.log(`\n  versions written by the session: ${versions.length} (one per write run)`);
+  console.log("  (the log's timestamps are the Worker's clock, which moves only across I/O: a short span can read 0 ms)\n");
 } finally {
   await stop();
 }

@@ -49,8 +49,9 @@ describe('memory stores in a session', () => {
 
     // a path that cannot be a memory is refused alone, and the agent is told in the tool result
     const deep = '/mnt/memory/user-preferences' + '/d'.repeat(20);
-    const refused = resultText(await bash(session.id, `mkdir -p ${deep} && echo x > ${deep}/f.md && echo ok > /mnt/memory/user-preferences/ok.md`));
+    const refused = resultText(await bash(session.id, `mkdir -p ${deep} && echo x > ${deep}/f.md && echo x > $'/mnt/memory/user-preferences/bad\\x01name' && echo ok > /mnt/memory/user-preferences/ok.md`));
     expect(refused.text).toMatch(/not saved as memories[\s\S]*\/d\/d[\s\S]*path/);
+    expect(refused.text).toMatch(/user-preferences\/bad\u0001name: path: /);
     const paths = [];
     for await (const m of e2e.client.beta.memoryStores.memories.list(store.id)) paths.push(m.path);
     expect(paths).toEqual(['/drinks/likes.md', '/food/likes.md', '/ok.md']);

@@ -43,7 +43,7 @@ import { Credentials } from '../resources/vaults/credentials.ts';
 import { VaultKeys } from '../resources/vaults/keys.ts';
 import { vaultMigrations } from '../resources/vaults/migrations.ts';
 import { Vaults } from '../resources/vaults/vaults.ts';
-import { MemoryStores, type AppliedWrite, type MemoryListArgs, type MemoryToPlace, type MemoryVersionListArgs, type MemoryWrite } from '../resources/memory-stores/memory-stores.ts';
+import { MemoryStores, type AppliedWrite, type MemoryListArgs, type MemoryToPlace, type MemoryVersionListArgs, type MemoryWrite, type SavedStoreWrites } from '../resources/memory-stores/memory-stores.ts';
 import { memoryStoreMigrations } from '../resources/memory-stores/migrations.ts';
 import type {
   Actor,
@@ -410,7 +410,9 @@ export class WorkspaceStore extends DurableObject<Env> {
   }
 
   async deleteSession(id: string): Promise<Result<{ id: string; type: 'session_deleted' }>> {
-    return this.sessions.delete(id);
+    const deleted = this.sessions.delete(id);
+    if (deleted.ok) this.memoryStores.forgetSession(id);
+    return deleted;
   }
 
   // ---------- a session's resources (no response carries a repository's token) ----------
@@ -442,6 +444,28 @@ export class WorkspaceStore extends DurableObject<Env> {
 
   async sessionFiles(sessionId: string): Promise<FileToPlace[]> {
     return this.sessionResources.filesToPlace(sessionId);
+  }
+
+  /**
+   * The session's memory stores with every memory each holds now, for its hands to mount (a store deleted since is
+   * left out). The whole store in one answer: see docs/memory-stores.md on size.
+   */
+  async sessionMemoryStores(sessionId: string): Promise<Array<{ storeId: string; mountPath: string; access: 'read_write' | 'read_only'; memories: Array<{ path: string; content: string }> }>> {
+    return this.sessionResources.memoryStoresToMount(sessionId).flatMap((m) => {
+      const memories = this.memoryStores.memoriesToPlace(m.memoryStoreId);
+      return memories.ok ? [{ storeId: m.memoryStoreId, mountPath: m.mountPath, access: m.access, memories: memories.value.map((x) => ({ path: x.path, content: x.content })) }] : [];
+    });
+  }
+
+  /**
+   * Saves what one tool call of the session wrote under its memory mounts, once per call id (a repeat answers what
+   * the first save did). Only stores the session holds `read_write` take writes; any other is answered with why not.
+   */
+  async saveSessionMemoryWrites(sessionId: string, callId: string, changes: Array<{ storeId: string; writes: MemoryWrite[] }>): Promise<SavedStoreWrites[]> {
+    const writable = new Set(this.sessionResources.memoryStoresToMount(sessionId).filter((m) => m.access === 'read_write').map((m) => m.memoryStoreId));
+    const saved = this.memoryStores.applyCallWrites(sessionId, callId, changes.filter((c) => writable.has(c.storeId)));
+    const refused = changes.filter((c) => !writable.has(c.storeId)).map((c) => ({ storeId: c.storeId, problem: 'the session does not hold this memory store read_write' }));
+    return [...saved, ...refused];
   }
 
   /** Called by the session's log whenever status or usage changes. */

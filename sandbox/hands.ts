@@ -39,6 +39,33 @@ export interface SandboxSpec {
    * of the version the session pinned). Absent: nothing to place (and nothing removed).
    */
   skills?: SandboxSkill[];
+  /**
+   * The session's memory stores, each with every memory it holds now: the provider makes the files under each mount
+   * path (`/mnt/memory/<slug>/<memory path>`) match them before the call runs (read-only for a `read_only` mount),
+   * and after the call reports in `memoryChanges` what the agent wrote or deleted there. Absent: nothing mounted.
+   */
+  memoryStores?: SandboxMemoryStore[];
+}
+
+/** A memory store mounted in a session's sandbox, with the memories to place (sandbox/memory-mount.ts). */
+export interface SandboxMemoryStore {
+  storeId: string;
+  /** `/mnt/memory/<slug>`; the local provider puts it under the workspace (and /mnt is bound there). */
+  mountPath: string;
+  access: 'read_write' | 'read_only';
+  /** Each memory's path in the store (`/notes/a.md`) and its content. */
+  memories: Array<{ path: string; content: string }>;
+}
+
+/** One change the agent made under a mount: a file written (created or changed) or deleted. */
+export type SandboxMemoryWrite = { type: 'write'; path: string; content: string } | { type: 'delete'; path: string };
+
+/** What the agent changed under one store's mount during a call: changes to save, and files that cannot be memories. */
+export interface MemoryChanges {
+  storeId: string;
+  writes: SandboxMemoryWrite[];
+  /** Files under the mount that are not saved (not text, too large, not a regular file, a read-only mount), and why. */
+  refused: Array<{ path: string; reason: string }>;
 }
 
 /** A custom skill to place in a session's sandbox: its files, read-only, under `/mnt/skills/<name>/`. */
@@ -92,6 +119,11 @@ export interface ToolOutcome {
   repositoryErrors?: RepositoryError[];
   /** The session's file resources that could not be placed before this call (each reported once). */
   fileErrors?: FileError[];
+  /**
+   * What the agent changed under each memory store's mount during this call (only stores with changes), recorded
+   * with the outcome, so a repeat of the call reports the same changes; the brain saves them once per call.
+   */
+  memoryChanges?: MemoryChanges[];
 }
 
 export interface ToolCall {

@@ -108,6 +108,9 @@ export type AppliedWrite =
   | { path: string; outcome: 'absent' }
   | { path: string; outcome: 'refused'; reason: string };
 
+/** What became of one store's part of a tool call's changes: each write's outcome, or why none was applied. */
+export type SavedStoreWrites = { storeId: string; applied: AppliedWrite[] } | { storeId: string; problem: string };
+
 export class MemoryStores extends Queries {
   // ---------- stores ----------
 
@@ -327,7 +330,7 @@ export class MemoryStores extends Queries {
     return ok(presentVersion(this.versionRow(storeId, id)!, 'full'));
   }
 
-  // ---------- for a session's mount (the sandbox side; not yet wired) ----------
+  // ---------- for a session's mount (sandbox/memory-mount.ts; the brain saves through applyCallWrites) ----------
 
   /** The store's memories under `prefix` (a `path_prefix`: `/` or ending in `/`), by path, with their content. */
   memoriesToPlace(storeId: string, prefix = '/'): Result<MemoryToPlace[]> {
@@ -350,6 +353,33 @@ export class MemoryStores extends Queries {
     if (store.archived_at) return archived(storeId, 'its memories cannot be changed');
     const actor: Actor = { type: 'session_actor', session_id: sessionId };
     return ok(this.storage.transactionSync(() => writes.map((w) => this.applyWrite(storeId, w, actor))));
+  }
+
+  /**
+   * Saves what one tool call of a session changed under its mounts, at most once per (session, call): the first time
+   * each store's writes are applied (as applySessionWrites does) and the outcome is kept in the same transaction; a
+   * repeat (a brain that crashed after saving and retried) applies nothing and answers the kept outcome. A store gone
+   * or archived since is reported, its writes dropped. Read-write access is the caller's to check.
+   */
+  applyCallWrites(sessionId: string, callId: string, changes: ReadonlyArray<{ storeId: string; writes: readonly MemoryWrite[] }>): SavedStoreWrites[] {
+    return this.storage.transactionSync(() => {
+      const kept = this.sql.exec<{ result: string }>(`SELECT result FROM memory_session_calls WHERE session_id = ? AND call_id = ?`, sessionId, callId).toArray()[0];
+      if (kept) return JSON.parse(kept.result) as SavedStoreWrites[];
+      const actor: Actor = { type: 'session_actor', session_id: sessionId };
+      const result = changes.map((c): SavedStoreWrites => {
+        const store = this.find(c.storeId);
+        if (!store) return { storeId: c.storeId, problem: 'the memory store no longer exists' };
+        if (store.archived_at) return { storeId: c.storeId, problem: 'the memory store is archived' };
+        return { storeId: c.storeId, applied: c.writes.map((w) => this.applyWrite(c.storeId, w, actor)) };
+      });
+      this.sql.exec(`INSERT INTO memory_session_calls (session_id, call_id, result) VALUES (?, ?, ?)`, sessionId, callId, JSON.stringify(result));
+      return result;
+    });
+  }
+
+  /** Forgets which calls of a session were saved (the session is being deleted; the caller's transaction). */
+  forgetSession(sessionId: string): void {
+    this.sql.exec(`DELETE FROM memory_session_calls WHERE session_id = ?`, sessionId);
   }
 
   private applyWrite(storeId: string, w: MemoryWrite, actor: Actor): AppliedWrite {

@@ -50,4 +50,19 @@ export const memoryStoreMigrations: Migration[] = [
       `);
     },
   },
+  {
+    // The tool calls whose changes under a session's mounts were saved, with what became of them: a call is saved
+    // once, however often a crashed brain retries it, and a retry reads the same outcome back.
+    id: 'memory-stores/2-session-calls',
+    up(sql) {
+      sql.exec(`
+        CREATE TABLE IF NOT EXISTS memory_session_calls (
+          session_id TEXT NOT NULL,
+          call_id TEXT NOT NULL,
+          result TEXT NOT NULL,
+          PRIMARY KEY (session_id, call_id)
+        );
+      `);
+    },
+  },
 ];

@@ -6,7 +6,9 @@ import {
   type Hands,
   type Networking,
   type FileError,
+  type MemoryChanges,
   type RepositoryError,
+  type SandboxMemoryStore,
   type SandboxSpec,
   type ToolCall,
   type ToolOutcome,
@@ -72,6 +74,8 @@ export interface ContainerLayout {
   toolRunner: string;
   /** `container-resources.ts`: clones repositories and places files and skills, as root. */
   resourceScript: string;
+  /** `container-memory.ts`: mounts the session's memory stores before a call and collects their changes after it. */
+  memoryScript: string;
   /**
    * The unprivileged user the tools run as, who owns the workspace. The container's control server runs commands
    * as root; each call switches to this user with setpriv. Absent: the runner runs as whoever runs the command.
@@ -88,6 +92,7 @@ export const IMAGE_LAYOUT: ContainerLayout = {
   oneCall: '/opt/edgeharness/sandbox/cloudflare/run-one-call.ts',
   toolRunner: '/opt/edgeharness/sandbox/local/tool-runner.ts',
   resourceScript: '/opt/edgeharness/sandbox/cloudflare/container-resources.ts',
+  memoryScript: '/opt/edgeharness/sandbox/cloudflare/container-memory.ts',
   // the `sandbox` user sandbox/Dockerfile makes
   sandboxUser: { uid: 10001, gid: 10001 },
 };
@@ -156,7 +161,16 @@ export function createContainerHands(openSandbox: OpenSandbox, options: Containe
       configured.delete(spec.sessionId);
       return failure(`The sandbox could not be started (${describe(error)}); the tool did not run.`);
     }
-    const { repositoryErrors, fileErrors } = prepared;
+    const { repositoryErrors } = prepared;
+    const fileErrors = [...prepared.fileErrors];
+    let memory: MountedMemory;
+    try {
+      memory = await mountMemory(spec, sandbox, layout);
+    } catch (error) {
+      configured.delete(spec.sessionId);
+      return failure(`The sandbox could not mount the session's memory stores (${describe(error)}); the tool did not run.`);
+    }
+    fileErrors.push(...memory.errors);
     const callFile = `${layout.callDir}/${key}.json`;
     const runnerCall: RunnerCall = { id: 1, name: call.name, input: call.input, key, timeoutMs };
     const wrapperSeconds = Math.ceil((timeoutMs + RUNNER_GRACE_MS) / 1000);
@@ -190,8 +204,16 @@ export function createContainerHands(openSandbox: OpenSandbox, options: Containe
       );
     }
     const outcome = outcomeOf(result, call.name, timeoutMs);
-    const withRepositories = repositoryErrors.length ? { ...outcome, repositoryErrors } : outcome;
-    return fileErrors.length ? { ...withRepositories, fileErrors } : withRepositories;
+    // collected before the outcome is recorded in the ledger: what the call wrote is saved by the brain from the record
+    const collected = await collectMemory(memory, sandbox, layout);
+    if ('error' in collected) fileErrors.push(collected.error);
+    const memoryChanges = 'changes' in collected ? collected.changes : [];
+    return {
+      ...outcome,
+      ...(repositoryErrors.length ? { repositoryErrors } : {}),
+      ...(fileErrors.length ? { fileErrors } : {}),
+      ...(memoryChanges.length ? { memoryChanges } : {}),
+    };
   }
 
   return {
@@ -332,6 +354,72 @@ async function readResourceState(sandbox: SandboxLike, layout: ContainerLayout):
   if (result.exitCode !== 0) throw new Error(`the container's resource record could not be read: ${result.stderr.trim().slice(-500)}`);
   const read = lastJsonLine(result.stdout) as Partial<ResourceState> | undefined;
   return { repositories: read?.repositories ?? {}, placed: read?.placed ?? {}, failed: read?.failed ?? {} };
+}
+
+/** The memory stores mounted for a call: the file root keeps them in (for the collect after it), and those mounted. */
+interface MountedMemory {
+  planFile: string | null;
+  stores: SandboxMemoryStore[];
+  errors: FileError[];
+}
+
+/**
+ * Makes each memory store's mount in the container hold the store's memories as they are now: the stores (their
+ * memories included) are written to root's state directory, then placed by the memory script, read-only stores as
+ * root and read-write ones as the sandbox's user (so root never writes in a directory the agent controls). The file
+ * stays until the call's changes are collected. Throws when the container cannot be reached.
+ */
+async function mountMemory(spec: SandboxSpec, sandbox: SandboxLike, layout: ContainerLayout): Promise<MountedMemory> {
+  const stores = spec.memoryStores ?? [];
+  if (stores.length === 0) return { planFile: null, stores: [], errors: [] };
+  const planFile = `${layout.stateDir}/plan-memory-${randomHex(16)}.json`;
+  await sandbox.writeFile(planFile, JSON.stringify(stores));
+  const user = layout.sandboxUser;
+  const script = (phase: string, as: string[]) =>
+    [...as, shellQuote(layout.nodeBinary), shellQuote(layout.memoryScript), 'sync', '--root', shellQuote(layout.rootDir), '--phase', phase, ...(user && phase !== 'user' ? ['--owner', `${user.uid}:${user.gid}`] : []), '<', shellQuote(planFile)].join(' ');
+  const command = user ? `${script('root', [])} && ${script('user', switchUser(user))}` : script('all', []);
+  const result = await sandbox.exec(command, { timeoutMs: 120_000 });
+  const errors = result.stdout
+    .split('\n')
+    .flatMap((line) => {
+      try {
+        return (JSON.parse(line) as { errors?: Array<{ storeId: string; message: string }> }).errors ?? [];
+      } catch {
+        return [];
+      }
+    });
+  const failed = new Set(errors.map((e) => e.storeId));
+  if (result.exitCode !== 0) for (const s of stores) failed.add(s.storeId);
+  return {
+    planFile,
+    stores: stores.filter((s) => !failed.has(s.storeId)),
+    errors: stores
+      .filter((s) => failed.has(s.storeId))
+      .map((s) => ({
+        type: 'unknown_error' as const,
+        message: `memory store ${s.storeId} was not mounted at ${s.mountPath}: ${errors.find((e) => e.storeId === s.storeId)?.message ?? `the memory script exited with code ${result.exitCode}: ${result.stderr.trim().slice(-500)}`}; nothing written there is saved`,
+      })),
+  };
+}
+
+/** What the call changed under the mounted stores, read by the memory script as the sandbox's user; the file goes. */
+async function collectMemory(memory: MountedMemory, sandbox: SandboxLike, layout: ContainerLayout): Promise<{ changes: MemoryChanges[] } | { error: FileError }> {
+  if (!memory.planFile) return { changes: [] };
+  const user = layout.sandboxUser;
+  try {
+    // only the stores that were mounted: a store that was not would look as if the agent had deleted every memory
+    await sandbox.writeFile(memory.planFile, JSON.stringify(memory.stores));
+    const command = [
+      '(', ...(user ? switchUser(user) : []), shellQuote(layout.nodeBinary), shellQuote(layout.memoryScript), 'collect', '--root', shellQuote(layout.rootDir),
+      '<', shellQuote(memory.planFile) + ';', 'code=$?; rm -f', shellQuote(memory.planFile) + '; exit $code)',
+    ].join(' ');
+    const result = await sandbox.exec(command, { timeoutMs: 120_000 });
+    const report = lastJsonLine(result.stdout) as { changes?: MemoryChanges[] } | undefined;
+    if (!report || !Array.isArray(report.changes)) throw new Error(`the memory script exited (code ${result.exitCode}) without a report: ${result.stderr.trim().slice(-500)}`);
+    return { changes: report.changes };
+  } catch (error) {
+    return { error: { type: 'unknown_error', message: `what this call wrote under /mnt/memory could not be read back (${describe(error)}); it was not saved` } };
+  }
 }
 
 /** Root runs the resource script on the plan, which it opens and removes first (the sandbox user sees neither). */

@@ -120,7 +120,10 @@ export function localHands(env: LocalHandsEnv): Hands {
         ...(spec.files ? await syncFiles(spec.sessionId, spec.files) : []),
         ...(spec.skills ? await syncSkills(spec.sessionId, spec.skills) : []),
       ];
-      const withFileErrors = (outcome: ToolOutcome): ToolOutcome => (fileErrors.length ? { ...outcome, fileErrors } : outcome);
+      const withFileErrors = (outcome: ToolOutcome): ToolOutcome => {
+        const all = [...fileErrors, ...(outcome.fileErrors ?? [])];
+        return all.length ? { ...outcome, fileErrors: all } : outcome;
+      };
       let response: Response;
       try {
         response = await call('POST', `${sessionPath(spec.sessionId)}/execute`, { spec, call: toolCall }, timeoutMs);
@@ -158,7 +161,16 @@ function toOutcome(value: unknown): ToolOutcome {
   const repositoryErrors = Array.isArray(v.repositoryErrors)
     ? v.repositoryErrors.map((e) => ({ type: e.type, message: String(e.message), repository_url: e.repository_url ?? null }))
     : [];
-  return repositoryErrors.length ? { content, isError: v.isError, repositoryErrors } : { content, isError: v.isError };
+  // the host's own file errors (a memory store it could not mount) and the changes made under memory mounts
+  const fileErrors = Array.isArray(v.fileErrors) ? v.fileErrors.map((e) => ({ type: 'unknown_error' as const, message: String(e?.message) })) : [];
+  const memoryChanges = Array.isArray(v.memoryChanges) ? v.memoryChanges : [];
+  return {
+    content,
+    isError: v.isError,
+    ...(repositoryErrors.length ? { repositoryErrors } : {}),
+    ...(fileErrors.length ? { fileErrors } : {}),
+    ...(memoryChanges.length ? { memoryChanges } : {}),
+  };
 }
 
 async function errorText(response: Response): Promise<string> {

@@ -8,13 +8,14 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { z } from 'zod';
 import type { SandboxCredential } from '../credentials.ts';
-import { DEFAULT_TOOL_TIMEOUT_MS, MAX_RESULT_CHARS, type SandboxRepository, type SandboxSpec, type ToolOutcome } from '../hands.ts';
+import { DEFAULT_TOOL_TIMEOUT_MS, MAX_RESULT_CHARS, type FileError, type SandboxMemoryStore, type SandboxRepository, type SandboxSpec, type ToolOutcome } from '../hands.ts';
 import { CallLedger, callKey } from '../call-ledger.ts';
 import { CallRecordFiles } from './call-records.ts';
 import { SessionSandbox, type SandboxLaunch, type SandboxSettings } from './session-sandbox.ts';
 import { cloneRepositories } from './repositories.ts';
 import { hostOwned, placedFiles, placeFile, removeUnlisted, skillPlacements, type PlacedKind } from './session-files.ts';
 import { handOverWorkspace, sandboxUser } from './sandbox-user.ts';
+import { collectMemoryMount, memoryMountDiffers, syncMemoryMount } from '../memory-mount.ts';
 
 export const DEFAULT_IDLE_MS = 15 * 60_000;
 const MAX_BODY_BYTES = 64 * 1024 * 1024;
@@ -78,6 +79,12 @@ const Repository = z.object({
   mountPath: z.string().startsWith('/'),
   token: z.string().nullable(),
 }) satisfies z.ZodType<SandboxRepository>;
+const MemoryStore = z.object({
+  storeId: z.string().min(1),
+  mountPath: z.string().regex(/^\/mnt\/memory\/[^/]+$/),
+  access: z.enum(['read_write', 'read_only']),
+  memories: z.array(z.object({ path: z.string().startsWith('/'), content: z.string() })),
+}) satisfies z.ZodType<SandboxMemoryStore>;
 const Spec = z.object({
   sessionId: z.string().regex(SESSION_ID),
   workspaceId: z.string(),
@@ -85,6 +92,7 @@ const Spec = z.object({
   networking: Networking,
   credentials: z.array(Credential).default([]),
   repositories: z.array(Repository).default([]),
+  memoryStores: z.array(MemoryStore).default([]),
 }) satisfies z.ZodType<SandboxSpec>;
 const ExecuteBody = z.object({
   spec: Spec,
@@ -277,9 +285,50 @@ export async function startSandboxHost(options: SandboxHostOptions): Promise<San
     // are recorded with the outcome, so a repeat of the call reports them too
     return ledgerOf(id).run(key, timeoutMs, async () => {
       const repositoryErrors = await cloneOnce(id, spec.repositories);
+      const memory = await mountMemory(id, spec.memoryStores);
       const outcome = await sandboxOf(id).run(settings(spec), { name: call.name, input: call.input, key, timeoutMs });
-      return repositoryErrors.length ? { ...outcome, repositoryErrors } : outcome;
+      // collected before the outcome is recorded: what the call wrote is saved by the brain from the record
+      const workspace = path.join(sessionDir(id), 'workspace');
+      const memoryChanges = memory.mounted.map((store) => collectMemoryMount(workspace, store)).filter((c) => c.writes.length > 0 || c.refused.length > 0);
+      return {
+        ...outcome,
+        ...(repositoryErrors.length ? { repositoryErrors } : {}),
+        ...(memory.errors.length ? { fileErrors: memory.errors } : {}),
+        ...(memoryChanges.length ? { memoryChanges } : {}),
+      };
     });
+  }
+
+  /**
+   * Makes each memory store's mount hold the store's memories as they are now (other sessions' writes included).
+   * Only when one differs is the session's sandbox stopped first, as for placing a file, so nothing of it changes the
+   * mount while the host writes. A store that cannot be mounted is reported, and its changes are not collected.
+   */
+  async function mountMemory(id: string, stores: SandboxMemoryStore[]): Promise<{ mounted: SandboxMemoryStore[]; errors: FileError[] }> {
+    if (stores.length === 0) return { mounted: [], errors: [] };
+    const run = (cloning.get(id) ?? Promise.resolve()).then(async () => {
+      const workspace = path.join(sessionDir(id), 'workspace');
+      mkdirSync(workspace, { recursive: true, mode: 0o700 });
+      const stale = stores.filter((s) => memoryMountDiffers(workspace, s));
+      if (stale.length === 0) return { mounted: stores, errors: [] };
+      await sandboxes.get(id)?.stop();
+      const user = sandboxUser();
+      // the workspace becomes the sandbox user's first, so its hand-over never takes a read-only memory too
+      handOverWorkspace(workspace, user);
+      const errors: FileError[] = [];
+      const mounted = stores.filter((store) => {
+        try {
+          if (stale.includes(store)) syncMemoryMount(workspace, store, user.switches ? user : undefined);
+          return true;
+        } catch (error) {
+          errors.push({ type: 'unknown_error', message: `memory store ${store.storeId} was not mounted at ${store.mountPath}: ${message(error)}; nothing written there is saved` });
+          return false;
+        }
+      });
+      return { mounted, errors };
+    });
+    cloning.set(id, run.catch(() => {}));
+    return run;
   }
 
   async function destroy(id: string): Promise<void> {

@@ -8,7 +8,7 @@ import production from '../../worker/index.ts';
 import type { Env } from '../../worker/env.ts';
 import { Brain as ProductionBrain } from '../../worker/brain/brain.ts';
 import type { McpPort } from '../../worker/brain/mcp-client.ts';
-import type { LogPort, StepPorts } from '../../worker/brain/ports.ts';
+import type { FilePort, LogPort, StepPorts } from '../../worker/brain/ports.ts';
 import type { StepOutcome } from '../../worker/brain/step.ts';
 import { SessionLog as ProductionSessionLog } from '../../durable-objects/session-log.ts';
 import type { Hands } from '../../sandbox/hands.ts';
@@ -130,7 +130,15 @@ export class Brain extends ProductionBrain {
         return outcome;
       },
     };
-    return { ...ports, log, hands, mcp };
+    const files: FilePort = {
+      ...ports.files,
+      async saveMemoryChanges(...args) {
+        const saved = await ports.files.saveMemoryChanges(...args);
+        await killAt('after_memory_save');
+        return saved;
+      },
+    };
+    return { ...ports, log, hands, mcp, files };
   }
 }
 

@@ -20,6 +20,8 @@ export const FAULT_POINTS = [
   'after_tool_use',
   /** The hands ran the call; before `agent.tool_result` is appended. */
   'after_tool_execution',
+  /** What the call wrote under a memory store's mount is saved as memories; before `agent.tool_result` is appended. */
+  'after_memory_save',
   /** `agent.mcp_tool_use` is in the log; before the brain claims the call and sends it to the MCP server. */
   'after_mcp_tool_use',
   /** The MCP server answered the call; before `agent.mcp_tool_result` is appended. */
@@ -35,10 +37,10 @@ export function faultWorkerEntry(): string {
 }
 
 /** The points a step reaches without a sandbox (the workerd tests have none; tools are covered end to end). */
-export const MODEL_FAULT_POINTS = FAULT_POINTS.filter((p) => !p.includes('tool') && !p.includes('grader'));
+export const MODEL_FAULT_POINTS = FAULT_POINTS.filter((p) => !p.includes('tool') && !p.includes('grader') && !p.includes('memory'));
 
 /** The points a turn with one sandbox tool call passes (MCP calls have their own). */
-export const SANDBOX_FAULT_POINTS = FAULT_POINTS.filter((p) => !p.includes('mcp') && !p.includes('grader'));
+export const SANDBOX_FAULT_POINTS = FAULT_POINTS.filter((p) => !p.includes('mcp') && !p.includes('grader') && !p.includes('memory'));
 
 /** The session log of the test Worker, with its fault table. */
 export type FaultLogStub = Remote<Pick<SessionLog, 'injectFaults' | 'pendingFaults' | 'takeFault'>>;

@@ -3,6 +3,7 @@
 import type { SessionAgent } from '../../contract/session.ts';
 import type { SessionEvent } from '../../contract/events.ts';
 import type { SkillSummary } from '../../contract/skill.ts';
+import type { MountedMemoryStore } from '../../contract/session-spec.ts';
 import { latestCompaction } from './compactor.ts';
 import { evaluationFeedback, outcomeBrief } from './outcomes.ts';
 import type { ToolDefinition } from './tools.ts';
@@ -57,7 +58,35 @@ export function skillsPrompt(skills: readonly SkillSummary[]): string {
   ].join('\n');
 }
 
-export function buildModelRequest(agent: SessionAgent, events: SessionEvent[], tools: ToolDefinition[] = [], skills: readonly SkillSummary[] = []): ModelRequest {
+/**
+ * The system prompt's list of the session's memory stores: where each is mounted, whether the agent may write there,
+ * and what the store and the attachment say about it. From the spec alone, so the cached prefix holds.
+ */
+export function memoryStoresPrompt(stores: readonly MountedMemoryStore[]): string {
+  const blocks = stores.map((s) =>
+    [
+      `- ${s.name} at ${s.mount_path}/ (${s.access === 'read_only' ? 'read-only' : 'read-write'})`,
+      ...(s.description ? [`  Description: ${s.description}`] : []),
+      ...(s.instructions ? [`  Instructions: ${s.instructions}`] : []),
+    ].join('\n'),
+  );
+  return [
+    'You have memory stores: directories of text files that outlive this session. Each memory is a file under its',
+    "store's mount path. Read them with your tools before starting work that they may inform. In a read-write store,",
+    'what you write, change or delete there is saved as a memory when the tool call ends (UTF-8 text, at most 100 kB',
+    'a file, at most 20 path segments); other sessions may change the same files.',
+    '',
+    ...blocks,
+  ].join('\n');
+}
+
+export function buildModelRequest(
+  agent: SessionAgent,
+  events: SessionEvent[],
+  tools: ToolDefinition[] = [],
+  skills: readonly SkillSummary[] = [],
+  memoryStores: readonly MountedMemoryStore[] = [],
+): ModelRequest {
   const messages: ModelMessage[] = [];
   const push = (role: ModelMessage['role'], blocks: Block[]) => {
     if (!blocks.length) return;
@@ -120,6 +149,7 @@ export function buildModelRequest(agent: SessionAgent, events: SessionEvent[], t
   const system: Block[] = [];
   if (agent.system) system.push({ type: 'text', text: agent.system });
   if (skills.length) system.push({ type: 'text', text: skillsPrompt(skills) });
+  if (memoryStores.length) system.push({ type: 'text', text: memoryStoresPrompt(memoryStores) });
   if (system.length) req.system = system;
   placeCacheBreakpoints(req);
   return req;

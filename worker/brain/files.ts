@@ -1,4 +1,4 @@
-// The brain's way to the files messages name and the skills' files the sandbox gets: the metadata from the
+// The brain's way to the files messages name, the skills' files and memory stores the sandbox gets: the metadata from the
 // session's workspace store, the bytes from the FILES bucket under that workspace's key (the same key the API
 // wrote them under).
 import type { Env } from '../env.ts';
@@ -28,6 +28,12 @@ export function filesFor(env: Env): FilePort {
     async readSkillFile(workspaceId, skillId, version, path) {
       const object = await env.FILES.get(skillFileKey(workspaceId, skillId, version, path));
       return object ? new Uint8Array(await object.arrayBuffer()) : null;
+    },
+    sessionMemoryStores(workspaceId, sessionId) {
+      return workspaceStore(env, workspaceId).sessionMemoryStores(sessionId);
+    },
+    saveMemoryChanges(workspaceId, sessionId, callId, changes) {
+      return workspaceStore(env, workspaceId).saveSessionMemoryWrites(sessionId, callId, changes.map((c) => ({ storeId: c.storeId, writes: c.writes })));
     },
   };
 }

@@ -5,7 +5,7 @@ import type { LiveDelta, NewEvent, SessionEvent } from '../../contract/events.ts
 import type { EmitOptions, Refusal, StepView } from '../../durable-objects/session-log.ts';
 import type { McpCredential } from '../../contract/vault.ts';
 import type { SandboxCredential } from '../../sandbox/credentials.ts';
-import type { Hands, SandboxRepository } from '../../sandbox/hands.ts';
+import type { Hands, MemoryChanges, SandboxMemoryStore, SandboxRepository } from '../../sandbox/hands.ts';
 import type { McpPort } from './mcp-client.ts';
 import type { RefreshedToken } from './mcp-oauth.ts';
 import type { ModelPort } from './model-client.ts';
@@ -47,7 +47,14 @@ export interface FilePort {
   skillFiles(workspaceId: string, skillId: string, version: string): Promise<string[] | null>;
   /** One file of a skill version; null when its bytes are gone. */
   readSkillFile(workspaceId: string, skillId: string, version: string, path: string): Promise<Uint8Array | null>;
+  /** The session's memory stores with their memories as they are now, for the hands to mount. */
+  sessionMemoryStores(workspaceId: string, sessionId: string): Promise<SandboxMemoryStore[]>;
+  /** Saves what a tool call wrote under the session's mounts, once per call id; a repeat answers what the first save did. */
+  saveMemoryChanges(workspaceId: string, sessionId: string, callId: string, changes: MemoryChanges[]): Promise<SavedMemoryWrites[]>;
 }
+
+/** What became of one store's part of a call's changes (the workspace store's answer): each write's outcome, or why none applied. */
+export type SavedMemoryWrites = { storeId: string; problem: string } | { storeId: string; applied: Array<{ path: string; outcome: string; reason?: string }> };
 
 export interface StepPorts {
   log: LogPort;

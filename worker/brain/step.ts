@@ -16,6 +16,7 @@ import { assessBudget, BUDGET_NOTICE_SOURCE, toolCallsLeft } from './budget.ts';
 import { compactionSpan, DEFAULT_TRIGGER_TOKENS, estimateTokens, IDLE_COMPACTION_AT, latestCompaction, MAX_COMPACTIONS, summarize } from './compactor.ts';
 import { buildModelRequest, CONTEXT_EVENT_TYPES, withFileContents } from './context-builder.ts';
 import { sessionSkills } from './files.ts';
+import { saveMemoryChanges } from './memory-mounts.ts';
 import { detectLoop, LOOP_NOTICE_SOURCE } from './loop-detection.ts';
 import { connectMcpServers, type McpServers } from './mcp-servers.ts';
 import type { ModelTurn } from './model-client.ts';
@@ -228,6 +229,9 @@ async function settleOpenToolCalls(step: Step): Promise<StepOutcome | null> {
     repositories: () => (repositories ??= ports.vault.sessionRepositories(spec.workspaceId, spec.sessionId)),
     files: () => (files ??= sessionFiles(ports.files, spec.workspaceId, spec.sessionId)),
     skills: () => (skills ??= sessionSkills(ports.files, spec)),
+    // read afresh for every call: the next call must see what this one saved (and other sessions' writes)
+    memoryStores: () => (spec.memoryStores?.length ? ports.files.sessionMemoryStores(spec.workspaceId, spec.sessionId) : Promise.resolve([])),
+    saveMemory: (callId, changes, stores) => saveMemoryChanges(ports.files, spec, callId, changes, stores),
     emit: (events) => step.emit(events),
     callsLeft: toolCallsLeft(step.view, allThreads(step)),
     mcp: step.mcp!,
@@ -321,7 +325,7 @@ function contextNow(step: Step): SessionEvent[] {
 }
 
 function contextTokens(step: Step): number {
-  return estimateTokens(buildModelRequest(step.spec.agent, contextNow(step), step.definitions, step.spec.skills));
+  return estimateTokens(buildModelRequest(step.spec.agent, contextNow(step), step.definitions, step.spec.skills, step.spec.memoryStores));
 }
 
 function triggerTokens(step: Step): number {
@@ -339,7 +343,7 @@ type Answer = { ok: true; turn: ModelTurn; messageId: string; startId: string } 
 /** One model request. A request a dead brain opened (`span.model_request_start` with no end) is reused, not opened twice. */
 async function askModel(step: Step): Promise<Answer> {
   const startId = openModelRequest(step.seen) ?? (await step.emit([spanModelRequestStart()]))[0]!.id;
-  const built = buildModelRequest(step.spec.agent, contextNow(step), step.definitions, step.spec.skills);
+  const built = buildModelRequest(step.spec.agent, contextNow(step), step.definitions, step.spec.skills, step.spec.memoryStores);
   const request = await withFileContents(built, (fileId) => step.ports.files.read(step.spec.workspaceId, fileId));
   const answer = await requestModel(request, step.ports, step.epoch, (events) => step.emit(events), step.options);
   if (answer.ok) return { ok: true, turn: answer.turn, messageId: answer.messageId, startId };

@@ -4,12 +4,13 @@
 import { agentMcpToolResult, agentToolResult, sessionError, type EventOf, type NewEvent, type SessionEvent } from '../../contract/events.ts';
 import type { SessionSpec } from '../../contract/session-spec.ts';
 import { redactContent, type SandboxCredential } from '../../sandbox/credentials.ts';
-import type { Hands, SandboxFile, SandboxRepository, SandboxSkill, SandboxSpec } from '../../sandbox/hands.ts';
+import type { Hands, MemoryChanges, SandboxFile, SandboxMemoryStore, SandboxRepository, SandboxSkill, SandboxSpec } from '../../sandbox/hands.ts';
+import { redactMemoryChanges } from './memory-mounts.ts';
 import type { McpServers } from './mcp-servers.ts';
 import { checkToolInput, type ResolvedTool } from './tools.ts';
 
 /** The sandbox's view of a session: its spec, with the credentials, repositories, files and skills read for this call. */
-function sandboxSpec(spec: SessionSpec, credentials: SandboxCredential[], repositories: SandboxRepository[], files: SandboxFile[], skills: SandboxSkill[]): SandboxSpec {
+function sandboxSpec(spec: SessionSpec, credentials: SandboxCredential[], repositories: SandboxRepository[], files: SandboxFile[], skills: SandboxSkill[], memoryStores: SandboxMemoryStore[]): SandboxSpec {
   return {
     sessionId: spec.sessionId,
     workspaceId: spec.workspaceId,
@@ -19,6 +20,7 @@ function sandboxSpec(spec: SessionSpec, credentials: SandboxCredential[], reposi
     repositories,
     files,
     skills,
+    ...(memoryStores.length ? { memoryStores } : {}),
   };
 }
 
@@ -34,6 +36,10 @@ export interface ToolCallContext {
   files: () => Promise<SandboxFile[]>;
   /** The agent's skills with their files, for the hands to place before the call runs (bytes read only if they ask). */
   skills: () => Promise<SandboxSkill[]>;
+  /** The session's memory stores with their memories now, for the hands to mount before the call runs. */
+  memoryStores: () => Promise<SandboxMemoryStore[]>;
+  /** Saves what a call wrote under the memory mounts, once per call id; answers notes for the agent (memory-mounts.ts). */
+  saveMemory: (callId: string, changes: MemoryChanges[], stores: SandboxMemoryStore[]) => Promise<string[]>;
   emit: (events: NewEvent[]) => Promise<SessionEvent[]>;
   /** How many more calls max_tool_calls lets run. */
   callsLeft: number;
@@ -124,19 +130,23 @@ export async function settleToolCalls(events: SessionEvent[], ctx: ToolCallConte
     let repositories: SandboxRepository[];
     let files: SandboxFile[];
     let skills: SandboxSkill[];
+    let memoryStores: SandboxMemoryStore[];
     try {
-      [credentials, repositories, files, skills] = await Promise.all([ctx.credentials(), ctx.repositories(), ctx.files(), ctx.skills()]);
+      [credentials, repositories, files, skills, memoryStores] = await Promise.all([ctx.credentials(), ctx.repositories(), ctx.files(), ctx.skills(), ctx.memoryStores()]);
     } catch (err) {
       // e.g. a master key missing after a rotation: the call is answered (not run), the session goes on
-      await refuse(`Not run: the session's vault credentials, repository tokens, file resources or skills could not be read (${(err as Error).message}).`);
+      await refuse(`Not run: the session's vault credentials, repository tokens, file resources, skills or memory stores could not be read (${(err as Error).message}).`);
       continue;
     }
-    const outcome = await ctx.hands.execute(sandboxSpec(ctx.spec, credentials, repositories, files, skills), { name, input, idempotencyKey: call.id });
+    const outcome = await ctx.hands.execute(sandboxSpec(ctx.spec, credentials, repositories, files, skills, memoryStores), { name, input, idempotencyKey: call.id });
+    // saved before the result is appended: by the end of the call, what it wrote under a mount is memories
+    const memoryNotes = outcome.memoryChanges?.length ? await ctx.saveMemory(call.id, redactMemoryChanges(outcome.memoryChanges, credentials), memoryStores) : [];
+    const content = [...outcome.content, ...memoryNotes.map((text) => ({ type: 'text' as const, text }))];
     // A repository that could not be cloned: the session goes on without it ("always retrying", as the SDK says).
     // A file that could not be placed: likewise, the session goes on without it.
     const notices = [...(outcome.repositoryErrors ?? []), ...(outcome.fileErrors ?? [])].map((e) => sessionError({ ...e, retry_status: { type: 'retrying' } }));
     // The hands redact too; this is the last gate before the log, whatever provider ran the call.
-    await ctx.emit([...notices, agentToolResult(call.id, redactContent(outcome.content, credentials), outcome.isError)]);
+    await ctx.emit([...notices, agentToolResult(call.id, redactContent(content, credentials), outcome.isError)]);
   }
   return { waiting, limitReached };
 }

@@ -186,6 +186,7 @@ export class FakeSandboxes {
       oneCall: path.join(PROJECT_ROOT, 'sandbox/cloudflare/run-one-call.ts'),
       toolRunner: path.join(PROJECT_ROOT, 'sandbox/local/tool-runner.ts'),
       resourceScript: path.join(PROJECT_ROOT, 'sandbox/cloudflare/container-resources.ts'),
+      memoryScript: path.join(PROJECT_ROOT, 'sandbox/cloudflare/container-memory.ts'),
       ...overrides,
     };
   }

@@ -1,24 +1,14 @@
 // /v1/sessions/{id}/events: send, list (paginated, in log order), and stream (SSE, or WebSocket on upgrade),
 // resumable after `Last-Event-ID` or `?after=<event id>`.
-import { Hono, type Context } from 'hono';
-import { z } from 'zod';
+import { Hono } from 'hono';
 import type { AppEnv } from '../app-env.ts';
 import { invalidRequest } from '../errors.ts';
-import { checkFileSources, parseQuery, readJson, refusalError, unwrap, workspace } from '../http.ts';
-import { decodeCursor, encodeCursor } from '../../../contract/common.ts';
-import { DELTA_TYPES, EventListQuery, EventSendParams } from '../../../contract/event.ts';
+import { checkFileSources, parseQuery, readJson, refusalError } from '../http.ts';
+import { logPosition, openLogStream, ownedSession } from '../session-routes.ts';
+import { encodeCursor } from '../../../contract/common.ts';
+import { EventListQuery, EventSendParams } from '../../../contract/event.ts';
 import { sessionLog } from '../../../durable-objects/stubs.ts';
 import { resolveRubrics } from '../outcome-rubrics.ts';
-
-const StreamQuery = z.object({
-  'event_deltas[]': z.array(z.enum(DELTA_TYPES)).optional(),
-  after: z.string().min(1).optional(),
-  token: z.string().optional(),
-});
-
-async function ownedSession(c: Context<AppEnv>) {
-  return unwrap(await workspace(c).getSession(c.req.param('id')!));
-}
 
 export const events = new Hono<AppEnv>()
   .post('/:id/events', async (c) => {
@@ -33,12 +23,7 @@ export const events = new Hono<AppEnv>()
   .get('/:id/events', async (c) => {
     const q = parseQuery(c, EventListQuery);
     const session = await ownedSession(c);
-    let position: number | undefined;
-    if (q.page) {
-      const cur = decodeCursor(q.page);
-      if (!cur || typeof cur.s !== 'number') throw invalidRequest('page: not a cursor returned by this API');
-      position = cur.s;
-    }
+    const position = logPosition(q.page);
     const asc = q.order === 'asc';
     const page = await sessionLog(c.env, session.id).getEvents({
       limit: q.limit,
@@ -53,17 +38,6 @@ export const events = new Hono<AppEnv>()
     });
   })
   .get('/:id/events/stream', async (c) => {
-    const q = parseQuery(c, StreamQuery);
     const session = await ownedSession(c);
-    const log = sessionLog(c.env, session.id);
-    const cursor = c.req.header('last-event-id') ?? q.after;
-    let afterSeq: number | null = null;
-    if (cursor) {
-      afterSeq = await log.getEventSeq(cursor);
-      if (afterSeq === null) throw invalidRequest(`${q.after ? 'after' : 'Last-Event-ID'}: no event '${cursor}' in this session`);
-    }
-    const url = new URL('https://session-log/stream');
-    if (afterSeq !== null) url.searchParams.set('after_seq', String(afterSeq));
-    if (q['event_deltas[]']?.includes('agent.message')) url.searchParams.set('deltas', '1');
-    return log.fetch(new Request(url, { headers: c.req.raw.headers }));
+    return openLogStream(c, session.id);
   });

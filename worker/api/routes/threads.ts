@@ -3,10 +3,10 @@
 import { Hono, type Context } from 'hono';
 import { z } from 'zod';
 import type { AppEnv } from '../app-env.ts';
-import { invalidRequest, notFound } from '../errors.ts';
-import { parseQuery, refusalError, unwrap, workspace } from '../http.ts';
-import { decodeCursor, encodeCursor } from '../../../contract/common.ts';
-import { DELTA_TYPES } from '../../../contract/event.ts';
+import { notFound } from '../errors.ts';
+import { parseQuery, refusalError } from '../http.ts';
+import { logPosition, openLogStream, ownedSession } from '../session-routes.ts';
+import { encodeCursor } from '../../../contract/common.ts';
 import { primaryThreadId, type EventView } from '../../../contract/threads.ts';
 import { sessionLog } from '../../../durable-objects/stubs.ts';
 
@@ -20,15 +20,6 @@ const ThreadEventsQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   page: z.string().min(1).optional(),
 });
-const StreamQuery = z.object({
-  'event_deltas[]': z.array(z.enum(DELTA_TYPES)).optional(),
-  after: z.string().min(1).optional(),
-  token: z.string().optional(),
-});
-
-async function ownedSession(c: Context<AppEnv>) {
-  return unwrap(await workspace(c).getSession(c.req.param('id')!));
-}
 
 async function threadsOf(c: Context<AppEnv>, sessionId: string) {
   const threads = await sessionLog(c.env, sessionId).threads();
@@ -44,19 +35,12 @@ async function threadView(c: Context<AppEnv>, sessionId: string): Promise<EventV
   return { kind: 'thread', thread: id === primaryThreadId(sessionId) ? null : id };
 }
 
-function cursorPosition(page: string | undefined): number | undefined {
-  if (!page) return undefined;
-  const cur = decodeCursor(page);
-  if (!cur || typeof cur.s !== 'number') throw invalidRequest('page: not a cursor returned by this API');
-  return cur.s;
-}
-
 export const threads = new Hono<AppEnv>()
   .get('/:id/threads', async (c) => {
     const q = parseQuery(c, ThreadListQuery);
     const session = await ownedSession(c);
     const all = (await threadsOf(c, session.id)).filter((t) => !q['statuses[]'] || q['statuses[]'].includes(t.status));
-    const from = cursorPosition(q.page) ?? 0;
+    const from = logPosition(q.page) ?? 0;
     const data = all.slice(from, from + q.limit);
     return c.json({ data, next_page: from + q.limit < all.length ? encodeCursor({ s: from + q.limit }) : null });
   })
@@ -77,25 +61,13 @@ export const threads = new Hono<AppEnv>()
     const q = parseQuery(c, ThreadEventsQuery);
     const session = await ownedSession(c);
     const view = await threadView(c, session.id);
-    const position = cursorPosition(q.page);
+    const position = logPosition(q.page);
     const page = await sessionLog(c.env, session.id).getEvents({ limit: q.limit, order: 'asc', view, ...(position !== undefined ? { afterSeq: position } : {}) });
     const last = page.events[page.events.length - 1];
     return c.json({ data: page.events.map((e) => e.event), next_page: page.hasMore && last ? encodeCursor({ s: last.seq }) : null });
   })
   .get('/:id/threads/:thread_id/stream', async (c) => {
-    const q = parseQuery(c, StreamQuery);
     const session = await ownedSession(c);
     await threadView(c, session.id);
-    const log = sessionLog(c.env, session.id);
-    const cursor = c.req.header('last-event-id') ?? q.after;
-    let afterSeq: number | null = null;
-    if (cursor) {
-      afterSeq = await log.getEventSeq(cursor);
-      if (afterSeq === null) throw invalidRequest(`${q.after ? 'after' : 'Last-Event-ID'}: no event '${cursor}' in this session`);
-    }
-    const url = new URL('https://session-log/stream');
-    url.searchParams.set('thread', c.req.param('thread_id'));
-    if (afterSeq !== null) url.searchParams.set('after_seq', String(afterSeq));
-    if (q['event_deltas[]']?.includes('agent.message')) url.searchParams.set('deltas', '1');
-    return log.fetch(new Request(url, { headers: c.req.raw.headers }));
+    return openLogStream(c, session.id, c.req.param('thread_id'));
   });

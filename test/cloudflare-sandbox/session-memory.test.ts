@@ -2,16 +2,14 @@
 // its `/`): the store's memories at /mnt/memory/<slug>/<path> before the call; what the agent wrote, changed or
 // deleted under a read_write mount reported with the outcome (and with a repeat of the call); a read_only mount
 // refusing writes; the mount brought up to date with the store before the next call.
-import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createContainerHands } from '../../sandbox/cloudflare/container-hands.ts';
 import type { SandboxMemoryStore, SandboxSpec, ToolOutcome } from '../../sandbox/hands.ts';
-import { FakeSandboxes, PROJECT_ROOT } from './support/fake-sandbox.ts';
+import { asNobody, FakeSandboxes, NOBODY } from './support/fake-sandbox.ts';
 
-const NOBODY = { uid: 65534, gid: 65534 };
 
 const spec = (memoryStores: SandboxMemoryStore[]): SandboxSpec => ({
   sessionId: 'sesn_M1',
@@ -37,16 +35,6 @@ let sandboxes: FakeSandboxes;
 let n = 0;
 const call = (command: string, key = `sevt_${++n}`) => ({ name: 'bash', input: { command }, idempotencyKey: key });
 const inContainer = (mountPath: string): string => path.join(sandboxes.layout.rootDir, mountPath);
-
-/** The fake with the tools run as nobody, when this machine lets the tests do that (as root, checkout readable). */
-function asNobody(): FakeSandboxes | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const probe = path.join(PROJECT_ROOT, 'node_modules', '@anthropic-ai', 'sdk', 'package.json');
-  const reachable = spawnSync('setpriv', [`--reuid=${NOBODY.uid}`, `--regid=${NOBODY.gid}`, '--clear-groups', 'test', '-r', probe]);
-  if (reachable.status !== 0) return undefined;
-  chmodSync(root, 0o711);
-  return new FakeSandboxes(root, { sandboxUser: NOBODY });
-}
 
 beforeEach(() => {
   root = mkdtempSync(path.join(tmpdir(), 'eh-cf-memory-'));
@@ -92,7 +80,7 @@ describe('memory stores in a Cloudflare sandbox', () => {
   });
 
   it('refuses writes to a read_only mount (as nobody, on this machine), and reports nothing to save', async ({ skip }) => {
-    const fake = asNobody();
+    const fake = asNobody(root);
     if (!fake) return skip('only root can switch users, and nobody must be able to read this checkout');
     sandboxes = fake;
     const hands = createContainerHands(fake.open, { layout: fake.layout });

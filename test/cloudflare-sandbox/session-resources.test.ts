@@ -1,18 +1,16 @@
 // The Cloudflare provider's session resources, against the fake sandbox (whose "container" is a directory standing
 // for its `/` and real child processes): file resources and skills placed read-only at their paths and removed when
 // no longer listed, repositories cloned by root from a local git server, the token nowhere the tools can see.
-import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createContainerHands, MAX_PLACED_FILE_BYTES } from '../../sandbox/cloudflare/container-hands.ts';
 import type { SandboxFile, SandboxRepository, SandboxSkill, SandboxSpec, ToolOutcome } from '../../sandbox/hands.ts';
 import { repositoryFrom, startGitServer, type GitServer } from '../support/git-server.ts';
-import { FakeSandboxes, PROJECT_ROOT } from './support/fake-sandbox.ts';
+import { asNobody, FakeSandboxes, NOBODY } from './support/fake-sandbox.ts';
 
 const TOKEN = 'ghp_cloudflare_clone_token_4567';
-const NOBODY = { uid: 65534, gid: 65534 };
 
 const spec = (over: Partial<SandboxSpec> = {}): SandboxSpec => ({
   sessionId: 'sesn_R1',
@@ -53,16 +51,6 @@ const call = (command: string) => ({ name: 'bash', input: { command }, idempoten
 /** Where a mount path is in the fake container. */
 const inContainer = (mountPath: string): string => path.join(sandboxes.layout.rootDir, mountPath);
 
-/** The fake with the tools run as nobody, when this machine lets the tests do that (as root, checkout readable). */
-function asNobody(): FakeSandboxes | undefined {
-  if (process.getuid?.() !== 0) return undefined;
-  const probe = path.join(PROJECT_ROOT, 'node_modules', '@anthropic-ai', 'sdk', 'package.json');
-  const reachable = spawnSync('setpriv', [`--reuid=${NOBODY.uid}`, `--regid=${NOBODY.gid}`, '--clear-groups', 'test', '-r', probe]);
-  if (reachable.status !== 0) return undefined;
-  chmodSync(root, 0o711);
-  return new FakeSandboxes(root, { sandboxUser: NOBODY });
-}
-
 beforeEach(() => {
   root = mkdtempSync(path.join(tmpdir(), 'eh-cf-resources-'));
   sandboxes = new FakeSandboxes(root);
@@ -95,7 +83,7 @@ describe('file resources in a Cloudflare sandbox', () => {
   });
 
   it('is root’s: the sandbox user reads it but cannot write, remove or replace it (as nobody, on this machine)', async ({ skip }) => {
-    const fake = asNobody();
+    const fake = asNobody(root);
     if (!fake) return skip('only root can switch users, and nobody must be able to read this checkout');
     sandboxes = fake;
     const hands = createContainerHands(fake.open, { layout: fake.layout });
@@ -144,7 +132,7 @@ describe('file resources in a Cloudflare sandbox', () => {
   });
 
   it('refuses to place a file under a directory the sandbox user made, and writes nothing through a link there (as nobody, on this machine)', async ({ skip }) => {
-    const fake = asNobody();
+    const fake = asNobody(root);
     if (!fake) return skip('only root can switch users, and nobody must be able to read this checkout');
     sandboxes = fake;
     const hands = createContainerHands(fake.open, { layout: fake.layout });
@@ -238,7 +226,7 @@ describe('repositories in a Cloudflare sandbox', () => {
   }
 
   it('clones a repository at its pinned commit into its mount path, the sandbox user’s, the token in no outcome and no file of the container', async ({ skip }) => {
-    const fake = asNobody() ?? sandboxes;
+    const fake = asNobody(root) ?? sandboxes;
     sandboxes = fake;
     const hands = createContainerHands(fake.open, { layout: fake.layout });
     const pinned = repo({ checkout: { type: 'commit', sha: server.commits.first } });

@@ -1,7 +1,7 @@
 // A stand-in for one session's SessionSandbox Durable Object and its container, on this machine: the call records
 // live in memory (like Durable Object storage, it outlives containers); the "container" is a directory standing for
 // its `/` plus real child processes, wiped when it dies, as a container's filesystem is.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Networking } from '../../../sandbox/hands.ts';
@@ -210,4 +210,20 @@ export class FakeSandboxes {
   killAll(): void {
     for (const sandbox of this.bySession.values()) sandbox.killContainer('test finished');
   }
+}
+
+/** The user the "as nobody" tests run the tools as. */
+export const NOBODY = { uid: 65534, gid: 65534 };
+
+/**
+ * Fakes under `root` with the tools run as nobody, when this machine lets a test do that (as root, with the checkout
+ * readable to nobody); undefined otherwise, for the test to skip. Opens `root` to others (0711) so nobody reaches in.
+ */
+export function asNobody(root: string): FakeSandboxes | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const probe = path.join(PROJECT_ROOT, 'node_modules', '@anthropic-ai', 'sdk', 'package.json');
+  const reachable = spawnSync('setpriv', [`--reuid=${NOBODY.uid}`, `--regid=${NOBODY.gid}`, '--clear-groups', 'test', '-r', probe]);
+  if (reachable.status !== 0) return undefined;
+  chmodSync(root, 0o711);
+  return new FakeSandboxes(root, { sandboxUser: NOBODY });
 }

@@ -16,6 +16,7 @@ export default defineConfig({
             miniflare: {
               bindings: {
                 EDGEHARNESS_API_KEY: 'test-key-default',
+                EDGEHARNESS_ADMIN_KEY: 'test-admin-key',
                 EDGEHARNESS_STREAM_TOKEN_SECRET: 'test-stream-secret',
                 ANTHROPIC_API_KEY: 'scripted',
                 ANTHROPIC_BASE_URL: inject<string>('scriptedModelUrl'),

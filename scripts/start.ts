@@ -68,6 +68,7 @@ function printBanner(r: Runtime): void {
     return rel && !rel.startsWith('..') ? rel : p;
   };
   const key = r.apiKeySource === 'env' ? '(from EDGEHARNESS_API_KEY)' : `${r.apiKey}   (saved in ${shown(path.join(r.stateDir, 'api-key'))})`;
+  const adminKey = r.adminKeySource === 'env' ? '(from EDGEHARNESS_ADMIN_KEY)' : `${r.adminKey}   (saved in ${shown(path.join(r.stateDir, 'admin-key'))})`;
   const keyExpr = r.apiKeySource === 'env' ? 'process.env.EDGEHARNESS_API_KEY' : `'${r.apiKey}'`;
   const model = r.model.kind === 'scripted'
     ? [`scripted model at ${r.model.baseURL} (deterministic, offline; for tests and demos)`,
@@ -79,6 +80,7 @@ function printBanner(r: Runtime): void {
     ' edgeharness is running',
     `   URL       ${r.url}`,
     `   API key   ${key}`,
+    `   Admin key ${adminKey}   (organization routes only)`,
     `   State     ${r.stateDir}`,
     `   Model     ${model[0]}`,
     ...model.slice(1).map((l) => `             ${l}`),

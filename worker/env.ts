@@ -16,6 +16,11 @@ export interface Env {
   EDGEHARNESS_MAX_FILE_BYTES?: string;
   /** API key of the default workspace. */
   EDGEHARNESS_API_KEY?: string;
+  /**
+   * The organization's admin key: the only key the `/v1/organizations/*` routes take (workspaces, API keys, webhooks);
+   * unset, those routes answer 401. `npm start` generates and saves one as it does the API key.
+   */
+  EDGEHARNESS_ADMIN_KEY?: string;
   /** HMAC key for short-lived browser stream tokens; falls back to a key derived from EDGEHARNESS_API_KEY. */
   EDGEHARNESS_STREAM_TOKEN_SECRET?: string;
   /**

@@ -7,7 +7,17 @@ import { forbidden, unauthenticated } from './errors.ts';
 import type { AppEnv } from './app-env.ts';
 import { fromBase64Url, toBase64Url } from '../../contract/common.ts';
 
+/** Routes under this prefix (`client.beta.organization.*`) take the admin key, never a workspace's API key. */
+export const ORGANIZATION_PREFIX = '/v1/organizations/';
+
+/**
+ * What `workspaceId` holds on an admin request: not a workspace, so nothing a workspace owns can be reached with the
+ * admin key by mistake; per-request records keyed by it (Idempotency-Key) are the organization's own.
+ */
+export const ORGANIZATION_SCOPE = 'organization';
+
 export async function authenticate(c: Context<AppEnv>, next: Next): Promise<void> {
+  if (c.req.path.startsWith(ORGANIZATION_PREFIX)) return authenticateAdmin(c, next);
   const token = c.req.query('token');
   const streamPath = /^\/v1\/sessions\/([^/]+)\/events\/stream$/.exec(c.req.path);
   const key = c.req.header('x-api-key') ?? bearer(c.req.header('authorization'));
@@ -22,6 +32,19 @@ export async function authenticate(c: Context<AppEnv>, next: Next): Promise<void
   const asked = c.req.header('anthropic-workspace-id');
   if (asked && asked !== workspaceId) throw forbidden(`anthropic-workspace-id: this key belongs to a different workspace`);
   c.set('workspaceId', workspaceId);
+  await next();
+}
+
+/** The admin key (`EDGEHARNESS_ADMIN_KEY`) alone opens the organization's routes; a workspace key is a 403 there. */
+async function authenticateAdmin(c: Context<AppEnv>, next: Next): Promise<void> {
+  const key = c.req.header('x-api-key') ?? bearer(c.req.header('authorization'));
+  if (!key) throw unauthenticated('missing x-api-key header (the organization routes take the admin key)');
+  const admin = c.env.EDGEHARNESS_ADMIN_KEY;
+  if (!admin || !(await timingSafeEqual(key, admin))) {
+    if (await workspaceForKey(c.env, key)) throw forbidden('this route takes the admin key (EDGEHARNESS_ADMIN_KEY); a workspace API key cannot use it');
+    throw unauthenticated(admin ? 'invalid x-api-key: not the admin key' : 'invalid x-api-key: this runtime has no admin key (EDGEHARNESS_ADMIN_KEY is not set)');
+  }
+  c.set('workspaceId', ORGANIZATION_SCOPE);
   await next();
 }
 

@@ -5,6 +5,7 @@
 import Anthropic, { AuthenticationError, BadRequestError, NotFoundError, RateLimitError } from '@anthropic-ai/sdk';
 import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { TokenBuckets } from '../../durable-objects/token-buckets.ts';
 import { call, makeSession } from './api.ts';
 
 const BASE = 'http://edgeharness.test';
@@ -160,6 +161,16 @@ describe('API keys', () => {
     expect(more.body.error.message).toMatch(/^workspace_id: /);
   });
 
+  it('never replays a create with the same Idempotency-Key, which would need the key kept in clear', async () => {
+    const ws = await admin.beta.organization.workspaces.create({ name: 'idempotent' });
+    const headers = { 'idempotency-key': 'same-create' };
+    const first = await call('POST', '/v1/organizations/api_keys', { name: 'k', workspace_id: ws.id }, ADMIN, headers);
+    const second = await call('POST', '/v1/organizations/api_keys', { name: 'k', workspace_id: ws.id }, ADMIN, headers);
+    expect([first.status, second.status]).toEqual([200, 200]);
+    expect(second.body.id).not.toBe(first.body.id);
+    expect(second.body.key).not.toBe(first.body.key);
+  });
+
   it('keeps workspace keys off the admin routes', async () => {
     const ws = await admin.beta.organization.workspaces.create({ name: 'no-admin' });
     const k = await newKey(ws.id);
@@ -211,5 +222,23 @@ describe('two workspaces made with the admin calls', () => {
       expect(theirs.body.data, path).toEqual([]);
       expect((await call('GET', `${path}?limit=100`, undefined, a.key)).body.data.length, path).toBeGreaterThan(0);
     }
+  });
+});
+
+describe('token buckets', () => {
+  it('admits a minute’s worth at once, then one request per refill, saying when the next one is', () => {
+    const buckets = new TokenBuckets();
+    const t0 = 1_000_000;
+    expect(buckets.take('k', 3, t0)).toEqual({ admitted: true });
+    expect(buckets.take('k', 3, t0)).toEqual({ admitted: true });
+    expect(buckets.take('k', 3, t0)).toEqual({ admitted: true });
+    // 3 a minute: a token every 20 s.
+    expect(buckets.take('k', 3, t0)).toEqual({ admitted: false, retryAfter: 20 });
+    expect(buckets.take('k', 3, t0 + 15_000)).toEqual({ admitted: false, retryAfter: 5 });
+    expect(buckets.take('k', 3, t0 + 20_000)).toEqual({ admitted: true });
+    expect(buckets.take('other', 3, t0 + 20_000)).toEqual({ admitted: true });
+    // A changed limit starts the key afresh at the new one.
+    expect(buckets.take('k', 1, t0 + 20_000)).toEqual({ admitted: true });
+    expect(buckets.take('k', 1, t0 + 20_000)).toEqual({ admitted: false, retryAfter: 60 });
   });
 });

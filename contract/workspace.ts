@@ -8,7 +8,7 @@ import { LIMITS } from './size-limits.ts';
 
 // ---------- workspaces ----------
 
-const Name = z.string().min(1).max(40);
+const Name = z.string().min(1).max(LIMITS.workspaceName);
 const DisplayColor = z.string().regex(/^#[0-9a-fA-F]{6}$/, { message: 'expected a hex color such as #6C5BB9' });
 const TagKey = z
   .string()
@@ -98,7 +98,7 @@ export const WorkspaceListQuery = z.strictObject({
   ...PageParams,
   include_archived: boolish.optional(),
   include_default: boolish.optional(),
-  'ids[]': z.array(z.string()).max(100).optional(),
+  'ids[]': z.array(z.string().max(LIMITS.id)).max(LIMITS.workspaceIds).optional(),
 });
 export type WorkspaceListQuery = z.infer<typeof WorkspaceListQuery>;
 
@@ -116,14 +116,14 @@ const KeyStatus = z.enum(['active', 'inactive', 'archived']);
 const RateLimitPerMinute = z.number().int().min(1).max(1_000_000);
 
 export const ApiKeyCreateParams = z.strictObject({
-  name: z.string().min(1).max(500),
-  workspace_id: z.string().min(1),
+  name: z.string().min(1).max(LIMITS.apiKeyName),
+  workspace_id: z.string().min(1).max(LIMITS.id),
   rate_limit_per_minute: RateLimitPerMinute.nullable().optional(),
 });
 export type ApiKeyCreateParams = z.infer<typeof ApiKeyCreateParams>;
 
 export const ApiKeyUpdateParams = z.strictObject({
-  name: z.string().min(1).max(500).nullable().optional(),
+  name: z.string().min(1).max(LIMITS.apiKeyName).nullable().optional(),
   status: KeyStatus.nullable().optional(),
   rate_limit_per_minute: RateLimitPerMinute.nullable().optional(),
 });

@@ -3,9 +3,11 @@
 // made this way see nothing of each other; an inactive or archived key, or a key of an archived workspace, is a 401
 // at once; bad input is a 400 naming the field; a key past its per-minute limit is a 429 with retry-after.
 import Anthropic, { AuthenticationError, BadRequestError, NotFoundError, RateLimitError } from '@anthropic-ai/sdk';
-import { SELF } from 'cloudflare:test';
+import { env, runInDurableObject, SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
+import { DIRECTORY_MIGRATIONS } from '../../durable-objects/directory-schema.ts';
 import { TokenBuckets } from '../../durable-objects/token-buckets.ts';
+import { migrate } from '../../resources/shared/migrations.ts';
 import { call, makeSession } from './api.ts';
 
 const BASE = 'http://edgeharness.test';
@@ -240,5 +242,24 @@ describe('token buckets', () => {
     // A changed limit starts the key afresh at the new one.
     expect(buckets.take('k', 1, t0 + 20_000)).toEqual({ admitted: true });
     expect(buckets.take('k', 1, t0 + 20_000)).toEqual({ admitted: false, retryAfter: 60 });
+  });
+});
+
+describe('the Directory’s migration to workspaces', () => {
+  it('keeps a key stored before it working, gives the default workspace a row, and lists no nameless key', async () => {
+    const directory = env.DIRECTORY.get(env.DIRECTORY.idFromName('directory-at-migration-1'));
+    await runInDurableObject(directory, async (obj, state) => {
+      const sql = state.storage.sql;
+      // Back to the Directory as migration 1 left it, holding one key.
+      sql.exec(`DROP TABLE api_keys; DROP TABLE workspaces; DELETE FROM _migrations`);
+      migrate(state.storage, DIRECTORY_MIGRATIONS.slice(0, 1));
+      sql.exec(`INSERT INTO api_keys VALUES ('digest-of-an-old-key', 'wrkspc_old', '2026-01-01T00:00:00.000Z')`);
+      migrate(state.storage, DIRECTORY_MIGRATIONS);
+      expect(await obj.resolveKey('digest-of-an-old-key')).toEqual({ workspaceId: 'wrkspc_old', keyId: null, rateLimitPerMinute: null });
+      const fallback = await obj.getWorkspace('wrkspc_default');
+      expect(fallback.ok && fallback.value).toMatchObject({ id: 'wrkspc_default', type: 'workspace', archived_at: null });
+      const keys = await obj.listApiKeys({ limit: 20 });
+      expect(keys.ok && keys.value.data).toEqual([]);
+    });
   });
 });

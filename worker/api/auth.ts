@@ -1,4 +1,5 @@
-// Who is calling: an API key (`x-api-key`, or `Authorization: Bearer`) resolves to a workspace; browsers,
+// Who is calling: an API key (`x-api-key`, or `Authorization: Bearer`) resolves to a workspace (an inactive or
+// archived key, or one of an archived workspace, to nothing) and is counted against its rate limit; browsers,
 // which cannot set headers on EventSource/WebSocket, use a short-lived stream token minted by the API instead.
 import type { Context, Next } from 'hono';
 import { directory } from '../../durable-objects/stubs.ts';

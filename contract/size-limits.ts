@@ -44,6 +44,9 @@ export const LIMITS = {
   packageSpec: 256,
   oauthClientId: 1024,
   oauthScope: 4096,
+  workspaceName: 40,
+  apiKeyName: 500,
+  workspaceIds: 100,
   /** JSON-valued fields, counted in bytes of their JSON (UTF-8). */
   inputSchemaBytes: 65_536,
   multiagentBytes: 65_536,

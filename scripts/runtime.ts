@@ -168,6 +168,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       ...modelVars,
       EDGEHARNESS_API_KEY: apiKey.value,
       EDGEHARNESS_ADMIN_KEY: adminKey.value,
+      // Per-key rate limiting's default (docs/workspaces.md); unset, the Worker's own default.
+      ...(env.EDGEHARNESS_RATE_LIMIT_PER_MINUTE ? { EDGEHARNESS_RATE_LIMIT_PER_MINUTE: env.EDGEHARNESS_RATE_LIMIT_PER_MINUTE } : {}),
       EDGEHARNESS_STREAM_TOKEN_SECRET: streamSecret.value,
       SANDBOX_HOST_URL: sandboxHostUrl,
       EDGEHARNESS_SANDBOX_SECRET: sandboxSecret.value,

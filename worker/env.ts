@@ -21,6 +21,16 @@ export interface Env {
    * unset, those routes answer 401. `npm start` generates and saves one as it does the API key.
    */
   EDGEHARNESS_ADMIN_KEY?: string;
+  /**
+   * Requests per minute an API key may make unless it has a limit of its own (the `rate_limit_per_minute` of the
+   * create-key extension). Default 6000; "0" turns the default limit off. Counted in the Directory's token buckets.
+   */
+  EDGEHARNESS_RATE_LIMIT_PER_MINUTE?: string;
+  /**
+   * Deployed only, optional: the Workers rate-limiting binding (`[[env.cloudflare.ratelimits]]` in wrangler.toml).
+   * Bound, it counts the keys that have no limit of their own instead of the Directory; see docs/workspaces.md.
+   */
+  RATE_LIMITER?: RateLimit;
   /** HMAC key for short-lived browser stream tokens; falls back to a key derived from EDGEHARNESS_API_KEY. */
   EDGEHARNESS_STREAM_TOKEN_SECRET?: string;
   /**
@@ -53,4 +63,4 @@ export interface Env {
   EDGEHARNESS_RETRY_BASE_MS?: string;
 }
 
-export const DEFAULT_WORKSPACE_ID = 'wrkspc_default';
+export { DEFAULT_WORKSPACE_ID } from '../contract/workspace.ts';

@@ -26,6 +26,8 @@ it('bundles the cloudflare environment with the SANDBOX binding, its container a
       'env.FILES (edgeharness-files)',
       'env.BRAIN (edgeharness-cloudflare#Brain)',
       'env.SANDBOX_PROVIDER ("cloudflare")',
+      // per-key rate limiting when deployed (docs/workspaces.md)
+      'env.RATE_LIMITER (6000 requests/60s)',
     ])
       expect(stdout).toContain(binding);
     expect(stdout).toMatch(/containers are available:\s*\n- edgeharness-sessionsandbox-cloudflare \(.*sandbox\/Dockerfile\)/);

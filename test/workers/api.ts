@@ -32,8 +32,9 @@ export async function updated(path: string, body: unknown): Promise<any> {
 }
 
 /**
- * Gives `apiKey` its own workspace. There is no admin API for workspaces yet, so the key's row is written into the
- * Directory's table (durable-objects/directory-schema.ts) as that API would.
+ * Gives `apiKey` its own workspace, quickly: the key's digest is written into the Directory's table
+ * (durable-objects/directory-schema.ts) with no workspace row and no key object (such a key opens its workspace and
+ * is never listed). test/workers/workspaces.test.ts makes workspaces and keys through the admin API instead.
  */
 export async function registerKey(apiKey: string, workspaceId: string): Promise<void> {
   const digest = await sha256Hex(apiKey);

@@ -74,7 +74,7 @@ describe('the directory', () => {
       sql.exec(`CREATE TABLE api_keys (key_sha256 TEXT PRIMARY KEY, workspace_id TEXT NOT NULL, created_at TEXT NOT NULL)`);
       sql.exec(`INSERT INTO api_keys VALUES ('digest-of-an-old-key', 'wrkspc_old', '2026-01-01T00:00:00.000Z')`);
       migrate(state.storage, DIRECTORY_MIGRATIONS);
-      expect(sql.exec<{ id: string }>(`SELECT id FROM _migrations`).toArray().map((r) => r.id)).toEqual(['directory/1-tables']);
+      expect(sql.exec<{ id: string }>(`SELECT id FROM _migrations`).toArray().map((r) => r.id)).toEqual(DIRECTORY_MIGRATIONS.map((m) => m.id));
       expect(await obj.workspaceForKey('digest-of-an-old-key')).toBe('wrkspc_old');
     });
   });

@@ -7,6 +7,7 @@ import { ApiError, notFound } from './errors.ts';
 import { bodyLimited } from './http.ts';
 import { idempotency } from './idempotency.ts';
 import { agents } from './routes/agents.ts';
+import { apiKeys } from './routes/api-keys.ts';
 import { environments } from './routes/environments.ts';
 import { events } from './routes/events.ts';
 import { files } from './routes/files.ts';
@@ -16,6 +17,7 @@ import { sessions } from './routes/sessions.ts';
 import { skills } from './routes/skills.ts';
 import { threads } from './routes/threads.ts';
 import { vaults } from './routes/vaults.ts';
+import { workspaces } from './routes/workspaces.ts';
 
 export function createApp() {
   const app = new Hono<AppEnv>();
@@ -52,6 +54,8 @@ export function createApp() {
   app.route('/v1/sessions', threads);
   app.route('/v1/skills', skills);
   app.route('/v1/vaults', vaults);
+  app.route('/v1/organizations/workspaces', workspaces);
+  app.route('/v1/organizations/api_keys', apiKeys);
 
   app.notFound((c) => notFound(`no route for ${c.req.method} ${c.req.path}`).toResponse(c.var.requestId));
 

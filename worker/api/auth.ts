@@ -1,9 +1,10 @@
-// Who is calling: an API key (`x-api-key`, or `Authorization: Bearer`) resolves to a workspace; browsers,
+// Who is calling: an API key (`x-api-key`, or `Authorization: Bearer`) resolves to a workspace (an inactive or
+// archived key, or one of an archived workspace, to nothing) and is counted against its rate limit; browsers,
 // which cannot set headers on EventSource/WebSocket, use a short-lived stream token minted by the API instead.
 import type { Context, Next } from 'hono';
 import { directory } from '../../durable-objects/stubs.ts';
 import { DEFAULT_WORKSPACE_ID, type Env } from '../env.ts';
-import { forbidden, unauthenticated } from './errors.ts';
+import { forbidden, rateLimited, unauthenticated } from './errors.ts';
 import type { AppEnv } from './app-env.ts';
 import { fromBase64Url, toBase64Url } from '../../contract/common.ts';
 
@@ -22,8 +23,14 @@ export async function authenticate(c: Context<AppEnv>, next: Next): Promise<void
   const streamPath = /^\/v1\/sessions\/([^/]+)\/events\/stream$/.exec(c.req.path);
   const key = c.req.header('x-api-key') ?? bearer(c.req.header('authorization'));
   let workspaceId: string | null = null;
-  if (key) workspaceId = await workspaceForKey(c.env, key);
-  else if (token && streamPath) workspaceId = await verifyStreamToken(c.env, token, decodeURIComponent(streamPath[1]!));
+  if (key) {
+    const caller = await resolveKey(c.env, key);
+    if (caller && 'refused' in caller) throw unauthenticated(`invalid x-api-key: ${REFUSALS[caller.refused]}`);
+    if (caller) {
+      await rateLimit(c.env, caller);
+      workspaceId = caller.workspaceId;
+    }
+  } else if (token && streamPath) workspaceId = await verifyStreamToken(c.env, token, decodeURIComponent(streamPath[1]!));
   if (!workspaceId) {
     throw unauthenticated(
       key ? 'invalid x-api-key' : token ? 'invalid or expired stream token' : 'missing x-api-key header (or ?token= stream token)',
@@ -33,6 +40,58 @@ export async function authenticate(c: Context<AppEnv>, next: Next): Promise<void
   if (asked && asked !== workspaceId) throw forbidden(`anthropic-workspace-id: this key belongs to a different workspace`);
   c.set('workspaceId', workspaceId);
   await next();
+}
+
+const REFUSALS = {
+  inactive: 'this API key is inactive',
+  archived: 'this API key is archived',
+  workspace_archived: "this API key's workspace is archived",
+} as const;
+
+/** A key that opens a workspace, with the bucket its requests are counted in (the key's id). */
+interface Caller {
+  workspaceId: string;
+  bucket: string;
+  rateLimitPerMinute: number | null;
+}
+
+async function resolveKey(env: Env, key: string): Promise<Caller | { refused: keyof typeof REFUSALS } | null> {
+  const digest = await sha256Hex(key);
+  if (env.EDGEHARNESS_API_KEY && (await timingSafeEqual(key, env.EDGEHARNESS_API_KEY)))
+    return { workspaceId: DEFAULT_WORKSPACE_ID, bucket: await apiKeyIdOf(digest), rateLimitPerMinute: null };
+  const r = await directory(env).resolveKey(digest);
+  if (!r || 'refused' in r) return r;
+  return { workspaceId: r.workspaceId, bucket: r.keyId ?? (await apiKeyIdOf(digest)), rateLimitPerMinute: r.rateLimitPerMinute };
+}
+
+/** Requests per minute a key may make when it has no limit of its own; generous, so only a runaway client meets it. */
+export const DEFAULT_RATE_LIMIT_PER_MINUTE = 6000;
+
+/**
+ * Counts the request against its key's limit, or refuses it with 429 and `retry-after`. A key's own
+ * `rate_limit_per_minute`, and every key when no `RATE_LIMITER` binding is configured, is counted in the Directory's
+ * token buckets at that limit (else EDGEHARNESS_RATE_LIMIT_PER_MINUTE; "0" turns the default off). With the binding
+ * (deployed), keys without a limit of their own are counted by it, at the limit wrangler.toml gives it.
+ */
+async function rateLimit(env: Env, caller: Caller): Promise<void> {
+  if (caller.rateLimitPerMinute === null && env.RATE_LIMITER) {
+    const { success } = await env.RATE_LIMITER.limit({ key: caller.bucket });
+    // The binding says only yes or no; its window is a minute (wrangler.toml), so a minute is when to come back.
+    if (!success) throw rateLimited('rate limit exceeded for this API key; retry after 60 seconds', 60);
+    return;
+  }
+  const perMinute = caller.rateLimitPerMinute ?? defaultLimit(env);
+  if (perMinute === 0) return;
+  const r = await directory(env).admit(caller.bucket, perMinute);
+  if (!r.admitted)
+    throw rateLimited(`rate limit exceeded: this API key may make ${perMinute} requests per minute; retry after ${r.retryAfter} seconds`, r.retryAfter);
+}
+
+function defaultLimit(env: Env): number {
+  const text = env.EDGEHARNESS_RATE_LIMIT_PER_MINUTE;
+  if (text === undefined || text === '') return DEFAULT_RATE_LIMIT_PER_MINUTE;
+  const n = Number(text);
+  return Number.isInteger(n) && n >= 0 ? n : DEFAULT_RATE_LIMIT_PER_MINUTE;
 }
 
 /** The admin key (`EDGEHARNESS_ADMIN_KEY`) alone opens the organization's routes; a workspace key is a 403 there. */
@@ -54,7 +113,12 @@ async function authenticateAdmin(c: Context<AppEnv>, next: Next): Promise<void> 
  */
 export async function callerApiKeyId(c: Context<AppEnv>): Promise<string> {
   const key = c.req.header('x-api-key') ?? bearer(c.req.header('authorization')) ?? '';
-  return `apikey_${(await sha256Hex(`api-key-id:${await sha256Hex(key)}`)).slice(0, 24)}`;
+  return apiKeyIdOf(await sha256Hex(key));
+}
+
+/** An API key's id, from its digest alone: the Directory's keys are given the same id, so versions name them rightly. */
+export async function apiKeyIdOf(digest: string): Promise<string> {
+  return `apikey_${(await sha256Hex(`api-key-id:${digest}`)).slice(0, 24)}`;
 }
 
 function bearer(header: string | undefined): string | undefined {

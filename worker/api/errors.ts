@@ -71,6 +71,8 @@ export const stillInFlight = (message: string, errorCode: string, seconds: numbe
   new ApiError('conflict_error', message, errorCode, { retryAfter: seconds });
 export const unauthenticated = (message: string) => new ApiError('authentication_error', message);
 export const forbidden = (message: string) => new ApiError('permission_error', message);
+/** Too many requests on this key: the SDK retries after `seconds` (its `retry-after`). */
+export const rateLimited = (message: string, seconds: number) => new ApiError('rate_limit_error', message, undefined, { retryAfter: seconds });
 export const tooLarge = (message: string) => new ApiError('request_too_large', message);
 
 /** `events[0].content: expected array, received string` — names the field so the caller can fix the call. */

@@ -15,9 +15,10 @@ const REPLAYED_HEADERS = ['content-type', 'x-should-retry'];
 /**
  * POSTs a retry runs again rather than replays: a stream token is minted fresh (a replayed one would have
  * expired), a credential check reports the present state; and an upload, whose body (up to 500 MB) would have to
- * be held whole to be hashed (docs/files.md: a retried upload may store a second file).
+ * be held whole to be hashed (docs/files.md: a retried upload may store a second file); and a new API key, whose
+ * answer holds the key itself, which is kept nowhere but as a digest (a retry makes a second key).
  */
-const NOT_REPLAYED = [/^\/v1\/sessions\/[^/]+\/stream_tokens$/, /\/mcp_oauth_validate$/, /^\/v1\/files$/];
+const NOT_REPLAYED = [/^\/v1\/sessions\/[^/]+\/stream_tokens$/, /\/mcp_oauth_validate$/, /^\/v1\/files$/, /^\/v1\/organizations\/api_keys$/];
 
 export const idempotency: MiddlewareHandler<AppEnv> = async (c, next) => {
   const key = c.req.header('idempotency-key');

@@ -61,6 +61,8 @@ export async function startRun(
   if (!plan.ok) return plan;
   const d = plan.value.deployment;
   if (d.archived_at) return { ok: false, error: { type: 'invalid_request_error', message: `deployment '${deploymentId}' is archived` } };
+  // "Autonomous triggers are suppressed" while paused: a webhook is one; `run` (manual) is not.
+  if (trigger.type === 'webhook' && d.status === 'paused') return { ok: false, error: { type: 'conflict_error', message: `deployment '${deploymentId}' is paused` } };
   let sessionId: string | null = null;
   let error: DeploymentRun['error'] = null;
   try {

@@ -277,6 +277,13 @@ describe('deployment webhook trigger (extension)', () => {
     expect(again.body).toEqual(first.body);
     expect(await runsOf(d.id)).toHaveLength(1);
 
+    // Paused: a new delivery is refused and creates nothing; a redelivery still answers its run.
+    await sdk().beta.deployments.pause(d.id);
+    const body2 = JSON.stringify({ order: 5 });
+    expect((await post(d.webhook_trigger.url, body2, signed(secret, body2, 'msg_2'))).status).toBe(409);
+    expect((await post(d.webhook_trigger.url, body, signed(secret, body, 'msg_1'))).body).toEqual(first.body);
+    await sdk().beta.deployments.unpause(d.id);
+
     // GitHub's signature works too.
     const gh = { 'content-type': 'application/json', 'x-github-delivery': 'gh-1', 'x-hub-signature-256': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}` };
     expect((await post(d.webhook_trigger.url, body, gh)).status).toBe(202);

@@ -111,6 +111,25 @@ describe('deployments', () => {
     await expect(sdk(OTHER_KEY).beta.deployments.retrieve(d.id)).rejects.toBeInstanceOf(NotFoundError);
   });
 
+  it('update replaces the schedule (null clears it and its alarm) and enabling the webhook trigger shows its secret once', async () => {
+    const { client, agent, environment } = await basics();
+    const d = await client.beta.deployments.create({ agent: agent.id, environment_id: environment.id, initial_events: [MESSAGE], name: 'later' });
+    expect(d.schedule).toBeNull();
+    const scheduled = await client.beta.deployments.update(d.id, { schedule: { type: 'cron', expression: '30 6 * * *', timezone: 'Asia/Tokyo' } });
+    expect(scheduled.schedule).toMatchObject({ expression: '30 6 * * *', timezone: 'Asia/Tokyo', last_run_at: null });
+    // 06:30 in Tokyo is 21:30 UTC the day before.
+    for (const t of scheduled.schedule!.upcoming_runs_at!) expect(t).toMatch(/T21:30:00\.000Z$/);
+    expect(await runInDurableObject(scheduler(d.id), (_i, state) => state.storage.getAlarm())).not.toBeNull();
+    const cleared = await client.beta.deployments.update(d.id, { schedule: null });
+    expect(cleared.schedule).toBeNull();
+    expect(await runInDurableObject(scheduler(d.id), (_i, state) => state.storage.getAlarm())).toBeNull();
+
+    const hooked: any = await client.beta.deployments.update(d.id, { webhook_trigger: { enabled: true } } as any);
+    expect(hooked.webhook_trigger.signing_secret).toMatch(/^whsec_/);
+    const again: any = await client.beta.deployments.update(d.id, { name: 'later-2' });
+    expect(again.webhook_trigger).toEqual({ enabled: true, url: hooked.webhook_trigger.url });
+  });
+
   it('refuses bad input with a 400 naming the field, and stores nothing', async () => {
     const { client, agent, environment } = await basics();
     const base = { agent: agent.id, environment_id: environment.id, initial_events: [MESSAGE], name: 'bad' };

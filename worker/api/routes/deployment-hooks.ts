@@ -25,7 +25,10 @@ export const deploymentHooks = new Hono<AppEnv>().post(
   bodyLimit({ maxSize: MAX_HOOK_BODY_BYTES, onError: () => { throw tooLarge(`request body exceeds the limit of ${MAX_HOOK_BODY_BYTES} bytes`); } }),
   async (c) => {
     const id = c.req.param('id');
-    const ws = workspaceStore(c.env, c.req.param('workspace'));
+    const workspaceId = c.req.param('workspace');
+    // Ids of the shapes this runtime makes, before any Durable Object is reached by a name from the outside.
+    if (!/^depl_[0-9A-Za-z]{24}$/.test(id) || !/^[0-9A-Za-z_-]{1,64}$/.test(workspaceId)) throw notFound(`deployment '${id}' has no enabled webhook trigger`);
+    const ws = workspaceStore(c.env, workspaceId);
     const contentType = c.req.header('content-type') ?? '';
     if (!ACCEPTED_TYPE.test(contentType))
       throw invalidRequest(`content-type: '${contentType || '(none)'}' is not accepted; send application/json or text/*`);

@@ -1,7 +1,7 @@
 // Resource ids: a type prefix plus 24 random base62 characters (`sesn_…`, `sevt_…`), as the official API shapes them.
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
-export type IdKind = 'agent' | 'env' | 'sesn' | 'sevt' | 'wrkspc' | 'key' | 'vlt' | 'vcrd' | 'sesrsc' | 'file' | 'skill' | 'outc' | 'memstore' | 'mem' | 'memver' | 'sthr';
+export type IdKind = 'agent' | 'env' | 'sesn' | 'sevt' | 'wrkspc' | 'key' | 'vlt' | 'vcrd' | 'sesrsc' | 'file' | 'skill' | 'outc' | 'memstore' | 'mem' | 'memver' | 'sthr' | 'depl' | 'drun';
 
 export function newId(kind: IdKind): string {
   const bytes = crypto.getRandomValues(new Uint8Array(24));

@@ -2,6 +2,7 @@
 // interface (RPC's wrapped result types add nothing for the plain JSON values these objects return). Nothing else
 // calls `idFromName` or casts a stub.
 import type { Env } from '../worker/env.ts';
+import type { DeploymentScheduler } from './deployment-scheduler.ts';
 import type { Directory } from './directory.ts';
 import type { SessionLog } from './session-log.ts';
 import type { WorkspaceStore } from './workspace-store.ts';
@@ -17,6 +18,7 @@ type Handlers = 'fetch' | 'alarm' | 'webSocketMessage' | 'webSocketClose' | 'web
 export type WorkspaceStub = Remote<Omit<WorkspaceStore, Handlers>>;
 export type SessionLogStub = Remote<Omit<SessionLog, Exclude<Handlers, 'fetch'>>>;
 export type DirectoryStub = Remote<Omit<Directory, Handlers>>;
+export type DeploymentSchedulerStub = Remote<Omit<DeploymentScheduler, Handlers>>;
 
 /** The workspace's store. Its name is the workspace id, which sealed vault secrets are bound to. */
 export function workspaceStore(env: Pick<Env, 'WORKSPACE'>, workspaceId: string): WorkspaceStub {
@@ -30,4 +32,10 @@ export function sessionLog(env: Pick<Env, 'SESSION_LOG'>, sessionId: string): Se
 /** The one Directory of this deployment. */
 export function directory(env: Pick<Env, 'DIRECTORY'>): DirectoryStub {
   return env.DIRECTORY.get(env.DIRECTORY.idFromName('directory')) as unknown as DirectoryStub;
+}
+
+/** The alarm of one deployment's schedule (durable-objects/deployment-scheduler.ts). */
+export function deploymentScheduler(env: Pick<Env, 'DEPLOYMENT_SCHEDULER'>, workspaceId: string, deploymentId: string): DeploymentSchedulerStub {
+  const ns = env.DEPLOYMENT_SCHEDULER;
+  return ns.get(ns.idFromName(`${workspaceId}/${deploymentId}`)) as unknown as DeploymentSchedulerStub;
 }

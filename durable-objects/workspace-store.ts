@@ -45,6 +45,13 @@ import { vaultMigrations } from '../resources/vaults/migrations.ts';
 import { Vaults } from '../resources/vaults/vaults.ts';
 import { MemoryStores, type AppliedWrite, type MemoryListArgs, type MemoryToPlace, type MemoryVersionListArgs, type MemoryWrite, type SavedStoreWrites } from '../resources/memory-stores/memory-stores.ts';
 import { memoryStoreMigrations } from '../resources/memory-stores/migrations.ts';
+import { Deployments } from '../resources/deployments/deployments.ts';
+import { deploymentMigrations } from '../resources/deployments/migrations.ts';
+import type { Deployment, DeploymentCreateParams, DeploymentListQuery, DeploymentRun, DeploymentRunListQuery, DeploymentUpdateParams, TriggerContext } from '../contract/deployment.ts';
+import type { EventParams } from '../contract/event.ts';
+import type { AgentReference } from '../contract/multiagent.ts';
+import { startRun, type RunWorkspace } from './deployment-runs.ts';
+import { deploymentScheduler } from './stubs.ts';
 import type {
   Actor,
   DeletedMemory,
@@ -71,6 +78,7 @@ export const WORKSPACE_MIGRATIONS: readonly Migration[] = [
   ...sessionResourceMigrations,
   ...skillMigrations,
   ...memoryStoreMigrations,
+  ...deploymentMigrations,
 ];
 
 export class WorkspaceStore extends DurableObject<Env> {
@@ -84,6 +92,7 @@ export class WorkspaceStore extends DurableObject<Env> {
   private readonly files: Files;
   private readonly skills: Skills;
   private readonly memoryStores: MemoryStores;
+  private readonly deployments: Deployments;
 
   constructor(ctx: DurableObjectState, env: Env) {
     super(ctx, env);
@@ -96,6 +105,7 @@ export class WorkspaceStore extends DurableObject<Env> {
     this.files = new Files(ctx.storage);
     this.skills = new Skills(ctx.storage);
     this.memoryStores = new MemoryStores(ctx.storage);
+    this.deployments = new Deployments(ctx.storage);
     this.sessionResources = new SessionResources(ctx.storage, keys, (id) => this.sessions.find(id), this.files, this.memoryStores);
     this.sessions = new Sessions(ctx.storage, {
       agents: this.agents,
@@ -471,5 +481,125 @@ export class WorkspaceStore extends DurableObject<Env> {
   /** Called by the session's log whenever status or usage changes. */
   async applySessionRuntime(id: string, rt: SessionRuntime): Promise<void> {
     this.sessions.applyRuntime(id, rt);
+  }
+
+  // ---------- deployments and their runs (the schedule's alarm: durable-objects/deployment-scheduler.ts) ----------
+
+  async createDeployment(p: DeploymentCreateParams): Promise<Result<{ deployment: Deployment; secret: string | null }>> {
+    const refs = await this.deploymentRefs(p);
+    if (!refs.ok) return refs;
+    const created = this.deployments.create(p, refs.value!);
+    if (created.ok) await this.armDeployment(created.value.deployment.id);
+    return created;
+  }
+
+  async getDeployment(id: string): Promise<Result<Deployment>> {
+    return this.deployments.get(id);
+  }
+
+  async updateDeployment(id: string, p: DeploymentUpdateParams): Promise<Result<{ deployment: Deployment; secret: string | null }>> {
+    const refs = await this.deploymentRefs(p);
+    if (!refs.ok) return refs;
+    const updated = this.deployments.update(id, p, refs.value);
+    if (updated.ok && p.schedule !== undefined) await this.armDeployment(id, true);
+    return updated;
+  }
+
+  async listDeployments(q: DeploymentListQuery): Promise<Result<Page<Deployment>>> {
+    return this.deployments.list(q);
+  }
+
+  async archiveDeployment(id: string): Promise<Result<Deployment>> {
+    return this.rearmedAfter(id, this.deployments.archive(id));
+  }
+
+  async pauseDeployment(id: string): Promise<Result<Deployment>> {
+    return this.rearmedAfter(id, this.deployments.pause(id, { type: 'manual' }));
+  }
+
+  async unpauseDeployment(id: string): Promise<Result<Deployment>> {
+    return this.rearmedAfter(id, this.deployments.unpause(id));
+  }
+
+  async regenerateDeploymentSecret(id: string): Promise<Result<{ deployment: Deployment; secret: string }>> {
+    return this.deployments.regenerateSecret(id);
+  }
+
+  /** The signing secret of an enabled webhook trigger, for the inbound route to verify against; null otherwise. */
+  async deploymentWebhookSecret(id: string): Promise<string | null> {
+    const d = this.deployments.get(id);
+    if (!d.ok || d.value.archived_at || !d.value.webhook_trigger?.enabled) return null;
+    return this.deployments.secretOf(id);
+  }
+
+  /** A run for `trigger` now (or the run that trigger already started): `run`, the alarm, a webhook. */
+  async runDeployment(id: string, trigger: TriggerContext, extra: EventParams[] = []): Promise<Result<DeploymentRun>> {
+    const run = await startRun(this.env, this.ctx.id.name!, this.runWorkspace(), id, trigger, extra);
+    // A failed scheduled run pauses the deployment; its alarm goes with it.
+    if (trigger.type === 'schedule') await this.armDeployment(id);
+    return run;
+  }
+
+  /** The scheduler's alarm at `now`: runs the fire that is due, if any; answers when to go off next. */
+  async fireDeploymentSchedule(id: string, now: number): Promise<number | null> {
+    const due = this.deployments.takeDueFire(id, now);
+    if (due !== null) await startRun(this.env, this.ctx.id.name!, this.runWorkspace(), id, { type: 'schedule', scheduled_at: new Date(due).toISOString() });
+    return this.deployments.alarmAt(id);
+  }
+
+  async getDeploymentRun(id: string): Promise<Result<DeploymentRun>> {
+    return this.deployments.getRun(id);
+  }
+
+  async listDeploymentRuns(q: DeploymentRunListQuery): Promise<Result<Page<DeploymentRun>>> {
+    return this.deployments.listRuns(q);
+  }
+
+  /** The agent a deployment pins ("the latest version" for a bare id), checking the agent, environment and vaults exist. */
+  private async deploymentRefs(p: DeploymentCreateParams | DeploymentUpdateParams): Promise<Result<AgentReference | undefined>> {
+    let agent: AgentReference | undefined;
+    if (p.agent !== undefined) {
+      const ref = typeof p.agent === 'string' ? { id: p.agent } : p.agent;
+      const found = this.agents.get(ref.id, 'version' in ref ? ref.version : undefined);
+      if (!found.ok) return { ok: false, error: { type: 'invalid_request_error', message: `agent: ${found.error.message}` } };
+      if (found.value.archived_at) return { ok: false, error: { type: 'invalid_request_error', message: `agent: agent '${ref.id}' is archived` } };
+      agent = { type: 'agent', id: found.value.id, version: found.value.version };
+    }
+    if (p.environment_id !== undefined) {
+      const env = this.environments.get(p.environment_id);
+      if (!env.ok) return { ok: false, error: { type: 'invalid_request_error', message: `environment_id: ${env.error.message}` } };
+      if (env.value.archived_at) return { ok: false, error: { type: 'invalid_request_error', message: `environment_id: environment '${p.environment_id}' is archived` } };
+    }
+    for (const [i, id] of (p.vault_ids ?? []).entries()) {
+      const vault = this.vaults.get(id);
+      if (!vault.ok) return { ok: false, error: { type: 'invalid_request_error', message: `vault_ids[${i}]: ${vault.error.message}` } };
+    }
+    return { ok: true, value: agent };
+  }
+
+  private async rearmedAfter(id: string, r: Result<Deployment>): Promise<Result<Deployment>> {
+    if (r.ok) await this.armDeployment(id);
+    return r;
+  }
+
+  /** Sets the deployment's alarm for its next fire, or clears it; `always` also when it has no schedule (one just removed). */
+  private async armDeployment(id: string, always = false): Promise<void> {
+    const at = this.deployments.alarmAt(id);
+    const d = this.deployments.get(id);
+    // A deployment never scheduled has no scheduler object to clear.
+    if (!always && at === null && d.ok && !d.value.schedule) return;
+    await deploymentScheduler(this.env, this.ctx.id.name!, id).arm({ workspaceId: this.ctx.id.name!, deploymentId: id }, at);
+  }
+
+  private runWorkspace(): RunWorkspace {
+    return {
+      deployments: this.deployments,
+      getAgent: async (id, version) => this.agents.get(id, version),
+      getEnvironment: async (id) => this.environments.get(id),
+      getVault: async (id) => this.vaults.get(id),
+      createSession: (p) => this.createSession(p),
+      deleteSession: (id) => this.deleteSession(id),
+      skillSummaries: (e) => this.skillSummaries(e),
+    };
   }
 }

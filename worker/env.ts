@@ -1,5 +1,6 @@
 // The bindings and variables the Worker and its Durable Objects receive (see wrangler.toml and the README).
 import type { Brain } from './brain/brain.ts';
+import type { DeploymentScheduler } from '../durable-objects/deployment-scheduler.ts';
 import type { Directory } from '../durable-objects/directory.ts';
 import type { SessionLog } from '../durable-objects/session-log.ts';
 import type { WorkspaceStore } from '../durable-objects/workspace-store.ts';
@@ -9,6 +10,8 @@ export interface Env {
   SESSION_LOG: DurableObjectNamespace<SessionLog>;
   WORKSPACE: DurableObjectNamespace<WorkspaceStore>;
   DIRECTORY: DurableObjectNamespace<Directory>;
+  /** One per scheduled deployment: the schedule's alarm (durable-objects/deployment-scheduler.ts). */
+  DEPLOYMENT_SCHEDULER: DurableObjectNamespace<DeploymentScheduler>;
   BRAIN: Service<Brain>;
   /** The files' bytes (worker/api/routes/files.ts), keyed `<workspace id>/<file id>`; their metadata is in WORKSPACE. */
   FILES: R2Bucket;

@@ -8,6 +8,8 @@ import { bodyLimited } from './http.ts';
 import { idempotency } from './idempotency.ts';
 import { agents } from './routes/agents.ts';
 import { apiKeys } from './routes/api-keys.ts';
+import { deploymentHooks } from './routes/deployment-hooks.ts';
+import { deploymentRuns, deployments } from './routes/deployments.ts';
 import { environments } from './routes/environments.ts';
 import { events } from './routes/events.ts';
 import { files } from './routes/files.ts';
@@ -39,12 +41,16 @@ export function createApp() {
   });
 
   app.get('/healthz', (c) => c.json({ ok: true }));
+  // Public: a deployment's inbound webhook trigger, authenticated by its signature, not an API key.
+  app.route('/hooks', deploymentHooks);
 
   app.use('/v1/*', authenticate);
   app.use('/v1/*', bodyLimited);
   // After auth: keys are scoped to the caller's workspace.
   app.use('/v1/*', idempotency);
   app.route('/v1/agents', agents);
+  app.route('/v1/deployments', deployments);
+  app.route('/v1/deployment_runs', deploymentRuns);
   app.route('/v1/environments', environments);
   app.route('/v1/files', files);
   app.route('/v1/memory_stores', memoryStores);

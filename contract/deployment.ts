@@ -10,6 +10,7 @@ import type { AgentReference } from './multiagent.ts';
 import { SessionCreateParams } from './session.ts';
 import { SessionResourceParams } from './session-resource.ts';
 import { LIMITS } from './size-limits.ts';
+import { MAX_TEMPLATE_CHARS, templateProblem } from './webhook-template.ts';
 
 const Id = z.string().min(1).max(LIMITS.id);
 /** official: initial events "At least 1, maximum 50"; vault ids "Maximum 50"; resources "Maximum 500". */
@@ -37,7 +38,19 @@ export const ScheduleParams = z
 export type ScheduleParams = z.infer<typeof ScheduleParams>;
 
 /** Extension: `{enabled: true}` gives the deployment a signed inbound URL that starts a run (docs/deployments.md). */
-const WebhookTriggerParams = z.strictObject({ enabled: z.boolean() });
+const WebhookTriggerParams = z.strictObject({
+  enabled: z.boolean(),
+  /** Extension of the extension: how the body becomes the run's message (contract/webhook-template.ts); `null` or `""` removes it. */
+  message_template: z
+    .string()
+    .max(MAX_TEMPLATE_CHARS)
+    .superRefine((t, ctx) => {
+      const problem = templateProblem(t);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .nullable()
+    .optional(),
+});
 
 const Budget = SessionCreateParams.shape.budget.unwrap();
 const Resources = z.array(SessionResourceParams).max(MAX_RESOURCES);
@@ -104,6 +117,8 @@ export type PausedReason = { type: 'manual' } | { type: 'error'; error: { type: 
 export interface WebhookTrigger {
   enabled: boolean;
   url: string;
+  /** Present when set: the template the body is rendered through (contract/webhook-template.ts). */
+  message_template?: string;
   /** Only on create and on regenerate_secret; stored, never listed. */
   signing_secret?: string;
 }

@@ -525,11 +525,15 @@ export class WorkspaceStore extends DurableObject<Env> {
     return this.deployments.regenerateSecret(id);
   }
 
-  /** The signing secret of an enabled webhook trigger, for the inbound route to verify against; null otherwise. */
-  async deploymentWebhookSecret(id: string): Promise<string | null> {
+  /**
+   * An enabled webhook trigger's signing secret, for the inbound route to verify against, and its message template;
+   * null when the deployment has no enabled trigger.
+   */
+  async deploymentWebhook(id: string): Promise<{ secret: string; messageTemplate: string | null } | null> {
     const d = this.deployments.get(id);
     if (!d.ok || d.value.archived_at || !d.value.webhook_trigger?.enabled) return null;
-    return this.deployments.secretOf(id);
+    const secret = this.deployments.secretOf(id);
+    return secret ? { secret, messageTemplate: d.value.webhook_trigger.message_template ?? null } : null;
   }
 
   /** A run for `trigger` now (or the run that trigger already started): `run`, the alarm, a webhook. */

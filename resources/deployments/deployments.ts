@@ -16,6 +16,7 @@ import type {
   PausedReason,
   ScheduleParams,
   TriggerContext,
+  WebhookTrigger,
 } from '../../contract/deployment.ts';
 import type { AgentReference } from '../../contract/multiagent.ts';
 import type { SessionResourceParams } from '../../contract/session-resource.ts';
@@ -86,7 +87,7 @@ export class Deployments extends Queries {
       status: 'active',
       vault_ids: p.vault_ids ?? [],
       budget: p.budget ?? null,
-      ...(p.webhook_trigger ? { webhook_trigger: { enabled: p.webhook_trigger.enabled, url: '' } } : {}),
+      ...(p.webhook_trigger ? { webhook_trigger: triggerOf(p.webhook_trigger.enabled, p.webhook_trigger.message_template || undefined) } : {}),
     };
     const secret = p.webhook_trigger?.enabled ? newSigningSecret() : null;
     this.sql.exec(
@@ -139,7 +140,9 @@ export class Deployments extends Queries {
       const enabled = p.webhook_trigger?.enabled ?? false;
       const had = this.secretOf(id);
       if (enabled && !had) secret = newSigningSecret();
-      next.webhook_trigger = { enabled, url: '' };
+      // the template is kept unless the update names it: null or "" removes it
+      const asked = p.webhook_trigger?.message_template;
+      next.webhook_trigger = triggerOf(enabled, asked === undefined ? cur.webhook_trigger?.message_template : asked || undefined);
       if (secret) this.sql.exec(`UPDATE deployments SET webhook_secret = ? WHERE id = ?`, secret, id);
     }
     if (p.schedule !== undefined) {
@@ -330,4 +333,9 @@ export function nowIso(): string {
 function newSigningSecret(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
   return `whsec_${btoa(String.fromCharCode(...bytes))}`;
+}
+
+/** The stored trigger: its URL is filled in per request (it depends on the origin), its template only when set. */
+function triggerOf(enabled: boolean, template: string | undefined): WebhookTrigger {
+  return { enabled, url: '', ...(template ? { message_template: template } : {}) };
 }

@@ -279,6 +279,35 @@ describe('deployment webhook trigger (extension)', () => {
     expect((await post(d.webhook_trigger.url, body, signed(r.body.webhook_trigger.signing_secret, body, 'msg_new'))).status).toBe(202);
   });
 
+  it('renders the payload through the trigger\'s message_template, kept on update unless named, and refuses an unknown placeholder', async () => {
+    const { client, agent, environment } = await basics();
+    const d: any = await client.beta.deployments.create({
+      agent: agent.id,
+      environment_id: environment.id,
+      initial_events: [MESSAGE],
+      name: 'templated',
+      webhook_trigger: { enabled: true, message_template: 'Order {{payload.order.id}} is {{ payload.status }} ({{payload.missing}}); raw: {{payload}}' },
+    } as any);
+    expect(d.webhook_trigger.message_template).toContain('{{payload.order.id}}');
+    const body = JSON.stringify({ order: { id: 7 }, status: 'late' });
+    const r = await post(d.webhook_trigger.url, body, signed(d.webhook_trigger.signing_secret, body, 'msg_tpl'));
+    expect(r.status, JSON.stringify(r.body)).toBe(202);
+    const events = await allEvents(r.body.session_id, KEY);
+    expect(events[1].content).toEqual([{ type: 'text', text: `Order 7 is late (); raw: ${body}` }]);
+
+    // an update that does not name the template keeps it; null removes it
+    const kept: any = await client.beta.deployments.update(d.id, { webhook_trigger: { enabled: true } } as any);
+    expect(kept.webhook_trigger.message_template).toBe(d.webhook_trigger.message_template);
+    const cleared: any = await client.beta.deployments.update(d.id, { webhook_trigger: { enabled: true, message_template: null } } as any);
+    expect(cleared.webhook_trigger).not.toHaveProperty('message_template');
+
+    const bad = await call('POST', `/v1/deployments/${d.id}`, { webhook_trigger: { enabled: true, message_template: 'Hi {{body}}' } }, KEY);
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toMatch(/webhook_trigger\.message_template/);
+    expect(bad.body.error.message).toMatch(/\{\{body\}\}/);
+    expect((await client.beta.deployments.retrieve(d.id) as any).webhook_trigger).not.toHaveProperty('message_template');
+  });
+
   it('a signed delivery → 202 and a run whose session carries the payload; redelivery → the same run', async () => {
     const { d } = await hooked();
     const secret = d.webhook_trigger.signing_secret;

@@ -3,7 +3,8 @@
 // Standard Webhooks (`webhook-id`, `webhook-timestamp` within 5 minutes, `webhook-signature`), verified by the
 // `standardwebhooks` package, or GitHub's `X-Hub-Signature-256` (HMAC-SHA256 of the body, keyed by the whole
 // secret; GitHub sends no timestamp, so redelivery, not age, is what `X-GitHub-Delivery` guards). Verified → 202
-// and the deployment run, whose session gets the body as a `user.message` after the initial events; the same
+// and the deployment run, whose session gets the body (through the trigger's `message_template`, when set) as a
+// `user.message` after the initial events; the same
 // delivery id again → the same run. Anything unverified → 401 and nothing is created. See docs/deployments.md.
 import { Hono, type Context } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
@@ -11,6 +12,7 @@ import { Webhook } from 'standardwebhooks';
 import type { AppEnv } from '../app-env.ts';
 import { invalidRequest, notFound, tooLarge, unauthenticated } from '../errors.ts';
 import { unwrap } from '../http.ts';
+import { renderTemplate } from '../../../contract/webhook-template.ts';
 import { workspaceStore } from '../../../durable-objects/stubs.ts';
 
 /** The largest webhook body taken: 1 MB, ample for GitHub's and most services' events. */
@@ -32,10 +34,10 @@ export const deploymentHooks = new Hono<AppEnv>().post(
     const contentType = c.req.header('content-type') ?? '';
     if (!ACCEPTED_TYPE.test(contentType))
       throw invalidRequest(`content-type: '${contentType || '(none)'}' is not accepted; send application/json or text/*`);
-    const secret = await ws.deploymentWebhookSecret(id);
-    if (!secret) throw notFound(`deployment '${id}' has no enabled webhook trigger`);
+    const hook = await ws.deploymentWebhook(id);
+    if (!hook) throw notFound(`deployment '${id}' has no enabled webhook trigger`);
     const bytes = new Uint8Array(await c.req.arrayBuffer());
-    const deliveryId = await verify(c, secret, bytes);
+    const deliveryId = await verify(c, hook.secret, bytes);
     let text: string;
     try {
       text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false }).decode(bytes);
@@ -43,7 +45,9 @@ export const deploymentHooks = new Hono<AppEnv>().post(
       throw invalidRequest('request body: not valid UTF-8');
     }
     if (text.trim() === '') throw invalidRequest('request body: empty; the payload becomes the run\'s user.message');
-    const run = unwrap(await ws.runDeployment(id, { type: 'webhook', webhook_id: deliveryId }, [{ type: 'user.message', content: [{ type: 'text', text }] }]));
+    const message = hook.messageTemplate ? renderTemplate(hook.messageTemplate, text) : text;
+    if (message.trim() === '') throw invalidRequest('request body: the message template made an empty message of it (the fields it names are missing)');
+    const run = unwrap(await ws.runDeployment(id, { type: 'webhook', webhook_id: deliveryId }, [{ type: 'user.message', content: [{ type: 'text', text: message }] }]));
     return c.json(run, 202);
   },
 );

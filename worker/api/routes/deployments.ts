@@ -22,7 +22,7 @@ export function webhookUrl(c: Context<AppEnv>, deploymentId: string): string {
 /** The deployment as answered: the webhook trigger's URL filled in, and its secret when just made. */
 function shown(c: Context<AppEnv>, d: Deployment, secret: string | null = null): Deployment {
   if (!d.webhook_trigger) return d;
-  const trigger = { enabled: d.webhook_trigger.enabled, url: webhookUrl(c, d.id), ...(secret ? { signing_secret: secret } : {}) };
+  const trigger = { ...d.webhook_trigger, url: webhookUrl(c, d.id), ...(secret ? { signing_secret: secret } : {}) };
   return { ...d, webhook_trigger: trigger };
 }
 

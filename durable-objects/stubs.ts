@@ -5,6 +5,7 @@ import type { Env } from '../worker/env.ts';
 import type { Directory } from './directory.ts';
 import type { SessionLog } from './session-log.ts';
 import type { WorkspaceStore } from './workspace-store.ts';
+import type { WebhookOutbox } from './webhook-outbox.ts';
 
 /** The public methods of a Durable Object class, as its stub exposes them. */
 export type Remote<T> = {
@@ -30,4 +31,11 @@ export function sessionLog(env: Pick<Env, 'SESSION_LOG'>, sessionId: string): Se
 /** The one Directory of this deployment. */
 export function directory(env: Pick<Env, 'DIRECTORY'>): DirectoryStub {
   return env.DIRECTORY.get(env.DIRECTORY.idFromName('directory')) as unknown as DirectoryStub;
+}
+
+export type WebhookOutboxStub = Remote<Omit<WebhookOutbox, Handlers>>;
+
+/** The one WebhookOutbox of this deployment: the organization's webhook endpoints and their delivery queue. */
+export function webhookOutbox(env: Pick<Env, 'WEBHOOKS'>): WebhookOutboxStub {
+  return env.WEBHOOKS.get(env.WEBHOOKS.idFromName('organization')) as unknown as WebhookOutboxStub;
 }

@@ -16,6 +16,7 @@ import { sessions } from './routes/sessions.ts';
 import { skills } from './routes/skills.ts';
 import { threads } from './routes/threads.ts';
 import { vaults } from './routes/vaults.ts';
+import { webhooks } from './routes/webhooks.ts';
 
 export function createApp() {
   const app = new Hono<AppEnv>();
@@ -52,6 +53,7 @@ export function createApp() {
   app.route('/v1/sessions', threads);
   app.route('/v1/skills', skills);
   app.route('/v1/vaults', vaults);
+  app.route('/v1/organizations/webhooks', webhooks);
 
   app.notFound((c) => notFound(`no route for ${c.req.method} ${c.req.path}`).toResponse(c.var.requestId));
 

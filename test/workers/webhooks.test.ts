@@ -7,6 +7,7 @@ import Anthropic, { BadRequestError, NotFoundError, PermissionDeniedError } from
 import { SELF } from 'cloudflare:test';
 import { describe, expect, inject, it } from 'vitest';
 import { KEY, makeSession, say, settle, call } from './api.ts';
+import { webhookUrlProblem } from '../../contract/webhook.ts';
 
 const BASE = 'http://edgeharness.test';
 const ADMIN = 'test-admin-key';
@@ -211,5 +212,31 @@ describe('webhook deliveries', () => {
     expect(event.data).toMatchObject({ type: 'session.status_idled', id: sessionId });
     expect(await client.beta.organization.webhooks.retrieve(ep.id)).toMatchObject({ state: 'enabled', disabled_reason: '' });
     await client.beta.organization.webhooks.delete(ep.id);
+  });
+});
+
+describe('where deliveries may go', () => {
+  it('refuses http, loopback and private addresses when deployed, and allows them with EDGEHARNESS_WEBHOOK_ALLOW_PRIVATE', () => {
+    const refused = [
+      'http://example.com/hook',
+      'https://localhost/hook',
+      'https://127.0.0.1/hook',
+      'https://10.1.2.3/hook',
+      'https://172.16.0.9/hook',
+      'https://192.168.1.1/hook',
+      'https://169.254.169.254/latest',
+      'https://100.64.0.1/hook',
+      'https://0.0.0.0/hook',
+      'https://[::1]/hook',
+      'https://[fd00::1]/hook',
+      'https://[fe80::1]/hook',
+      'https://[::ffff:127.0.0.1]/hook',
+      'https://printer.local/hook',
+      'https://user:pw@example.com/hook',
+    ];
+    for (const url of refused) expect(webhookUrlProblem(url, false), url).not.toBeNull();
+    for (const url of ['https://example.com/hook', 'https://8.8.8.8/x', 'https://[2606:4700::1111]/x']) expect(webhookUrlProblem(url, false), url).toBeNull();
+    for (const url of ['http://127.0.0.1:8080/hook', 'http://localhost/hook', 'https://10.0.0.2/x']) expect(webhookUrlProblem(url, true), url).toBeNull();
+    expect(webhookUrlProblem('ftp://example.com/x', true)).not.toBeNull();
   });
 });

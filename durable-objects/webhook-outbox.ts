@@ -255,7 +255,11 @@ export class WebhookOutbox extends DurableObject<Env> {
         }
       }
     });
-    if (queued) await this.ctx.storage.setAlarm(now);
+    if (queued) {
+      // Sent now, without waiting for the alarm to be scheduled; the alarm stays set, in case this object stops first.
+      await this.ctx.storage.setAlarm(now);
+      this.ctx.waitUntil(this.drain());
+    }
     return queued;
   }
 
@@ -268,6 +272,11 @@ export class WebhookOutbox extends DurableObject<Env> {
   }
 
   override async alarm(): Promise<void> {
+    await this.drain();
+  }
+
+  /** Sends what is due. Rows are claimed without a pause (no await), so two drains at once never send one row twice. */
+  private async drain(): Promise<void> {
     const now = Date.now();
     const due = this.sql.exec<DeliveryRow>(`SELECT * FROM deliveries WHERE next_at <= ? ORDER BY next_at LIMIT ?`, now, BATCH).toArray();
     // Each row is pushed to its next retry before it is sent, so a send cut off by a restart is retried then.

@@ -8,6 +8,8 @@ export interface Received {
   headers: Record<string, string>;
   body: string;
   status: number;
+  /** When it arrived (Date.now()). */
+  at: number;
 }
 
 export async function startWebhookReceiver(): Promise<{ url: string; received: Map<string, Received[]>; close(): Promise<void> }> {
@@ -34,7 +36,7 @@ export async function startWebhookReceiver(): Promise<{ url: string; received: M
       const status = name.startsWith('fail-') ? 500 : flaky && seen.length < Number(flaky[1]) ? 500 : 200;
       const headers: Record<string, string> = {};
       for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string') headers[k] = v;
-      seen.push({ headers, body: Buffer.concat(chunks).toString('utf8'), status });
+      seen.push({ headers, body: Buffer.concat(chunks).toString('utf8'), status, at: Date.now() });
       received.set(name, seen);
       res.writeHead(status, { 'content-type': 'text/plain' }).end(status === 200 ? 'ok' : 'failing on purpose');
     });

@@ -172,3 +172,34 @@ export function sessionWebhookEvents(events: readonly { type: string; stop_reaso
   }
   return out;
 }
+
+const RESOURCE_KINDS: Record<string, string> = {
+  agents: 'agent',
+  environments: 'environment',
+  vaults: 'vault',
+  memory_stores: 'memory_store',
+  sessions: 'session',
+};
+const KNOWN = new Set<string>(WEBHOOK_EVENT_TYPES);
+
+/**
+ * The webhook event a successful API call raises, if any: `POST /v1/<resource>` → `<kind>.created`,
+ * `POST /v1/<resource>/<id>` → `.updated`, `…/archive` → `.archived`, `DELETE …/<id>` → `.deleted`, for the kinds and
+ * actions the SDK's `beta/webhooks.d.ts` lists (a vault credential's carry its `vault_id`). `id` is absent for a
+ * create: it is the id in the answer.
+ */
+export function resourceChange(method: string, path: string): { type: WebhookEventType; id?: string; vault_id?: string } | null {
+  let kind: string | undefined;
+  let id: string | undefined;
+  let suffix: string | undefined;
+  let vaultId: string | undefined;
+  const cred = /^\/v1\/vaults\/([^/]+)\/credentials(?:\/([^/]+))?(?:\/(archive))?\/?$/.exec(path);
+  const res = /^\/v1\/(agents|environments|vaults|memory_stores|sessions)(?:\/([^/]+))?(?:\/(archive))?\/?$/.exec(path);
+  if (cred) [kind, vaultId, id, suffix] = ['vault_credential', decodeURIComponent(cred[1]!), cred[2], cred[3]];
+  else if (res) [kind, id, suffix] = [RESOURCE_KINDS[res[1]!], res[2], res[3]];
+  else return null;
+  const action = method === 'DELETE' ? (id && !suffix ? 'deleted' : null) : method !== 'POST' ? null : !id ? 'created' : suffix ? 'archived' : 'updated';
+  const type = action && `${kind}.${action}`;
+  if (!type || !KNOWN.has(type)) return null;
+  return { type: type as WebhookEventType, ...(id ? { id: decodeURIComponent(id) } : {}), ...(vaultId ? { vault_id: vaultId } : {}) };
+}

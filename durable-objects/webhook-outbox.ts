@@ -70,6 +70,8 @@ type DeliveryRow = { id: string; endpoint_id: string; event_id: string; payload:
 /** Deliveries sent per alarm; the rest wait for the next one, set at once. */
 const BATCH = 32;
 const SEND_TIMEOUT_MS = 15_000;
+/** How long past a send's timeout its claim lasts. */
+const CLAIM_SLACK_MS = 5_000;
 const MAX_BACKOFF_MS = 6 * 3600_000;
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
@@ -279,10 +281,11 @@ export class WebhookOutbox extends DurableObject<Env> {
   private async drain(): Promise<void> {
     const now = Date.now();
     const due = this.sql.exec<DeliveryRow>(`SELECT * FROM deliveries WHERE next_at <= ? ORDER BY next_at LIMIT ?`, now, BATCH).toArray();
-    // Each row is pushed to its next retry before it is sent, so a send cut off by a restart is retried then.
+    // Each row is claimed before it is sent: pushed past the send's timeout, so no other drain sends it meanwhile,
+    // and a send cut off by a restart is sent again then. A failed send then sets the row's retry time.
     for (const d of due) {
       d.attempts += 1;
-      d.next_at = now + this.backoffMs(d.attempts);
+      d.next_at = now + SEND_TIMEOUT_MS + CLAIM_SLACK_MS;
       this.sql.exec(`UPDATE deliveries SET attempts = ?, next_at = ? WHERE id = ?`, d.attempts, d.next_at, d.id);
     }
     await this.rearm();
@@ -332,7 +335,7 @@ export class WebhookOutbox extends DurableObject<Env> {
       }
     }
     if (d.attempts < this.maxAttempts()) {
-      this.sql.exec(`UPDATE deliveries SET last_error = ? WHERE id = ?`, error, d.id);
+      this.sql.exec(`UPDATE deliveries SET last_error = ?, next_at = ? WHERE id = ?`, error, Date.now() + this.backoffMs(d.attempts), d.id);
       return;
     }
     // The last attempt failed: the endpoint is disabled and nothing more is sent to it.

@@ -215,6 +215,48 @@ describe('webhook deliveries', () => {
   });
 });
 
+describe('resource events', () => {
+  it('raises agent, environment, vault, credential and session events for the changes made through the API, once per change', async () => {
+    const client = sdk();
+    const name = unique('resources');
+    const ep = await client.beta.organization.webhooks.create({
+      url: `${receiver()}/hooks/${name}`,
+      enabled_events: ['agent.created', 'agent.updated', 'agent.archived', 'environment.created', 'environment.deleted', 'vault.created', 'vault_credential.created', 'session.created', 'session.deleted'] as any,
+    });
+    const headers = { 'idempotency-key': unique('idem') };
+    const agent = await call('POST', '/v1/agents', { name: 'hooked', model: 'claude-sonnet-5-5' }, KEY, headers);
+    // The same request again is a replay: the same agent, and no second event.
+    const replay = await call('POST', '/v1/agents', { name: 'hooked', model: 'claude-sonnet-5-5' }, KEY, headers);
+    expect(replay.body.id).toBe(agent.body.id);
+    await call('POST', `/v1/agents/${agent.body.id}`, { version: agent.body.version, name: 'hooked2' });
+    await call('POST', `/v1/agents/${agent.body.id}/archive`);
+    const env = await call('POST', '/v1/environments', { name: 'hooked' });
+    const vault = await call('POST', '/v1/vaults', { display_name: 'hooked' });
+    expect(vault.status, JSON.stringify(vault.body)).toBe(200);
+    const { sessionId } = await makeSession();
+    expect((await call('DELETE', `/v1/sessions/${sessionId}`)).status).toBe(200);
+    expect((await call('DELETE', `/v1/environments/${env.body.id}`)).status).toBe(200);
+    // A refused change raises nothing.
+    expect((await call('POST', '/v1/agents', { name: 'no model' })).status).toBe(400);
+
+    const want = [
+      ['agent.created', agent.body.id],
+      ['agent.updated', agent.body.id],
+      ['agent.archived', agent.body.id],
+      ['environment.created', env.body.id],
+      ['vault.created', vault.body.id],
+      ['session.created', sessionId],
+      ['session.deleted', sessionId],
+      ['environment.deleted', env.body.id],
+    ];
+    const got = await waitFor(name, (g) => want.every(([t, id]) => g.some((r) => JSON.parse(r.body).data.type === t && JSON.parse(r.body).data.id === id)));
+    const events = got.map((r) => client.beta.webhooks.unwrap(r.body, { headers: r.headers, key: ep.signing_secret }));
+    expect(events.filter((e) => e.data.type === 'agent.created' && e.data.id === agent.body.id)).toHaveLength(1);
+    for (const e of events) expect(e.data).toMatchObject({ workspace_id: 'wrkspc_default' });
+    await client.beta.organization.webhooks.delete(ep.id);
+  });
+});
+
 describe('where deliveries may go', () => {
   it('refuses http, loopback and private addresses when deployed, and allows them with EDGEHARNESS_WEBHOOK_ALLOW_PRIVATE', () => {
     const refused = [

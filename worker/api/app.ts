@@ -17,6 +17,7 @@ import { skills } from './routes/skills.ts';
 import { threads } from './routes/threads.ts';
 import { vaults } from './routes/vaults.ts';
 import { webhooks } from './routes/webhooks.ts';
+import { resourceWebhooks } from './resource-webhooks.ts';
 
 export function createApp() {
   const app = new Hono<AppEnv>();
@@ -43,6 +44,8 @@ export function createApp() {
   app.use('/v1/*', bodyLimited);
   // After auth: keys are scoped to the caller's workspace.
   app.use('/v1/*', idempotency);
+  // Inside idempotency: a replayed answer raises no second webhook event.
+  app.use('/v1/*', resourceWebhooks);
   app.route('/v1/agents', agents);
   app.route('/v1/environments', environments);
   app.route('/v1/files', files);

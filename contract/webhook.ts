@@ -179,12 +179,16 @@ const RESOURCE_KINDS: Record<string, string> = {
   vaults: 'vault',
   memory_stores: 'memory_store',
   sessions: 'session',
+  deployments: 'deployment',
 };
+/** What a POST to `/<id>/<suffix>` does. */
+const SUFFIX_ACTIONS: Record<string, string> = { archive: 'archived', pause: 'paused', unpause: 'unpaused' };
 const KNOWN = new Set<string>(WEBHOOK_EVENT_TYPES);
 
 /**
  * The webhook event a successful API call raises, if any: `POST /v1/<resource>` → `<kind>.created`,
- * `POST /v1/<resource>/<id>` → `.updated`, `…/archive` → `.archived`, `DELETE …/<id>` → `.deleted`, for the kinds and
+ * `POST /v1/<resource>/<id>` → `.updated`, `…/archive` → `.archived` (a deployment's `…/pause`, `…/unpause` →
+ * `.paused`, `.unpaused`), `DELETE …/<id>` → `.deleted`, for the kinds and
  * actions the SDK's `beta/webhooks.d.ts` lists (a vault credential's carry its `vault_id`). `id` is absent for a
  * create: it is the id in the answer.
  */
@@ -194,11 +198,11 @@ export function resourceChange(method: string, path: string): { type: WebhookEve
   let suffix: string | undefined;
   let vaultId: string | undefined;
   const cred = /^\/v1\/vaults\/([^/]+)\/credentials(?:\/([^/]+))?(?:\/(archive))?\/?$/.exec(path);
-  const res = /^\/v1\/(agents|environments|vaults|memory_stores|sessions)(?:\/([^/]+))?(?:\/(archive))?\/?$/.exec(path);
+  const res = /^\/v1\/(agents|environments|vaults|memory_stores|sessions|deployments)(?:\/([^/]+))?(?:\/(archive|pause|unpause))?\/?$/.exec(path);
   if (cred) [kind, vaultId, id, suffix] = ['vault_credential', decodeURIComponent(cred[1]!), cred[2], cred[3]];
   else if (res) [kind, id, suffix] = [RESOURCE_KINDS[res[1]!], res[2], res[3]];
   else return null;
-  const action = method === 'DELETE' ? (id && !suffix ? 'deleted' : null) : method !== 'POST' ? null : !id ? 'created' : suffix ? 'archived' : 'updated';
+  const action = method === 'DELETE' ? (id && !suffix ? 'deleted' : null) : method !== 'POST' ? null : !id ? 'created' : suffix ? SUFFIX_ACTIONS[suffix] : 'updated';
   const type = action && `${kind}.${action}`;
   if (!type || !KNOWN.has(type)) return null;
   return { type: type as WebhookEventType, ...(id ? { id: decodeURIComponent(id) } : {}), ...(vaultId ? { vault_id: vaultId } : {}) };

@@ -7,7 +7,7 @@ import Anthropic, { BadRequestError, NotFoundError, PermissionDeniedError } from
 import { SELF } from 'cloudflare:test';
 import { describe, expect, inject, it } from 'vitest';
 import { KEY, makeSession, say, settle, call } from './api.ts';
-import { webhookUrlProblem } from '../../contract/webhook.ts';
+import { resourceChange, webhookUrlProblem } from '../../contract/webhook.ts';
 
 const BASE = 'http://edgeharness.test';
 const ADMIN = 'test-admin-key';
@@ -254,6 +254,26 @@ describe('resource events', () => {
     expect(events.filter((e) => e.data.type === 'agent.created' && e.data.id === agent.body.id)).toHaveLength(1);
     for (const e of events) expect(e.data).toMatchObject({ workspace_id: 'wrkspc_default' });
     await client.beta.organization.webhooks.delete(ep.id);
+  });
+});
+
+describe('which API calls raise which events', () => {
+  it('maps creates, updates, archives, deletes (and a deployment\'s pause and unpause) to the SDK\'s event types', () => {
+    expect(resourceChange('POST', '/v1/agents')).toEqual({ type: 'agent.created' });
+    expect(resourceChange('POST', '/v1/agents/agent_1')).toEqual({ type: 'agent.updated', id: 'agent_1' });
+    expect(resourceChange('POST', '/v1/agents/agent_1/archive')).toEqual({ type: 'agent.archived', id: 'agent_1' });
+    expect(resourceChange('DELETE', '/v1/environments/env_1')).toEqual({ type: 'environment.deleted', id: 'env_1' });
+    expect(resourceChange('POST', '/v1/vaults/vlt_1/credentials')).toEqual({ type: 'vault_credential.created', vault_id: 'vlt_1' });
+    expect(resourceChange('DELETE', '/v1/vaults/vlt_1/credentials/vcrd_1')).toEqual({ type: 'vault_credential.deleted', id: 'vcrd_1', vault_id: 'vlt_1' });
+    expect(resourceChange('POST', '/v1/deployments/dep_1/pause')).toEqual({ type: 'deployment.paused', id: 'dep_1' });
+    expect(resourceChange('POST', '/v1/deployments/dep_1/unpause')).toEqual({ type: 'deployment.unpaused', id: 'dep_1' });
+    // Not an event the SDK lists, or not a change.
+    expect(resourceChange('POST', '/v1/vaults/vlt_1')).toBeNull();
+    expect(resourceChange('POST', '/v1/memory_stores/ms_1')).toBeNull();
+    expect(resourceChange('POST', '/v1/sessions/sesn_1/events')).toBeNull();
+    expect(resourceChange('POST', '/v1/agents/agent_1/pause')).toBeNull();
+    expect(resourceChange('GET', '/v1/agents/agent_1')).toBeNull();
+    expect(resourceChange('POST', '/v1/organizations/webhooks')).toBeNull();
   });
 });
 

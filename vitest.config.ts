@@ -27,6 +27,10 @@ export default defineConfig({
                 EDGEHARNESS_MAX_FILE_BYTES: '8000000',
                 // A fixed test key (never a real one): the vault seals credential secrets under it.
                 VAULT_MASTER_KEY: 'jIkQ1ePc4dTzOmqMRFeDuiA9RvnrbK3R07zkQE/xVSo=',
+                // Webhook endpoints on the test receiver (http, loopback); quick retries, three attempts.
+                EDGEHARNESS_WEBHOOK_ALLOW_PRIVATE: '1',
+                EDGEHARNESS_WEBHOOK_RETRY_BASE_MS: '50',
+                EDGEHARNESS_WEBHOOK_MAX_ATTEMPTS: '3',
               },
             },
           })),
@@ -34,7 +38,7 @@ export default defineConfig({
         test: {
           name: 'workers',
           include: ['test/workers/**/*.test.ts'],
-          globalSetup: ['test/support/scripted-model-setup.ts', 'test/support/mcp-server-setup.ts'],
+          globalSetup: ['test/support/scripted-model-setup.ts', 'test/support/mcp-server-setup.ts', 'test/support/webhook-receiver-setup.ts'],
           testTimeout: 60_000,
         },
       },

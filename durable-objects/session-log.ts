@@ -2,7 +2,8 @@
 // brain's lease with its fencing epoch, the wake/watchdog alarm, and live fan-out to SSE and WebSocket readers.
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../worker/env.ts';
-import { workspaceStore } from './stubs.ts';
+import { webhookOutbox, workspaceStore } from './stubs.ts';
+import { sessionWebhookEvents } from '../contract/webhook.ts';
 import { migrate } from '../resources/shared/migrations.ts';
 import { SESSION_LOG_MIGRATIONS } from './session-log-schema.ts';
 import { newId } from '../contract/ids.ts';
@@ -702,6 +703,18 @@ export class SessionLog extends DurableObject<Env> {
       }
     }
     for (const s of stored) this.broadcast(s.event);
+    this.raiseWebhooks(st, stored);
+  }
+
+  /** Hands the webhook events these appends raise to the outbox: one RPC, never awaited, never failing the append. */
+  private raiseWebhooks(st: LogState, stored: Stored[]): void {
+    const raised = sessionWebhookEvents(stored.map((s) => s.event), st.spec.sessionId, st.spec.workspaceId);
+    if (!raised.length) return;
+    this.ctx.waitUntil(
+      webhookOutbox(this.env)
+        .enqueue(raised)
+        .catch((err: unknown) => console.error('webhook enqueue failed', err)),
+    );
   }
 
   private broadcast(ev: SessionEvent): void {

@@ -6,6 +6,7 @@ import type { DeploymentScheduler } from './deployment-scheduler.ts';
 import type { Directory } from './directory.ts';
 import type { SessionLog } from './session-log.ts';
 import type { WorkspaceStore } from './workspace-store.ts';
+import type { WebhookOutbox } from './webhook-outbox.ts';
 
 /** The public methods of a Durable Object class, as its stub exposes them. */
 export type Remote<T> = {
@@ -38,4 +39,11 @@ export function directory(env: Pick<Env, 'DIRECTORY'>): DirectoryStub {
 export function deploymentScheduler(env: Pick<Env, 'DEPLOYMENT_SCHEDULER'>, workspaceId: string, deploymentId: string): DeploymentSchedulerStub {
   const ns = env.DEPLOYMENT_SCHEDULER;
   return ns.get(ns.idFromName(`${workspaceId}/${deploymentId}`)) as unknown as DeploymentSchedulerStub;
+}
+
+export type WebhookOutboxStub = Remote<Omit<WebhookOutbox, Handlers>>;
+
+/** The one WebhookOutbox of this deployment: the organization's webhook endpoints and their delivery queue. */
+export function webhookOutbox(env: Pick<Env, 'WEBHOOKS'>): WebhookOutboxStub {
+  return env.WEBHOOKS.get(env.WEBHOOKS.idFromName('organization')) as unknown as WebhookOutboxStub;
 }

@@ -164,6 +164,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     }, options.signal);
 
     const envFile = writeWorkerEnvFile(stateDir, {
+      // Webhook endpoints on this machine (http, loopback) are allowed locally; never when deployed (docs/webhooks.md).
+      EDGEHARNESS_WEBHOOK_ALLOW_PRIVATE: '1',
       ...options.workerVars,
       ...modelVars,
       EDGEHARNESS_API_KEY: apiKey.value,

@@ -4,6 +4,7 @@ import type { DeploymentScheduler } from '../durable-objects/deployment-schedule
 import type { Directory } from '../durable-objects/directory.ts';
 import type { SessionLog } from '../durable-objects/session-log.ts';
 import type { WorkspaceStore } from '../durable-objects/workspace-store.ts';
+import type { WebhookOutbox } from '../durable-objects/webhook-outbox.ts';
 import type { SessionSandbox } from '../sandbox/cloudflare/session-sandbox.ts';
 
 export interface Env {
@@ -13,6 +14,16 @@ export interface Env {
   /** One per scheduled deployment: the schedule's alarm (durable-objects/deployment-scheduler.ts). */
   DEPLOYMENT_SCHEDULER: DurableObjectNamespace<DeploymentScheduler>;
   BRAIN: Service<Brain>;
+  /** The organization's webhook endpoints and the queue of deliveries to them (docs/webhooks.md). */
+  WEBHOOKS: DurableObjectNamespace<WebhookOutbox>;
+  /**
+   * "1": webhook endpoints may be http and point at loopback/private addresses. `npm start` and the tests set it;
+   * deployed, leave it unset (https to public hosts only).
+   */
+  EDGEHARNESS_WEBHOOK_ALLOW_PRIVATE?: string;
+  /** Webhook delivery: attempts before the endpoint is disabled (default 8), and the first retry's delay in ms (default 30000, doubling). */
+  EDGEHARNESS_WEBHOOK_MAX_ATTEMPTS?: string;
+  EDGEHARNESS_WEBHOOK_RETRY_BASE_MS?: string;
   /** The files' bytes (worker/api/routes/files.ts), keyed `<workspace id>/<file id>`; their metadata is in WORKSPACE. */
   FILES: R2Bucket;
   /** Lowers the largest file an upload may carry (default and ceiling 500000000 bytes, contract/file.ts). */

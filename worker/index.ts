@@ -7,6 +7,7 @@ export { SessionLog } from '../durable-objects/session-log.ts';
 export { WorkspaceStore } from '../durable-objects/workspace-store.ts';
 export { Directory } from '../durable-objects/directory.ts';
 export { DeploymentScheduler } from '../durable-objects/deployment-scheduler.ts';
+export { WebhookOutbox } from '../durable-objects/webhook-outbox.ts';
 // Cloudflare provider of the hands (`wrangler deploy --env cloudflare`); inert where no SANDBOX binding exists.
 export { SessionSandbox, ContainerProxy } from '../sandbox/cloudflare/session-sandbox.ts';
 

@@ -20,6 +20,8 @@ import { skills } from './routes/skills.ts';
 import { threads } from './routes/threads.ts';
 import { vaults } from './routes/vaults.ts';
 import { workspaces } from './routes/workspaces.ts';
+import { webhooks } from './routes/webhooks.ts';
+import { resourceWebhooks } from './resource-webhooks.ts';
 
 export function createApp() {
   const app = new Hono<AppEnv>();
@@ -48,6 +50,8 @@ export function createApp() {
   app.use('/v1/*', bodyLimited);
   // After auth: keys are scoped to the caller's workspace.
   app.use('/v1/*', idempotency);
+  // Inside idempotency: a replayed answer raises no second webhook event.
+  app.use('/v1/*', resourceWebhooks);
   app.route('/v1/agents', agents);
   app.route('/v1/deployments', deployments);
   app.route('/v1/deployment_runs', deploymentRuns);
@@ -62,6 +66,7 @@ export function createApp() {
   app.route('/v1/vaults', vaults);
   app.route('/v1/organizations/workspaces', workspaces);
   app.route('/v1/organizations/api_keys', apiKeys);
+  app.route('/v1/organizations/webhooks', webhooks);
 
   app.notFound((c) => notFound(`no route for ${c.req.method} ${c.req.path}`).toResponse(c.var.requestId));
 

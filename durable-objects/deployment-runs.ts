@@ -6,8 +6,10 @@
 // as `paused_reason` (deployments.d.ts), except a rate limit ("The schedule keeps firing").
 //
 // Outbound webhooks: `onRunRecorded` is called exactly once per new run (never for a redelivered or repeated
-// trigger answered with the run it already has); it is where `deployment_run.*` events belong.
+// trigger answered with the run it already has) and raises its `deployment_run.*` events.
 import type { Env } from '../worker/env.ts';
+import { ORGANIZATION_ID, type WebhookEventData, type WebhookEventType } from '../contract/webhook.ts';
+import { webhookOutbox } from './stubs.ts';
 import type { Result } from '../contract/result.ts';
 import type { Agent } from '../contract/agent.ts';
 import type { Environment } from '../contract/environment.ts';
@@ -30,10 +32,22 @@ export interface RunWorkspace {
   createSession(p: SessionCreateParams): Promise<Result<Session>>;
   deleteSession(id: string): Promise<Result<unknown>>;
   skillSummaries(entries: Array<{ type: string; skill_id: string; version: string }>): Promise<SkillSummary[]>;
+  /** Keeps work the run does not wait for (its webhook events) alive past the answer. */
+  waitUntil(p: Promise<unknown>): void;
 }
 
-/** Called once for each run recorded (see the header): the hook for outbound `deployment_run` events. */
-export function onRunRecorded(_workspaceId: string, _run: DeploymentRun): void {}
+/**
+ * Called once for each run recorded (see the header): raises `deployment_run.started` and then
+ * `deployment_run.succeeded` (a session was made) or `deployment_run.failed` (an error stopped it), and
+ * `deployment.paused` when that failure paused a schedule. One RPC to the outbox, never awaited: a run never waits on
+ * or fails by its webhooks.
+ */
+export function onRunRecorded(env: Env, ws: Pick<RunWorkspace, 'waitUntil'>, workspaceId: string, run: DeploymentRun, autoPaused: boolean): void {
+  const about = (type: WebhookEventType, id: string): WebhookEventData => ({ type, id, organization_id: ORGANIZATION_ID, workspace_id: workspaceId });
+  const events = [about('deployment_run.started', run.id), about(run.error ? 'deployment_run.failed' : 'deployment_run.succeeded', run.id)];
+  if (autoPaused) events.push(about('deployment.paused', run.deployment_id));
+  ws.waitUntil(webhookOutbox(env).enqueue(events).catch((err: unknown) => console.error('webhook enqueue failed', err)));
+}
 
 class RunFailure extends Error {
   readonly type: RunErrorType;
@@ -87,13 +101,14 @@ export async function startRun(
     trigger_context: trigger,
   };
   ws.deployments.recordRun(run);
+  let autoPaused = false;
   if (trigger.type === 'schedule') {
     if (error && error.type !== 'session_rate_limited_error') {
       const reasonType = error.type === 'session_creation_rejected_error' ? 'unknown_error' : error.type;
-      ws.deployments.pause(d.id, { type: 'error', error: { type: reasonType } });
+      autoPaused = ws.deployments.pause(d.id, { type: 'error', error: { type: reasonType } }).ok;
     } else if (!error) ws.deployments.noteScheduledRun(d.id, run.created_at);
   }
-  onRunRecorded(workspaceId, run);
+  onRunRecorded(env, ws, workspaceId, run, autoPaused);
   return { ok: true, value: run };
 }
 

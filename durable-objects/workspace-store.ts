@@ -604,6 +604,7 @@ export class WorkspaceStore extends DurableObject<Env> {
       createSession: (p) => this.createSession(p),
       deleteSession: (id) => this.deleteSession(id),
       skillSummaries: (e) => this.skillSummaries(e),
+      waitUntil: (p) => this.ctx.waitUntil(p),
     };
   }
 }

@@ -257,6 +257,51 @@ describe('resource events', () => {
   });
 });
 
+describe('deployment events', () => {
+  it('raises deployment.created, paused and unpaused, and deployment_run.started then succeeded for a run, or failed for one that could not start', async () => {
+    const admin = sdk();
+    const name = unique('deployments');
+    const ep = await admin.beta.organization.webhooks.create({
+      url: `${receiver()}/hooks/${name}`,
+      enabled_events: ['deployment.created', 'deployment.paused', 'deployment.unpaused', 'deployment_run.started', 'deployment_run.succeeded', 'deployment_run.failed'] as any,
+    });
+    const client = new Anthropic({ apiKey: KEY, baseURL: BASE, maxRetries: 0, fetch: (input, init) => SELF.fetch(input, init) });
+    const agent = await client.beta.agents.create({ name: 'deployed', model: 'claude-sonnet-5-5' });
+    const environment = await client.beta.environments.create({ name: unique('env') });
+    const d = await client.beta.deployments.create({
+      agent: agent.id,
+      environment_id: environment.id,
+      name: 'hooked',
+      initial_events: [{ type: 'user.message', content: [{ type: 'text', text: 'hello' }] }],
+    } as any);
+    await client.beta.deployments.pause(d.id);
+    await client.beta.deployments.unpause(d.id);
+    const ok = await client.beta.deployments.run(d.id);
+    expect(ok.session_id).toBeTruthy();
+    // the environment archived: the next run records an error instead of a session
+    await client.beta.environments.archive(environment.id);
+    const failed = await client.beta.deployments.run(d.id);
+    expect(failed.error).not.toBeNull();
+
+    const want: Array<[string, string]> = [
+      ['deployment.created', d.id],
+      ['deployment.paused', d.id],
+      ['deployment.unpaused', d.id],
+      ['deployment_run.started', ok.id],
+      ['deployment_run.succeeded', ok.id],
+      ['deployment_run.started', failed.id],
+      ['deployment_run.failed', failed.id],
+    ];
+    const got = await waitFor(name, (g) => want.every(([t, id]) => g.some((r) => JSON.parse(r.body).data.type === t && JSON.parse(r.body).data.id === id)));
+    const events = got.map((r) => client.beta.webhooks.unwrap(r.body, { headers: r.headers, key: ep.signing_secret }));
+    const of = (id: string) => events.filter((e) => e.data.id === id).map((e) => e.data.type);
+    expect(of(ok.id)).toEqual(['deployment_run.started', 'deployment_run.succeeded']);
+    expect(of(failed.id)).toEqual(['deployment_run.started', 'deployment_run.failed']);
+    for (const e of events) expect(e.data).toMatchObject({ workspace_id: 'wrkspc_default' });
+    await admin.beta.organization.webhooks.delete(ep.id);
+  });
+});
+
 describe('which API calls raise which events', () => {
   it('maps creates, updates, archives, deletes (and a deployment\'s pause and unpause) to the SDK\'s event types', () => {
     expect(resourceChange('POST', '/v1/agents')).toEqual({ type: 'agent.created' });

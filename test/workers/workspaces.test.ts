@@ -199,12 +199,19 @@ describe('API keys', () => {
 });
 
 describe('two workspaces made with the admin calls', () => {
-  it('see none of each other’s agents, environments, sessions, vaults or files', async () => {
+  it('see none of each other’s agents, environments, sessions, vaults, deployments, deployment runs or files', async () => {
     const a = await newKey((await admin.beta.organization.workspaces.create({ name: 'A' })).id);
     const b = await newKey((await admin.beta.organization.workspaces.create({ name: 'B' })).id);
     const ids = await makeSession(a.key);
     const vault = await sdk(a.key).beta.vaults.create({ display_name: 'secrets' });
     const file = await sdk(a.key).beta.files.upload({ file: new File([new TextEncoder().encode('private')], 'a.txt', { type: 'text/plain' }) });
+    const deployment = await sdk(a.key).beta.deployments.create({
+      agent: ids.agentId,
+      environment_id: ids.environmentId,
+      name: 'private',
+      initial_events: [{ type: 'user.message', content: [{ type: 'text', text: 'hello' }] }],
+    } as any);
+    const run = await sdk(a.key).beta.deployments.run(deployment.id);
 
     for (const path of [
       `/v1/agents/${ids.agentId}`,
@@ -212,13 +219,15 @@ describe('two workspaces made with the admin calls', () => {
       `/v1/sessions/${ids.sessionId}`,
       `/v1/vaults/${vault.id}`,
       `/v1/files/${file.id}`,
+      `/v1/deployments/${deployment.id}`,
+      `/v1/deployment_runs/${run.id}`,
     ]) {
       const theirs = await call('GET', path, undefined, b.key);
       expect(theirs.status, path).toBe(404);
       expect(theirs.body.error.type).toBe('not_found_error');
       expect((await call('GET', path, undefined, a.key)).status, path).toBe(200);
     }
-    for (const path of ['/v1/agents', '/v1/environments', '/v1/sessions', '/v1/vaults', '/v1/files']) {
+    for (const path of ['/v1/agents', '/v1/environments', '/v1/sessions', '/v1/vaults', '/v1/files', '/v1/deployments', '/v1/deployment_runs']) {
       const theirs = await call('GET', `${path}?limit=100`, undefined, b.key);
       expect(theirs.status, path).toBe(200);
       expect(theirs.body.data, path).toEqual([]);

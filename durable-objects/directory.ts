@@ -36,6 +36,19 @@ export class Directory extends DurableObject<Env> {
     return this.buckets.take(bucket, perMinute);
   }
 
+  /**
+   * A request with a stored key, in one round trip: the key resolved and, when it is counted here, one request taken
+   * from its bucket (the key's id, else `fallbackBucket`) at its own limit, else at `defaultPerMinute` (null: keys
+   * without a limit of their own are counted elsewhere; 0: not at all).
+   */
+  authorise(keySha256: string, fallbackBucket: string, defaultPerMinute: number | null) {
+    const key = apiKeys.resolveKey(this.sql, keySha256);
+    if (!key || 'refused' in key) return { key };
+    const perMinute = key.rateLimitPerMinute ?? defaultPerMinute;
+    const bucket = key.keyId ?? fallbackBucket;
+    return { key, bucket, perMinute, admission: perMinute ? this.buckets.take(bucket, perMinute) : ({ admitted: true } as const) };
+  }
+
   createWorkspace(p: WorkspaceCreateParams) {
     return workspaces.createWorkspace(this.sql, p);
   }

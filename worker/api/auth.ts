@@ -23,14 +23,7 @@ export async function authenticate(c: Context<AppEnv>, next: Next): Promise<void
   const streamPath = /^\/v1\/sessions\/([^/]+)\/events\/stream$/.exec(c.req.path);
   const key = c.req.header('x-api-key') ?? bearer(c.req.header('authorization'));
   let workspaceId: string | null = null;
-  if (key) {
-    const caller = await resolveKey(c.env, key);
-    if (caller && 'refused' in caller) throw unauthenticated(`invalid x-api-key: ${REFUSALS[caller.refused]}`);
-    if (caller) {
-      await rateLimit(c.env, caller);
-      workspaceId = caller.workspaceId;
-    }
-  } else if (token && streamPath) workspaceId = await verifyStreamToken(c.env, token, decodeURIComponent(streamPath[1]!));
+  if (key) workspaceId = await admitKey(c.env, key); else if (token && streamPath) workspaceId = await verifyStreamToken(c.env, token, decodeURIComponent(streamPath[1]!));
   if (!workspaceId) {
     throw unauthenticated(
       key ? 'invalid x-api-key' : token ? 'invalid or expired stream token' : 'missing x-api-key header (or ?token= stream token)',
@@ -48,43 +41,40 @@ const REFUSALS = {
   workspace_archived: "this API key's workspace is archived",
 } as const;
 
-/** A key that opens a workspace, with the bucket its requests are counted in (the key's id). */
-interface Caller {
-  workspaceId: string;
-  bucket: string;
-  rateLimitPerMinute: number | null;
-}
-
-async function resolveKey(env: Env, key: string): Promise<Caller | { refused: keyof typeof REFUSALS } | null> {
+/**
+ * The workspace `key` opens, its request counted against the key's rate limit (429 past it); null for an unknown key,
+ * 401 for a stopped one. A stored key is resolved and counted in one round trip to the Directory.
+ */
+async function admitKey(env: Env, key: string): Promise<string | null> {
   const digest = await sha256Hex(key);
-  if (env.EDGEHARNESS_API_KEY && (await timingSafeEqual(key, env.EDGEHARNESS_API_KEY)))
-    return { workspaceId: DEFAULT_WORKSPACE_ID, bucket: await apiKeyIdOf(digest), rateLimitPerMinute: null };
-  const r = await directory(env).resolveKey(digest);
-  if (!r || 'refused' in r) return r;
-  return { workspaceId: r.workspaceId, bucket: r.keyId ?? (await apiKeyIdOf(digest)), rateLimitPerMinute: r.rateLimitPerMinute };
+  const bucket = await apiKeyIdOf(digest);
+  if (env.EDGEHARNESS_API_KEY && (await timingSafeEqual(key, env.EDGEHARNESS_API_KEY))) {
+    const perMinute = defaultLimit(env);
+    if (env.RATE_LIMITER) await bindingLimit(env.RATE_LIMITER, bucket);
+    else if (perMinute) refuseOver(perMinute, await directory(env).admit(bucket, perMinute));
+    return DEFAULT_WORKSPACE_ID;
+  }
+  const r = await directory(env).authorise(digest, bucket, env.RATE_LIMITER ? null : defaultLimit(env));
+  if (!r.key) return null;
+  if ('refused' in r.key) throw unauthenticated(`invalid x-api-key: ${REFUSALS[r.key.refused]}`);
+  if ('admission' in r && r.perMinute) refuseOver(r.perMinute, r.admission);
+  if (r.key.rateLimitPerMinute === null && env.RATE_LIMITER) await bindingLimit(env.RATE_LIMITER, r.key.keyId ?? bucket);
+  return r.key.workspaceId;
 }
 
 /** Requests per minute a key may make when it has no limit of its own; generous, so only a runaway client meets it. */
 export const DEFAULT_RATE_LIMIT_PER_MINUTE = 6000;
 
-/**
- * Counts the request against its key's limit, or refuses it with 429 and `retry-after`. A key's own
- * `rate_limit_per_minute`, and every key when no `RATE_LIMITER` binding is configured, is counted in the Directory's
- * token buckets at that limit (else EDGEHARNESS_RATE_LIMIT_PER_MINUTE; "0" turns the default off). With the binding
- * (deployed), keys without a limit of their own are counted by it, at the limit wrangler.toml gives it.
- */
-async function rateLimit(env: Env, caller: Caller): Promise<void> {
-  if (caller.rateLimitPerMinute === null && env.RATE_LIMITER) {
-    const { success } = await env.RATE_LIMITER.limit({ key: caller.bucket });
-    // The binding says only yes or no; its window is a minute (wrangler.toml), so a minute is when to come back.
-    if (!success) throw rateLimited('rate limit exceeded for this API key; retry after 60 seconds', 60);
-    return;
-  }
-  const perMinute = caller.rateLimitPerMinute ?? defaultLimit(env);
-  if (perMinute === 0) return;
-  const r = await directory(env).admit(caller.bucket, perMinute);
-  if (!r.admitted)
-    throw rateLimited(`rate limit exceeded: this API key may make ${perMinute} requests per minute; retry after ${r.retryAfter} seconds`, r.retryAfter);
+/** The deployed rate-limiting binding: it says only yes or no; its window is a minute (wrangler.toml), so a minute is when to come back. */
+async function bindingLimit(limiter: NonNullable<Env['RATE_LIMITER']>, bucket: string): Promise<void> {
+  const { success } = await limiter.limit({ key: bucket });
+  if (!success) throw rateLimited('rate limit exceeded for this API key; retry after 60 seconds', 60);
+}
+
+/** A 429 with `retry-after` when the Directory's bucket refused the request. */
+function refuseOver(perMinute: number, admission: { admitted: true } | { admitted: false; retryAfter: number }): void {
+  if (!admission.admitted)
+    throw rateLimited(`rate limit exceeded: this API key may make ${perMinute} requests per minute; retry after ${admission.retryAfter} seconds`, admission.retryAfter);
 }
 
 function defaultLimit(env: Env): number {

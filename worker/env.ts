@@ -14,6 +14,8 @@ export interface Env {
   /** One per scheduled deployment: the schedule's alarm (durable-objects/deployment-scheduler.ts). */
   DEPLOYMENT_SCHEDULER: DurableObjectNamespace<DeploymentScheduler>;
   BRAIN: Service<Brain>;
+  /** The console's static files (web/, `[assets]` in wrangler.toml); absent where the Worker runs without them. */
+  ASSETS?: Fetcher;
   /** The organization's webhook endpoints and the queue of deliveries to them (docs/webhooks.md). */
   WEBHOOKS: DurableObjectNamespace<WebhookOutbox>;
   /**

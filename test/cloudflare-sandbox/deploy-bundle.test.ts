@@ -25,6 +25,8 @@ it('bundles the cloudflare environment with the SANDBOX binding, its container a
       'env.SESSION_LOG (SessionLog)',
       'env.FILES (edgeharness-files)',
       'env.BRAIN (edgeharness-cloudflare#Brain)',
+      // the console's static files (web/)
+      'env.ASSETS',
       'env.SANDBOX_PROVIDER ("cloudflare")',
       // per-key rate limiting when deployed (docs/workspaces.md)
       'env.RATE_LIMITER (6000 requests/60s)',

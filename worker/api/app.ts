@@ -2,6 +2,7 @@
 import { Hono } from 'hono';
 import { requestId } from 'hono/request-id';
 import type { AppEnv } from './app-env.ts';
+import type { Env } from '../env.ts';
 import { authenticate } from './auth.ts';
 import { ApiError, notFound } from './errors.ts';
 import { bodyLimited } from './http.ts';
@@ -43,6 +44,11 @@ export function createApp() {
   });
 
   app.get('/healthz', (c) => c.json({ ok: true }));
+  // The console (web/console/): deployed, the assets binding serves its files before the Worker runs; a path that
+  // names no file reaches here. It is one page, and a session's page is that page at a path of its own, so a link to
+  // a session can be opened, bookmarked and reloaded.
+  app.get('/console/sessions/:id', (c) => consoleAsset(c.env, new URL('/console/', c.req.url), c.var.requestId));
+  app.on(['GET', 'HEAD'], ['/console', '/console/*'], (c) => consoleAsset(c.env, c.req.raw, c.var.requestId));
   // Public: a deployment's inbound webhook trigger, authenticated by its signature, not an API key.
   app.route('/hooks', deploymentHooks);
 
@@ -77,4 +83,10 @@ export function createApp() {
   });
 
   return app;
+}
+
+/** A console file from the assets binding (where a request reaches the Worker first, as under test, too). */
+function consoleAsset(env: Env, request: Request | URL, requestId: string): Promise<Response> | Response {
+  if (!env.ASSETS) return notFound('this runtime serves no console (no ASSETS binding)').toResponse(requestId);
+  return env.ASSETS.fetch(request);
 }

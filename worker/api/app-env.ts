@@ -5,6 +5,8 @@ export interface AppEnv {
   Bindings: Env;
   Variables: {
     workspaceId: string;
+    /** The digest of the API key behind the request (an access token's too); null for a session token or the admin key. */
+    keyDigest: string | null;
     /** Set by hono/request-id (see app.ts). */
     requestId: string;
   };

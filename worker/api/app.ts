@@ -7,6 +7,7 @@ import { authenticate } from './auth.ts';
 import { ApiError, notFound } from './errors.ts';
 import { bodyLimited } from './http.ts';
 import { idempotency } from './idempotency.ts';
+import { accessTokens } from './routes/access-tokens.ts';
 import { agents } from './routes/agents.ts';
 import { apiKeys } from './routes/api-keys.ts';
 import { deploymentHooks } from './routes/deployment-hooks.ts';
@@ -58,6 +59,7 @@ export function createApp() {
   app.use('/v1/*', idempotency);
   // Inside idempotency: a replayed answer raises no second webhook event.
   app.use('/v1/*', resourceWebhooks);
+  app.route('/v1/access_tokens', accessTokens);
   app.route('/v1/agents', agents);
   app.route('/v1/deployments', deployments);
   app.route('/v1/deployment_runs', deploymentRuns);

@@ -18,7 +18,7 @@ const REPLAYED_HEADERS = ['content-type', 'x-should-retry'];
  * be held whole to be hashed (docs/files.md: a retried upload may store a second file); and a new API key, whose
  * answer holds the key itself, which is kept nowhere but as a digest (a retry makes a second key).
  */
-const NOT_REPLAYED = [/^\/v1\/sessions\/[^/]+\/stream_tokens$/, /\/mcp_oauth_validate$/, /^\/v1\/files$/, /^\/v1\/organizations\/api_keys$/];
+const NOT_REPLAYED = [/^\/v1\/sessions\/[^/]+\/stream_tokens$/, /\/mcp_oauth_validate$/, /^\/v1\/files$/, /^\/v1\/organizations\/api_keys$/, /^\/v1\/access_tokens$/];
 
 export const idempotency: MiddlewareHandler<AppEnv> = async (c, next) => {
   const key = c.req.header('idempotency-key');

@@ -16,7 +16,11 @@ import { destroySandbox } from '../../../sandbox/providers.ts';
 import type { Networking } from '../../../sandbox/hands.ts';
 import { unreachableHosts, type SandboxCredential } from '../../../sandbox/credentials.ts';
 
-const StreamTokenParams = z.strictObject({ ttl_seconds: z.number().int().min(10).max(3600).optional() });
+const StreamTokenParams = z.strictObject({
+  ttl_seconds: z.number().int().min(10).max(3600).optional(),
+  /** The token may also post this session's events (a browser's message box); defaults to false: watch only. */
+  allow_send: z.boolean().optional(),
+});
 
 export const sessions = new Hono<AppEnv>()
   .post('/', async (c) => {
@@ -68,13 +72,15 @@ export const sessions = new Hono<AppEnv>()
     return c.json(unwrap(await ws.deleteSession(id)));
   })
   .post('/:id/archive', async (c) => c.json(unwrap(await workspace(c).archiveSession(c.req.param('id')))))
-  // Extension: a token that lets a browser open this session's stream (EventSource/WebSocket cannot send headers).
+  // Extension: a token that lets a browser open this session's stream (EventSource/WebSocket cannot send headers)
+  // and, with allow_send, post its events; nothing else (worker/api/auth.ts).
   .post('/:id/stream_tokens', async (c) => {
     const id = c.req.param('id');
     const body = await readJson(c, StreamTokenParams, { optional: true });
     unwrap(await workspace(c).getSession(id));
-    const { token, expiresAt } = await mintStreamToken(c.env, id, c.get('workspaceId'), body.ttl_seconds ?? 300);
-    return c.json({ type: 'stream_token', session_id: id, token, expires_at: expiresAt.toISOString() });
+    const allowSend = body.allow_send ?? false;
+    const { token, expiresAt } = await mintStreamToken(c.env, id, c.get('workspaceId'), body.ttl_seconds ?? 300, allowSend);
+    return c.json({ type: 'stream_token', session_id: id, token, expires_at: expiresAt.toISOString(), allow_send: allowSend });
   });
 
 /**

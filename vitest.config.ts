@@ -18,6 +18,8 @@ export default defineConfig({
                 EDGEHARNESS_API_KEY: 'test-key-default',
                 EDGEHARNESS_ADMIN_KEY: 'test-admin-key',
                 EDGEHARNESS_STREAM_TOKEN_SECRET: 'test-stream-secret',
+                // One web app's origin may call the API from a browser (test/workers/cors.test.ts).
+                EDGEHARNESS_ALLOWED_ORIGINS: 'https://app.example, https://other-app.example',
                 ANTHROPIC_API_KEY: 'scripted',
                 ANTHROPIC_BASE_URL: inject<string>('scriptedModelUrl'),
                 EDGEHARNESS_LEASE_MS: '400',

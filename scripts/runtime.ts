@@ -83,6 +83,8 @@ export interface Runtime {
   sandboxHost: { url: string; secret: string };
   /** The DevTools inspector, when asked for (`inspectorPort`); undefined otherwise. */
   inspectorUrl: string | undefined;
+  /** Origins whose pages may call the API from a browser (`EDGEHARNESS_ALLOWED_ORIGINS`); empty: only the console's own. */
+  allowedOrigins: string[];
   /** Settles once every child has stopped, whether by stop() or because one failed beyond its restarts. */
   exited: Promise<RuntimeExit>;
   /** Stops every child (SIGTERM to its process group, SIGKILL after 5 s), releases the state dir and waits. Idempotent. */
@@ -166,6 +168,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const envFile = writeWorkerEnvFile(stateDir, {
       // Webhook endpoints on this machine (http, loopback) are allowed locally; never when deployed (docs/webhooks.md).
       EDGEHARNESS_WEBHOOK_ALLOW_PRIVATE: '1',
+      // Web apps on other origins that may call the API from a browser (docs/browser.md); unset, only the console.
+      ...(env.EDGEHARNESS_ALLOWED_ORIGINS ? { EDGEHARNESS_ALLOWED_ORIGINS: env.EDGEHARNESS_ALLOWED_ORIGINS } : {}),
       ...options.workerVars,
       ...modelVars,
       EDGEHARNESS_API_KEY: apiKey.value,
@@ -207,6 +211,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
       model,
       sandboxHost: { url: sandboxHostUrl, secret: sandboxSecret.value },
       inspectorUrl: inspector === undefined ? undefined : `ws://${HOST}:${inspector}`,
+      allowedOrigins: (options.workerVars?.EDGEHARNESS_ALLOWED_ORIGINS ?? env.EDGEHARNESS_ALLOWED_ORIGINS ?? '')
+        .split(',').map((o) => o.trim()).filter(Boolean),
       exited: supervisor.exited,
       stop: () => supervisor.stop(),
     };

@@ -84,6 +84,10 @@ function printBanner(r: Runtime): void {
     `   State     ${r.stateDir}`,
     `   Model     ${model[0]}`,
     ...model.slice(1).map((l) => `             ${l}`),
+    `   Console   ${r.url}/console/   (sign in with the API key)`,
+    r.allowedOrigins.length
+      ? `   Origins   ${r.allowedOrigins.join(', ')} may call the API from a browser (EDGEHARNESS_ALLOWED_ORIGINS)`
+      : '   Origins   only the console; for a web app: EDGEHARNESS_ALLOWED_ORIGINS=http://localhost:5173 npm start',
     `   Logs      ${r.logDir}  (EDGEHARNESS_VERBOSE=1 to stream them here)`,
     ...(r.inspectorUrl ? [`   Inspector ${r.inspectorUrl}  (DevTools; it can read every secret of the Worker)`] : []),
     '',

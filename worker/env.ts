@@ -47,6 +47,11 @@ export interface Env {
    * Bound, it counts the keys that have no limit of their own instead of the Directory; see docs/workspaces.md.
    */
   RATE_LIMITER?: RateLimit;
+  /**
+   * Origins whose web pages may call the API from a browser (CORS), comma-separated exact origins such as
+   * `https://app.example.com`; `*` allows any. Unset: none but the runtime's own (the console). See docs/browser.md.
+   */
+  EDGEHARNESS_ALLOWED_ORIGINS?: string;
   /** HMAC key for short-lived browser stream tokens; falls back to a key derived from EDGEHARNESS_API_KEY. */
   EDGEHARNESS_STREAM_TOKEN_SECRET?: string;
   /**

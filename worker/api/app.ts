@@ -4,6 +4,7 @@ import { requestId } from 'hono/request-id';
 import type { AppEnv } from './app-env.ts';
 import type { Env } from '../env.ts';
 import { authenticate } from './auth.ts';
+import { cors } from './cors.ts';
 import { ApiError, notFound } from './errors.ts';
 import { bodyLimited } from './http.ts';
 import { idempotency } from './idempotency.ts';
@@ -53,6 +54,8 @@ export function createApp() {
   // Public: a deployment's inbound webhook trigger, authenticated by its signature, not an API key.
   app.route('/hooks', deploymentHooks);
 
+  // Before auth: a browser's preflight carries no credentials.
+  app.use('/v1/*', cors);
   app.use('/v1/*', authenticate);
   app.use('/v1/*', bodyLimited);
   // After auth: keys are scoped to the caller's workspace.

@@ -27,8 +27,7 @@ const PAGE = `<!doctype html>
     const event = JSON.parse(m.data);
     if (event.type === 'agent.message') show('answer', event.content.map((b) => b.text).join(''));
   };
-  ws.onopen = async () => {
-    show('socket', 'open');
+  const send = async () => {
     try {
       const res = await fetch(api + '/v1/sessions/' + session + '/events', {
         method: 'POST',
@@ -36,26 +35,20 @@ const PAGE = `<!doctype html>
         body: JSON.stringify({ events: [{ type: 'user.message', content: [{ type: 'text', text }] }] }),
       });
       show('sent', 'status ' + res.status);
-      const other = await fetch(api + '/v1/agents', { headers: { authorization: 'Bearer ' + token } });
-      show('other', 'status ' + other.status);
+      return true;
     } catch (err) {
       show('sent', 'blocked: ' + err.name);
+      return false;
     }
   };
+  ws.onopen = async () => {
+    show('socket', 'open');
+    if (!(await send())) return;
+    const other = await fetch(api + '/v1/agents', { headers: { authorization: 'Bearer ' + token } });
+    show('other', 'status ' + other.status);
+  };
   // A page whose socket is refused never opens: it still tries to send, and the browser stops it.
-  setTimeout(async () => {
-    if (document.getElementById('socket').textContent === 'open') return;
-    try {
-      const res = await fetch(api + '/v1/sessions/' + session + '/events', {
-        method: 'POST',
-        headers: { authorization: 'Bearer ' + token, 'content-type': 'application/json' },
-        body: JSON.stringify({ events: [{ type: 'user.message', content: [{ type: 'text', text }] }] }),
-      });
-      show('sent', 'status ' + res.status);
-    } catch (err) {
-      show('sent', 'blocked: ' + err.name);
-    }
-  }, 1000);
+  setTimeout(() => { if (document.getElementById('socket').textContent !== 'open') send(); }, 1000);
 </script></body></html>`;
 
 async function pageServer(): Promise<{ server: Server; origin: string }> {

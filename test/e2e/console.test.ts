@@ -7,6 +7,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startCuttableProxy, type CuttableProxy } from '../support/cuttable-proxy.ts';
 import { startScriptedRuntime } from '../support/scripted-runtime.ts';
 import { suiteFixture } from '../support/suite-fixture.ts';
 
@@ -187,5 +188,61 @@ describe('the console', () => {
     await page.reload();
     await expect.poll(() => page.locator('#connection-status').textContent(), WAIT).toBe('Live');
     expect(await shownEventIds(page)).toEqual(stored);
+  });
+});
+
+describe('the console across a dropped connection', () => {
+  const e2e = suiteFixture(() => startScriptedRuntime('console-reconnect'), (run) => run.stop());
+  let browser: Browser;
+  let proxy: CuttableProxy;
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    proxy = await startCuttableProxy(e2e.runtime.url);
+    browser = await launchChromium();
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+    await proxy?.close();
+  });
+
+  it('reconnects mid-turn with a fresh token and shows each event once, in order', async () => {
+    const agent = await e2e.client.beta.agents.create({ name: 'talker', model: 'claude-sonnet-5-5' });
+    const environment = await e2e.client.beta.environments.create({ name: 'reconnect env' });
+    const session = await e2e.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
+    const page = await browser.newPage();
+
+    // A link to a session asks for the key first, then opens that session.
+    await page.goto(`${proxy.url}/console/sessions/${session.id}`);
+    await page.getByLabel('API key').fill(e2e.runtime.apiKey);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.locator('#connection-status').textContent(), WAIT).toBe('Live');
+    await page.evaluate(`window.connectionStates = [];
+      new MutationObserver(() => window.connectionStates.push(document.getElementById('connection-status').dataset.state))
+        .observe(document.getElementById('connection-status'), { attributes: true, childList: true, characterData: true, subtree: true })`);
+
+    const message = page.locator('textarea[name="message"]');
+    await message.fill('[[delay 3000]] [[reply:said across the cut]]');
+    await message.press('Enter');
+    await expect.poll(() => page.locator('#session-status').textContent(), WAIT).toBe('running');
+    expect(proxy.cut()).toBeGreaterThan(0);
+
+    await expect.poll(() => page.locator('[data-event-type="agent.message"]').last().textContent(), WAIT).toContain('said across the cut');
+    await expect.poll(() => page.locator('#session-status').textContent(), WAIT).toMatch(/^idle/);
+    await expect.poll(() => page.locator('#connection-status').textContent(), WAIT).toBe('Live');
+    const states = (await page.evaluate('window.connectionStates')) as string[];
+    expect(states).toContain('reconnecting');
+
+    const stored = (await storedEvents(e2e.client, session.id)).map((e) => e.id);
+    await expect.poll(() => shownEventIds(page), WAIT).toEqual(stored);
+    expect(stored.length).toBeGreaterThanOrEqual(5);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'after-reconnect.png'), fullPage: true });
+
+    // Still live after the reconnect: the next turn arrives too.
+    await message.fill('[[reply:and after it]]');
+    await message.press('Enter');
+    await expect.poll(() => page.locator('[data-event-type="agent.message"]').last().textContent(), WAIT).toContain('and after it');
+    await expect.poll(async () => (await shownEventIds(page)).join(), WAIT).toBe((await storedEvents(e2e.client, session.id)).map((e) => e.id).join());
   });
 });

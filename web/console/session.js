@@ -71,7 +71,8 @@ export function sessionPage(root, id) {
         const use = toolUses.get(event.tool_use_id ?? event.mcp_tool_use_id ?? event.custom_tool_use_id);
         if (!use) break;
         const took = duration(use.started, event.processed_at);
-        use.state.textContent = event.is_error ? `Failed after ${took}.` : `Finished in ${took}.`;
+        use.done = true;
+        if (!use.denied) use.state.textContent = event.is_error ? `Failed after ${took}.` : `Finished in ${took}.`;
         use.element.classList.toggle('tool-failed', Boolean(event.is_error));
         use.entry.textContent = `Tool ${use.name}: ${took}${event.is_error ? ' (error)' : ''}`;
         clearConfirmation(use);
@@ -80,13 +81,14 @@ export function sessionPage(root, id) {
       case 'user.tool_confirmation': {
         const use = toolUses.get(event.tool_use_id);
         if (!use) break;
-        use.state.textContent = event.result === 'allow' ? 'Approved; running…' : 'Denied.';
+        use.denied = event.result === 'deny';
+        use.state.textContent = use.denied ? `Denied${event.deny_message ? `: “${event.deny_message}”` : '.'}` : 'Approved; running…';
         clearConfirmation(use);
         break;
       }
       case 'span.model_request_start': {
         const entry = h('li', { class: 'span span-model' }, 'Model request: running…');
-        modelSpans.set(event.id, { started: event.processed_at, entry });
+        modelSpans.set(event.id, { started: event.processed_at, entry, open: true });
         ui.timeline.append(entry);
         break;
       }
@@ -94,6 +96,7 @@ export function sessionPage(root, id) {
         const span = modelSpans.get(event.model_request_start_id);
         const u = event.model_usage ?? {};
         if (span) {
+          span.open = false;
           span.entry.textContent = `Model request: ${duration(span.started, event.processed_at)} · ${u.input_tokens ?? 0} in, ` +
             `${u.output_tokens ?? 0} out, ${u.cache_read_input_tokens ?? 0} cache read${event.is_error ? ' (error)' : ''}`;
         }
@@ -105,6 +108,7 @@ export function sessionPage(root, id) {
         break;
       case 'session.status_idle':
         showStatus(ui, 'idle', stopReasonText(event.stop_reason));
+        closeOpenSpans(event.processed_at);
         for (const useId of event.stop_reason?.type === 'requires_action' ? event.stop_reason.event_ids : []) askConfirmation(useId);
         refreshSoon();
         break;
@@ -118,6 +122,15 @@ export function sessionPage(root, id) {
       case 'agent.message':
         announce('The agent replied.');
         break;
+    }
+  }
+
+  /** A turn that stops (an interrupt, say) leaves the model request it cut short without an end: it ends here. */
+  function closeOpenSpans(at) {
+    for (const span of modelSpans.values()) {
+      if (!span.open) continue;
+      span.open = false;
+      span.entry.textContent = `Model request: stopped after ${duration(span.started, at)}, no answer`;
     }
   }
 

@@ -189,6 +189,53 @@ describe('the console', () => {
     await expect.poll(() => page.locator('#connection-status').textContent(), WAIT).toBe('Live');
     expect(await shownEventIds(page)).toEqual(stored);
   });
+
+  it('works from the keyboard alone: sign in, start a session, send a message', async () => {
+    const tabPage = await browser.newPage();
+    /** Presses Tab until the focused element matches `selector`; fails if it never does. */
+    const tabTo = async (selector: string) => {
+      for (let i = 0; i < 40; i++) {
+        await tabPage.keyboard.press('Tab');
+        if (await tabPage.evaluate(`document.activeElement?.matches(${JSON.stringify(selector)}) ?? false`)) return;
+      }
+      throw new Error(`Tab never reached ${selector}`);
+    };
+    await tabPage.goto(`${e2e.runtime.url}/console/`);
+    await tabPage.getByLabel('API key').waitFor(WAIT);
+    await tabTo('.skip-link');
+    await tabTo('input[name="api_key"]');
+    await tabPage.keyboard.type(e2e.runtime.apiKey);
+    await tabPage.keyboard.press('Enter');
+    await tabPage.locator('#agents-table').waitFor(WAIT);
+    await tabTo('#new-session-form button[type="submit"]');
+    await tabPage.keyboard.press('Enter');
+    await tabPage.waitForURL(/\/console\/sessions\/sesn_/, WAIT);
+    await expect.poll(() => tabPage.locator('#connection-status').textContent(), WAIT).toBe('Live');
+    await tabTo('textarea[name="message"]');
+    await tabPage.keyboard.type('[[reply:typed without a mouse]]');
+    await tabPage.keyboard.press('Enter');
+    await expect.poll(() => tabPage.locator('[data-event-type="agent.message"]').last().textContent(), WAIT).toContain('typed without a mouse');
+    await tabPage.close();
+  });
+
+  it('goes back to sign-in when the access token expires, and signs out on request', async () => {
+    // The stored token, made to expire in a moment.
+    await page.evaluate(`for (const k of Object.keys(sessionStorage)) {
+      const access = JSON.parse(sessionStorage.getItem(k));
+      sessionStorage.setItem(k, JSON.stringify({ ...access, expires_at: new Date(Date.now() + 1500).toISOString() }));
+    }`);
+    await page.reload();
+    await page.getByText('Your sign-in has expired. Sign in again.').waitFor(WAIT);
+    expect(await page.getByLabel('API key').count()).toBe(1);
+    expect(page.url()).toContain(`/console/sessions/${sessionId}`);
+
+    await page.getByLabel('API key').fill(e2e.runtime.apiKey);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await expect.poll(() => page.locator('#connection-status').textContent(), WAIT).toBe('Live');
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByLabel('API key').waitFor(WAIT);
+    expect(await page.evaluate('sessionStorage.length')).toBe(0);
+  });
 });
 
 describe('the console across a dropped connection', () => {

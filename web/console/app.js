@@ -157,6 +157,7 @@ function createSessionForm(agents, environments) {
   const form = h(
     'form',
     {
+      id: 'new-session-form',
       class: 'card',
       'aria-labelledby': 'new-session-heading',
       onsubmit: async (ev) => {

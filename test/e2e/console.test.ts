@@ -257,7 +257,13 @@ describe('the console across a dropped connection', () => {
   it('reconnects mid-turn with a fresh token and shows each event once, in order', async () => {
     const agent = await e2e.client.beta.agents.create({ name: 'talker', model: 'claude-sonnet-5-5' });
     const environment = await e2e.client.beta.environments.create({ name: 'reconnect env' });
-    const session = await e2e.client.beta.sessions.create({ agent: agent.id, environment_id: environment.id });
+    const session = await e2e.client.beta.sessions.create({
+      agent: agent.id,
+      environment_id: environment.id,
+      budget: { type: 'limit', max_list_cost: { amount: '5.00', currency: 'USD' } },
+      // The limits extension (docs/api-extensions.md), which the SDK's types do not name.
+      ...({ limits: { max_tool_calls: 20 } } as object),
+    });
     const page = await browser.newPage();
 
     // A link to a session asks for the key first, then opens that session.
@@ -265,6 +271,8 @@ describe('the console across a dropped connection', () => {
     await page.getByLabel('API key').fill(e2e.runtime.apiKey);
     await page.getByRole('button', { name: 'Sign in' }).click();
     await expect.poll(() => page.locator('#connection-status').textContent(), WAIT).toBe('Live');
+    await expect.poll(() => page.locator('#session-budget').textContent(), WAIT).toBe('5.00 USD at list prices');
+    expect(await page.locator('#session-limits').textContent()).toBe('tool calls ≤ 20');
     await page.evaluate(`window.connectionStates = [];
       new MutationObserver(() => window.connectionStates.push(document.getElementById('connection-status').dataset.state))
         .observe(document.getElementById('connection-status'), { attributes: true, childList: true, characterData: true, subtree: true })`);

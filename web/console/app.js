@@ -27,7 +27,7 @@ function route(notice) {
 }
 
 /** Goes to `path` inside the console, as a link would, and moves focus to the new page. */
-export function navigate(path) {
+function navigate(path) {
   history.pushState(null, '', path);
   route();
   main.focus();

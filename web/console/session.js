@@ -46,15 +46,15 @@ export function sessionPage(root, id) {
     refreshTimer = setTimeout(refreshSession, 300);
   };
 
-  function onEvent(event) {
+  function onEvent(event, live) {
     liveMessages.get(event.id)?.remove();
     liveMessages.delete(event.id);
     ui.events.append(renderEvent(event));
-    track(event);
+    track(event, live);
   }
 
   /** What an event changes beyond its own element: tool states, awaiting confirmations, the timeline, the status. */
-  function track(event) {
+  function track(event, live) {
     switch (event.type) {
       case 'agent.tool_use':
       case 'agent.mcp_tool_use':
@@ -109,7 +109,8 @@ export function sessionPage(root, id) {
       case 'session.status_idle':
         showStatus(ui, 'idle', stopReasonText(event.stop_reason));
         closeOpenSpans(event.processed_at);
-        for (const useId of event.stop_reason?.type === 'requires_action' ? event.stop_reason.event_ids : []) askConfirmation(useId);
+        dropUnfinishedMessages();
+        for (const useId of event.stop_reason?.type === 'requires_action' ? event.stop_reason.event_ids : []) askConfirmation(useId, live);
         refreshSoon();
         break;
       case 'session.status_rescheduled':
@@ -120,7 +121,7 @@ export function sessionPage(root, id) {
         refreshSoon();
         break;
       case 'agent.message':
-        announce('The agent replied.');
+        if (live) announce('The agent replied.');
         break;
     }
   }
@@ -134,7 +135,13 @@ export function sessionPage(root, id) {
     }
   }
 
-  function askConfirmation(useId) {
+  /** A message being written when its turn stopped (an interrupt) was never stored: its live text goes. */
+  function dropUnfinishedMessages() {
+    for (const el of liveMessages.values()) el.remove();
+    liveMessages.clear();
+  }
+
+  function askConfirmation(useId, live) {
     const use = toolUses.get(useId);
     if (!use || use.controls) return;
     use.state.textContent = 'Waiting for your confirmation.';
@@ -167,7 +174,7 @@ export function sessionPage(root, id) {
       error,
     );
     use.element.append(use.controls);
-    announce(`${use.name} is waiting for your confirmation.`);
+    if (live) announce(`${use.name} is waiting for your confirmation.`);
   }
 
   function clearConfirmation(use) {

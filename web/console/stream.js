@@ -8,7 +8,8 @@ const MAX_BACKOFF_MS = 10_000;
 const PING_EVERY_MS = 20_000;
 
 /**
- * Opens `sessionId`'s events. Handlers: `onEvent(event)` for each stored event; `onStart(event)` and
+ * Opens `sessionId`'s events. Handlers: `onEvent(event, live)` for each stored event (`live` when it arrived
+ * over the socket); `onStart(event)` and
  * `onDelta(frame)` for the live frames of an agent.message being written; `onConnection(state, detail)` with
  * state 'connecting' | 'live' | 'reconnecting' (detail: seconds until the next try) | 'closed'.
  * Answers `close()`.
@@ -22,11 +23,12 @@ export function openSessionEvents(sessionId, { onEvent, onStart, onDelta, onConn
   let retryTimer = 0;
   let pingTimer = 0;
 
-  const deliver = (event) => {
+  /** `live`: the event came over the socket as it happened, not from the stored backlog. */
+  const deliver = (event, live) => {
     if (!event?.id || seen.has(event.id)) return;
     seen.add(event.id);
     lastId = event.id;
-    onEvent(event);
+    onEvent(event, live);
   };
 
   async function loadBacklog() {
@@ -36,7 +38,7 @@ export function openSessionEvents(sessionId, { onEvent, onStart, onDelta, onConn
       if (page) query.set('page', page);
       const answer = await api('GET', `/v1/sessions/${encodeURIComponent(sessionId)}/events?${query}`);
       if (closed) return;
-      answer.data.forEach(deliver);
+      for (const event of answer.data) deliver(event, false);
       page = answer.next_page;
     } while (page);
   }
@@ -63,12 +65,19 @@ export function openSessionEvents(sessionId, { onEvent, onStart, onDelta, onConn
   function openSocket(url, fromNow) {
     const ws = new WebSocket(url);
     socket = ws;
+    // With no cursor the stream starts when it opens: what was appended between the backlog and then is read
+    // once more, and the socket's events wait until it has been, so they are shown after it, in log order.
+    let held = fromNow ? [] : null;
+    const release = () => {
+      const waiting = held ?? [];
+      held = null;
+      for (const event of waiting) deliver(event, true);
+    };
     ws.onopen = () => {
       attempt = 0;
       onConnection('live');
       pingTimer = setInterval(() => ws.readyState === WebSocket.OPEN && ws.send('{"type":"ping"}'), PING_EVERY_MS);
-      // With no cursor the stream starts now: what was appended between the backlog and now is read once more.
-      if (fromNow) loadBacklog().catch(() => {});
+      if (held) loadBacklog().catch(() => {}).finally(release);
     };
     ws.onmessage = (message) => {
       let frame;
@@ -80,7 +89,8 @@ export function openSessionEvents(sessionId, { onEvent, onStart, onDelta, onConn
       if (frame.type === 'pong') return;
       if (frame.type === 'event_start') onStart(frame.event);
       else if (frame.type === 'event_delta') onDelta(frame);
-      else deliver(frame);
+      else if (held) held.push(frame);
+      else deliver(frame, true);
     };
     ws.onclose = () => {
       clearInterval(pingTimer);

@@ -74,7 +74,7 @@ export function sessionPage(root, id) {
         use.done = true;
         if (!use.denied) use.state.textContent = event.is_error ? `Failed after ${took}.` : `Finished in ${took}.`;
         use.element.classList.toggle('tool-failed', Boolean(event.is_error));
-        use.entry.textContent = `Tool ${use.name}: ${took}${event.is_error ? ' (error)' : ''}`;
+        if (!use.denied) use.entry.textContent = `Tool ${use.name}: ${took}${event.is_error ? ' (error)' : ''}`;
         clearConfirmation(use);
         break;
       }
@@ -83,6 +83,7 @@ export function sessionPage(root, id) {
         if (!use) break;
         use.denied = event.result === 'deny';
         use.state.textContent = use.denied ? `Denied${event.deny_message ? `: “${event.deny_message}”` : '.'}` : 'Approved; running…';
+        use.entry.textContent = `Tool ${use.name}: ${use.denied ? 'denied' : 'running…'}`;
         clearConfirmation(use);
         break;
       }
@@ -145,6 +146,7 @@ export function sessionPage(root, id) {
     const use = toolUses.get(useId);
     if (!use || use.controls) return;
     use.state.textContent = 'Waiting for your confirmation.';
+    use.entry.textContent = `Tool ${use.name}: waiting for confirmation…`;
     if (use.element.dataset.eventType === 'agent.custom_tool_use') {
       use.state.textContent = 'Waiting for its result (send a user.custom_tool_result through the API).';
       return;

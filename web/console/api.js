@@ -66,11 +66,7 @@ export async function api(method, path, body) {
     throw new ApiError(401, 'not signed in');
   }
   const headers = { authorization: `Bearer ${access.token}` };
-  if (body !== undefined) {
-    headers['content-type'] = 'application/json';
-    // A retry of the same request (a double click, a flaky network) is then answered once, not done twice.
-    headers['idempotency-key'] = crypto.randomUUID();
-  }
+  if (body !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const answer = await readBody(res);
   if (res.status === 401) {

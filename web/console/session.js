@@ -82,6 +82,8 @@ export function sessionPage(root, id) {
         const use = toolUses.get(event.tool_use_id);
         if (!use) break;
         use.denied = event.result === 'deny';
+        // The call runs from its approval: the wait for it is the user's time, not the tool's.
+        if (!use.denied) use.started = event.processed_at;
         use.state.textContent = use.denied ? `Denied${event.deny_message ? `: “${event.deny_message}”` : '.'}` : 'Approved; running…';
         use.entry.textContent = `Tool ${use.name}: ${use.denied ? 'denied' : 'running…'}`;
         clearConfirmation(use);

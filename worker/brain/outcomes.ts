@@ -11,7 +11,7 @@ import { assessBudget } from './budget.ts';
 import type { ModelRequest } from './context-builder.ts';
 import { requestModel } from './model-request.ts';
 import type { StepPorts } from './ports.ts';
-import { listCostUsd } from './pricing.ts';
+import { listCostUsd } from '../../contract/pricing.ts';
 import type { StepOptions } from './step.ts';
 
 /** How often a grader at work says so (`span.outcome_evaluation_ongoing`), besides once as it starts. */

@@ -23,7 +23,7 @@ import type { ModelTurn } from './model-client.ts';
 import { requestModel } from './model-request.ts';
 import { gradeOpenEvaluation } from './outcomes.ts';
 import { StaleEpoch, type FilePort, type LogPort, type StepPorts } from './ports.ts';
-import { listCostUsd } from './pricing.ts';
+import { listCostUsd } from '../../contract/pricing.ts';
 import { settleToolCalls } from './tool-calls.ts';
 import {
   eventsOf, finishThread, focusThread, offerDelegate, refuseWaiting, stopThread, tagForThread, threadContext, THREAD_EVENT_TYPES, threadLog, withoutDelegateCalls,

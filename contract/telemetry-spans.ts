@@ -52,15 +52,17 @@ export function turnSpans(events: readonly SessionEvent[], ctx: TurnContext): Tr
 
 type ToolUse = EventOf<'agent.tool_use'> | EventOf<'agent.mcp_tool_use'> | EventOf<'agent.custom_tool_use'>;
 
-/** A span being built: `key` pairs it with its end event, `thread` says which thread's span is its parent. */
+/** A span whose end event has not been read yet; `thread` says which thread's span is its parent. */
 interface Building {
   span: TraceSpan;
   thread: string | null;
   /** Tool calls the model's answer made (chat spans), for the finish reason. */
   toolCalls: number;
+  /** `session.error`s with `retry_status: retrying` while the request was open (chat spans). */
   retries: number;
 }
 
+/** The turn's spans as its events are read in order: open spans are keyed by what their end event names. */
 class Turn {
   private readonly traceId: string;
   private readonly root: TraceSpan;
@@ -70,8 +72,7 @@ class Turn {
   private readonly maxBytes: number;
   private readonly startMs: number;
   private readonly endMs: number;
-  private lastChat: Building | null = null;
-  private inputMessages: unknown[] = [];
+  private readonly inputMessages: unknown[] = [];
 
   private readonly last: SessionEvent;
   private readonly ctx: TurnContext;
@@ -186,12 +187,11 @@ class Turn {
 
   private startChat(ev: EventOf<'span.model_request_start'>): void {
     const model = this.modelOf(threadOf(ev));
-    const b = this.begin(`mr:${ev.id}`, ev, chatName(model), 'client', {
+    this.begin(`mr:${ev.id}`, ev, chatName(model), 'client', {
       'gen_ai.operation.name': 'chat',
       'gen_ai.provider.name': 'anthropic',
       ...(model ? { 'gen_ai.request.model': model } : {}),
     });
-    this.lastChat = b;
   }
 
   private endChat(ev: EventOf<'span.model_request_end'>, next: SessionEvent | undefined): void {
@@ -218,7 +218,6 @@ class Turn {
       const reason = b.toolCalls > 0 ? 'tool_use' : next?.type === 'session.status_idle' && !next.stopped_by ? next.stop_reason.type : null;
       if (reason) a['gen_ai.response.finish_reasons'] = [reason];
     }
-    if (this.lastChat === b) this.lastChat = null;
   }
 
   private agentMessage(ev: EventOf<'agent.message'>): void {

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { startRuntime, type Runtime, type RuntimeOptions } from '../../scripts/runtime.ts';
 import { startScriptedModel, type StartedScriptedModel, type StartOptions } from '../../scripted-model/server.ts';
 
-export interface ScriptedRuntimeOptions extends Pick<RuntimeOptions, 'workerVars' | 'workerEntry'> {
+export interface ScriptedRuntimeOptions extends Pick<RuntimeOptions, 'workerVars' | 'workerEntry' | 'inspectorPort'> {
   /** The runtime's API key (EDGEHARNESS_API_KEY). */
   apiKey?: string;
   /** How the scripted model is started (a port of its own is always picked). */
@@ -49,6 +49,7 @@ export async function startScriptedRuntime(name: string, options: ScriptedRuntim
       },
       workerVars: options.workerVars,
       workerEntry: options.workerEntry,
+      inspectorPort: options.inspectorPort,
     });
     return { runtime, client: new Anthropic({ baseURL: runtime.url, apiKey: runtime.apiKey, maxRetries: 0 }) };
   };

@@ -550,14 +550,21 @@ export class TelemetryOutbox extends DurableObject<Env> {
     await this.rearm();
   }
 
+  /**
+   * The alarm for the earliest destination with spans due. One with a request still out is left to the alarm that
+   * sent it (it rearms when the request ends): waking for it now would only spin.
+   */
   private async rearm(): Promise<void> {
-    const next = this.sql
-      .exec<{ t: number | null }>(
-        `SELECT MIN(next_at) AS t FROM destinations d WHERE state = 'enabled' AND EXISTS (SELECT 1 FROM spans s WHERE s.destination_id = d.id)`,
+    const waiting = this.sql
+      .exec<{ id: string; next_at: number }>(
+        `SELECT id, next_at FROM destinations d WHERE state = 'enabled' AND EXISTS (SELECT 1 FROM spans s WHERE s.destination_id = d.id)`,
       )
-      .one().t;
-    if (next === null) await this.ctx.storage.deleteAlarm();
-    else await this.ctx.storage.setAlarm(Math.max(next, Date.now()));
+      .toArray();
+    const idle = waiting.filter((d) => !this.sending.has(d.id));
+    const now = Date.now();
+    if (idle.length) await this.ctx.storage.setAlarm(Math.max(now, Math.min(...idle.map((d) => d.next_at))));
+    else if (waiting.length) await this.ctx.storage.setAlarm(now + SEND_TIMEOUT_MS + 5_000);
+    else await this.ctx.storage.deleteAlarm();
   }
 
   /** Posts one destination's queue, a batch at a time, until it is empty, a batch fails, or this alarm's share is sent. */

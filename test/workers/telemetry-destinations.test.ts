@@ -6,7 +6,7 @@ import Anthropic, { BadRequestError, NotFoundError, PermissionDeniedError, RateL
 import { SELF, env } from 'cloudflare:test';
 import { afterEach, describe, expect, inject, it } from 'vitest';
 import { KEY } from './api.ts';
-import { telemetryUrlProblem } from '../../contract/telemetry.ts';
+import { invalidAddress, telemetryUrlProblem } from '../../contract/telemetry.ts';
 import type { TraceSpan } from '../../contract/trace-span.ts';
 import { telemetryOutbox } from '../../durable-objects/stubs.ts';
 
@@ -154,6 +154,11 @@ describe('telemetry destinations', () => {
     expect(telemetryUrlProblem('https://collector.example.com/#x', false)).toMatch(/fragment/);
     expect(telemetryUrlProblem(`https://collector.example.com/${'a'.repeat(2048)}`, false)).toMatch(/2048/);
     expect(telemetryUrlProblem('http://127.0.0.1:4318', true)).toBeNull();
+    // A loopback or private host is refused at delivery, as an invalid address, unless private delivery is allowed.
+    expect(invalidAddress('https://localhost/v1/traces', false)).toBe(true);
+    expect(invalidAddress('https://192.168.1.10/v1/traces', false)).toBe(true);
+    expect(invalidAddress('https://collector.example.com/v1/traces', false)).toBe(false);
+    expect(invalidAddress('http://127.0.0.1:4318/v1/traces', true)).toBe(false);
   });
 
   it('keeps a workspace list: add, list newest first, remove', async () => {
@@ -189,6 +194,29 @@ describe('telemetry destinations', () => {
     expect(await destinations().test(down.id)).toEqual({ type: 'telemetry_destination_test', result: { type: 'failure', error: 'HTTP error (status 503)' } });
     // A test changes neither state nor delivery_health.
     expect(await destinations().retrieve(down.id)).toEqual(down);
+
+    const nobody = await destinations().create({ endpoint_url: 'http://127.0.0.1:1', workspaces: { type: 'all' } });
+    expect(await destinations().test(nobody.id)).toEqual({ type: 'telemetry_destination_test', result: { type: 'failure', error: 'connection failure' } });
+  });
+
+  it('posts to traces.endpoint_url exactly, with content cut to max_content_bytes; traces.enabled false queues nothing', async () => {
+    const [name, off] = [unique('custom'), unique('off')];
+    const d = await destinations().create({
+      endpoint_url: receiver(),
+      workspaces: { type: 'all' },
+      traces: { endpoint_url: `${collector(name)}/otlp/traces`, content_mode: 'content', max_content_bytes: 4 },
+    });
+    const quiet = await destinations().create({ endpoint_url: collector(off), workspaces: { type: 'all' }, traces: { enabled: false } });
+    const outbox = telemetryOutbox(env);
+    await outbox.exportSpans({ workspaceId: 'wrkspc_default', sessionId: 'sesn_content', spans: [span('chat', { 'gen_ai.input.messages': 'a prompt' })] });
+    await expect.poll(async () => (await received(name)).length, { timeout: 20_000 }).toBe(1);
+    const got = await received(name);
+    expect(got[0]!.path).toBe(`/hooks/${name}/otlp/traces`);
+    const attrs = Object.fromEntries(otlpSpans(got)[0]!.span.attributes.map((a) => [a.key, a.value]));
+    expect(attrs['gen_ai.input.messages']).toEqual({ stringValue: 'a pr' });
+    expect((await outbox.queued())[quiet.id]).toBeUndefined();
+    expect(await received(off)).toEqual([]);
+    expect((await destinations().retrieve(d.id)).delivery_health.last_error).toBeNull();
   });
 
   it('exports spans as OTLP JSON to each enabled destination covering the workspace, and nothing to the others', async () => {

@@ -490,7 +490,7 @@ export class TelemetryOutbox extends DurableObject<Env> {
       attributes: {},
       events: [],
     };
-    const error = await this.post(r, [span]);
+    const error = await this.post(r, this.body(r, [span]));
     return ok({ tested: { type: 'telemetry_destination_test', result: error === null ? { type: 'success' } : { type: 'failure', error } } });
   }
 
@@ -576,7 +576,16 @@ export class TelemetryOutbox extends DurableObject<Env> {
         if (!d || d.state !== 'enabled' || d.traces_enabled !== 1) return;
         const rows = this.sql.exec<SpanRow>(`SELECT seq, span FROM spans WHERE destination_id = ? ORDER BY seq LIMIT ?`, id, BATCH_SPANS).toArray();
         if (!rows.length) return;
-        const error = await this.post(d, rows.map((r) => JSON.parse(r.span) as TraceSpan));
+        let body: Uint8Array;
+        try {
+          body = this.body(d, rows.map((r) => JSON.parse(r.span) as TraceSpan));
+        } catch (err) {
+          // A batch that can't be serialized would block the queue for good: it goes, and the log says so.
+          console.error(`telemetry: ${rows.length} spans for ${id} dropped, not serializable:`, (err as Error).message);
+          this.sql.exec(`DELETE FROM spans WHERE destination_id = ? AND seq <= ?`, id, rows.at(-1)!.seq);
+          continue;
+        }
+        const error = await this.post(d, body);
         if (!this.row(id)) return; // deleted while the request was out
         if (error === null) this.succeeded(id, rows.at(-1)!.seq);
         else return this.failed(id, error);
@@ -623,14 +632,18 @@ export class TelemetryOutbox extends DurableObject<Env> {
    * One OTLP/HTTP request to the destination: null when it answered 2xx, else the official wording of the failure.
    * The wording never carries a response body, a header value or an address.
    */
-  private async post(d: DestinationRow, spans: TraceSpan[]): Promise<string | null> {
+  private body(d: DestinationRow, spans: TraceSpan[]): Uint8Array {
+    return otlpTracesBody(spans, { mode: d.content_mode === 'content' ? 'content' : 'metadata_only', maxBytes: d.max_content_bytes });
+  }
+
+  private async post(d: DestinationRow, body: Uint8Array): Promise<string | null> {
     const url = tracesUrl(d.endpoint_url, d.traces_endpoint_url);
     if (invalidAddress(url, this.allowPrivate())) return 'invalid address';
     try {
       const res = await fetch(url, {
         method: 'POST',
         headers: { ...(JSON.parse(d.headers) as Record<string, string>), 'content-type': 'application/json' },
-        body: otlpTracesBody(spans, { mode: d.content_mode === 'content' ? 'content' : 'metadata_only', maxBytes: d.max_content_bytes }),
+        body,
         redirect: 'manual',
         signal: AbortSignal.timeout(SEND_TIMEOUT_MS),
       });

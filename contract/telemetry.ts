@@ -1,7 +1,6 @@
 // Telemetry destinations (`client.beta.organization.telemetryDestinations`): the request shapes, the destination as
 // answered, and the rules an endpoint URL and its headers must meet. See docs/telemetry.md.
 import { z } from 'zod';
-import type { Assignable } from './common.ts';
 import { privateHost } from './webhook.ts';
 import type {
   BetaTelemetryDestination,
@@ -83,11 +82,11 @@ export const TelemetryWorkspaceListQuery = z.object({
 });
 export type TelemetryWorkspaceListQuery = z.infer<typeof TelemetryWorkspaceListQuery>;
 
+/** The destination as answered: the SDK's own type, so a field we miss fails `tsc`. */
 export type TelemetryDestination = BetaTelemetryDestination;
 export type TelemetryDestinationWorkspace = BetaTelemetryDestinationWorkspace;
 export type TelemetryTestResponse = BetaTelemetryDestinationTestResponse;
 export type DisabledReason = 'caller' | 'sustained_failure' | 'invalid_address' | 'redirect';
-export type TelemetryDestinationIsSdk = Assignable<TelemetryDestination, BetaTelemetryDestination>;
 
 /** The official name of the span `test` sends. */
 export const TEST_SPAN_NAME = 'anthropic.test';

@@ -33,6 +33,10 @@ export default defineConfig({
                 EDGEHARNESS_WEBHOOK_ALLOW_PRIVATE: '1',
                 EDGEHARNESS_WEBHOOK_RETRY_BASE_MS: '50',
                 EDGEHARNESS_WEBHOOK_MAX_ATTEMPTS: '3',
+                // Telemetry destinations on the test receiver; quick retries, disabled after half a second of failing.
+                EDGEHARNESS_TELEMETRY_ALLOW_PRIVATE: '1',
+                EDGEHARNESS_TELEMETRY_RETRY_BASE_MS: '50',
+                EDGEHARNESS_TELEMETRY_DISABLE_AFTER_MS: '500',
               },
             },
           })),

@@ -7,6 +7,7 @@ import type { Directory } from './directory.ts';
 import type { SessionLog } from './session-log.ts';
 import type { WorkspaceStore } from './workspace-store.ts';
 import type { WebhookOutbox } from './webhook-outbox.ts';
+import type { TelemetryOutbox } from './telemetry-outbox.ts';
 
 /** The public methods of a Durable Object class, as its stub exposes them. */
 export type Remote<T> = {
@@ -46,4 +47,11 @@ export type WebhookOutboxStub = Remote<Omit<WebhookOutbox, Handlers>>;
 /** The one WebhookOutbox of this deployment: the organization's webhook endpoints and their delivery queue. */
 export function webhookOutbox(env: Pick<Env, 'WEBHOOKS'>): WebhookOutboxStub {
   return env.WEBHOOKS.get(env.WEBHOOKS.idFromName('organization')) as unknown as WebhookOutboxStub;
+}
+
+export type TelemetryOutboxStub = Remote<Omit<TelemetryOutbox, Handlers>>;
+
+/** The one TelemetryOutbox of this deployment: the organization's telemetry destinations and their span queue. */
+export function telemetryOutbox(env: Pick<Env, 'TELEMETRY'>): TelemetryOutboxStub {
+  return env.TELEMETRY.get(env.TELEMETRY.idFromName('organization')) as unknown as TelemetryOutboxStub;
 }

@@ -168,6 +168,8 @@ export async function startRuntime(options: RuntimeOptions = {}): Promise<Runtim
     const envFile = writeWorkerEnvFile(stateDir, {
       // Webhook endpoints on this machine (http, loopback) are allowed locally; never when deployed (docs/webhooks.md).
       EDGEHARNESS_WEBHOOK_ALLOW_PRIVATE: '1',
+      // Telemetry destinations on this machine (an OTLP collector on loopback, http) likewise (docs/telemetry.md).
+      EDGEHARNESS_TELEMETRY_ALLOW_PRIVATE: '1',
       // Web apps on other origins that may call the API from a browser (docs/browser.md); unset, only the console.
       ...(env.EDGEHARNESS_ALLOWED_ORIGINS ? { EDGEHARNESS_ALLOWED_ORIGINS: env.EDGEHARNESS_ALLOWED_ORIGINS } : {}),
       ...options.workerVars,

@@ -5,6 +5,7 @@ import type { Directory } from '../durable-objects/directory.ts';
 import type { SessionLog } from '../durable-objects/session-log.ts';
 import type { WorkspaceStore } from '../durable-objects/workspace-store.ts';
 import type { WebhookOutbox } from '../durable-objects/webhook-outbox.ts';
+import type { TelemetryOutbox } from '../durable-objects/telemetry-outbox.ts';
 import type { SessionSandbox } from '../sandbox/cloudflare/session-sandbox.ts';
 
 export interface Env {
@@ -26,6 +27,17 @@ export interface Env {
   /** Webhook delivery: attempts before the endpoint is disabled (default 8), and the first retry's delay in ms (default 30000, doubling). */
   EDGEHARNESS_WEBHOOK_MAX_ATTEMPTS?: string;
   EDGEHARNESS_WEBHOOK_RETRY_BASE_MS?: string;
+  /** The organization's telemetry destinations and the queue of spans for them (docs/telemetry.md). */
+  TELEMETRY: DurableObjectNamespace<TelemetryOutbox>;
+  /**
+   * "1": telemetry destinations may be http, IP addresses, loopback/private hosts and any port. `npm start` and the
+   * tests set it; deployed, leave it unset (https on port 443 to public hostnames only).
+   */
+  EDGEHARNESS_TELEMETRY_ALLOW_PRIVATE?: string;
+  /** Span delivery: the first retry's delay in ms (default 1000, doubling, at most 5 minutes). */
+  EDGEHARNESS_TELEMETRY_RETRY_BASE_MS?: string;
+  /** How long deliveries may fail with no success in between before the destination is disabled (ms, default 3600000). */
+  EDGEHARNESS_TELEMETRY_DISABLE_AFTER_MS?: string;
   /** The files' bytes (worker/api/routes/files.ts), keyed `<workspace id>/<file id>`; their metadata is in WORKSPACE. */
   FILES: R2Bucket;
   /** Lowers the largest file an upload may carry (default and ceiling 500000000 bytes, contract/file.ts). */

@@ -8,6 +8,7 @@ export { WorkspaceStore } from '../durable-objects/workspace-store.ts';
 export { Directory } from '../durable-objects/directory.ts';
 export { DeploymentScheduler } from '../durable-objects/deployment-scheduler.ts';
 export { WebhookOutbox } from '../durable-objects/webhook-outbox.ts';
+export { TelemetryOutbox } from '../durable-objects/telemetry-outbox.ts';
 // Cloudflare provider of the hands (`wrangler deploy --env cloudflare`); inert where no SANDBOX binding exists.
 export { SessionSandbox, ContainerProxy } from '../sandbox/cloudflare/session-sandbox.ts';
 

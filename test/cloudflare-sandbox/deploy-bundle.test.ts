@@ -23,6 +23,7 @@ it('bundles the cloudflare environment with the SANDBOX binding, its container a
     for (const binding of [
       'env.SANDBOX (SessionSandbox)',
       'env.SESSION_LOG (SessionLog)',
+      'env.TELEMETRY (TelemetryOutbox)',
       'env.FILES (edgeharness-files)',
       'env.BRAIN (edgeharness-cloudflare#Brain)',
       // the console's static files (web/)

@@ -16,7 +16,7 @@ it('bundles the Worker for deployment with wrangler deploy --dry-run', async () 
       timeout: 120_000,
     });
     expect(stdout).toContain('--dry-run: exiting now');
-    for (const binding of ['SESSION_LOG (SessionLog)', 'WORKSPACE (WorkspaceStore)', 'DIRECTORY (Directory)', 'FILES (edgeharness-files)', 'BRAIN (edgeharness#Brain)', 'env.ASSETS'])
+    for (const binding of ['SESSION_LOG (SessionLog)', 'WORKSPACE (WorkspaceStore)', 'DIRECTORY (Directory)', 'WEBHOOKS (WebhookOutbox)', 'TELEMETRY (TelemetryOutbox)', 'FILES (edgeharness-files)', 'BRAIN (edgeharness#Brain)', 'env.ASSETS'])
       expect(stdout).toContain(binding);
     const bundle = path.join(out, 'index.js');
     expect(existsSync(bundle)).toBe(true);

@@ -24,6 +24,7 @@ import { threads } from './routes/threads.ts';
 import { vaults } from './routes/vaults.ts';
 import { workspaces } from './routes/workspaces.ts';
 import { webhooks } from './routes/webhooks.ts';
+import { telemetryDestinations } from './routes/telemetry-destinations.ts';
 import { resourceWebhooks } from './resource-webhooks.ts';
 
 export function createApp() {
@@ -78,6 +79,7 @@ export function createApp() {
   app.route('/v1/organizations/workspaces', workspaces);
   app.route('/v1/organizations/api_keys', apiKeys);
   app.route('/v1/organizations/webhooks', webhooks);
+  app.route('/v1/organizations/telemetry_destinations', telemetryDestinations);
 
   app.notFound((c) => notFound(`no route for ${c.req.method} ${c.req.path}`).toResponse(c.var.requestId));
 

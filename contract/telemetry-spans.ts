@@ -28,6 +28,22 @@ export interface TurnContext {
 }
 
 const DEFAULT_MAX_CONTENT_BYTES = 8192;
+
+/**
+ * Every attribute that carries content (prompts, completions, tool inputs and outputs, text a user wrote): the GenAI
+ * semantic conventions' names and our own. Only `contentMode: 'content'` sets them, and the exporter removes them
+ * for a destination whose content mode is `metadata_only`.
+ */
+export const CONTENT_ATTRIBUTES: ReadonlySet<string> = new Set([
+  'gen_ai.system_instructions',
+  'gen_ai.input.messages',
+  'gen_ai.output.messages',
+  'gen_ai.tool.call.arguments',
+  'gen_ai.tool.call.result',
+  'edgeharness.tool.deny_message',
+  'edgeharness.compaction.summary',
+  'edgeharness.loop.key',
+]);
 /** The status message of a span whose end never reached the log (an interrupt, a crash, a turn cut short). */
 export const INTERRUPTED = 'interrupted';
 

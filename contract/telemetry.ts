@@ -89,6 +89,13 @@ export type TelemetryTestResponse = BetaTelemetryDestinationTestResponse;
 export type DisabledReason = 'caller' | 'sustained_failure' | 'invalid_address' | 'redirect';
 
 /** The official name of the span `test` sends. */
+/** What the destinations covering a workspace want of a session's spans: whether any takes content, and how much. */
+export interface TelemetryCoverage {
+  content: boolean;
+  /** The largest `max_content_bytes` of the destinations that take content (0 when none does). */
+  maxContentBytes: number;
+}
+
 export const TEST_SPAN_NAME = 'anthropic.test';
 
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;

@@ -5,24 +5,12 @@ import { millisToHrTime } from '@opentelemetry/core';
 import { JsonTraceSerializer } from '@opentelemetry/otlp-transformer';
 import { resourceFromAttributes } from '@opentelemetry/resources';
 import type { SpanAttributes, TraceSpan } from '../contract/trace-span.ts';
+import { CONTENT_ATTRIBUTES, truncateUtf8 } from '../contract/telemetry-spans.ts';
 
 type ReadableSpan = Parameters<typeof JsonTraceSerializer.serializeRequest>[0][number];
 
 const RESOURCE = resourceFromAttributes({ 'service.name': 'edgeharness' });
 const SCOPE = { name: 'edgeharness' };
-
-/**
- * The attributes that carry content (prompts, completions, tool inputs and outputs: the GenAI semantic conventions'
- * names). A `metadata_only` destination never receives them; a `content` one receives them cut to its
- * `max_content_bytes`.
- */
-export const CONTENT_ATTRIBUTES: ReadonlySet<string> = new Set([
-  'gen_ai.system_instructions',
-  'gen_ai.input.messages',
-  'gen_ai.output.messages',
-  'gen_ai.tool.call.arguments',
-  'gen_ai.tool.call.result',
-]);
 
 export interface ContentPolicy {
   mode: 'metadata_only' | 'content';
@@ -30,20 +18,22 @@ export interface ContentPolicy {
   maxBytes: number | null;
 }
 
-/** `text` cut to at most `maxBytes` of UTF-8, never inside a character. */
-function cutUtf8(text: string, maxBytes: number): string {
-  const bytes = new TextEncoder().encode(text);
-  if (bytes.length <= maxBytes) return text;
-  return new TextDecoder().decode(bytes.slice(0, maxBytes)).replace(/\uFFFD$/, '');
-}
-
 function shapeAttributes(attributes: SpanAttributes, policy: ContentPolicy): SpanAttributes {
   const out: SpanAttributes = {};
   for (const [key, value] of Object.entries(attributes)) {
     if (!CONTENT_ATTRIBUTES.has(key)) out[key] = value;
-    else if (policy.mode === 'content') out[key] = policy.maxBytes !== null && typeof value === 'string' ? cutUtf8(value, policy.maxBytes) : value;
+    else if (policy.mode === 'content') out[key] = policy.maxBytes !== null && typeof value === 'string' ? truncateUtf8(value, policy.maxBytes) : value;
   }
   return out;
+}
+
+/** `s` as a destination with `policy` may see it: content attributes removed, or cut to its bound. */
+export function shapeSpan(s: TraceSpan, policy: ContentPolicy): TraceSpan {
+  return {
+    ...s,
+    attributes: shapeAttributes(s.attributes, policy),
+    events: s.events.map((e) => ({ ...e, attributes: shapeAttributes(e.attributes, policy) })),
+  };
 }
 
 function toReadable(s: TraceSpan, policy: ContentPolicy): ReadableSpan {

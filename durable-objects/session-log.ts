@@ -2,7 +2,8 @@
 // brain's lease with its fencing epoch, the wake/watchdog alarm, and live fan-out to SSE and WebSocket readers.
 import { DurableObject } from 'cloudflare:workers';
 import type { Env } from '../worker/env.ts';
-import { webhookOutbox, workspaceStore } from './stubs.ts';
+import { telemetryOutbox, webhookOutbox, workspaceStore } from './stubs.ts';
+import { turnSpans } from '../contract/telemetry-spans.ts';
 import { sessionWebhookEvents } from '../contract/webhook.ts';
 import { migrate } from '../resources/shared/migrations.ts';
 import { SESSION_LOG_MIGRATIONS } from './session-log-schema.ts';
@@ -24,6 +25,9 @@ const DEFAULT_LEASE_MS = 30_000;
 /** Upper bound on the bytes one positional read returns, so a page of large events stays within RPC limits. */
 const READ_BYTE_BUDGET = 16_000_000;
 const SSE_PING_MS = 15_000;
+
+/** The events that end a turn, and with it a trace (contract/telemetry-spans.ts). */
+const TURN_ENDS: ReadonlySet<string> = new Set(['session.status_idle', 'session.status_terminated']);
 
 /** Where the session stands: status, lease, input answered, accounting. Written with every append. */
 export interface RunState {
@@ -704,6 +708,48 @@ export class SessionLog extends DurableObject<Env> {
     }
     for (const s of stored) this.broadcast(s.event);
     this.raiseWebhooks(st, stored);
+    this.raiseTelemetry(st, stored);
+  }
+
+  /**
+   * When a turn ends (the session idles or terminates), its spans go to the telemetry outbox, if any destination
+   * covers the workspace: read and built after the append has answered, never awaited, never failing it.
+   */
+  private raiseTelemetry(st: LogState, stored: Stored[]): void {
+    const ends = stored.filter((s) => TURN_ENDS.has(s.event.type));
+    if (!ends.length) return;
+    const { spec } = st;
+    this.ctx.waitUntil(
+      (async () => {
+        const outbox = telemetryOutbox(this.env);
+        const coverage = await outbox.covers(spec.workspaceId);
+        if (!coverage) return;
+        for (const end of ends) {
+          const events = this.turnEndingAt(end.seq);
+          const spans = turnSpans(events, {
+            workspaceId: spec.workspaceId,
+            sessionId: spec.sessionId,
+            agentId: spec.agent.id,
+            agentName: spec.agent.name,
+            agentVersion: spec.agent.version,
+            model: spec.agent.model.id,
+            // The outbox removes content for each destination that takes metadata only, and cuts it to each bound.
+            ...(coverage.content ? { contentMode: 'content' as const, maxContentBytes: coverage.maxContentBytes } : {}),
+            // A sub-agent thread's model is its agent's, which its events do not repeat.
+            ...(events.some((e) => e.session_thread_id) ? { threadModels: Object.fromEntries(this.threadList().map((t) => [t.id, t.agent.model.id])) } : {}),
+          });
+          await outbox.exportSpans({ workspaceId: spec.workspaceId, sessionId: spec.sessionId, spans });
+        }
+      })().catch((err: unknown) => console.error('telemetry export failed', err)),
+    );
+  }
+
+  /** The events of the turn that the event at `endSeq` ends: those after the previous turn's end, through it. */
+  private turnEndingAt(endSeq: number): SessionEvent[] {
+    const prev = this.sql
+      .exec<{ m: number | null }>(`SELECT MAX(seq) AS m FROM events WHERE type IN (${[...TURN_ENDS].map(() => '?').join(', ')}) AND seq < ?`, ...TURN_ENDS, endSeq)
+      .one().m ?? 0;
+    return this.sql.exec<Row>(`SELECT * FROM events WHERE seq > ? AND seq <= ? ORDER BY seq`, prev, endSeq).toArray().map((r) => this.decode(r));
   }
 
   /** Hands the webhook events these appends raise to the outbox: one RPC, never awaited, never failing the append. */

@@ -17,6 +17,7 @@ import {
   headersProblem,
   hostAndPort,
   invalidAddress,
+  MAX_CONTENT_BYTES,
   telemetryUrlProblem,
   tracesUrl,
   urlOrigin,
@@ -26,10 +27,11 @@ import {
   type TelemetryDestinationUpdateParams,
   type TelemetryDestinationWorkspace,
   type TelemetryTestResponse,
+  type TelemetryCoverage,
   type TracesParams,
   type WorkspacesParams,
 } from '../contract/telemetry.ts';
-import { otlpTracesBody } from './otlp-traces.ts';
+import { otlpTracesBody, shapeSpan, type ContentPolicy } from './otlp-traces.ts';
 
 const MIGRATIONS: readonly Migration[] = [
   {
@@ -495,8 +497,14 @@ export class TelemetryOutbox extends DurableObject<Env> {
   }
 
   /** Whether any enabled destination with traces on covers `workspaceId`: a caller with nothing to send skips the work. */
-  async covers(workspaceId: string): Promise<boolean> {
-    return this.receivers(workspaceId).length > 0;
+  async covers(workspaceId: string): Promise<TelemetryCoverage | null> {
+    const targets = this.receivers(workspaceId);
+    if (!targets.length) return null;
+    const content = targets.filter((t) => t.content_mode === 'content');
+    return {
+      content: content.length > 0,
+      maxContentBytes: Math.max(0, ...content.map((t) => t.max_content_bytes ?? MAX_CONTENT_BYTES)),
+    };
   }
 
   /**
@@ -510,7 +518,9 @@ export class TelemetryOutbox extends DurableObject<Env> {
       if (!targets.length) return;
       this.ctx.storage.transactionSync(() => {
         for (const t of targets) {
-          for (const s of batch.spans) this.sql.exec(`INSERT INTO spans (destination_id, span) VALUES (?, ?)`, t.id, JSON.stringify(s));
+          // Stored as this destination may see them: a metadata_only queue never holds content.
+          const policy = policyOf(t);
+          for (const s of batch.spans) this.sql.exec(`INSERT INTO spans (destination_id, span) VALUES (?, ?)`, t.id, JSON.stringify(shapeSpan(s, policy)));
           // Past the cap the oldest go: a dead collector must not grow the queue without bound.
           this.sql.exec(
             `DELETE FROM spans WHERE destination_id = ? AND seq <= (SELECT seq FROM spans WHERE destination_id = ? ORDER BY seq DESC LIMIT 1 OFFSET ?)`,
@@ -633,7 +643,7 @@ export class TelemetryOutbox extends DurableObject<Env> {
    * The wording never carries a response body, a header value or an address.
    */
   private body(d: DestinationRow, spans: TraceSpan[]): Uint8Array {
-    return otlpTracesBody(spans, { mode: d.content_mode === 'content' ? 'content' : 'metadata_only', maxBytes: d.max_content_bytes });
+    return otlpTracesBody(spans, policyOf(d));
   }
 
   private async post(d: DestinationRow, body: Uint8Array): Promise<string | null> {
@@ -672,6 +682,11 @@ export class TelemetryOutbox extends DurableObject<Env> {
       this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM destination_workspaces WHERE destination_id = ? AND workspace_id = ?`, r.id, workspaceId).one().n > 0;
     return r.workspaces_type === 'include' ? listed : !listed;
   }
+}
+
+/** What a destination's spans may carry of content. */
+function policyOf(d: DestinationRow): ContentPolicy {
+  return { mode: d.content_mode === 'content' ? 'content' : 'metadata_only', maxBytes: d.max_content_bytes };
 }
 
 /** The columns whose change is a change of configuration or state (`updated_at` moves). */

@@ -225,7 +225,7 @@ describe('telemetry destinations', () => {
     const yes = await destinations().create({ endpoint_url: collector(covering), workspaces: { type: 'include', workspace_ids: [workspace] }, headers: { authorization: SECRET } });
     const no = await destinations().create({ endpoint_url: collector(other), workspaces: { type: 'exclude', workspace_ids: [workspace] } });
     const outbox = telemetryOutbox(env);
-    expect(await outbox.covers(workspace)).toBe(true);
+    expect(await outbox.covers(workspace)).toEqual({ content: false, maxContentBytes: 0 });
 
     await outbox.exportSpans({
       workspaceId: workspace,
@@ -263,7 +263,7 @@ describe('telemetry destinations', () => {
 
     // Disabled: spans produced now are never delivered, not even after it is enabled again.
     await outbox.exportSpans({ workspaceId: 'wrkspc_default', sessionId: 'sesn_failing', spans: [span('chat')] });
-    expect(await outbox.covers('wrkspc_default')).toBe(false);
+    expect(await outbox.covers('wrkspc_default')).toBeNull();
     expect((await outbox.queued())[d.id]).toBeUndefined();
   });
 

@@ -117,18 +117,24 @@ async function main(): Promise<number> {
   // read before running, so a bad baseline fails in a second rather than after the whole suite
   const baseline = options.baseline ? readReport(options.baseline) : undefined;
 
-  let target: Target;
+  // Ctrl-C stops the runtime this eval started, whether it is still starting or already running
+  const starting = new AbortController();
+  let target: Target | undefined;
+  const stopOnSignal = () => {
+    if (!target) return starting.abort(new Error('interrupted'));
+    void target.stop().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', stopOnSignal);
+  process.once('SIGTERM', stopOnSignal);
   try {
     target = options.remote
       ? remoteTarget(options.remote.baseUrl, options.remote.apiKey, process.env)
-      : await startLocalTarget(process.env, (line) => out(`eval: ${line}`));
+      : await startLocalTarget(process.env, (line) => out(`eval: ${line}`), starting.signal);
   } catch (err) {
+    if (starting.signal.aborted) return 130;
     process.stderr.write(`eval: could not start the runtime: ${err instanceof Error ? err.message : String(err)}\n`);
     return 2;
   }
-  const stopOnSignal = () => void target.stop().finally(() => process.exit(130));
-  process.once('SIGINT', stopOnSignal);
-  process.once('SIGTERM', stopOnSignal);
 
   const results: RunResult[] = [];
   try {

@@ -26,13 +26,14 @@ export interface Target {
 
 /**
  * Starts the local runtime (scripts/runtime.ts) on a temporary state dir, which stop() removes. Its model is the
- * scripted one unless ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL is set; the grader is the same model.
+ * scripted one unless ANTHROPIC_API_KEY or ANTHROPIC_BASE_URL is set; the grader is the same model. Aborting `signal`
+ * while it starts stops what was started.
  */
-export async function startLocalTarget(env: NodeJS.ProcessEnv, onStatus: (line: string) => void): Promise<Target> {
+export async function startLocalTarget(env: NodeJS.ProcessEnv, onStatus: (line: string) => void, signal?: AbortSignal): Promise<Target> {
   const stateDir = mkdtempSync(path.join(tmpdir(), 'eh-eval-'));
   try {
     // an eval measures the harness, not the policy that caps one key's requests
-    const runtime = await startRuntime({ port: 0, stateDir, env, onStatus, workerVars: { EDGEHARNESS_RATE_LIMIT_PER_MINUTE: '0' } });
+    const runtime = await startRuntime({ port: 0, stateDir, env, onStatus, signal, workerVars: { EDGEHARNESS_RATE_LIMIT_PER_MINUTE: '0' } });
     const graderKey = runtime.model.kind === 'scripted' ? 'scripted' : env.ANTHROPIC_API_KEY;
     return {
       client: new Anthropic({ baseURL: runtime.url, apiKey: runtime.apiKey }),
@@ -109,6 +110,8 @@ export async function runTask(target: Target, task: TaskSpec, run: number, optio
   };
   try {
     const client = target.client;
+    // the spec was validated against contract/agent.ts, which mirrors the SDK's params but is looser in places
+    // (a tool config is one object, not the SDK's union per tool name): the runtime validates the request again
     const agent = await client.beta.agents.create({ ...task.agent, name: task.agent.name ?? `eval-${task.name}`, model: task.agent.model ?? options.model } as Anthropic.Beta.AgentCreateParams);
     const environment = await client.beta.environments.create({ ...task.environment, name: task.environment?.name ?? `eval-${task.name}` } as Anthropic.Beta.EnvironmentCreateParams);
     const started = performance.now();

@@ -51,7 +51,7 @@ export default defineConfig({
       {
         test: {
           name: 'node',
-          include: ['test/scripted-model/**/*.test.ts', 'test/sandbox/**/*.test.ts', 'test/cloudflare-sandbox/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/install/**/*.test.ts', 'test/design/**/*.test.ts'],
+          include: ['test/scripted-model/**/*.test.ts', 'test/sandbox/**/*.test.ts', 'test/cloudflare-sandbox/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/install/**/*.test.ts', 'test/design/**/*.test.ts', 'test/eval/**/*.test.ts'],
           environment: 'node',
           testTimeout: 120_000,
           hookTimeout: 180_000,

@@ -38,6 +38,8 @@ const RULES: Rule[] = [
   { from: 'worker/index.ts', may: [''] },
   { from: 'worker/env.ts', may: [''] },
   { from: 'scripts/', may: ['sandbox/toolset/'] },
+  // The eval runner drives a runtime from outside: it starts one (scripts/) and reads the API's shapes and prices.
+  { from: 'eval/', may: ['scripts/runtime.ts', 'contract/'] },
 ];
 
 const OWN_FOLDER: Record<string, string> = { 'worker/index.ts': 'worker/', 'worker/env.ts': 'worker/' };
@@ -106,6 +108,7 @@ describe('layers', () => {
     expect(violation('contract/agent.ts', { target: 'resources/shared/rows.ts', typeOnly: false })).toMatch(/may not import/);
     expect(violation('worker/brain/budget.ts', { target: 'durable-objects/session-log.ts', typeOnly: false })).toMatch(/only types/);
     expect(violation('worker/brain/budget.ts', { target: 'durable-objects/session-log.ts', typeOnly: true })).toBeNull();
+    expect(violation('eval/runner.ts', { target: 'worker/brain/step.ts', typeOnly: false })).toMatch(/may not import/);
   });
 });
 

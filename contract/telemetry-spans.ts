@@ -43,6 +43,8 @@ export const CONTENT_ATTRIBUTES: ReadonlySet<string> = new Set([
   'edgeharness.tool.deny_message',
   'edgeharness.compaction.summary',
   'edgeharness.loop.key',
+  'edgeharness.outcome.explanation',
+  'edgeharness.thread.message',
 ]);
 /** The status message of a span whose end never reached the log (an interrupt, a crash, a turn cut short). */
 export const INTERRUPTED = 'interrupted';

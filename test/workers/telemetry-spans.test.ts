@@ -5,11 +5,11 @@ import { describe, expect, it } from 'vitest';
 import {
   agentCustomToolUse, agentMcpToolResult, agentMcpToolUse, agentMessage, agentToolResult, agentToolUse, contextCompacted,
   outcomeEvaluationEnd, outcomeEvaluationStart, sessionError, spanModelRequestEnd, spanModelRequestStart, statusIdle,
-  statusRunning, systemMessage, threadCreated, threadStatusIdle, threadStatusRunning, userDefineOutcome,
+  statusRunning, systemMessage, threadCreated, threadMessageSent, threadStatusIdle, threadStatusRunning, userDefineOutcome,
   type NewEvent, type SessionEvent, type StoredInput,
 } from '../../contract/events.ts';
 import { listCostUsd } from '../../contract/pricing.ts';
-import { INTERRUPTED, truncateUtf8, turnSpans, type TurnContext } from '../../contract/telemetry-spans.ts';
+import { CONTENT_ATTRIBUTES, INTERRUPTED, truncateUtf8, turnSpans, type TurnContext } from '../../contract/telemetry-spans.ts';
 import type { TraceSpan } from '../../contract/trace-span.ts';
 
 const MODEL = 'claude-sonnet-4-5';
@@ -69,6 +69,22 @@ function toolTurn(texts = { user: 'list the files', input: 'ls -la', output: 'a.
   const end2 = log.add(spanModelRequestEnd(start2.id, USAGE_2, false));
   const idle = log.add(statusIdle({ type: 'end_turn' }));
   return { events: log.since(first), first, start1, use, end1, result, start2, end2, idle };
+}
+
+/** A turn with every kind of event that has content: a denied call, compaction, an outcome grade, a thread message, a loop nudge. */
+function everyKindTurn(): SessionEvent[] {
+  const log = new Log();
+  const first = log.add(userDefineOutcome('outc_1', { description: 'tidy', rubric: { type: 'text', content: 'rubric' } }));
+  log.add(userMessage('go'));
+  const use = log.add(agentToolUse('bash', { command: 'rm -rf /' }, 'ask'));
+  log.add({ type: 'user.tool_confirmation', tool_use_id: use.id, result: 'deny', deny_message: 'no' });
+  log.add(contextCompacted({ compacted_through: 'sevt_x', compacted_events: 4, method: 'model', summary: 'summary' }));
+  log.add(threadMessageSent('sthr_h', [{ type: 'text', text: 'hello helper' }], 'helper'));
+  log.add(systemMessage('you are looping', { source: 'edgeharness.loop', loop_key: 'bash:ls' }));
+  const evalStart = log.add(outcomeEvaluationStart('outc_1', 1));
+  log.add(outcomeEvaluationEnd({ id: evalStart.id, outcome_id: 'outc_1', iteration: 1 }, 'satisfied', 'explained', USAGE_1));
+  log.add(statusIdle({ type: 'end_turn' }));
+  return log.since(first);
 }
 
 describe('a turn with two model requests and a tool call', () => {
@@ -349,6 +365,16 @@ describe('content', () => {
     const tool = one(spans, 'execute_tool bash');
     expect(JSON.parse(String(tool.attributes['gen_ai.tool.call.arguments']))).toEqual({ command: CANARY.input });
     expect(String(tool.attributes['gen_ai.tool.call.result'])).toContain(CANARY.output);
+  });
+
+  it('names every attribute content mode adds in CONTENT_ATTRIBUTES, which the exporter removes for metadata-only destinations', () => {
+    const keys = (spans: TraceSpan[]) => new Set(spans.flatMap((sp) => [...Object.keys(sp.attributes), ...sp.events.flatMap((e) => Object.keys(e.attributes))]));
+    for (const events of [toolTurn(CANARY).events, everyKindTurn()]) {
+      const metadata = keys(turnSpans(events, CTX));
+      const added = [...keys(turnSpans(events, { ...CTX, contentMode: 'content' }))].filter((k) => !metadata.has(k));
+      expect(added.length).toBeGreaterThan(0);
+      for (const key of added) expect(CONTENT_ATTRIBUTES.has(key), key).toBe(true);
+    }
   });
 
   it('is cut to maxContentBytes of UTF-8, never inside a character', () => {

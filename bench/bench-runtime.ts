@@ -8,12 +8,12 @@ export async function startBenchRuntime(
   workerVars?: Readonly<Record<string, string>>,
   /** Another Worker entry, e.g. the test Worker whose brain steps can be killed (test/support/faults.ts). */
   workerEntry?: string,
-): Promise<{ client: Anthropic; url: string; apiKey: string; stop(): Promise<void> }> {
+): Promise<{ client: Anthropic; url: string; apiKey: string; adminKey: string; stop(): Promise<void> }> {
   // Bodies grow with the conversation; recording only the last few keeps the model's memory flat.
   // The per-key rate limit is off: a benchmark measures what the runtime can do, not the policy that caps one key.
   const vars = { EDGEHARNESS_RATE_LIMIT_PER_MINUTE: '0', ...workerVars };
   const run = await startScriptedRuntime(`bench-${name}`, { apiKey: 'bench-key', workerVars: vars, workerEntry, model: { maxRecordedRequests: 5 } });
-  return { client: run.client, url: run.runtime.url, apiKey: run.runtime.apiKey, stop: () => run.stop() };
+  return { client: run.client, url: run.runtime.url, apiKey: run.runtime.apiKey, adminKey: run.runtime.adminKey, stop: () => run.stop() };
 }
 
 export function percentile(xs: number[], p: number): number {

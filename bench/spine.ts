@@ -3,6 +3,7 @@
 // Durable Objects, brain) against the scripted model at zero latency. Prints numbers; asserts nothing.
 import type Anthropic from '@anthropic-ai/sdk';
 import { percentile as pct, startBenchRuntime } from './bench-runtime.ts';
+import { timedTurn } from './timed-turn.ts';
 
 const TURNS_PER_POINT = Number(process.env.BENCH_TURNS ?? 15);
 const LOG_SIZES = [10, 1_000, 10_000];
@@ -73,23 +74,6 @@ async function pad(client: Client, id: string, size: number, kind: 'non-context'
     left -= n;
   }
 }
-
-/** One turn: send a message, wait for idle on the live stream; in-model time is the model-request span. */
-async function timedTurn(client: Client, id: string, text: string): Promise<{ total: number; model: number }> {
-  const stream = await client.beta.sessions.events.stream(id);
-  const t0 = performance.now();
-  await client.beta.sessions.events.send(id, { events: [{ type: 'user.message', content: [{ type: 'text', text }] }] });
-  let start = '';
-  let end = '';
-  for await (const ev of stream) {
-    if (ev.type === 'span.model_request_start') start = ev.processed_at;
-    if (ev.type === 'span.model_request_end') end = ev.processed_at;
-    if (ev.type === 'session.status_idle') break;
-  }
-  const total = performance.now() - t0;
-  return { total, model: Date.parse(end) - Date.parse(start) };
-}
-
 
 function fmt(n: number): string {
   return n.toFixed(1).padStart(15);

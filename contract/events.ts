@@ -6,6 +6,7 @@ import type * as OfficialSessions from '@anthropic-ai/sdk/resources/beta/session
 import type { EventParams } from './event.ts';
 import type { Limits } from './session.ts';
 import type { Assignable } from './common.ts';
+import type { SandboxStart } from '../sandbox/hands.ts';
 
 // ---------- the stored events ----------
 
@@ -17,6 +18,12 @@ export type StoppedBy = 'loop_detection' | 'compaction_limit';
 export type StatusIdleEvent = Official.BetaManagedAgentsSessionStatusIdleEvent & { limit?: BudgetLimit; stopped_by?: StoppedBy };
 /** `source` names who wrote it (`edgeharness.budget`, `edgeharness.loop`); `loop_key` the call a loop nudge is about. */
 export type SystemMessageEvent = OfficialSessions.BetaManagedAgentsSystemMessageEvent & { source?: string; loop_key?: string };
+/**
+ * `sandbox_start` (extension) says whether the call had to start the session's sandbox (`cold`: its first call, or
+ * the first after the sandbox died or was stopped) or found it running (`warm`). Only on the results of calls that
+ * ran in the sandbox: absent on a call refused before it ran, and on one whose sandbox could not be started or reached.
+ */
+export type ToolResultEvent = Official.BetaManagedAgentsAgentToolResultEvent & { sandbox_start?: SandboxStart };
 export type ContextCompactedEvent = Official.BetaManagedAgentsAgentThreadContextCompactedEvent & {
   /** The last event folded into the summary; later contexts start after it. */
   compacted_through: string;
@@ -41,7 +48,7 @@ export type SessionEvent = (
   | Official.BetaManagedAgentsAgentMessageEvent
   | Official.BetaManagedAgentsAgentToolUseEvent
   | Official.BetaManagedAgentsAgentCustomToolUseEvent
-  | Official.BetaManagedAgentsAgentToolResultEvent
+  | ToolResultEvent
   | Official.BetaManagedAgentsAgentMCPToolUseEvent
   | Official.BetaManagedAgentsAgentMCPToolResultEvent
   | ContextCompactedEvent
@@ -143,8 +150,14 @@ export function agentCustomToolUse(name: string, input: Record<string, unknown>)
   return { type: 'agent.custom_tool_use', name, input };
 }
 
-export function agentToolResult(toolUseId: string, content: ToolResultBlock[], isError: boolean): NewEvent<'agent.tool_result'> {
-  return { type: 'agent.tool_result', tool_use_id: toolUseId, content, is_error: isError };
+/** `extension.sandbox_start` only for a call that ran in the sandbox (see `ToolResultEvent`). */
+export function agentToolResult(
+  toolUseId: string,
+  content: ToolResultBlock[],
+  isError: boolean,
+  extension: { sandbox_start?: SandboxStart } = {},
+): NewEvent<'agent.tool_result'> {
+  return { type: 'agent.tool_result', tool_use_id: toolUseId, content, is_error: isError, ...extension };
 }
 
 /** A call to a tool of the agent's MCP server `server`; `name` is the tool's own name on that server. */

@@ -277,6 +277,7 @@ class Turn {
     this.close(`tool:${useId}`, b, ev);
     const a = b.span.attributes;
     if (this.content && ev.content) a['gen_ai.tool.call.result'] = this.json(ev.content);
+    if (ev.type === 'agent.tool_result' && ev.sandbox_start) a['edgeharness.sandbox.start'] = ev.sandbox_start;
     if (ev.is_error) {
       const type = a['edgeharness.tool.confirmation'] === 'deny' ? 'tool_denied' : 'tool_error';
       a['error.type'] = type;

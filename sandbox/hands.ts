@@ -111,10 +111,21 @@ export interface RepositoryError {
   repository_url: string | null;
 }
 
+/**
+ * How a call found its sandbox: `cold` when the call had to start one (the session's first call, or the first after
+ * the sandbox died, went idle or was restarted), `warm` when one was already running.
+ */
+export type SandboxStart = 'cold' | 'warm';
+
 export interface ToolOutcome {
   /** Tool result blocks as the Messages API takes them (text only for the agent toolset). */
   content: Array<{ type: 'text'; text: string }>;
   isError: boolean;
+  /**
+   * Whether the call started its sandbox; absent when the tool never reached a sandbox (it could not be started or
+   * reached) or the provider could not tell. A repeat of a call reports what its first run did.
+   */
+  sandboxStart?: SandboxStart;
   /** The session's repositories that could not be cloned when this call provisioned its sandbox (once per session). */
   repositoryErrors?: RepositoryError[];
   /** The session's file resources that could not be placed before this call (each reported once). */
@@ -144,10 +155,10 @@ export interface Hands {
   /** Starts (or reattaches to) the session's sandbox. Idempotent; `execute` calls it when needed. */
   provision(spec: SandboxSpec): Promise<void>;
   /**
-   * Runs one tool call in the session's sandbox, provisioning it first if there is none. A sandbox that dies
-   * mid-call yields `isError: true` with a message saying so (never a thrown error); the next call gets a
-   * fresh sandbox. Output over 100,000 characters is truncated in the result and kept whole in a file in the
-   * workspace, and the result says where.
+   * Runs one tool call in the session's sandbox, provisioning it first if there is none (`sandboxStart` says
+   * which). A sandbox that dies mid-call yields `isError: true` with a message saying so (never a thrown error);
+   * the next call gets a fresh sandbox. Output over 100,000 characters is truncated in the result and kept whole
+   * in a file in the workspace, and the result says where.
    */
   execute(spec: SandboxSpec, call: ToolCall): Promise<ToolOutcome>;
   /** Stops the session's sandbox and frees what it holds. Idempotent. */

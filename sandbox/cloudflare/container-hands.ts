@@ -10,6 +10,7 @@ import {
   type RepositoryError,
   type SandboxMemoryStore,
   type SandboxSpec,
+  type SandboxStart,
   type ToolCall,
   type ToolOutcome,
 } from '../hands.ts';
@@ -62,7 +63,8 @@ export interface ContainerLayout {
   callDir: string;
   /**
    * Root's alone too (0700): what the container holds of the session's resources (resource-plan.ts STATE_FILE), the
-   * files staged for placing, and the plan that carries repository tokens to root's git.
+   * files staged for placing, the plan that carries repository tokens to root's git, and the mark of a container a
+   * call has run in (START_MARK).
    */
   stateDir: string;
   /** The container's `/`: where the absolute mount paths of repositories, files and skills are. */
@@ -177,7 +179,8 @@ export function createContainerHands(openSandbox: OpenSandbox, options: Containe
     // A subshell: the SDK runs commands in one long-lived shell, whose working directory must not move.
     const user = layout.sandboxUser;
     const command = [
-      '(cd', shellQuote(layout.workspaceDir), '&&',
+      '(', startProbe(layout),
+      'cd', shellQuote(layout.workspaceDir), '&&',
       // The credentials' variables hold placeholders; the values are put in by the outbound handler.
       ...runnerEnv(spec, layout),
       // The runner enforces the call's timeout and reports it; `timeout` only catches a runner that hangs.
@@ -204,12 +207,14 @@ export function createContainerHands(openSandbox: OpenSandbox, options: Containe
       );
     }
     const outcome = outcomeOf(result, call.name, timeoutMs);
+    const sandboxStart = START_LINE.exec(result.stdout)?.[1] as SandboxStart | undefined;
     // collected before the outcome is recorded in the ledger: what the call wrote is saved by the brain from the record
     const collected = await collectMemory(memory, sandbox, layout);
     if ('error' in collected) fileErrors.push(collected.error);
     const memoryChanges = 'changes' in collected ? collected.changes : [];
     return {
       ...outcome,
+      ...(sandboxStart ? { sandboxStart } : {}),
       ...(repositoryErrors.length ? { repositoryErrors } : {}),
       ...(fileErrors.length ? { fileErrors } : {}),
       ...(memoryChanges.length ? { memoryChanges } : {}),
@@ -511,6 +516,22 @@ function runnerEnv(spec: SandboxSpec, layout: ContainerLayout): string[] {
     ...(spec.credentials ?? []).map((c) => `${c.name}=${c.placeholder}`),
   ];
   return assignments.length === 0 ? [] : ['env', ...assignments.map(shellQuote)];
+}
+
+/** The line a call's command prints first: whether the call is the first to run in its container. */
+const START_LINE = /^edgeharness-sandbox-start=(cold|warm)$/m;
+/** In the state directory: the mark of a container a call has run in (`startProbe`). */
+const START_MARK = 'container-started';
+
+/**
+ * Says whether the container is new to tool calls, by a mark only its first call finds missing: the mark is in the
+ * container's own filesystem, so it dies with the container, and the isolate's memory of what it configured (which a
+ * fresh isolate lacks, and which a container stopped while idle outlives) plays no part. Root's, in root's state
+ * directory: the sandbox user can neither make nor remove it.
+ */
+function startProbe(layout: ContainerLayout): string {
+  const mark = shellQuote(`${layout.stateDir}/${START_MARK}`);
+  return `if [ -e ${mark} ]; then echo edgeharness-sandbox-start=warm; else mkdir -p -m 700 ${shellQuote(layout.stateDir)} && : > ${mark}; echo edgeharness-sandbox-start=cold; fi;`;
 }
 
 /**

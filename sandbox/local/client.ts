@@ -164,9 +164,11 @@ function toOutcome(value: unknown): ToolOutcome {
   // the host's own file errors (a memory store it could not mount) and the changes made under memory mounts
   const fileErrors = Array.isArray(v.fileErrors) ? v.fileErrors.map((e) => ({ type: 'unknown_error' as const, message: String(e?.message) })) : [];
   const memoryChanges = Array.isArray(v.memoryChanges) ? v.memoryChanges : [];
+  const sandboxStart = v.sandboxStart === 'cold' || v.sandboxStart === 'warm' ? v.sandboxStart : undefined;
   return {
     content,
     isError: v.isError,
+    ...(sandboxStart ? { sandboxStart } : {}),
     ...(repositoryErrors.length ? { repositoryErrors } : {}),
     ...(fileErrors.length ? { fileErrors } : {}),
     ...(memoryChanges.length ? { memoryChanges } : {}),

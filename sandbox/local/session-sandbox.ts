@@ -8,7 +8,7 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { redactContent, type SandboxCredential } from '../credentials.ts';
-import type { Networking, ToolOutcome } from '../hands.ts';
+import type { Networking, SandboxStart, ToolOutcome } from '../hands.ts';
 import type { LauncherNotice, LauncherOptions, LauncherSecrets, RunnerCall, RunnerMessage } from './runner-protocol.ts';
 import { redactSavedOutput } from './saved-output.ts';
 import { handOverWorkspace, sandboxUser, type SandboxUser } from './sandbox-user.ts';
@@ -195,8 +195,11 @@ export class SessionSandbox {
     return { status: r ? 'running' : 'none', started_at: r?.startedAt.toISOString() ?? null, pid: r?.child.pid ?? null };
   }
 
-  /** Starts the runner unless one is alive; rejects (with the reason) when the sandbox cannot start. */
-  async ensureRunning(settings: SandboxSettings, ownCalls = 0): Promise<void> {
+  /**
+   * Starts the runner unless one is alive; rejects (with the reason) when the sandbox cannot start. Answers `cold`
+   * when the caller waited for a start (its own, or one already under way), `warm` when a runner was alive.
+   */
+  async ensureRunning(settings: SandboxSettings, ownCalls = 0): Promise<SandboxStart> {
     for (const c of settings.credentials) this.redactions.set(`${c.credentialId}\0${c.value}`, c);
     const current = this.runner;
     // changed networking or credentials take effect at once when no other call is running, else at the next
@@ -205,21 +208,23 @@ export class SessionSandbox {
       this.runner = undefined;
       await current.stop();
     }
-    if (this.runner && !this.runner.dead) return;
+    if (this.runner && !this.runner.dead) return 'warm';
     this.starting ??= this.start(settings).finally(() => { this.starting = undefined; });
     await this.starting;
+    return 'cold';
   }
 
   /**
    * Runs one call. Its outcome is redacted of every credential value before it is returned, and so is the
-   * whole output the runner saved in the workspace when it truncated the result.
+   * whole output the runner saved in the workspace when it truncated the result. A call that reached a runner says
+   * whether it had to start one (`sandboxStart`), also when the runner then died under it.
    */
   async run(settings: SandboxSettings, call: Omit<RunnerCall, 'id'>): Promise<ToolOutcome> {
     this.inFlight++;
     clearTimeout(this.idleTimer);
     try {
       const outcome = await this.ensureRunning(settings, 1).then(
-        () => (this.runner as Runner).run(call),
+        async (start): Promise<ToolOutcome> => ({ ...(await (this.runner as Runner).run(call)), sandboxStart: start }),
         (error: unknown) => errorOutcome(`the sandbox could not start: ${error instanceof Error ? error.message : String(error)}`),
       );
       const credentials = [...this.redactions.values()];

@@ -47,7 +47,7 @@ describe('cloudflare hands', () => {
 
     const outcome = await hands.execute(spec('sesn_A1'), { name: 'bash', input: { command: 'echo hello' }, idempotencyKey: 'sevt_1' });
 
-    expect(outcome).toEqual({ content: [{ type: 'text', text: 'hello' }], isError: false });
+    expect(outcome).toEqual({ content: [{ type: 'text', text: 'hello' }], isError: false, sandboxStart: 'cold' });
     expect(new Set(sandboxes.opened)).toEqual(new Set(['sesn_A1']));
     expect(sandboxes.session('sesn_A1').containersStarted).toBe(1);
     expect(sandboxes.bySession.has('sesn_B2')).toBe(false);
@@ -57,6 +57,18 @@ describe('cloudflare hands', () => {
     const hands = createContainerHands(sandboxes.open, { layout: sandboxes.layout });
     await hands.execute(spec(), { name: 'bash', input: { command: 'true' }, idempotencyKey: 'sevt_1' });
     expect(sandboxes.session('sesn_A1').networkingApplied).toEqual([spec().networking]);
+  });
+
+  it("says whether a call is the first in its container: cold, then warm, also from a fresh isolate's hands", async () => {
+    const first = await createContainerHands(sandboxes.open, { layout: sandboxes.layout }).execute(spec(), { name: 'bash', input: { command: 'echo one' }, idempotencyKey: 'sevt_1' });
+    const hands = createContainerHands(sandboxes.open, { layout: sandboxes.layout });
+    const second = await hands.execute(spec(), { name: 'bash', input: { command: 'echo two' }, idempotencyKey: 'sevt_2' });
+    const third = await hands.execute(spec(), { name: 'read', input: { file_path: 'missing.txt' }, idempotencyKey: 'sevt_3' });
+
+    expect([text(first), first.sandboxStart]).toEqual(['one', 'cold']);
+    expect([text(second), second.sandboxStart]).toEqual(['two', 'warm']);
+    expect([third.isError, third.sandboxStart]).toEqual([true, 'warm']); // a tool's own error still ran in the sandbox
+    expect(sandboxes.session('sesn_A1').containersStarted).toBe(1);
   });
 
   it('runs the toolset in the workspace: a file bash writes is read back by a later call', async () => {
@@ -77,7 +89,7 @@ describe('cloudflare hands', () => {
     // a brain re-woken after a crash: a fresh isolate, so fresh hands, same Durable Object
     const again = await createContainerHands(sandboxes.open, { layout: sandboxes.layout }).execute(spec(), call);
 
-    expect(first).toEqual({ content: [{ type: 'text', text: '1' }], isError: false });
+    expect(first).toEqual({ content: [{ type: 'text', text: '1' }], isError: false, sandboxStart: 'cold' });
     expect(again).toEqual(first);
     expect(sandboxes.session('sesn_A1').runnerCalls).toBe(1);
     expect(readFileSync(path.join(sandboxes.layout.workspaceDir, 'runs.txt'), 'utf8')).toBe('run\n');
@@ -147,6 +159,7 @@ describe('cloudflare hands', () => {
 
     const next = await hands.execute(spec(), { name: 'bash', input: { command: 'echo alive; ls' }, idempotencyKey: 'sevt_2' });
     expect(next.isError).toBe(false);
+    expect(next.sandboxStart).toBe('cold'); // the first call in the fresh container
     expect(text(next)).toBe('alive'); // and `ls` lists nothing: a fresh container's workspace starts empty
     const sandbox = sandboxes.session('sesn_A1');
     expect(sandbox.containersStarted).toBe(2);
@@ -235,9 +248,13 @@ describe('the user a container runs tools as', () => {
     expect(provision).toBe(`mkdir -p ${workspace} && chown 10001:10001 ${workspace} && chmod 700 ${workspace} && mkdir -p ${calls} && chmod 700 ${calls}`);
     expect(image.session('sesn_A1').writes.map((w) => w.path)).toEqual([callFile]);
     // everything of the call runs as that user, with the workspace as its home; root's shell opens the call file
-    // for it (no chown, no name it could have planted) and removes it afterwards
+    // for it (no chown, no name it could have planted) and removes it afterwards; first, as root, the mark of a
+    // container that has run a call
+    const state = image.layout.stateDir;
     expect(call).toBe([
-      `(cd ${workspace} &&`,
+      `( if [ -e ${state}/container-started ]; then echo edgeharness-sandbox-start=warm;`,
+      `else mkdir -p -m 700 ${state} && : > ${state}/container-started; echo edgeharness-sandbox-start=cold; fi;`,
+      `cd ${workspace} &&`,
       `env HOME=${workspace} TOKEN=edgeharness_placeholder_x`,
       `timeout -k 5 ${Math.ceil((DEFAULT_TOOL_TIMEOUT_MS + 30_000) / 1000)}`,
       'setpriv --reuid=10001 --regid=10001 --clear-groups --inh-caps=-all --no-new-privs --',

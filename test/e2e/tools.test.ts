@@ -62,7 +62,12 @@ describe('tools through the loop', () => {
     expect(idle.stop_reason.type).toBe('end_turn');
 
     const second = await turn(id, say('[[tool:read {"file_path":"note.txt"}]]'));
-    expect(resultText(find(second, 'agent.tool_result')[0])).toContain('hello-from-bash');
+    const read = find(second, 'agent.tool_result')[0];
+    expect(resultText(read)).toContain('hello-from-bash');
+    // extension: the session's first call started its sandbox, the second found it running, in the log as streamed
+    const stored: Event[] = [];
+    for await (const e of e2e.client.beta.sessions.events.list(id, { limit: 1000 })) if (e.type === 'agent.tool_result') stored.push(e);
+    for (const events of [[result, read], stored]) expect(events.map((e) => (e as { sandbox_start?: string }).sandbox_start)).toEqual(['cold', 'warm']);
   });
 
   it('runs write, edit, read, glob and grep through the loop', async () => {
@@ -133,6 +138,7 @@ describe('tools through the loop', () => {
     const r = find(evs, 'agent.tool_result')[0]!;
     expect(r.is_error).toBe(true);
     expect(resultText(r)).toMatch(/input(\.command)?:/);
+    expect(r).not.toHaveProperty('sandbox_start'); // refused before it ran: no sandbox behind it
     expect(find(evs, 'session.status_idle')[0]!.stop_reason.type).toBe('end_turn');
   });
 

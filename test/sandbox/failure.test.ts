@@ -39,7 +39,9 @@ describe('a sandbox killed mid-command', () => {
     const outcome = await running;
     expect(outcome.isError).toBe(true);
     expect(text(outcome)).toContain('the sandbox process died while this tool call was running (was killed by SIGKILL)');
-    expect(text(await host.call(id, 'bash', { command: 'ls started' }))).toBe('started');
+    const next = await host.call(id, 'bash', { command: 'ls started' });
+    expect(text(next)).toBe('started');
+    expect(next.sandboxStart).toBe('cold'); // the call after the death started a fresh sandbox
   });
 
   it('DELETE leaves no process of the sandbox behind', async () => {

@@ -167,7 +167,7 @@ describe('network isolation', () => {
   it('limited reaches a host in allowed_hosts and refuses one that is not, saying why', async () => {
     const networking: Networking = { type: 'limited', allowed_hosts: ['127.0.0.3'], allow_package_managers: false, allow_mcp_servers: false };
     const allowed = await host.call('sesn_limited', 'bash', { command: `curl -sS -m 5 ${listed.url}/` }, { networking });
-    expect(allowed).toEqual({ content: [{ type: 'text', text: 'hello from 127.0.0.3' }], isError: false });
+    expect(allowed).toEqual({ content: [{ type: 'text', text: 'hello from 127.0.0.3' }], isError: false, sandboxStart: 'cold' });
 
     const refused = await host.call('sesn_limited', 'bash', { command: `curl -sS -m 5 ${on127_0_0_2.url}/` }, { networking });
     expect(text(refused)).toContain('Connection blocked by network allowlist');
@@ -215,7 +215,7 @@ describe('unrestricted networking with an upstream proxy standing in for the int
 
   it('lets a public host name through the proxy', async () => {
     const outcome = await host.call('sesn_public', 'bash', { command: 'curl -sS -m 5 http://public.example/path' });
-    expect(outcome).toEqual({ content: [{ type: 'text', text: 'the internet says hello to http://public.example/path' }], isError: false });
+    expect(outcome).toEqual({ content: [{ type: 'text', text: 'the internet says hello to http://public.example/path' }], isError: false, sandboxStart: 'cold' });
   });
 
   it('still refuses the host loopback, which never reaches the upstream proxy', async () => {

@@ -10,10 +10,19 @@ describe('the agent toolset in a local sandbox', () => {
 
   it('bash writes a file and a later call reads it back', async () => {
     const wrote = await host.call('sesn_bash', 'bash', { command: 'mkdir -p notes && echo "first line" > notes/a.txt && echo done' });
-    expect(wrote).toEqual({ content: [{ type: 'text', text: 'done' }], isError: false });
+    expect(wrote).toEqual({ content: [{ type: 'text', text: 'done' }], isError: false, sandboxStart: 'cold' });
     const read = await host.call('sesn_bash', 'bash', { command: 'cat notes/a.txt' });
     expect(text(read)).toBe('first line');
     expect(readFileSync(path.join(host.workspace('sesn_bash'), 'notes', 'a.txt'), 'utf8')).toBe('first line\n');
+  });
+
+  it("says whether a call started the session's sandbox: the first is cold, the next warm, a repeat as it first ran", async () => {
+    const key = newKey();
+    const first = await host.call('sesn_start', 'bash', { command: 'echo one' }, { key });
+    const second = await host.call('sesn_start', 'bash', { command: 'echo two' });
+    expect([text(first), first.sandboxStart]).toEqual(['one', 'cold']);
+    expect([text(second), second.sandboxStart]).toEqual(['two', 'warm']);
+    expect(await host.call('sesn_start', 'bash', { command: 'echo one' }, { key })).toEqual(first);
   });
 
   it('keeps the shell between calls: cd and variables persist', async () => {
@@ -28,7 +37,7 @@ describe('the agent toolset in a local sandbox', () => {
         'git config --global user.email agent@example.com && git config --global user.name agent && git init -q r && cd r && ' +
         'git commit -q --allow-empty -m first && git log --format=%s -1 && git config --global --get user.email',
     });
-    expect(outcome).toEqual({ content: [{ type: 'text', text: 'first\nagent@example.com' }], isError: false });
+    expect(outcome).toEqual({ content: [{ type: 'text', text: 'first\nagent@example.com' }], isError: false, sandboxStart: 'cold' });
   });
 
   it('a failing command is an error result with its output', async () => {
@@ -152,13 +161,15 @@ describe('the sandbox host', () => {
   it('stops a sandbox that has been idle, keeping its workspace', async () => {
     await host.call('sesn_idle', 'write', { file_path: 'kept.txt', content: 'still here' });
     await waitFor('the idle sandbox to stop', async () => ((await host.api('GET', '/v1/sandboxes/sesn_idle')).body as { status: string }).status === 'none');
-    expect(text(await host.call('sesn_idle', 'read', { file_path: 'kept.txt' }))).toBe('still here');
+    const after = await host.call('sesn_idle', 'read', { file_path: 'kept.txt' });
+    expect(text(after)).toBe('still here');
+    expect(after.sandboxStart).toBe('cold'); // the call after an idle stop starts the sandbox again
   });
 
   it('provision starts the sandbox; DELETE stops it and removes the workspace', async () => {
     const provisioned = await host.api('POST', '/v1/sandboxes/sesn_del/provision', { sessionId: 'sesn_del', workspaceId: 'w', environmentId: 'e', networking: { type: 'unrestricted' } });
     expect(provisioned).toMatchObject({ status: 200, body: { status: 'running' } });
-    await host.call('sesn_del', 'write', { file_path: 'gone.txt', content: 'soon' });
+    expect((await host.call('sesn_del', 'write', { file_path: 'gone.txt', content: 'soon' })).sandboxStart).toBe('warm'); // provisioned already
     expect((await host.api('DELETE', '/v1/sandboxes/sesn_del')).status).toBe(200);
     expect((await host.api('GET', '/v1/sandboxes/sesn_del')).body).toMatchObject({ status: 'none', executions: 0, workspace: null });
     expect(existsSync(path.join(host.sandboxesDir, 'sesn_del'))).toBe(false);

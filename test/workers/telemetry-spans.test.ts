@@ -243,6 +243,24 @@ describe('other tool calls', () => {
     expect(tool.attributes).toMatchObject({ 'gen_ai.tool.name': 'list_events', 'gen_ai.tool.type': 'extension', 'edgeharness.mcp.server': 'calendar' });
   });
 
+  it("a toolset call's span says whether it started the sandbox; a result without sandbox_start says nothing", () => {
+    const log = new Log();
+    const first = log.add(userMessage('two calls'));
+    const start = log.add(spanModelRequestStart());
+    const cold = log.add(agentToolUse('bash', { command: 'echo 1' }, 'allow'));
+    const warm = log.add(agentToolUse('read', { file_path: 'a.txt' }, 'allow'));
+    const refused = log.add(agentToolUse('nope', {}, 'allow'));
+    log.add(spanModelRequestEnd(start.id, USAGE_1, false));
+    log.add(agentToolResult(cold.id, [{ type: 'text', text: '1' }], false, { sandbox_start: 'cold' }));
+    log.add(agentToolResult(warm.id, [{ type: 'text', text: 'a' }], false, { sandbox_start: 'warm' }));
+    log.add(agentToolResult(refused.id, [{ type: 'text', text: "Tool 'nope' is not available to this agent." }], true));
+    log.add(statusIdle({ type: 'end_turn' }));
+    const spans = turnSpans(log.since(first), CTX);
+    expect(one(spans, 'execute_tool bash').attributes['edgeharness.sandbox.start']).toBe('cold');
+    expect(one(spans, 'execute_tool read').attributes['edgeharness.sandbox.start']).toBe('warm');
+    expect(one(spans, 'execute_tool nope').attributes).not.toHaveProperty('edgeharness.sandbox.start');
+  });
+
   it('a custom tool is a function the client runs: it waits at the end of the turn, and its result ends the next one', () => {
     const log = new Log();
     const first = log.add(userMessage('weather?'));

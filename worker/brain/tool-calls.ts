@@ -146,7 +146,8 @@ export async function settleToolCalls(events: SessionEvent[], ctx: ToolCallConte
     // A file that could not be placed: likewise, the session goes on without it.
     const notices = [...(outcome.repositoryErrors ?? []), ...(outcome.fileErrors ?? [])].map((e) => sessionError({ ...e, retry_status: { type: 'retrying' } }));
     // The hands redact too; this is the last gate before the log, whatever provider ran the call.
-    await ctx.emit([...notices, agentToolResult(call.id, redactContent(content, credentials), outcome.isError)]);
+    const extension = outcome.sandboxStart ? { sandbox_start: outcome.sandboxStart } : {};
+    await ctx.emit([...notices, agentToolResult(call.id, redactContent(content, credentials), outcome.isError, extension)]);
   }
   return { waiting, limitReached };
 }

@@ -41,6 +41,25 @@ function watchExpiry(access) {
   expiryTimer = setTimeout(() => route(currentAccess() ? undefined : 'Your sign-in has expired. Sign in again.'), Math.min(left + 500, 2 ** 31 - 1));
 }
 
+/**
+ * A form's submit handler: clears `error` and disables the form's button while `action` runs; if it fails, shows
+ * what `failed(err)` says in `error` and enables the button again.
+ */
+function submitting(error, action, failed) {
+  return async (ev) => {
+    ev.preventDefault();
+    error.textContent = '';
+    const button = ev.currentTarget.querySelector('button[type="submit"]');
+    button.disabled = true;
+    try {
+      await action();
+    } catch (err) {
+      error.textContent = failed(err);
+      button.disabled = false;
+    }
+  };
+}
+
 function signInPage(notice) {
   document.title = 'Sign in · edgeharness console';
   const error = h('p', { class: 'error', id: 'sign-in-error', role: 'alert' });
@@ -52,23 +71,16 @@ function signInPage(notice) {
     'form',
     {
       class: 'card narrow',
-      onsubmit: async (ev) => {
-        ev.preventDefault();
-        error.textContent = '';
-        const button = form.querySelector('button');
-        button.disabled = true;
-        try {
-          await signIn(keyInput.value.trim());
-          keyInput.value = '';
-          announce('Signed in.');
-          route();
-          main.focus();
-        } catch (err) {
-          error.textContent = err instanceof ApiError && err.status === 401 ? 'That API key was not accepted.' : `Could not sign in: ${err.message}`;
-          button.disabled = false;
-          keyInput.focus();
-        }
-      },
+      onsubmit: submitting(error, async () => {
+        await signIn(keyInput.value.trim());
+        keyInput.value = '';
+        announce('Signed in.');
+        route();
+        main.focus();
+      }, (err) => {
+        keyInput.focus();
+        return err instanceof ApiError && err.status === 401 ? 'That API key was not accepted.' : `Could not sign in: ${err.message}`;
+      }),
     },
     h('label', { for: 'api-key' }, 'API key'),
     keyInput,
@@ -160,21 +172,12 @@ function createSessionForm(agents, environments) {
       id: 'new-session-form',
       class: 'card',
       'aria-labelledby': 'new-session-heading',
-      onsubmit: async (ev) => {
-        ev.preventDefault();
-        error.textContent = '';
-        const button = form.querySelector('button');
-        button.disabled = true;
-        try {
-          const params = { agent: agentSelect.value, environment_id: environmentSelect.value };
-          if (titleInput.value.trim()) params.title = titleInput.value.trim();
-          const session = await api('POST', '/v1/sessions', params);
-          navigate(`/console/sessions/${encodeURIComponent(session.id)}`);
-        } catch (err) {
-          error.textContent = `Could not create the session: ${err.message}`;
-          button.disabled = false;
-        }
-      },
+      onsubmit: submitting(error, async () => {
+        const params = { agent: agentSelect.value, environment_id: environmentSelect.value };
+        if (titleInput.value.trim()) params.title = titleInput.value.trim();
+        const session = await api('POST', '/v1/sessions', params);
+        navigate(`/console/sessions/${encodeURIComponent(session.id)}`);
+      }, (err) => `Could not create the session: ${err.message}`),
     },
     h('h2', { id: 'new-session-heading' }, 'Start a session'),
     ready ? null : h('p', { class: 'hint' }, 'A session needs an agent and an environment; create them with the API first.'),

@@ -1,15 +1,12 @@
 // Model access through the official SDK, streaming; the same code reaches Anthropic, a compatible gateway,
 // or the local scripted model, depending only on ANTHROPIC_BASE_URL.
 import Anthropic from '@anthropic-ai/sdk';
+import type { TokenUsage } from '../../contract/pricing.ts';
 import type { Env } from '../env.ts';
 import type { ModelRequest } from './context-builder.ts';
 
-export interface ModelUsage {
-  input_tokens: number;
-  output_tokens: number;
-  cache_read_input_tokens: number;
-  cache_creation_input_tokens: number;
-}
+/** The token counts of one model request: the shape the list prices take (contract/pricing.ts). */
+export type ModelUsage = TokenUsage;
 
 export type ModelBlock = { type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; input: Record<string, unknown> };
 

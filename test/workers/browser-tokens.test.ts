@@ -5,6 +5,7 @@ import { SELF } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { allEvents, call, KEY, makeSession, settle } from './api.ts';
 import { toBase64Url } from '../../contract/common.ts';
+import { createApp } from '../../worker/api/app.ts';
 
 const BASE = 'http://edgeharness.test';
 const ADMIN = 'test-admin-key';
@@ -99,6 +100,25 @@ describe('session tokens with allow_send', () => {
     }
     expect((await call('GET', `/v1/sessions/${sessionId}`)).body).toEqual(before);
     expect(await allEvents(other.sessionId)).toHaveLength(0);
+  });
+
+  it('are refused by each route the API registers, with the token\'s own session in every path', async () => {
+    const { sessionId } = await makeSession();
+    const token = await streamToken(sessionId, { allow_send: true });
+    const allowed = new Set([`POST /v1/sessions/${sessionId}/events`, `GET /v1/sessions/${sessionId}/events/stream`]);
+    const routes = new Set(
+      createApp()
+        .routes.filter((r) => r.method !== 'ALL' && r.path.startsWith('/v1/') && !r.path.includes('*'))
+        .map((r) => `${r.method} ${r.path.replace(/:[A-Za-z_]+/g, (param) => (param === ':id' && r.path.startsWith('/v1/sessions/:id') ? sessionId : 'x_1'))}`),
+    );
+    expect(routes.size).toBeGreaterThan(60);
+    for (const route of routes) {
+      if (allowed.has(route)) continue;
+      const [method, path] = route.split(' ') as [string, string];
+      const r = await call(method, path, method === 'GET' || method === 'DELETE' ? undefined : {}, null, bearer(token));
+      expect(r.status, route).toBe(401);
+    }
+    expect(await allEvents(sessionId)).toHaveLength(0);
   });
 
   it('are refused once expired, saying so', async () => {
